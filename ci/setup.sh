@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the real peers the tests run against (Debian 12 packages).
+# Run as root; a developer without root gets a list of what is missing instead.
+set -euo pipefail
+
+PACKAGES=(
+  kea-dhcp4-server kea-common   # kea-dhcp4 -t, a running Kea, perfdhcp
+  tftpd-hpa tftp-hpa            # in.tftpd and the tftp client
+  curl                          # curl tftp://
+  iproute2                      # ip netns, veth
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ci/setup.sh: not root; missing Debian packages: ${missing[*]}" >&2
+  echo "ci/setup.sh: tests that need them skip on a developer machine and fail under CI=true" >&2
+  exit 0
+fi
+
+# Installing a server package must not start its service on this machine.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

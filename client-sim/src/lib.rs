@@ -1,0 +1,1 @@
+//! bootsim: emulates network-boot firmware on the wire.
