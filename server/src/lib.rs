@@ -2,3 +2,4 @@
 //! tftpd-hpa configurations. See DESIGN.md in the shared folder for the map.
 
 pub mod kea;
+pub mod tftp;

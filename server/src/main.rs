@@ -1,1 +1,34 @@
-fn main() {}
+//! `netbootd check` (like `kea-dhcp4 -t`) and `netbootd serve` (DHCPv4 + TFTP).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Parser)]
+#[command(
+    name = "netbootd",
+    version,
+    about = "DHCPv4 + TFTP server for network boot, driven by Kea and tftpd-hpa configs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a kea-dhcp4.conf as `kea-dhcp4 -t` does: exit 0 valid, 1 invalid, 2 unreadable.
+    Check(cli::check::CheckArgs),
+    /// Serve DHCPv4 and/or TFTP.
+    Serve(cli::serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => cli::check::run(args),
+        Command::Serve(args) => cli::serve::run(args),
+    }
+}

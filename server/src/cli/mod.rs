@@ -1,0 +1,4 @@
+//! The command-line faces of the library: argument types and what each subcommand prints.
+
+pub mod check;
+pub mod serve;
