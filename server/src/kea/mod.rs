@@ -8,6 +8,9 @@ pub mod grammar;
 pub mod json;
 pub mod model;
 pub mod options;
+pub mod semantic;
+pub mod summary;
+pub mod system;
 pub mod version;
 
 pub use version::KeaVersion;

@@ -1,1 +1,4 @@
-//! (to be written)
+//! The typed, validated Kea DHCPv4 configuration (to be written).
+
+#[derive(Clone, Debug, Default)]
+pub struct Config {}

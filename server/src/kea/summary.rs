@@ -1,0 +1,1 @@
+//! A short account of a valid configuration (to be written).
