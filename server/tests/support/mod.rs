@@ -58,7 +58,8 @@ pub fn kea_check(path: &Path) -> KeaVerdict {
     let warnings = stdout
         .lines()
         .filter(|l| l.contains("DHCP4_CONFIG_SYNTAX_WARNING"))
-        .filter_map(|l| first_position(l))
+        .filter_map(|l| l.split_once("syntax warning: "))
+        .filter_map(|(_, text)| first_position(text))
         .collect();
     KeaVerdict {
         valid: out.status.success(),
@@ -79,9 +80,9 @@ pub fn first_position(text: &str) -> Option<(u32, u32)> {
             continue;
         }
         let after = &rest[line.len()..];
-        let Some(sep) = after.chars().next().filter(|c| *c == '.' || *c == ':') else {
+        if !after.starts_with(['.', ':']) {
             continue;
-        };
+        }
         let col: String = after[1..]
             .chars()
             .take_while(|c| c.is_ascii_digit())
@@ -89,7 +90,6 @@ pub fn first_position(text: &str) -> Option<(u32, u32)> {
         if col.is_empty() {
             continue;
         }
-        let _ = sep;
         return Some((line.parse().ok()?, col.parse().ok()?));
     }
     None
