@@ -4,3 +4,4 @@
 pub mod dhcp;
 pub mod kea;
 pub mod tftp;
+pub mod wire;

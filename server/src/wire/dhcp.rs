@@ -1,0 +1,424 @@
+//! DHCPv4 messages as bytes on the wire, with options kept in the order they were sent.
+//!
+//! dhcproto keeps options in a map and re-encodes them sorted; real firmware has its own order
+//! (EDK2 sends 53, 57, 55, 97, 94, 93, 60: firmware.md A.2) and captures must round-trip byte
+//! for byte. So this module keeps every option as sent: order, repeats, padding, and the bytes
+//! after the end option. A value split over several instances of one code is read back joined
+//! (RFC 3396 section 5), and long values are split when written (RFC 3396 section 7).
+//! Layout: RFC 2131 section 2 (fixed header, 236 bytes) and RFC 2132 section 2 (cookie).
+
+use std::net::Ipv4Addr;
+
+/// Size of the BOOTP header up to the options (RFC 2131 figure 1).
+pub const HEADER_LEN: usize = 236;
+/// RFC 2132 section 2.
+pub const MAGIC_COOKIE: [u8; 4] = [99, 130, 83, 99];
+
+pub const OPT_PAD: u8 = 0;
+pub const OPT_OVERLOAD: u8 = 52;
+pub const OPT_END: u8 = 255;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message is {0} bytes, shorter than the 240-byte DHCP header and cookie")]
+    TooShort(usize),
+    #[error("bad magic cookie {0:02x?} at offset 236")]
+    BadCookie([u8; 4]),
+    #[error("option {code} at offset {offset} claims {len} bytes but only {left} remain")]
+    TruncatedOption {
+        code: u8,
+        offset: usize,
+        len: usize,
+        left: usize,
+    },
+}
+
+/// One element of an options area, as it was on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Pad,
+    Option { code: u8, data: Vec<u8> },
+    End,
+}
+
+/// An options area (the main one, or `file`/`sname` when overloaded), in wire order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OptionList {
+    pub items: Vec<Item>,
+    /// Bytes after the end option (padding to 300 bytes and whatever else a client put there).
+    pub trailer: Vec<u8>,
+}
+
+impl OptionList {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses an options area. `offset` is where the area starts in the message, for errors.
+    pub fn decode(bytes: &[u8], offset: usize) -> Result<Self, DecodeError> {
+        let mut items = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                OPT_PAD => {
+                    items.push(Item::Pad);
+                    i += 1;
+                }
+                OPT_END => {
+                    items.push(Item::End);
+                    return Ok(OptionList {
+                        items,
+                        trailer: bytes[i + 1..].to_vec(),
+                    });
+                }
+                code => {
+                    let Some(&len) = bytes.get(i + 1) else {
+                        return Err(DecodeError::TruncatedOption {
+                            code,
+                            offset: offset + i,
+                            len: 1,
+                            left: 0,
+                        });
+                    };
+                    let len = usize::from(len);
+                    let left = bytes.len() - i - 2;
+                    if len > left {
+                        return Err(DecodeError::TruncatedOption {
+                            code,
+                            offset: offset + i,
+                            len,
+                            left,
+                        });
+                    }
+                    items.push(Item::Option {
+                        code,
+                        data: bytes[i + 2..i + 2 + len].to_vec(),
+                    });
+                    i += 2 + len;
+                }
+            }
+        }
+        // No end option: tolerated (many stacks are lax), and re-encoded without one.
+        Ok(OptionList {
+            items,
+            trailer: Vec::new(),
+        })
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        for item in &self.items {
+            match item {
+                Item::Pad => out.push(OPT_PAD),
+                Item::End => out.push(OPT_END),
+                Item::Option { code, data } => {
+                    out.push(*code);
+                    out.push(data.len() as u8);
+                    out.extend_from_slice(data);
+                }
+            }
+        }
+        out.extend_from_slice(&self.trailer);
+    }
+
+    /// Appends an option before the end option, splitting values over 255 bytes into several
+    /// instances of the same code (RFC 3396 section 7).
+    pub fn push(&mut self, code: u8, data: &[u8]) {
+        let at = self
+            .items
+            .iter()
+            .position(|i| *i == Item::End)
+            .unwrap_or(self.items.len());
+        let chunks: Vec<Item> = if data.is_empty() {
+            vec![Item::Option {
+                code,
+                data: Vec::new(),
+            }]
+        } else {
+            data.chunks(255)
+                .map(|c| Item::Option {
+                    code,
+                    data: c.to_vec(),
+                })
+                .collect()
+        };
+        self.items.splice(at..at, chunks);
+    }
+
+    /// Appends the end option.
+    pub fn end(&mut self) {
+        self.items.push(Item::End);
+    }
+
+    /// The codes in the order they first appear.
+    pub fn codes(&self) -> Vec<u8> {
+        let mut seen = Vec::new();
+        for item in &self.items {
+            if let Item::Option { code, .. } = item {
+                if !seen.contains(code) {
+                    seen.push(*code);
+                }
+            }
+        }
+        seen
+    }
+
+    /// The value of `code`: all its instances joined (RFC 3396), `None` when absent.
+    pub fn get(&self, code: u8) -> Option<Vec<u8>> {
+        let mut found = false;
+        let mut value = Vec::new();
+        for item in &self.items {
+            if let Item::Option { code: c, data } = item {
+                if *c == code {
+                    found = true;
+                    value.extend_from_slice(data);
+                }
+            }
+        }
+        found.then_some(value)
+    }
+
+    pub fn contains(&self, code: u8) -> bool {
+        self.items
+            .iter()
+            .any(|i| matches!(i, Item::Option { code: c, .. } if *c == code))
+    }
+}
+
+/// A DHCPv4 message: the fixed header fields and the options areas in wire order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub op: u8,
+    pub htype: u8,
+    pub hlen: u8,
+    pub hops: u8,
+    pub xid: u32,
+    pub secs: u16,
+    pub flags: u16,
+    pub ciaddr: Ipv4Addr,
+    pub yiaddr: Ipv4Addr,
+    pub siaddr: Ipv4Addr,
+    pub giaddr: Ipv4Addr,
+    pub chaddr: [u8; 16],
+    pub sname: [u8; 64],
+    pub file: [u8; 128],
+    pub options: OptionList,
+}
+
+impl Default for Message {
+    fn default() -> Self {
+        Message {
+            op: 1,
+            htype: 1,
+            hlen: 6,
+            hops: 0,
+            xid: 0,
+            secs: 0,
+            flags: 0,
+            ciaddr: Ipv4Addr::UNSPECIFIED,
+            yiaddr: Ipv4Addr::UNSPECIFIED,
+            siaddr: Ipv4Addr::UNSPECIFIED,
+            giaddr: Ipv4Addr::UNSPECIFIED,
+            chaddr: [0; 16],
+            sname: [0; 64],
+            file: [0; 128],
+            options: OptionList::new(),
+        }
+    }
+}
+
+fn ip(b: &[u8]) -> Ipv4Addr {
+    Ipv4Addr::new(b[0], b[1], b[2], b[3])
+}
+
+impl Message {
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() < HEADER_LEN + 4 {
+            return Err(DecodeError::TooShort(bytes.len()));
+        }
+        let cookie: [u8; 4] = bytes[236..240].try_into().expect("length checked");
+        if cookie != MAGIC_COOKIE {
+            return Err(DecodeError::BadCookie(cookie));
+        }
+        let mut m = Message {
+            op: bytes[0],
+            htype: bytes[1],
+            hlen: bytes[2],
+            hops: bytes[3],
+            xid: u32::from_be_bytes(bytes[4..8].try_into().expect("length checked")),
+            secs: u16::from_be_bytes([bytes[8], bytes[9]]),
+            flags: u16::from_be_bytes([bytes[10], bytes[11]]),
+            ciaddr: ip(&bytes[12..16]),
+            yiaddr: ip(&bytes[16..20]),
+            siaddr: ip(&bytes[20..24]),
+            giaddr: ip(&bytes[24..28]),
+            chaddr: [0; 16],
+            sname: [0; 64],
+            file: [0; 128],
+            options: OptionList::default(),
+        };
+        m.chaddr.copy_from_slice(&bytes[28..44]);
+        m.sname.copy_from_slice(&bytes[44..108]);
+        m.file.copy_from_slice(&bytes[108..236]);
+        m.options = OptionList::decode(&bytes[240..], 240)?;
+        Ok(m)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(300);
+        out.extend_from_slice(&[self.op, self.htype, self.hlen, self.hops]);
+        out.extend_from_slice(&self.xid.to_be_bytes());
+        out.extend_from_slice(&self.secs.to_be_bytes());
+        out.extend_from_slice(&self.flags.to_be_bytes());
+        for a in [self.ciaddr, self.yiaddr, self.siaddr, self.giaddr] {
+            out.extend_from_slice(&a.octets());
+        }
+        out.extend_from_slice(&self.chaddr);
+        out.extend_from_slice(&self.sname);
+        out.extend_from_slice(&self.file);
+        out.extend_from_slice(&MAGIC_COOKIE);
+        self.options.encode(&mut out);
+        out
+    }
+
+    /// The client hardware address, `hlen` bytes of `chaddr` (at most 16).
+    pub fn hwaddr(&self) -> &[u8] {
+        &self.chaddr[..usize::from(self.hlen).min(16)]
+    }
+
+    /// Option overload (RFC 2132 section 9.3): 1 = `file` holds options, 2 = `sname`, 3 = both.
+    pub fn overload(&self) -> u8 {
+        self.options
+            .get(OPT_OVERLOAD)
+            .and_then(|v| v.first().copied())
+            .unwrap_or(0)
+    }
+
+    /// The value of `code` looked up as RFC 3396 section 5 says: the options field, then `file`
+    /// and `sname` when overloaded, all instances joined.
+    pub fn option(&self, code: u8) -> Option<Vec<u8>> {
+        let overload = self.overload();
+        let mut areas = vec![self.options.clone()];
+        if overload & 1 != 0 {
+            areas.push(OptionList::decode(&self.file, 108).unwrap_or_default());
+        }
+        if overload & 2 != 0 {
+            areas.push(OptionList::decode(&self.sname, 44).unwrap_or_default());
+        }
+        let mut found = None::<Vec<u8>>;
+        for area in &areas {
+            if let Some(v) = area.get(code) {
+                found.get_or_insert_with(Vec::new).extend_from_slice(&v);
+            }
+        }
+        found
+    }
+
+    /// The DHCP message type (option 53), if present.
+    pub fn message_type(&self) -> Option<u8> {
+        self.option(53).and_then(|v| v.first().copied())
+    }
+
+    /// `file` as text up to its first NUL, when it is not overloaded with options.
+    pub fn file_name(&self) -> Option<String> {
+        (self.overload() & 1 == 0)
+            .then(|| c_string(&self.file))
+            .flatten()
+    }
+
+    /// `sname` as text up to its first NUL, when it is not overloaded with options.
+    pub fn server_name(&self) -> Option<String> {
+        (self.overload() & 2 == 0)
+            .then(|| c_string(&self.sname))
+            .flatten()
+    }
+}
+
+fn c_string(field: &[u8]) -> Option<String> {
+    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+    (end > 0).then(|| String::from_utf8_lossy(&field[..end]).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// EDK2's DISCOVER options as OBSERVED from OVMF (firmware.md A.2), in wire order.
+    fn edk2_discover() -> Message {
+        let mut m = Message {
+            xid: 0x1234_5678,
+            flags: 0x8000,
+            ..Message::default()
+        };
+        m.chaddr[..6].copy_from_slice(&[0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+        m.options.push(53, &[1]);
+        m.options.push(57, &[0x05, 0xc0]);
+        m.options.push(55, &[1, 2, 3]);
+        m.options.push(97, &[0; 17]);
+        m.options.push(94, &[1, 3, 0]);
+        m.options.push(93, &[0, 7]);
+        m.options.push(60, b"PXEClient:Arch:00007:UNDI:003000");
+        m.options.end();
+        m
+    }
+
+    #[test]
+    fn order_is_kept_through_a_round_trip() {
+        let m = edk2_discover();
+        let bytes = m.encode();
+        let back = Message::decode(&bytes).unwrap();
+        assert_eq!(back.options.codes(), [53, 57, 55, 97, 94, 93, 60]);
+        assert_eq!(back.encode(), bytes);
+        assert_eq!(back.message_type(), Some(1));
+        assert_eq!(back.hwaddr(), &[0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+    }
+
+    #[test]
+    fn padding_repeats_and_trailer_survive() {
+        let mut bytes = edk2_discover().encode();
+        bytes.pop(); // drop the end option
+        bytes.extend_from_slice(&[0, 0, 77, 2, b'i', b'P', 77, 2, b'X', b'E', 255, 0, 0, 0]);
+        let m = Message::decode(&bytes).unwrap();
+        assert_eq!(m.option(77).unwrap(), b"iPXE");
+        assert_eq!(m.options.trailer, [0, 0, 0]);
+        assert_eq!(m.encode(), bytes);
+    }
+
+    #[test]
+    fn long_values_split_and_join() {
+        let mut list = OptionList::new();
+        list.push(43, &[7u8; 300]);
+        list.end();
+        let mut out = Vec::new();
+        list.encode(&mut out);
+        assert_eq!(&out[..2], &[43, 255]);
+        assert_eq!(&out[257..259], &[43, 45]);
+        let back = OptionList::decode(&out, 0).unwrap();
+        assert_eq!(back.get(43).unwrap().len(), 300);
+    }
+
+    #[test]
+    fn overloaded_file_field_holds_options() {
+        let mut m = edk2_discover();
+        m.options.items.pop();
+        m.options.push(OPT_OVERLOAD, &[1]);
+        m.options.end();
+        m.file[..4].copy_from_slice(&[67, 1, b'x', 255]);
+        let m = Message::decode(&m.encode()).unwrap();
+        assert_eq!(m.option(67).unwrap(), b"x");
+        assert_eq!(m.file_name(), None);
+    }
+
+    #[test]
+    fn truncation_names_the_offset() {
+        let bytes = edk2_discover().encode();
+        assert_eq!(
+            Message::decode(&bytes[..100]),
+            Err(DecodeError::TooShort(100))
+        );
+        let err = Message::decode(&bytes[..250]).unwrap_err();
+        assert!(matches!(err, DecodeError::TruncatedOption { code: 55, .. }));
+        for n in 0..bytes.len() {
+            let _ = Message::decode(&bytes[..n]);
+        }
+    }
+}
