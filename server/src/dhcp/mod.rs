@@ -1,1 +1,4 @@
-//! (to be written)
+//! The DHCPv4 side of netbootd: a sans-IO engine (classify, allocate, answer, address the
+//! reply) and the lease store.
+
+pub mod addressing;
