@@ -4,3 +4,4 @@
 pub mod dhcp;
 pub mod frame;
 pub mod pcap;
+pub mod transport;

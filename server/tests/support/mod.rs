@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: real peers (Kea) and the CI rule for missing tools.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::path::Path;
 use std::process::Command;
 

@@ -1,0 +1,1 @@
+//! Transports (to be written): kernel UDP sockets, AF_PACKET, the in-memory hub.
