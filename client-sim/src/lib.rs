@@ -1,1 +1,3 @@
 //! bootsim: emulates network-boot firmware on the wire.
+
+pub mod firmware;

@@ -1,0 +1,3 @@
+//! Network-boot firmware, each model a sans-IO state machine on a virtual clock.
+
+pub mod uefi_pxe;
