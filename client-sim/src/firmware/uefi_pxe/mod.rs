@@ -6,6 +6,7 @@
 pub mod dhcp;
 pub mod offer;
 pub mod packets;
+pub mod tftp;
 
 #[cfg(test)]
 mod tests;

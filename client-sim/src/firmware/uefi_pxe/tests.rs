@@ -203,3 +203,170 @@ fn an_ack_for_another_address_is_declined() {
     });
     assert!(matches!(phase.outcome(), Some(Err(PxeError::E07(_)))));
 }
+
+mod tftp {
+    use super::*;
+    use crate::firmware::uefi_pxe::tftp::{Endpoints, Event as TftpEvent, TftpPhase};
+
+    const STATION: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 2);
+
+    fn phase() -> TftpPhase {
+        let ep = Endpoints {
+            mac: [2, 0, 0, 0, 0, 2],
+            station: STATION,
+            server: SERVER,
+            server_mac: SERVER_MAC,
+            first_port: 1568,
+            server_port: 69,
+        };
+        TftpPhase::new(ep, "ipxe.efi".into(), None)
+    }
+
+    fn from_server(port: u16, to: u16, payload: Vec<u8>) -> Datagram {
+        Datagram::new(
+            SERVER_MAC,
+            [2, 0, 0, 0, 0, 2],
+            SocketAddrV4::new(SERVER, port),
+            SocketAddrV4::new(STATION, to),
+            payload,
+        )
+    }
+
+    fn oack(options: &[(&str, &str)]) -> Vec<u8> {
+        let mut p = vec![0, 6];
+        for (k, v) in options {
+            p.extend_from_slice(k.as_bytes());
+            p.push(0);
+            p.extend_from_slice(v.as_bytes());
+            p.push(0);
+        }
+        p
+    }
+
+    fn data(block: u16, len: usize) -> Vec<u8> {
+        let mut p = vec![0, 3];
+        p.extend_from_slice(&block.to_be_bytes());
+        p.extend(std::iter::repeat_n(block as u8, len));
+        p
+    }
+
+    fn sent(p: &mut TftpPhase) -> Vec<Vec<u8>> {
+        std::iter::from_fn(|| p.poll_transmit())
+            .map(|d| d.payload)
+            .collect()
+    }
+
+    #[test]
+    fn probe_and_window_of_four_as_ovmf_sends_them() {
+        let mut p = phase();
+        p.start(ms(0));
+        let rrq = sent(&mut p);
+        assert_eq!(
+            rrq,
+            [b"\x00\x01ipxe.efi\0octet\0tsize\x000\0blksize\x001468\0windowsize\x004\0".to_vec()]
+        );
+        p.handle(
+            ms(1),
+            &from_server(
+                4000,
+                1568,
+                oack(&[("tsize", "5000"), ("blksize", "1468"), ("windowsize", "4")]),
+            ),
+        );
+        let out = sent(&mut p);
+        assert_eq!(
+            out[0],
+            b"\x00\x05\x00\x08User aborted the transfer\0".to_vec()
+        );
+        assert_eq!(
+            out[1],
+            b"\x00\x01ipxe.efi\0octet\0blksize\x001468\0windowsize\x004\0".to_vec()
+        );
+        p.handle(
+            ms(2),
+            &from_server(
+                4001,
+                1569,
+                oack(&[("blksize", "1468"), ("windowsize", "4")]),
+            ),
+        );
+        assert_eq!(sent(&mut p), [vec![0, 4, 0, 0]]);
+        // 5000 bytes = 3 full blocks + 596: one window of 4, ACKed once at the last block.
+        for b in 1..=3 {
+            p.handle(ms(3), &from_server(4001, 1569, data(b, 1468)));
+            assert!(sent(&mut p).is_empty(), "no ACK inside the window");
+        }
+        p.handle(ms(4), &from_server(4001, 1569, data(4, 596)));
+        assert_eq!(sent(&mut p), [vec![0, 4, 0, 4]]);
+        assert_eq!(p.outcome().unwrap().as_ref().unwrap().len(), 5000);
+    }
+
+    #[test]
+    fn an_out_of_order_block_is_acked_back_at_once() {
+        let mut p = phase();
+        p.start(ms(0));
+        p.handle(ms(1), &from_server(4000, 1568, oack(&[("tsize", "9000")])));
+        sent(&mut p);
+        p.handle(
+            ms(2),
+            &from_server(4001, 1569, oack(&[("blksize", "1468")])),
+        );
+        sent(&mut p);
+        p.handle(ms(3), &from_server(4001, 1569, data(2, 1468)));
+        assert_eq!(sent(&mut p), [vec![0, 4, 0, 0]]);
+    }
+
+    #[test]
+    fn an_oack_with_tsize_on_the_download_is_malformed() {
+        let mut p = phase();
+        p.start(ms(0));
+        p.handle(ms(1), &from_server(4000, 1568, oack(&[("tsize", "10")])));
+        sent(&mut p);
+        p.handle(ms(2), &from_server(4001, 1569, oack(&[("tsize", "10")])));
+        assert_eq!(
+            sent(&mut p),
+            [b"\x00\x05\x00\x08Malformatted OACK packet\0".to_vec()]
+        );
+        assert!(matches!(p.outcome(), Some(Err(PxeError::E23(_)))));
+    }
+
+    #[test]
+    fn an_oack_without_tsize_is_e53_and_data_to_the_probe_is_e99() {
+        let mut p = phase();
+        p.start(ms(0));
+        p.handle(
+            ms(1),
+            &from_server(4000, 1568, oack(&[("blksize", "1468")])),
+        );
+        assert_eq!(p.outcome(), Some(&Err(PxeError::E53)));
+
+        let mut p = phase();
+        p.start(ms(0));
+        p.handle(ms(1), &from_server(4000, 1568, data(1, 10)));
+        assert_eq!(
+            sent(&mut p)[1],
+            b"\x00\x05\x00\x04User aborted download\0".to_vec()
+        );
+        assert!(matches!(p.outcome(), Some(Err(PxeError::E99(_)))));
+    }
+
+    #[test]
+    fn silence_is_six_tries_four_seconds_apart_then_e18() {
+        let mut p = phase();
+        p.start(ms(0));
+        let mut times = vec![];
+        while p.outcome().is_none() {
+            let t = p.poll_timeout().unwrap();
+            p.handle_timeout(t);
+            times.push(t);
+        }
+        assert_eq!(times.last(), Some(&ms(24_000)));
+        let resent = p
+            .drain_events()
+            .iter()
+            .filter(|e| matches!(e, TftpEvent::Sent { what, .. } if what == "retransmission"))
+            .count();
+        assert_eq!(resent, 5);
+        assert_eq!(p.outcome(), Some(&Err(PxeError::E18)));
+    }
+}
