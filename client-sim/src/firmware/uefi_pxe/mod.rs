@@ -4,9 +4,12 @@
 //! codes an operator sees. Facts and their sources: firmware.md section A.
 
 pub mod dhcp;
+pub mod machine;
 pub mod offer;
 pub mod packets;
 pub mod tftp;
+
+pub use machine::{ConsoleLine, Nbp, UefiPxe};
 
 #[cfg(test)]
 mod tests;

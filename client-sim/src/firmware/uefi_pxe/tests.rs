@@ -370,3 +370,102 @@ mod tftp {
         assert_eq!(p.outcome(), Some(&Err(PxeError::E18)));
     }
 }
+
+mod whole_boot {
+    use super::*;
+    use crate::firmware::uefi_pxe::UefiPxe;
+
+    /// A DHCP server handing out ipxe.efi and a TFTP server with options support, scripted.
+    fn network(image: &[u8], m: &Message, d: &Datagram) -> Vec<Datagram> {
+        if d.dst.port() == 67 {
+            return match m.message_type() {
+                Some(1) => vec![reply(m, 2, [192, 168, 1, 2], &[(67, b"ipxe.efi")])],
+                Some(3) => vec![reply(m, 5, [192, 168, 1, 2], &[(67, b"ipxe.efi")])],
+                _ => vec![],
+            };
+        }
+        let to = d.src;
+        let from = SocketAddrV4::new(SERVER, 5000 + d.src.port());
+        let out = |payload: Vec<u8>| vec![Datagram::new(SERVER_MAC, [2; 6], from, to, payload)];
+        let p = &d.payload;
+        match u16::from_be_bytes([p[0], p[1]]) {
+            1 if p.windows(5).any(|w| w == b"tsize") => {
+                let mut o = b"\x00\x06tsize\x00".to_vec();
+                o.extend_from_slice(image.len().to_string().as_bytes());
+                o.extend_from_slice(b"\x00blksize\x001468\x00");
+                out(o)
+            }
+            1 => out(b"\x00\x06blksize\x001468\x00windowsize\x004\x00".to_vec()),
+            4 => {
+                let acked = usize::from(u16::from_be_bytes([p[2], p[3]]));
+                let mut replies = vec![];
+                for block in acked + 1..=acked + 4 {
+                    let start = (block - 1) * 1468;
+                    if start > image.len() {
+                        break;
+                    }
+                    let end = (start + 1468).min(image.len());
+                    let mut data = vec![0, 3];
+                    data.extend_from_slice(&(block as u16).to_be_bytes());
+                    data.extend_from_slice(&image[start..end]);
+                    replies.extend(out(data));
+                    if end - start < 1468 {
+                        break;
+                    }
+                }
+                replies
+            }
+            _ => vec![],
+        }
+    }
+
+    #[test]
+    fn the_console_reads_as_ovmf_prints_it() {
+        let image: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let mut pxe = UefiPxe::new(client(), 0x42, Duration::from_millis(120));
+        let mut now = Duration::ZERO;
+        pxe.start(now);
+        for _ in 0..1000 {
+            while let Some(d) = pxe.poll_transmit() {
+                let m = Message::decode(&d.payload).unwrap_or_default();
+                for r in network(&image, &m, &d) {
+                    pxe.handle(now, &r);
+                }
+            }
+            if pxe.outcome().is_some() {
+                break;
+            }
+            now = pxe.poll_timeout().unwrap();
+            pxe.handle_timeout(now);
+        }
+        let nbp = pxe.outcome().unwrap().as_ref().unwrap();
+        assert_eq!(nbp.bytes, image);
+        let console: Vec<&str> = pxe.console().iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            console,
+            [
+                ">>Start PXE over IPv4.",
+                "  Station IP address is 192.168.1.2",
+                "  Server IP address is 192.168.1.1",
+                "  NBP filename is ipxe.efi",
+                "  NBP filesize is 10000 Bytes",
+                " Downloading NBP file...",
+                "  NBP file downloaded successfully."
+            ]
+        );
+        let sent: Vec<&str> = pxe.sent().iter().map(|s| s.what.as_str()).collect();
+        assert_eq!(
+            sent,
+            [
+                "DHCPDISCOVER",
+                "DHCPREQUEST",
+                "RRQ (size probe)",
+                "ERROR 8",
+                "RRQ",
+                "ACK 0",
+                "ACK 4",
+                "ACK 7"
+            ]
+        );
+    }
+}
