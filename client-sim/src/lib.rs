@@ -1,3 +1,4 @@
 //! bootsim: emulates network-boot firmware on the wire.
 
 pub mod firmware;
+pub mod identify;

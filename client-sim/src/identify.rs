@@ -1,0 +1,215 @@
+//! What a downloaded file is, judged by its content as firmware would judge it, never by name.
+//!
+//! - EFI images: PE/COFF with the machine type and subsystem EDK2's loader checks
+//!   (MdePkg/Library/BasePeCoffLib: `PeCoffLoaderGetImageInfo`; an image for another machine
+//!   fails with EFI_UNSUPPORTED before it runs).
+//! - iPXE builds carry their own strings ("iPXE", `PXEClient:Arch:` templates, ipxe.org error
+//!   links); rEFInd carries UTF-16 "rEFInd" strings (it is built with CHAR16 literals).
+//! - iPXE scripts start with `#!ipxe` (or `#!gpxe`) and a whitespace byte (`script_probe`,
+//!   src/image/script.c; firmware.md B.7).
+//! - A BIOS NBP (undionly.kpxe) is raw real-mode code with no header at all.
+
+use goblin::pe::PE;
+
+/// PE/COFF `Machine` values (IMAGE_FILE_MACHINE_*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Machine {
+    Ia32,
+    X64,
+    Arm,
+    Aarch64,
+    RiscV64,
+    Other(u16),
+}
+
+impl Machine {
+    fn from_coff(m: u16) -> Self {
+        match m {
+            0x014c => Machine::Ia32,
+            0x8664 => Machine::X64,
+            0x01c2 => Machine::Arm,
+            0xaa64 => Machine::Aarch64,
+            0x5064 => Machine::RiscV64,
+            other => Machine::Other(other),
+        }
+    }
+
+    /// The UEFI file-name suffix for this machine (`BOOTX64.EFI`, `refind_x64.efi`...).
+    pub fn efi_suffix(self) -> &'static str {
+        match self {
+            Machine::Ia32 => "ia32",
+            Machine::X64 => "x64",
+            Machine::Arm => "arm",
+            Machine::Aarch64 => "aa64",
+            Machine::RiscV64 => "riscv64",
+            Machine::Other(_) => "unknown",
+        }
+    }
+}
+
+/// Which program an image is, when we recognise it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Program {
+    Ipxe,
+    Refind,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Image {
+    /// A PE/COFF image with subsystem EFI application (10), boot or runtime driver (11, 12).
+    Efi {
+        machine: Machine,
+        subsystem: u16,
+        program: Program,
+    },
+    /// A PE/COFF image that is not an EFI one (a Windows program, say).
+    Pe { machine: Machine, subsystem: u16 },
+    /// An iPXE script (`#!ipxe`).
+    IpxeScript,
+    /// Something else: for BIOS PXE, any file is run as real-mode code.
+    Raw { program: Program },
+}
+
+/// EFI subsystems (IMAGE_SUBSYSTEM_EFI_*).
+const EFI_SUBSYSTEMS: [u16; 4] = [10, 11, 12, 13];
+
+/// Identifies `bytes`. Never fails: what is not recognised is `Raw`.
+pub fn identify(bytes: &[u8]) -> Image {
+    if is_ipxe_script(bytes) {
+        return Image::IpxeScript;
+    }
+    if bytes.starts_with(b"MZ") {
+        if let Ok(pe) = PE::parse(bytes) {
+            let machine = Machine::from_coff(pe.header.coff_header.machine);
+            let subsystem = pe
+                .header
+                .optional_header
+                .map(|o| o.windows_fields.subsystem)
+                .unwrap_or(0);
+            if EFI_SUBSYSTEMS.contains(&subsystem) {
+                return Image::Efi {
+                    machine,
+                    subsystem,
+                    program: program(bytes),
+                };
+            }
+            return Image::Pe { machine, subsystem };
+        }
+    }
+    Image::Raw {
+        program: program(bytes),
+    }
+}
+
+/// `#!ipxe` or `#!gpxe` followed by a whitespace byte.
+pub fn is_ipxe_script(bytes: &[u8]) -> bool {
+    bytes.len() > 6
+        && (bytes.starts_with(b"#!ipxe") || bytes.starts_with(b"#!gpxe"))
+        && bytes[6].is_ascii_whitespace()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+fn program(bytes: &[u8]) -> Program {
+    // A BIOS build's body is compressed; its PXE prefix (src/arch/x86/prefix/pxeprefix.S)
+    // is not, and prints "PXE->EB:".
+    if (contains(bytes, b"PXEClient:Arch:") && contains(bytes, b"ipxe.org/"))
+        || contains(bytes, b"PXE->EB:")
+    {
+        Program::Ipxe
+    } else if contains(bytes, &utf16("rEFInd")) {
+        Program::Refind
+    } else {
+        Program::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest PE32+ header goblin accepts: DOS stub pointer, COFF header, optional
+    /// header with the subsystem, no sections.
+    pub fn tiny_pe(machine: u16, subsystem: u16, extra: &[u8]) -> Vec<u8> {
+        // goblin wants the PE header past a DOS stub, as real linkers put it.
+        let mut b = vec![0u8; 0x80];
+        b[0..2].copy_from_slice(b"MZ");
+        b[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        b.extend_from_slice(b"PE\0\0");
+        let opt_size: u16 = 240;
+        b.extend_from_slice(&machine.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes()); // sections
+        b.extend_from_slice(&[0; 12]);
+        b.extend_from_slice(&opt_size.to_le_bytes());
+        b.extend_from_slice(&0x0022u16.to_le_bytes()); // characteristics
+        let mut opt = vec![0u8; opt_size as usize];
+        opt[0..2].copy_from_slice(&0x20bu16.to_le_bytes());
+        opt[32..36].copy_from_slice(&0x1000u32.to_le_bytes()); // section alignment
+        opt[36..40].copy_from_slice(&0x200u32.to_le_bytes()); // file alignment
+        opt[56..60].copy_from_slice(&0x1000u32.to_le_bytes()); // size of image
+        opt[60..64].copy_from_slice(&0x200u32.to_le_bytes()); // size of headers
+        opt[68..70].copy_from_slice(&subsystem.to_le_bytes());
+        opt[108..112].copy_from_slice(&16u32.to_le_bytes()); // data directories
+        b.extend_from_slice(&opt);
+        b.resize(0x200, 0);
+        b.extend_from_slice(extra);
+        b
+    }
+
+    #[test]
+    fn efi_machine_and_subsystem() {
+        let img = identify(&tiny_pe(0xaa64, 10, b""));
+        assert_eq!(
+            img,
+            Image::Efi {
+                machine: Machine::Aarch64,
+                subsystem: 10,
+                program: Program::Unknown
+            }
+        );
+        assert!(matches!(
+            identify(&tiny_pe(0x8664, 3, b"")),
+            Image::Pe { subsystem: 3, .. }
+        ));
+    }
+
+    #[test]
+    fn programs_by_their_strings() {
+        let ipxe = tiny_pe(
+            0x8664,
+            10,
+            b"PXEClient:Arch:00007:UNDI:003010\0https://ipxe.org/%08x",
+        );
+        assert!(matches!(
+            identify(&ipxe),
+            Image::Efi {
+                program: Program::Ipxe,
+                ..
+            }
+        ));
+        let refind = tiny_pe(0x8664, 10, &utf16("rEFInd - Initializing..."));
+        assert!(matches!(
+            identify(&refind),
+            Image::Efi {
+                program: Program::Refind,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn scripts_need_whitespace_after_the_magic() {
+        assert_eq!(identify(b"#!ipxe\necho hi\n"), Image::IpxeScript);
+        assert_eq!(identify(b"#!gpxe echo"), Image::IpxeScript);
+        assert!(matches!(identify(b"#!ipxeecho"), Image::Raw { .. }));
+        assert!(matches!(identify(b"MZ garbage"), Image::Raw { .. }));
+        assert!(matches!(identify(b""), Image::Raw { .. }));
+    }
+}
