@@ -87,11 +87,28 @@ pub enum Stage {
     Semantic,
 }
 
+/// Where Kea puts the position in the printed message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// `file:L.C-C2: message` (bison's location, `Parser4Context::error`).
+    #[default]
+    Bison,
+    /// `file:L:C: message` (an element position first, `Parser4Context::unique`).
+    ElementFirst,
+    /// `message (file:L:C)` (the config parsers' `isc_throw(DhcpConfigError, ... << pos)`).
+    ElementLast,
+    /// The message already names its places (`Parser4Context::require`); the span only
+    /// serves machine-readable output.
+    Verbatim,
+}
+
 /// One warning or error about a configuration.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub stage: Stage,
+    #[serde(skip)]
+    pub layout: Layout,
     pub span: Option<Span>,
     /// Kea's `(near N)`: the byte in a bad string where the lexer gave up.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,6 +121,7 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             stage: Stage::Syntax,
+            layout: Layout::Bison,
             span: Some(span),
             near: None,
             message: message.into(),
@@ -114,6 +132,7 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
             stage: Stage::Syntax,
+            layout: Layout::Bison,
             span: Some(span),
             near: None,
             message: message.into(),
@@ -125,6 +144,7 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             stage: Stage::Syntax,
+            layout: Layout::Verbatim,
             span: None,
             near: None,
             message: message.into(),
@@ -135,6 +155,7 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             stage: Stage::Semantic,
+            layout: Layout::ElementLast,
             span,
             near: None,
             message: message.into(),
@@ -145,10 +166,17 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
             stage: Stage::Semantic,
+            layout: Layout::ElementLast,
             span,
             near: None,
             message: message.into(),
         }
+    }
+
+    /// The same diagnostic printed with another layout.
+    pub fn laid_out(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
     }
 
     /// The same diagnostic with Kea's `(near N)` marker.
@@ -166,13 +194,18 @@ impl Diagnostic {
 /// `message (file:122:22)` for later stages.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.span, self.stage) {
-            (Some(span), Stage::Syntax) => match self.near {
+        match (&self.span, self.layout) {
+            (Some(span), Layout::Bison) => match self.near {
                 Some(near) => write!(f, "{} (near {}): {}", span, near, self.message),
                 None => write!(f, "{}: {}", span, self.message),
             },
-            (Some(span), Stage::Semantic) => write!(f, "{} ({})", self.message, span.element()),
-            (None, _) => f.write_str(&self.message),
+            (Some(span), Layout::ElementFirst) => {
+                write!(f, "{}: {}", span.element(), self.message)
+            }
+            (Some(span), Layout::ElementLast) => {
+                write!(f, "{} ({})", self.message, span.element())
+            }
+            (_, _) => f.write_str(&self.message),
         }
     }
 }

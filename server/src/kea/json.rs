@@ -113,6 +113,9 @@ pub struct Document {
     pub error: Option<Diagnostic>,
     /// Every file read, the main one first, then includes in the order they were opened.
     pub files: Vec<Arc<str>>,
+    /// Every separating comma in reading order: Kea warns about the one before an element its
+    /// grammar refuses (bison reduces the trailing-comma rule first), see grammar::walk.
+    pub commas: Vec<Span>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +150,7 @@ pub fn parse_bytes(name: &str, bytes: Vec<u8>) -> Document {
         warnings: std::mem::take(&mut parser.warnings),
         error: None,
         files: parser.lexer.files.clone(),
+        commas: std::mem::take(&mut parser.commas),
     };
     match result {
         Ok(root) => doc.root = Some(root),
@@ -157,6 +161,9 @@ pub fn parse_bytes(name: &str, bytes: Vec<u8>) -> Document {
     }
     doc
 }
+
+/// Parser4Context::warnAboutExtraCommas.
+pub const EXTRA_COMMA: &str = "Extraneous comma. A piece of configuration may have been omitted.";
 
 /// Kea refuses deeper include chains ("Too many nested include.", `includeFile`).
 const MAX_INCLUDE_DEPTH: usize = 10;
@@ -628,6 +635,7 @@ struct Parser {
     warnings: Vec<Diagnostic>,
     /// On error, the container being read, with what it held so far (see module doc).
     partial: Option<Node>,
+    commas: Vec<Span>,
 }
 
 impl Parser {
@@ -637,6 +645,7 @@ impl Parser {
             look: None,
             warnings: Vec::new(),
             partial: None,
+            commas: Vec::new(),
         }
     }
 
@@ -708,12 +717,11 @@ impl Parser {
                 return Err(Self::unexpected(&tok, &span, &expecting));
             }
             self.take()?;
+            self.commas.push(span.clone());
             let next = self.peek()?.0.clone();
             if next == *close || next == Tok::Comma {
-                self.warnings.push(Diagnostic::syntax_warning(
-                    span,
-                    "Extraneous comma. A piece of configuration may have been omitted.",
-                ));
+                self.warnings
+                    .push(Diagnostic::syntax_warning(span, EXTRA_COMMA));
             }
             more = true;
         }
