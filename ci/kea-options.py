@@ -15,7 +15,15 @@ ARRAYS = {
     "STANDARD_V4_OPTION_DEFINITIONS": "dhcp4",
     "DHCP_AGENT_OPTION_DEFINITIONS": "dhcp-agent-options-space",
     "LAST_RESORT_V4_OPTION_DEFINITIONS": "last-resort-v4",
+    "DOCSIS3_V4_OPTION_DEFINITIONS": "vendor-4491",
 }
+
+
+def show_optional(git, tag, path):
+    try:
+        return show(git, tag, path)
+    except subprocess.CalledProcessError:
+        return ""
 
 
 def show(git, tag, path):
@@ -26,10 +34,12 @@ def show(git, tag, path):
 def main():
     git, tag = sys.argv[1], sys.argv[2]
     header = show(git, tag, "src/lib/dhcp/std_option_defs.h")
+    header += show_optional(git, tag, "src/lib/dhcp/docsis3_option_defs.h")
     codes = {}
-    for name in ("src/lib/dhcp/dhcp4.h",):
-        for m in re.finditer(r"\b(\w+)\s*=\s*(\d+)", show(git, tag, name)):
-            codes.setdefault(m.group(1), int(m.group(2)))
+    for text in (show(git, tag, "src/lib/dhcp/dhcp4.h"), header):
+        for m in re.finditer(r"\b(\w+)\s*=\s*(\d+)|#define\s+(\w+)\s+(\d+)", text):
+            name, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            codes.setdefault(name, int(value))
     records = {}
     for m in re.finditer(r"RECORD_DECL\((\w+),([^;]*)\);", header):
         records[m.group(1)] = [t.strip().removeprefix("OPT_").removesuffix("_TYPE").lower()

@@ -1,6 +1,9 @@
 //! Differential test: real `kea-dhcp4 -t` (Debian's Kea 2.2) and `netbootd check --kea-version
 //! 2.2` must agree on every config: valid or not, and where the first error is. For our own
-//! broken configs (fixtures/kea/broken) the error text must be Kea's, word for word.
+//! cases (fixtures/kea/cases: broken keys, types, options, pools, subnets, reservations,
+//! classes, interfaces, hooks, plus a few edge cases Kea accepts) the error text must be
+//! Kea's, word for word. Kea's own examples (kea-doc, fetched by ci/kea-doc.sh) must agree on
+//! verdict and first error position.
 
 mod support;
 
@@ -68,15 +71,54 @@ fn compare(dir: &Path, exact_text: bool) -> (usize, Vec<String>) {
 }
 
 #[test]
-fn broken_configs_fail_where_and_as_kea_fails() {
+fn our_cases_fail_where_and_as_kea_fails() {
     if !support::require_tool("kea-dhcp4") {
         return;
     }
     let dir = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../fixtures/kea/broken"
+        "/../fixtures/kea/cases"
     ));
-    let (count, differences) = compare(dir, true);
-    assert!(count >= 30, "only {count} broken configs");
+    let invalid = configs(dir)
+        .iter()
+        .filter(|p| !support::kea_check(p).valid)
+        .count();
+    assert!(invalid >= 30, "only {invalid} configs Kea refuses");
+    let (_, differences) = compare(dir, true);
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// The kea4 examples of Debian's kea-doc: ci/kea-doc.sh unpacks them and ci/test.sh exports
+/// KEA_DOC_EXAMPLES; a developer may run ci/kea-doc.sh once instead.
+fn kea_doc_examples() -> Option<PathBuf> {
+    let dir = std::env::var_os("KEA_DOC_EXAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/kea-doc/usr/share/doc/kea/examples/kea4")
+        });
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "{}: kea-doc examples missing (ci/kea-doc.sh)",
+            dir.display()
+        );
+    }
+    eprintln!("skipping: {} missing (run ci/kea-doc.sh)", dir.display());
+    None
+}
+
+#[test]
+fn kea_doc_examples_get_keas_verdict() {
+    if !support::require_tool("kea-dhcp4") {
+        return;
+    }
+    let Some(dir) = kea_doc_examples() else {
+        return;
+    };
+    let (count, differences) = compare(&dir, false);
+    assert!(count >= 20, "only {count} examples in {}", dir.display());
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

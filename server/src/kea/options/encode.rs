@@ -86,6 +86,11 @@ fn tokens(data: &str) -> Vec<String> {
     out
 }
 
+/// Host identifiers and binary data: Kea's quotedStringToBinary, then decodeFormattedHexString.
+pub fn decode_hex(data: &str) -> Result<Vec<u8>, EncodeError> {
+    hex_or_quoted(data)
+}
+
 /// quotedStringToBinary then decodeFormattedHexString: `'text'` gives the text's bytes;
 /// otherwise hex with an optional `0x`, or octets of one or two digits separated by `:` or
 /// spaces; an odd digit count gets a leading zero.
@@ -202,11 +207,8 @@ fn write(ty: DataType, value: &str, out: &mut Vec<u8>) -> Result<(), EncodeError
             })?;
             out.extend(a.octets())
         }
-        DataType::Ipv6Prefix | DataType::Psid => {
-            return Err(EncodeError::Value(format!(
-                "netbootd does not encode {ty:?} option fields ('{value}')"
-            )))
-        }
+        DataType::Psid => psid(value, out)?,
+        DataType::Ipv6Prefix => ipv6_prefix(value, out)?,
         DataType::String => out.extend(value.as_bytes()),
         DataType::Tuple => {
             let len = u8::try_from(value.len()).map_err(|_| {
@@ -217,6 +219,36 @@ fn write(ty: DataType, value: &str, out: &mut Vec<u8>) -> Result<(), EncodeError
         }
         DataType::Fqdn => fqdn(value, out)?,
     }
+    Ok(())
+}
+
+/// OptionDataTypeUtil::writePsid: "psid/len" as the length octet then the PSID left-aligned
+/// in 16 bits (RFC 7597 5.1).
+fn psid(value: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let bad = || EncodeError::Value(format!("invalid PSID value '{value}'"));
+    let (psid, len) = value.split_once('/').ok_or_else(bad)?;
+    let psid: u16 = psid.trim().parse().map_err(|_| bad())?;
+    let len: u8 = len.trim().parse().map_err(|_| bad())?;
+    if len > 16 || (len < 16 && u32::from(psid) >= 1u32 << len) {
+        return Err(bad());
+    }
+    out.push(len);
+    let aligned = if len == 0 { 0 } else { psid << (16 - len) };
+    out.extend(aligned.to_be_bytes());
+    Ok(())
+}
+
+/// OptionDataTypeUtil::writePrefix: the length octet, then the prefix's significant octets.
+fn ipv6_prefix(value: &str, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let bad = || EncodeError::Value(format!("invalid IPv6 prefix '{value}'"));
+    let (addr, len) = value.split_once('/').ok_or_else(bad)?;
+    let addr: Ipv6Addr = addr.trim().parse().map_err(|_| bad())?;
+    let len: u8 = len.trim().parse().map_err(|_| bad())?;
+    if len > 128 {
+        return Err(bad());
+    }
+    out.push(len);
+    out.extend(&addr.octets()[..usize::from(len).div_ceil(8)]);
     Ok(())
 }
 

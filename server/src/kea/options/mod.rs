@@ -6,5 +6,5 @@
 mod encode;
 mod table;
 
-pub use encode::{encode, EncodeError};
+pub use encode::{decode_hex, encode, EncodeError};
 pub use table::{standard, DataType, OptionDef, Registry};

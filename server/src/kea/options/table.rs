@@ -134,12 +134,39 @@ impl Registry {
             .find(|d| d.space == space && d.code == code)
     }
 
+    /// LibDHCP's lookup order: the space's standard definitions, the configured ones, then
+    /// for dhcp4 the "last resort" table (option 43, vendor-encapsulated-options).
     pub fn by_name(&self, space: &str, name: &str) -> Option<&OptionDef> {
-        self.all().find(|d| d.space == space && d.name == name)
+        let space = canonical_space(space);
+        self.all()
+            .find(|d| d.space == space && d.name == name)
+            .or_else(|| self.last_resort(space, |d| d.name == name))
     }
 
     pub fn by_code(&self, space: &str, code: u16) -> Option<&OptionDef> {
-        self.all().find(|d| d.space == space && d.code == code)
+        let space = canonical_space(space);
+        self.all()
+            .find(|d| d.space == space && d.code == code)
+            .or_else(|| self.last_resort(space, |d| d.code == code))
+    }
+
+    fn last_resort(&self, space: &str, pick: impl Fn(&OptionDef) -> bool) -> Option<&OptionDef> {
+        (space == "dhcp4")
+            .then(|| {
+                self.standard
+                    .iter()
+                    .find(|d| d.space == "last-resort-v4" && pick(d))
+            })
+            .flatten()
+    }
+}
+
+/// DOCSIS 3 options live in Kea's "docsis3-v4" space, which LibDHCP also serves as the vendor
+/// space of enterprise 4491 (docsis3_option_defs.h, LibDHCP::getVendorOptionDefs).
+fn canonical_space(space: &str) -> &str {
+    match space {
+        "docsis3-v4" => "vendor-4491",
+        other => other,
     }
 }
 

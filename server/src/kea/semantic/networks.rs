@@ -1,0 +1,408 @@
+//! Shared networks, subnets and pools, with the checks of Kea's Subnet4ConfigParser,
+//! PoolParser and SharedNetwork4Parser (src/lib/dhcpsrv/parsers/dhcp_parsers.cc,
+//! shared_network_parser.cc) in their order: pools, option-data, relay, the subnet itself
+//! (prefix, timers, boot fields, interface, then each pool against the prefix), reservations,
+//! and last the subnet's id and prefix against every subnet configured before it.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::kea::diag::{Diagnostic, Layout, Span};
+use crate::kea::json::Node;
+use crate::kea::model::{Config, Pool, Scope, SharedNetwork, Subnet};
+
+use super::hosts::{self, HostRegistry};
+use super::options::option_data_list;
+use super::{error, globals, read, Check, Ctx};
+
+/// Ids and prefixes of the subnets added so far (CfgSubnets4::add).
+#[derive(Default)]
+pub struct SubnetRegistry {
+    ids: Vec<u32>,
+    prefixes: Vec<String>,
+    next_id: u32,
+    hosts: HostRegistry,
+}
+
+pub fn shared_networks(
+    ctx: &mut Ctx,
+    list: &Node,
+    list_span: &Span,
+    config: &mut Config,
+    registry: &mut SubnetRegistry,
+) -> Check<()> {
+    for item in list.items().unwrap_or_default() {
+        let name = read::string(item, "name").unwrap_or_default();
+        let mut scope = globals::scope(item);
+        if let Some(options) = item.get("option-data") {
+            scope.options = option_data_list(ctx, options)?;
+        }
+        let relay = match item.get("relay") {
+            Some(r) => relay_addresses(r)?,
+            None => Vec::new(),
+        };
+        let index = config.shared_networks.len();
+        let interface = read::string(item, "interface").filter(|i| !i.is_empty());
+        config.shared_networks.push(SharedNetwork {
+            name: name.clone(),
+            scope,
+            interface: interface.clone(),
+            relay,
+            span: item.span.clone(),
+        });
+        if let Some(subnets_list) = item.get("subnet4") {
+            subnets(ctx, subnets_list, config, registry, Some(index))?;
+        }
+        if let Some(iface) = &interface {
+            if !ctx.system.interface_exists(iface) {
+                return Err(error(
+                    &item
+                        .get("interface")
+                        .map(|n| n.span.clone())
+                        .unwrap_or_default_span(item),
+                    format!(
+                        "Specified network interface name {iface} for shared network {name} is \
+                         not present in the system"
+                    ),
+                ));
+            }
+        }
+        if config.shared_networks[..index]
+            .iter()
+            .any(|n| n.name == name)
+        {
+            return Err(error(
+                list_span,
+                format!("duplicate network '{name}' found in the configuration"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+trait OrMapSpan {
+    fn unwrap_or_default_span(self, map: &Node) -> Span;
+}
+
+impl OrMapSpan for Option<Span> {
+    fn unwrap_or_default_span(self, map: &Node) -> Span {
+        self.unwrap_or_else(|| map.span.clone())
+    }
+}
+
+/// RelayInfoParser: every relay address must be an IPv4 address.
+fn relay_addresses(relay: &Node) -> Check<Vec<Ipv4Addr>> {
+    let mut out = Vec::new();
+    // RelayInfoParser::addAddress reports the list's position (where the parser created
+    // the list element), or the single address's.
+    let mut items: Vec<(&Node, &Span)> = relay
+        .get("ip-addresses")
+        .and_then(Node::items)
+        .map(|i| {
+            i.iter()
+                .map(|n| (n, read::key_span(relay, "ip-addresses")))
+                .collect()
+        })
+        .unwrap_or_default();
+    items.extend(relay.get("ip-address").map(|n| (n, &n.span)));
+    for (item, span) in items {
+        let text = item.as_str().unwrap_or_default();
+        match text.parse() {
+            Ok(a) => out.push(a),
+            Err(_) => {
+                return Err(error(
+                    span,
+                    format!("address {text} is not a valid: IPv4address"),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn subnets(
+    ctx: &mut Ctx,
+    list: &Node,
+    config: &mut Config,
+    registry: &mut SubnetRegistry,
+    shared: Option<usize>,
+) -> Check<()> {
+    for item in list.items().unwrap_or_default() {
+        let subnet = subnet(ctx, item, config, registry, shared)?;
+        if registry.ids.contains(&subnet.id) {
+            return Err(error(
+                &item.span,
+                format!(
+                    "ID of the new IPv4 subnet '{}' is already in use",
+                    subnet.id
+                ),
+            ));
+        }
+        let prefix_text = subnet_text(item);
+        if registry.prefixes.contains(&prefix_text) {
+            return Err(error(
+                &item.span,
+                format!("subnet with the prefix of '{prefix_text}' already exists"),
+            ));
+        }
+        registry.ids.push(subnet.id);
+        registry.prefixes.push(prefix_text);
+        config.subnets.push(subnet);
+    }
+    Ok(())
+}
+
+fn subnet_text(item: &Node) -> String {
+    read::string(item, "subnet")
+        .unwrap_or_default()
+        .replace([' ', '\t'], "")
+}
+
+/// "subnet configuration failed: ..." wraps whatever createSubnet throws.
+fn failed(d: Diagnostic) -> Diagnostic {
+    Diagnostic {
+        message: format!("subnet configuration failed: {}", d.message),
+        ..d
+    }
+}
+
+fn subnet(
+    ctx: &mut Ctx,
+    item: &Node,
+    config: &Config,
+    registry: &mut SubnetRegistry,
+    shared: Option<usize>,
+) -> Check<Subnet> {
+    let mut pools = Vec::new();
+    for p in item.get("pools").and_then(Node::items).unwrap_or_default() {
+        pools.push(pool(ctx, p)?);
+    }
+    let mut scope = globals::scope(item);
+    if let Some(options) = item.get("option-data") {
+        scope.options = option_data_list(ctx, options)?;
+    }
+    let relay = match item.get("relay") {
+        Some(r) => relay_addresses(r)?,
+        None => Vec::new(),
+    };
+    let text = subnet_text(item);
+    let prefix = prefix(&text, item).map_err(failed)?;
+    let interface = read::string(item, "interface").filter(|i| !i.is_empty());
+    init_subnet(
+        ctx,
+        item,
+        &text,
+        &scope,
+        config,
+        shared,
+        interface.as_deref(),
+    )
+    .map_err(failed)?;
+    for (i, p) in pools.iter().enumerate() {
+        let range = format!("{}-{}", p.first, p.last);
+        let network = prefix.trunc();
+        if !network.contains(&p.first) || !network.contains(&p.last) {
+            return Err(failed(error(
+                &item.span,
+                format!(
+                    "a pool of type V4, with the following address range: {range} does not \
+                     match the prefix of a subnet: {text} to which it is being added"
+                ),
+            )));
+        }
+        if pools[..i]
+            .iter()
+            .any(|q| q.first <= p.last && p.first <= q.last)
+        {
+            return Err(failed(error(
+                &item.span,
+                format!(
+                    "a pool of type V4, with the following address range: {range} overlaps \
+                     with an existing pool in the subnet: {text} to which it is being added"
+                ),
+            )));
+        }
+    }
+    registry.next_id += 1;
+    let id = read::uint(item, "id").unwrap_or(registry.next_id);
+    let reservations = match item.get("reservations") {
+        Some(list) => {
+            let hosts = hosts::reservations(ctx, list, Some(id), &mut registry.hosts)?;
+            for h in &hosts {
+                if let Some(ip) = h.ip_address {
+                    if !prefix.trunc().contains(&ip) {
+                        return Err(Diagnostic::semantic_error(
+                            None,
+                            format!(
+                                "specified reservation '{ip}' is not within the IPv4 subnet \
+                                 '{text}'"
+                            ),
+                        ));
+                    }
+                }
+                registry.hosts.add(h, id)?;
+            }
+            hosts
+        }
+        None => Vec::new(),
+    };
+    Ok(Subnet {
+        id,
+        prefix,
+        pools,
+        scope,
+        reservations,
+        relay,
+        interface,
+        shared_network: shared,
+        span: item.span.clone(),
+    })
+}
+
+/// SubnetConfigParser::createSubnet's reading of "address/length".
+fn prefix(text: &str, item: &Node) -> Check<Ipv4Net> {
+    let value_span = item
+        .get("subnet")
+        .map(|n| n.span.clone())
+        .unwrap_or_else(|| item.span.clone());
+    let Some((addr, len)) = text.split_once('/') else {
+        return Err(error(
+            &value_span,
+            format!("Invalid subnet syntax (prefix/len expected):{text}"),
+        ));
+    };
+    let addr: Ipv4Addr = addr.parse().map_err(|_| {
+        Diagnostic::semantic_error(
+            None,
+            format!("Failed to convert string to address '{addr}': Invalid argument"),
+        )
+    })?;
+    let len: u32 = len.parse().map_err(|_| {
+        error(
+            &value_span,
+            format!("prefix length: '{len}' is not an integer"),
+        )
+    })?;
+    if len > 32 {
+        return Err(error(
+            &value_span,
+            format!("Invalid prefix length specified for subnet: {len}"),
+        ));
+    }
+    Ipv4Net::new(addr, len as u8).map_err(|e| error(&value_span, e.to_string()))
+}
+
+/// The part of Subnet4ConfigParser::initSubnet that can fail, on the values the subnet
+/// inherits (SimpleParser4::deriveParameters copies globals and the shared network's into it).
+fn init_subnet(
+    ctx: &mut Ctx,
+    item: &Node,
+    text: &str,
+    scope: &Scope,
+    config: &Config,
+    shared: Option<usize>,
+    interface: Option<&str>,
+) -> Check<()> {
+    let network = shared.map(|i| &config.shared_networks[i].scope);
+    let levels = [Some(scope), network, Some(&config.globals)];
+    let renew = levels.iter().flatten().find_map(|s| s.renew_timer);
+    let rebind = levels.iter().flatten().find_map(|s| s.rebind_timer);
+    if let (Some(renew), Some(rebind)) = (renew, rebind) {
+        if renew > rebind {
+            return Err(Diagnostic::semantic_error(
+                None,
+                format!(
+                    "the value of renew-timer ({renew}) is greater than the value of \
+                     rebind-timer ({rebind})"
+                ),
+            ));
+        }
+    }
+    if let Some(next) = item.get("next-server") {
+        let text = next.as_str().unwrap_or_default();
+        if !text.is_empty() && text.parse::<Ipv4Addr>().is_err() {
+            return Err(Diagnostic::semantic_error(
+                Some(next.span.clone()),
+                format!(
+                    "invalid parameter next-server : {text}({})",
+                    next.span.element()
+                ),
+            )
+            .laid_out(Layout::Verbatim));
+        }
+    }
+    if let Some(sname) = item.get("server-hostname") {
+        let len = sname.as_str().unwrap_or_default().len();
+        if len >= 64 {
+            return Err(error(
+                &sname.span,
+                format!("server-hostname must be at most 63 bytes long, it is {len}"),
+            ));
+        }
+    }
+    if let Some(file) = item.get("boot-file-name") {
+        let len = file.as_str().unwrap_or_default().len();
+        if len >= 128 {
+            return Err(error(
+                &file.span,
+                format!("boot-file-name must be at most 127 bytes long, it is {len}"),
+            ));
+        }
+    }
+    if let Some(iface) = interface {
+        if !ctx.system.interface_exists(iface) {
+            let span = item.get("interface").map(|n| &n.span).unwrap_or(&item.span);
+            return Err(error(
+                span,
+                format!(
+                    "Specified network interface name {iface} for subnet {text} is not present \
+                     in the system"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// PoolParser::parse: "first - last" or "prefix/len", spaces ignored.
+fn pool(ctx: &mut Ctx, item: &Node) -> Check<Pool> {
+    let value = item.get("pool");
+    let span = value.map(|n| &n.span).unwrap_or(&item.span);
+    let written = value.and_then(Node::as_str).unwrap_or_default();
+    let text = written.replace([' ', '\t'], "");
+    let failed = || error(span, format!("Failed to create pool defined by: {text}"));
+    let (first, last) = if let Some((addr, len)) = text.split_once('/') {
+        let addr: Ipv4Addr = addr.parse().map_err(|_| failed())?;
+        let len: u8 = len.parse().map_err(|_| failed())?;
+        let net = Ipv4Net::new(addr, len).map_err(|_| failed())?;
+        (net.network(), net.broadcast())
+    } else if let Some((a, b)) = text.split_once('-') {
+        let a: Ipv4Addr = a.parse().map_err(|_| failed())?;
+        let b: Ipv4Addr = b.parse().map_err(|_| failed())?;
+        if a > b {
+            return Err(failed());
+        }
+        (a, b)
+    } else {
+        return Err(error(
+            span,
+            format!(
+                "invalid pool definition: {written}. There are two acceptable formats \
+                 <min address-max address> or <prefix/len>"
+            ),
+        ));
+    };
+    let options = match item.get("option-data") {
+        Some(list) => option_data_list(ctx, list)?,
+        None => Vec::new(),
+    };
+    Ok(Pool {
+        first,
+        last,
+        client_class: read::string(item, "client-class").filter(|c| !c.is_empty()),
+        require_client_classes: read::strings(item, "require-client-classes"),
+        options,
+        span: item.span.clone(),
+    })
+}

@@ -1,0 +1,200 @@
+//! `option-def` and `option-data` lists as Kea's OptionDefParser and OptionDataParser
+//! (src/lib/dhcpsrv/parsers/option_data_parser.cc) check them.
+
+use crate::kea::json::Node;
+use crate::kea::model::OptionData;
+use crate::kea::options::{encode, DataType, EncodeError, OptionDef};
+
+use super::{error, read, Check, Ctx};
+
+/// The position OptionDataParser::getPosition gives `key`: the value when present, else the
+/// entry's map.
+fn position<'a>(entry: &'a Node, key: &str) -> &'a crate::kea::diag::Span {
+    entry.get(key).map(|n| &n.span).unwrap_or(&entry.span)
+}
+
+pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
+    let mut out: Vec<OptionDef> = Vec::new();
+    for entry in list.items().unwrap_or_default() {
+        let name = read::string(entry, "name").unwrap_or_default();
+        let space = read::string(entry, "space").unwrap_or_else(|| "dhcp4".into());
+        let code = entry.get("code").and_then(Node::as_int).unwrap_or(0);
+        let type_name = read::string(entry, "type").unwrap_or_default();
+        // OptionDataTypeUtil::getDataType maps an unknown name to OPT_UNKNOWN_TYPE, whose
+        // value (18 in option_data_types.h) is what OptionDefinition::validate prints.
+        let Some(ty) = DataType::from_kea_name(&type_name) else {
+            return Err(error(&entry.span, "option type 18 not supported."));
+        };
+        let code = match u16::try_from(code) {
+            Ok(c) if c <= 255 => c,
+            _ => {
+                return Err(error(
+                    position(entry, "code"),
+                    format!("invalid option code '{code}', it must not be greater than '255'"),
+                ))
+            }
+        };
+        if ctx.registry.standard_by_code(&space, code).is_some() && space == "dhcp4" {
+            return Err(error(
+                &entry.span,
+                format!(
+                    "unable to override definition of option '{code}' in standard option \
+                     space '{space}'"
+                ),
+            ));
+        }
+        if out.iter().any(|d| d.space == space && d.name == name) {
+            return Err(error(
+                &entry.span,
+                format!(
+                    "option definition with name '{name}' already exists in option space \
+                     '{space}'"
+                ),
+            ));
+        }
+        if out.iter().any(|d| d.space == space && d.code == code) {
+            return Err(error(
+                &entry.span,
+                format!(
+                    "option definition with code '{code}' already exists in option space \
+                     '{space}'"
+                ),
+            ));
+        }
+        let record = read::string(entry, "record-types")
+            .map(|r| {
+                r.split(',')
+                    .filter_map(|t| DataType::from_kea_name(t.trim()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let def = OptionDef {
+            name,
+            code,
+            space,
+            ty,
+            array: read::boolean(entry, "array").unwrap_or(false),
+            record,
+            encapsulates: read::string(entry, "encapsulate").unwrap_or_default(),
+        };
+        ctx.registry.add(def.clone());
+        out.push(def);
+    }
+    Ok(out)
+}
+
+/// Where the option-data list sits decides whether SimpleParser4's defaults (`csv-format`
+/// true) were applied to it first: Kea 2.2 applies them everywhere but in client classes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Defaults {
+    Applied,
+    NotApplied,
+}
+
+pub fn option_data_list(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionData>> {
+    option_data_list_with(ctx, list, Defaults::Applied)
+}
+
+pub fn option_data_list_with(
+    ctx: &mut Ctx,
+    list: &Node,
+    defaults: Defaults,
+) -> Check<Vec<OptionData>> {
+    list.items()
+        .unwrap_or_default()
+        .iter()
+        .map(|entry| option_data(ctx, entry, defaults))
+        .collect()
+}
+
+fn option_data(ctx: &mut Ctx, entry: &Node, defaults: Defaults) -> Check<OptionData> {
+    let name = read::string(entry, "name");
+    let space = read::string(entry, "space").unwrap_or_else(|| "dhcp4".into());
+    let data = read::string(entry, "data").unwrap_or_default();
+    let csv_given = read::boolean(entry, "csv-format");
+    let csv_given = csv_given.or((defaults == Defaults::Applied).then_some(true));
+    let code = match entry.get("code").and_then(Node::as_int) {
+        Some(c) if !(0..=255).contains(&c) => {
+            return Err(error(
+                position(entry, "code"),
+                format!("invalid option code '{c}', it must not be greater than '255'"),
+            ))
+        }
+        Some(c) => Some(c as u16),
+        None => None,
+    };
+    if code.is_none() && name.is_none() {
+        return Err(error(
+            &entry.span,
+            "option data configuration requires one of 'code' or 'name' parameters to be \
+             specified",
+        ));
+    }
+    let def = match (code, &name) {
+        (Some(code), _) => ctx.registry.by_code(&space, code),
+        (None, Some(name)) => ctx.registry.by_name(&space, name),
+        (None, None) => None,
+    }
+    .cloned();
+    let shown_name = name.clone().unwrap_or_default();
+    if def.is_none() {
+        if csv_given == Some(true) {
+            return Err(error(
+                position(entry, "name"),
+                format!(
+                    "definition for the option '{space}.{shown_name}' having code '{}' does \
+                     not exist",
+                    code.unwrap_or(0)
+                ),
+            ));
+        } else if name.is_some() && code.is_none() {
+            return Err(error(
+                position(entry, "name"),
+                format!("definition for the option '{space}.{shown_name}' does not exist"),
+            ));
+        }
+    }
+    if let (Some(def), Some(name)) = (&def, &name) {
+        if &def.name != name {
+            return Err(error(
+                position(entry, "name"),
+                format!(
+                    "specified option name '{name}' does not match the option definition: \
+                     '{space}.{}'",
+                    def.name
+                ),
+            ));
+        }
+    }
+    let use_csv = csv_given.unwrap_or(true);
+    let bytes = encode(def.as_ref(), &data, use_csv && def.is_some()).map_err(|e| match e {
+        EncodeError::Hex(_) => error(position(entry, "data"), e.to_string()),
+        EncodeError::Value(text) => error(
+            position(entry, "data"),
+            format!(
+                "option data does not match option definition (space: {space}, code: {}): \
+                 {text}",
+                def.as_ref().map(|d| d.code).unwrap_or(0)
+            ),
+        ),
+    })?;
+    let code = def.as_ref().map(|d| d.code).or(code).unwrap_or(0);
+    if space == "dhcp4" && (code == 0 || code == 255) {
+        let what = if code == 0 { "PAD" } else { "END" };
+        return Err(error(
+            &entry.span,
+            format!("invalid option code '{code}': reserved for {what}"),
+        ));
+    }
+    let _ = ctx.version;
+    Ok(OptionData {
+        code,
+        name: def.map(|d| d.name).or(name),
+        space,
+        data: bytes,
+        text: data,
+        csv_format: use_csv,
+        always_send: read::boolean(entry, "always-send").unwrap_or(false),
+        span: entry.span.clone(),
+    })
+}
