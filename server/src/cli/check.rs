@@ -37,7 +37,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
                     "readable": false,
                     "error": e.to_string(),
                 });
-                println!("{report:#}");
+                out(&format!("{report:#}\n"));
             } else {
                 eprintln!("{e}");
             }
@@ -50,6 +50,12 @@ pub fn run(args: CheckArgs) -> ExitCode {
         print_text(&outcome);
     }
     ExitCode::from(if outcome.is_valid() { 0 } else { 1 })
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// Kea's words: the DHCP4_CONFIG_SYNTAX_WARNING log message, then `Syntax check failed with:`
@@ -70,7 +76,7 @@ fn print_text(outcome: &Outcome) {
         eprintln!("{}", kea_line(e));
     }
     if let Some(config) = &outcome.config {
-        print!("{}", summary::render(config));
+        out(&summary::render(config));
     }
 }
 
@@ -114,7 +120,7 @@ fn print_json(args: &CheckArgs, outcome: &Outcome) {
         summary: outcome.config.as_ref().map(summary::json),
     };
     match serde_json::to_string_pretty(&report) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => out(&format!("{text}\n")),
         Err(e) => eprintln!("cannot encode the report: {e}"),
     }
 }
