@@ -2,3 +2,4 @@
 //! reply) and the lease store.
 
 pub mod addressing;
+pub mod lease;
