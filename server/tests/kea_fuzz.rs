@@ -75,3 +75,87 @@ proptest! {
         run(text.into_bytes());
     }
 }
+
+mod expressions {
+    use netbootd::kea::expr::{self, evaluate, ClassLookup, ClassSet, OptionLookup, Packet};
+    use netbootd::kea::KeaVersion;
+    use netbootd::wire::dhcp::Message;
+    use proptest::prelude::*;
+
+    struct Any;
+    impl OptionLookup for Any {
+        fn option_code(&self, name: &str) -> Option<u16> {
+            (name.len() < 20).then_some(name.len() as u16)
+        }
+    }
+    impl ClassLookup for Any {
+        fn is_defined(&self, _: &str) -> bool {
+            true
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "option[93].hex",
+        "option[77].exists",
+        "==",
+        "and",
+        "or",
+        "not",
+        "(",
+        ")",
+        "'iPXE'",
+        "0x0007",
+        "substring(",
+        ",",
+        "-1",
+        "all",
+        "pkt4.mac",
+        "relay4[1].hex",
+        "member('x')",
+        "concat(",
+        "ifelse(",
+        "split(",
+        "10.0.0.1",
+        "+",
+        "vendor[*].exists",
+        "uint16totext(",
+        "hexstring(",
+        "vendor-class[4491].data[1]",
+        "lcase(",
+        "sand",
+        "]",
+        "[",
+        ".",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn random_text_never_panics(text in "\\PC{0,60}") {
+            for v in KeaVersion::ALL {
+                let _ = expr::parse(&text, v, &Any, &Any);
+            }
+        }
+
+        #[test]
+        fn random_token_soup_never_panics_and_evaluates_safely(
+            picks in proptest::collection::vec(0..PIECES.len(), 1..16),
+            options in proptest::collection::vec((1u8..255, proptest::collection::vec(any::<u8>(), 0..12)), 0..6),
+        ) {
+            let text: Vec<&str> = picks.iter().map(|i| PIECES[*i]).collect();
+            let text = text.join(" ");
+            let mut m = Message::default();
+            for (code, data) in &options {
+                m.options.push(*code, data);
+            }
+            m.options.end();
+            for v in KeaVersion::ALL {
+                if let Ok(e) = expr::parse(&text, v, &Any, &Any) {
+                    let pkt = Packet::broadcast(&m, "eth0", 300);
+                    let _ = evaluate(&e, &pkt, &ClassSet::default());
+                }
+            }
+        }
+    }
+}

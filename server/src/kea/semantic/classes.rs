@@ -10,6 +10,8 @@ use crate::kea::model::ClientClass;
 
 use super::options::{option_data_list_with, Defaults};
 use super::{error, read, Check, Ctx};
+use crate::kea::expr::{self, is_builtin_class, ClassLookup, OptionLookup};
+use crate::kea::options::Registry;
 
 pub fn client_classes(ctx: &mut Ctx, list: &Node) -> Check<Vec<ClientClass>> {
     let mut out: Vec<ClientClass> = Vec::new();
@@ -107,6 +109,29 @@ fn client_class(ctx: &mut Ctx, item: &Node, defined: &[ClientClass]) -> Check<Cl
 /// ClientClassDefParser::parse's ExpressionParser: the test must parse in the expression
 /// language of the release, with options and member() classes known so far.
 fn expression(ctx: &mut Ctx, text: &str, span: &Span, defined: &[ClientClass]) -> Check<()> {
-    let _ = (ctx, text, span, defined);
-    Ok(())
+    struct Options<'a>(&'a Registry);
+    impl OptionLookup for Options<'_> {
+        fn option_code(&self, name: &str) -> Option<u16> {
+            self.0.by_name("dhcp4", name).map(|d| d.code)
+        }
+    }
+    struct Classes<'a>(&'a [ClientClass]);
+    impl ClassLookup for Classes<'_> {
+        fn is_defined(&self, class: &str) -> bool {
+            is_builtin_class(class) || self.0.iter().any(|c| c.name == class)
+        }
+    }
+    match expr::parse(
+        text,
+        ctx.version,
+        &Options(&ctx.registry),
+        &Classes(defined),
+    ) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Diagnostic::semantic_error(
+            Some(span.clone()),
+            format!("expression: [{text}] error: {e} at ({})", span.element()),
+        )
+        .laid_out(Layout::Verbatim)),
+    }
 }

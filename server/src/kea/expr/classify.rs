@@ -1,0 +1,93 @@
+//! Classification in Kea's order (Dhcpv4Exchange::classifyPacket, evaluateClasses): ALL, then
+//! VENDOR_CLASS_<option 60>, then every class with a test in configuration order, skipping
+//! only-if-required ones and those depending on KNOWN/UNKNOWN (evaluated after the host
+//! lookup, with KNOWN or UNKNOWN set). A test that fails to evaluate assigns nothing.
+
+use indexmap::IndexSet;
+
+use super::ast::Expr;
+use super::eval::evaluate;
+use super::packet::Packet;
+
+/// The classes a packet belongs to, in the order they were assigned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClassSet(IndexSet<String>);
+
+impl ClassSet {
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(name)
+    }
+
+    pub fn insert(&mut self, name: impl Into<String>) {
+        self.0.insert(name.into());
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A class as the classifier needs it.
+pub struct ClassDef<'a> {
+    pub name: &'a str,
+    pub test: Option<&'a Expr>,
+    pub only_if_required: bool,
+}
+
+/// Whether a test (through member() of earlier classes) depends on KNOWN or UNKNOWN
+/// (ClientClassDefParser sets depend_on_known this way).
+fn depends_on_known(expr: &Expr, defs: &[ClassDef]) -> bool {
+    fn walk(e: &Expr, defs: &[ClassDef], depth: usize) -> bool {
+        if depth > 64 {
+            return false;
+        }
+        match e {
+            Expr::Member(c) if c == "KNOWN" || c == "UNKNOWN" => true,
+            Expr::Member(c) => defs
+                .iter()
+                .find(|d| d.name == c)
+                .and_then(|d| d.test)
+                .is_some_and(|t| walk(t, defs, depth + 1)),
+            Expr::Not(a) => walk(a, defs, depth + 1),
+            Expr::And(a, b, _) | Expr::Or(a, b, _) => {
+                walk(a, defs, depth + 1) || walk(b, defs, depth + 1)
+            }
+            _ => false,
+        }
+    }
+    walk(expr, defs, 0)
+}
+
+/// Classifies `pkt`; `known` says whether a host reservation matched it.
+pub fn classify(defs: &[ClassDef], pkt: &Packet, known: bool) -> ClassSet {
+    let mut set = ClassSet::default();
+    set.insert("ALL");
+    // classifyByVendor: option 60 as received.
+    if let Some(vendor) = pkt.option(60) {
+        set.insert(format!("VENDOR_CLASS_{}", String::from_utf8_lossy(&vendor)));
+    }
+    run(defs, pkt, &mut set, false);
+    set.insert(if known { "KNOWN" } else { "UNKNOWN" });
+    run(defs, pkt, &mut set, true);
+    set
+}
+
+fn run(defs: &[ClassDef], pkt: &Packet, set: &mut ClassSet, after_known: bool) {
+    for def in defs {
+        let Some(test) = def.test else { continue };
+        if def.only_if_required || depends_on_known(test, defs) != after_known {
+            continue;
+        }
+        if let Ok(true) = evaluate(test, pkt, set) {
+            set.insert(def.name);
+        }
+    }
+}
