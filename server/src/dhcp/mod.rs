@@ -2,4 +2,5 @@
 //! reply) and the lease store.
 
 pub mod addressing;
+pub mod engine;
 pub mod lease;

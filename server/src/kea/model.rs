@@ -269,7 +269,40 @@ pub struct Effective {
     pub boot_file_name: String,
 }
 
+/// Where host reservations are looked for, after inheritance (Kea's defaults: in the subnet
+/// only, and addresses inside pools may be reserved).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReservationScope {
+    pub global: bool,
+    pub in_subnet: bool,
+    pub out_of_pool: bool,
+}
+
 impl Config {
+    pub fn effective_reservations(&self, subnet: &Subnet) -> ReservationScope {
+        let network = subnet
+            .shared_network
+            .map(|i| &self.shared_networks[i].scope);
+        let levels: Vec<&Scope> = [Some(&subnet.scope), network, Some(&self.globals)]
+            .into_iter()
+            .flatten()
+            .collect();
+        ReservationScope {
+            global: levels
+                .iter()
+                .find_map(|s| s.reservations_global)
+                .unwrap_or(false),
+            in_subnet: levels
+                .iter()
+                .find_map(|s| s.reservations_in_subnet)
+                .unwrap_or(true),
+            out_of_pool: levels
+                .iter()
+                .find_map(|s| s.reservations_out_of_pool)
+                .unwrap_or(false),
+        }
+    }
+
     pub fn class(&self, name: &str) -> Option<&ClientClass> {
         self.classes.iter().find(|c| c.name == name)
     }

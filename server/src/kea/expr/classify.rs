@@ -44,7 +44,7 @@ pub struct ClassDef<'a> {
 
 /// Whether a test (through member() of earlier classes) depends on KNOWN or UNKNOWN
 /// (ClientClassDefParser sets depend_on_known this way).
-fn depends_on_known(expr: &Expr, defs: &[ClassDef]) -> bool {
+pub fn depends_on_known(expr: &Expr, defs: &[ClassDef]) -> bool {
     fn walk(e: &Expr, defs: &[ClassDef], depth: usize) -> bool {
         if depth > 64 {
             return false;

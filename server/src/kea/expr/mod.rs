@@ -12,9 +12,9 @@ mod parser;
 use std::fmt;
 
 pub use ast::{Expr, Str};
-pub use classify::{classify, ClassDef, ClassSet};
+pub use classify::{classify, depends_on_known, ClassDef, ClassSet};
 pub use eval::{evaluate, EvalError};
-pub use packet::{Packet, PacketError};
+pub use packet::{sub_option, Packet, PacketError};
 pub use parser::parse;
 
 /// Resolves `option[name]` in the dhcp4 space (EvalContext::convertOptionName).

@@ -1,0 +1,397 @@
+//! The DHCPv4 engine, sans-IO: a decoded query in, a reply (or the reason for silence) out,
+//! as Kea's Dhcpv4Srv answers with the same kea-dhcp4.conf (src/bin/dhcp4/dhcp4_srv.cc:
+//! processDiscover, processRequest, processRelease, processDecline, processInform). The caller
+//! owns sockets and clocks; the engine owns the leases.
+
+mod alloc;
+mod classes;
+mod reply;
+mod select;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+
+pub use classes::Classifier;
+
+use super::addressing::{self, Destination};
+use super::lease::{Lease, LeaseState, Memfile, MemfileError};
+use crate::kea::model::{Config, Reservation, Subnet};
+use crate::wire::dhcp::Message;
+
+pub const DISCOVER: u8 = 1;
+pub const OFFER: u8 = 2;
+pub const REQUEST: u8 = 3;
+pub const DECLINE: u8 = 4;
+pub const ACK: u8 = 5;
+pub const NAK: u8 = 6;
+pub const RELEASE: u8 = 7;
+pub const INFORM: u8 = 8;
+
+/// A query as a transport received it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub msg: Message,
+    /// UDP payload length (pkt.len in expressions).
+    pub len: usize,
+    pub iface: String,
+    /// The receiving interface's address: the server identifier, and the address subnets are
+    /// selected by for directly connected clients.
+    pub iface_addr: Ipv4Addr,
+    pub source: SocketAddrV4,
+    pub destination: Ipv4Addr,
+    /// The transport can unicast to a client without an address (AF_PACKET, in-memory hub).
+    pub direct_response: bool,
+}
+
+/// Why no reply was sent (Kea logs the same decisions at debug level).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Silence {
+    NoMessageType,
+    UnsupportedType(u8),
+    NoSubnet,
+    /// A REQUEST in SELECTING state for another server.
+    OtherServer(Ipv4Addr),
+    /// Not authoritative and the client's address is not ours to judge.
+    NotAuthoritative,
+    NoAddress,
+    /// RELEASE and DECLINE get no answer by design.
+    NoReplyExpected,
+}
+
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per query, moved once; boxing buys nothing
+pub enum Outcome {
+    Reply {
+        msg: Message,
+        dest: Destination,
+        /// The classes the query was assigned, in order (for transcripts).
+        classes: Vec<String>,
+        subnet: Option<u32>,
+    },
+    Silent(Silence),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("lease store: {0}")]
+    Store(#[from] MemfileError),
+    #[error("client class {class}: {message}")]
+    Class { class: String, message: String },
+}
+
+pub struct Engine {
+    config: Arc<Config>,
+    classifier: Classifier,
+    store: Memfile,
+    /// IterativeAllocator's last address per (subnet id, pool index).
+    cursor: std::cell::RefCell<std::collections::HashMap<(u32, usize), u32>>,
+}
+
+impl Engine {
+    pub fn new(config: Arc<Config>, store: Memfile) -> Result<Self, EngineError> {
+        let classifier = Classifier::new(&config)?;
+        Ok(Engine {
+            config,
+            classifier,
+            store,
+            cursor: Default::default(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn leases(&self) -> &Memfile {
+        &self.store
+    }
+
+    pub fn leases_mut(&mut self) -> &mut Memfile {
+        &mut self.store
+    }
+
+    /// Answers one query at `now` (seconds since the epoch).
+    pub fn handle(&mut self, now: u64, q: &Incoming) -> Result<Outcome, EngineError> {
+        let Some(kind) = q.msg.message_type() else {
+            return Ok(Outcome::Silent(Silence::NoMessageType));
+        };
+        if !matches!(kind, DISCOVER | REQUEST | DECLINE | RELEASE | INFORM) {
+            return Ok(Outcome::Silent(Silence::UnsupportedType(kind)));
+        }
+        let mut classes = self.classifier.early(&q.msg, q);
+        let Some(subnet) = select::subnet(&self.config, q, &classes) else {
+            return Ok(Outcome::Silent(Silence::NoSubnet));
+        };
+        let subnet = subnet.clone();
+        let host = self.reservation(&subnet, &q.msg).cloned();
+        self.classifier
+            .late(&mut classes, &q.msg, q, host.as_ref(), &self.config);
+        let client = ClientKey::of(&q.msg, self.config.effective(&subnet).match_client_id);
+        let ctx = Ctx {
+            q,
+            subnet: &subnet,
+            host: host.as_ref(),
+            classes: &classes,
+            client: &client,
+            now,
+        };
+        let outcome = match kind {
+            DISCOVER => self.discover(&ctx),
+            REQUEST => self.request(&ctx)?,
+            RELEASE => {
+                self.release(&ctx)?;
+                Err(Silence::NoReplyExpected)
+            }
+            DECLINE => {
+                self.decline(&ctx)?;
+                Err(Silence::NoReplyExpected)
+            }
+            _ => Ok(self.reply(&ctx, ACK, Ipv4Addr::UNSPECIFIED, None)),
+        };
+        Ok(match outcome {
+            Ok((msg, reply_type)) => {
+                let query = addressing::Query {
+                    message_type: kind,
+                    ciaddr: q.msg.ciaddr,
+                    giaddr: q.msg.giaddr,
+                    flags: q.msg.flags,
+                    source: q.source,
+                    relay_port_option: false,
+                };
+                let mut msg = msg;
+                let dest =
+                    addressing::destination(&query, reply_type, msg.yiaddr, q.direct_response);
+                msg.flags = dest.flags;
+                Outcome::Reply {
+                    msg,
+                    dest,
+                    classes: classes.iter().map(str::to_string).collect(),
+                    subnet: Some(subnet.id),
+                }
+            }
+            Err(silence) => Outcome::Silent(silence),
+        })
+    }
+
+    /// Host reservation of this client in the subnet (reservations-in-subnet), else global
+    /// (reservations-global), matched by the configured identifier kinds.
+    fn reservation<'a>(&'a self, subnet: &'a Subnet, msg: &Message) -> Option<&'a Reservation> {
+        let scope = self.config.effective_reservations(subnet);
+        let matches = |r: &&Reservation| reservation_matches(r, msg);
+        let in_subnet = scope
+            .in_subnet
+            .then(|| subnet.reservations.iter().find(matches))
+            .flatten();
+        in_subnet.or_else(|| {
+            scope
+                .global
+                .then(|| self.config.reservations.iter().find(matches))
+                .flatten()
+        })
+    }
+}
+
+fn reservation_matches(r: &Reservation, msg: &Message) -> bool {
+    use crate::kea::model::IdentifierKind::*;
+    let (kind, id) = &r.identifier;
+    match kind {
+        HwAddress => msg.hwaddr() == id.as_slice(),
+        ClientId => msg.option(61).is_some_and(|c| &c == id),
+        CircuitId => msg
+            .option(82)
+            .and_then(|d| crate::kea::expr::sub_option(&d, 1))
+            .is_some_and(|c| &c == id),
+        Duid | FlexId => false,
+    }
+}
+
+/// How the engine recognises a client: client-id when match-client-id and present, else
+/// the hardware address (Kea's Lease4 matching in AllocEngine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKey {
+    pub hwaddr: Vec<u8>,
+    pub client_id: Option<Vec<u8>>,
+    pub by_client_id: bool,
+}
+
+impl ClientKey {
+    fn of(msg: &Message, match_client_id: bool) -> Self {
+        let client_id = msg.option(61);
+        ClientKey {
+            hwaddr: msg.hwaddr().to_vec(),
+            by_client_id: match_client_id && client_id.is_some(),
+            client_id,
+        }
+    }
+
+    fn owns(&self, lease: &Lease) -> bool {
+        if self.by_client_id {
+            lease.client_id == self.client_id
+        } else {
+            !self.hwaddr.is_empty() && lease.hwaddr == self.hwaddr
+        }
+    }
+}
+
+struct Ctx<'a> {
+    q: &'a Incoming,
+    subnet: &'a Subnet,
+    host: Option<&'a Reservation>,
+    classes: &'a crate::kea::expr::ClassSet,
+    client: &'a ClientKey,
+    now: u64,
+}
+
+type Answer = Result<(Message, u8), Silence>;
+
+impl Engine {
+    fn discover(&self, ctx: &Ctx) -> Answer {
+        let addr = alloc::choose(self, ctx).ok_or(Silence::NoAddress)?;
+        Ok(self.reply(ctx, OFFER, addr, Some(self.lifetime(ctx))))
+    }
+
+    /// RFC 2131 4.3.2: SELECTING (server id and requested address), INIT-REBOOT (requested
+    /// address, no ciaddr), RENEWING/REBINDING (ciaddr).
+    fn request(&mut self, ctx: &Ctx) -> Result<Answer, EngineError> {
+        let msg = &ctx.q.msg;
+        if let Some(id) = msg.option(54) {
+            let id = ipv4(&id);
+            if id != Some(ctx.q.iface_addr) {
+                return Ok(Err(Silence::OtherServer(
+                    id.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                )));
+            }
+        }
+        let requested = msg.option(50).and_then(|v| ipv4(&v)).unwrap_or(msg.ciaddr);
+        let authoritative = self.config.effective(ctx.subnet).authoritative;
+        let ours = self.store.get(requested).cloned();
+        let acceptable = ctx.subnet.prefix.contains(&requested)
+            && match &ours {
+                Some(lease) => ctx.client.owns(lease) || lease.is_expired(ctx.now),
+                None => alloc::allowed(self, ctx, requested),
+            };
+        if !acceptable {
+            // Kea answers NAK when it knows the client (or is authoritative); an unknown client
+            // asking for an address we never gave out is someone else's business.
+            let knows_client = self
+                .store
+                .find_client(
+                    ctx.subnet.id,
+                    &ctx.client.hwaddr,
+                    ctx.client.client_id.as_deref(),
+                )
+                .is_some();
+            if authoritative || knows_client || msg.option(54).is_some() {
+                return Ok(Ok(self.reply(ctx, NAK, Ipv4Addr::UNSPECIFIED, None)));
+            }
+            return Ok(Err(Silence::NotAuthoritative));
+        }
+        let valid = self.lifetime(ctx);
+        // The client's other lease in this subnet, if any, goes (one lease per client).
+        if let Some(old) = self
+            .store
+            .find_client(
+                ctx.subnet.id,
+                &ctx.client.hwaddr,
+                ctx.client.client_id.as_deref(),
+            )
+            .map(|l| l.address)
+        {
+            if old != requested {
+                self.store.delete(old)?;
+            }
+        }
+        self.store.upsert(Lease {
+            address: requested,
+            hwaddr: ctx.client.hwaddr.clone(),
+            client_id: ctx.client.client_id.clone(),
+            valid_lifetime: valid,
+            cltt: ctx.now,
+            subnet_id: ctx.subnet.id,
+            fqdn_fwd: false,
+            fqdn_rev: false,
+            hostname: ctx
+                .host
+                .and_then(|h| h.hostname.clone())
+                .unwrap_or_default(),
+            state: LeaseState::Default,
+            user_context: None,
+            pool_id: 0,
+        })?;
+        Ok(Ok(self.reply(ctx, ACK, requested, Some(valid))))
+    }
+
+    fn release(&mut self, ctx: &Ctx) -> Result<(), EngineError> {
+        let addr = ctx.q.msg.ciaddr;
+        if self.store.get(addr).is_some_and(|l| ctx.client.owns(l)) {
+            self.store.delete(addr)?;
+        }
+        Ok(())
+    }
+
+    /// The address is in use by someone else: keep it out of the pool for
+    /// decline-probation-period (Kea's lease state 1).
+    fn decline(&mut self, ctx: &Ctx) -> Result<(), EngineError> {
+        let Some(addr) = ctx.q.msg.option(50).and_then(|v| ipv4(&v)) else {
+            return Ok(());
+        };
+        if let Some(mut lease) = self.store.get(addr).filter(|l| ctx.client.owns(l)).cloned() {
+            lease.state = LeaseState::Declined;
+            lease.hwaddr.clear();
+            lease.client_id = None;
+            lease.cltt = ctx.now;
+            lease.valid_lifetime = self.config.decline_probation_period;
+            self.store.upsert(lease)?;
+        }
+        Ok(())
+    }
+
+    /// valid-lifetime, or the client's request (option 51) inside min/max (Kea's
+    /// AllocEngine::getValidLft).
+    fn lifetime(&self, ctx: &Ctx) -> u32 {
+        let e = self.config.effective(ctx.subnet);
+        let mut valid = e.valid_lifetime;
+        for class in ctx.classes.iter() {
+            if let Some(v) = self.config.class(class).and_then(|c| c.valid_lifetime) {
+                valid = v;
+                break;
+            }
+        }
+        if let Some(asked) = ctx.q.msg.option(51).filter(|v| v.len() == 4) {
+            let asked = u32::from_be_bytes([asked[0], asked[1], asked[2], asked[3]]);
+            let scope = &ctx.subnet.scope;
+            let min = scope
+                .min_valid_lifetime
+                .or(self.config.globals.min_valid_lifetime);
+            let max = scope
+                .max_valid_lifetime
+                .or(self.config.globals.max_valid_lifetime);
+            if let (Some(min), Some(max)) = (min, max) {
+                valid = asked.clamp(min, max);
+            }
+        }
+        valid
+    }
+
+    /// Reclaims expired leases (expired-leases-processing): Kea removes them, or keeps them
+    /// as expired-reclaimed for hold-reclaimed-time.
+    pub fn reclaim(&mut self, now: u64) -> Result<usize, EngineError> {
+        let hold = u64::from(self.config.expired_leases.hold_reclaimed_time);
+        let max = self.config.expired_leases.max_reclaim_leases as usize;
+        let expired: Vec<Ipv4Addr> = self
+            .store
+            .iter()
+            .filter(|l| l.expire() + hold <= now)
+            .map(|l| l.address)
+            .take(if max == 0 { usize::MAX } else { max })
+            .collect();
+        for a in &expired {
+            self.store.delete(*a)?;
+        }
+        Ok(expired.len())
+    }
+}
+
+fn ipv4(v: &[u8]) -> Option<Ipv4Addr> {
+    (v.len() == 4).then(|| Ipv4Addr::new(v[0], v[1], v[2], v[3]))
+}

@@ -1,0 +1,193 @@
+//! Building the reply: Kea's copyDefaultFields, setFixedFields (subnet, then the first class
+//! that sets each of siaddr/sname/file, then the host reservation), the option list in
+//! buildCfgOptionList's precedence (host, pool, subnet, shared network, classes in order,
+//! global), appendRequestedOptions (option 55 and always-send), appendBasicOptions (routers,
+//! domain-name-servers, domain-name), lease time and T1/T2 (setTeeTimes), then option 82 and
+//! client-id echoed. Option 60 is never sent unless the configuration itself sets it and the
+//! client asks: echoing `PXEClient` sends EDK2 to port 4011 (firmware.md A.6).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use crate::kea::model::OptionData;
+use crate::wire::dhcp::Message;
+
+use super::{Ctx, Engine, ACK, NAK, OFFER};
+
+fn set_text(field: &mut [u8], text: &str) {
+    field.fill(0);
+    let n = text.len().min(field.len());
+    field[..n].copy_from_slice(&text.as_bytes()[..n]);
+}
+
+impl Engine {
+    /// The option-data lists in Kea's precedence for this client.
+    fn option_lists<'a>(&'a self, ctx: &'a Ctx, yiaddr: Ipv4Addr) -> Vec<&'a [OptionData]> {
+        let mut lists: Vec<&[OptionData]> = Vec::new();
+        if let Some(h) = ctx.host {
+            lists.push(&h.options);
+        }
+        if let Some(pool) = ctx.subnet.pools.iter().find(|p| p.contains(yiaddr)) {
+            lists.push(&pool.options);
+        }
+        lists.push(&ctx.subnet.scope.options);
+        if let Some(n) = ctx.subnet.shared_network {
+            lists.push(&self.config.shared_networks[n].scope.options);
+        }
+        for class in ctx.classes.iter() {
+            if let Some(c) = self.config.class(class) {
+                lists.push(&c.options);
+            }
+        }
+        lists.push(&self.config.globals.options);
+        lists
+    }
+
+    pub(super) fn reply(
+        &self,
+        ctx: &Ctx,
+        kind: u8,
+        yiaddr: Ipv4Addr,
+        lease_time: Option<u32>,
+    ) -> (Message, u8) {
+        let q = &ctx.q.msg;
+        let mut msg = Message {
+            op: 2,
+            htype: q.htype,
+            hlen: q.hlen,
+            hops: q.hops,
+            xid: q.xid,
+            secs: 0,
+            flags: q.flags,
+            ciaddr: if kind == NAK || q.message_type() == Some(super::DISCOVER) {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                q.ciaddr
+            },
+            yiaddr,
+            siaddr: Ipv4Addr::UNSPECIFIED,
+            giaddr: q.giaddr,
+            chaddr: q.chaddr,
+            ..Message::default()
+        };
+        let mut options: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
+        options.insert(54, ctx.q.iface_addr.octets().to_vec());
+        if kind != NAK {
+            self.fixed_fields(ctx, &mut msg);
+            let lists = self.option_lists(ctx, yiaddr);
+            let first = |code: u8| {
+                lists
+                    .iter()
+                    .flat_map(|l| l.iter())
+                    .find(|o| o.space == "dhcp4" && o.code == u16::from(code))
+            };
+            if let Some(prl) = q.option(55) {
+                for code in prl {
+                    if let Some(o) = first(code) {
+                        options.entry(code).or_insert_with(|| o.data.clone());
+                    }
+                }
+            }
+            for list in &lists {
+                for o in list.iter().filter(|o| o.always_send && o.space == "dhcp4") {
+                    if let Ok(code) = u8::try_from(o.code) {
+                        options.entry(code).or_insert_with(|| o.data.clone());
+                    }
+                }
+            }
+            for code in [3u8, 6, 15] {
+                if let Some(o) = first(code) {
+                    options.entry(code).or_insert_with(|| o.data.clone());
+                }
+            }
+            if let Some(valid) = lease_time {
+                options.insert(1, ctx.subnet.prefix.netmask().octets().to_vec());
+                options.insert(51, valid.to_be_bytes().to_vec());
+                self.tee_times(ctx, valid, &mut options);
+            }
+        }
+        if self.config.echo_client_id {
+            if let Some(id) = q.option(61) {
+                options.insert(61, id);
+            }
+        }
+        // RFC 3046 2.2: the relay agent information goes back as received, last.
+        let relay_info = q.option(82);
+        msg.options.push(53, &[kind]);
+        for (code, data) in &options {
+            if *code != 53 && *code != 82 {
+                msg.options.push(*code, data);
+            }
+        }
+        if let Some(info) = relay_info {
+            msg.options.push(82, &info);
+        }
+        msg.options.end();
+        let _ = (OFFER, ACK);
+        (msg, kind)
+    }
+
+    fn fixed_fields(&self, ctx: &Ctx, msg: &mut Message) {
+        let e = self.config.effective(ctx.subnet);
+        msg.siaddr = e.next_server;
+        if !e.server_hostname.is_empty() {
+            set_text(&mut msg.sname, &e.server_hostname);
+        }
+        if !e.boot_file_name.is_empty() {
+            set_text(&mut msg.file, &e.boot_file_name);
+        }
+        let (mut siaddr, mut sname, mut file) = (false, false, false);
+        for class in ctx.classes.iter() {
+            let Some(c) = self.config.class(class) else {
+                continue;
+            };
+            if let (false, Some(ns)) = (siaddr, c.next_server) {
+                if !ns.is_unspecified() {
+                    msg.siaddr = ns;
+                    siaddr = true;
+                }
+            }
+            if let (false, Some(s)) = (sname, &c.server_hostname) {
+                set_text(&mut msg.sname, s);
+                sname = true;
+            }
+            if let (false, Some(f)) = (file, &c.boot_file_name) {
+                set_text(&mut msg.file, f);
+                file = true;
+            }
+        }
+        if let Some(h) = ctx.host {
+            if let Some(ns) = h.next_server {
+                msg.siaddr = ns;
+            }
+            if let Some(s) = &h.server_hostname {
+                set_text(&mut msg.sname, s);
+            }
+            if let Some(f) = &h.boot_file_name {
+                set_text(&mut msg.file, f);
+            }
+        }
+    }
+
+    /// Dhcpv4Srv::setTeeTimes: explicit renew/rebind timers, or percentages of the lease
+    /// when calculate-tee-times is on; each only when shorter than what follows it.
+    fn tee_times(&self, ctx: &Ctx, valid: u32, options: &mut BTreeMap<u8, Vec<u8>>) {
+        let e = self.config.effective(ctx.subnet);
+        let t2 = e.rebind_timer.or_else(|| {
+            e.calculate_tee_times
+                .then(|| (f64::from(valid) * e.t2_percent).round() as u32)
+        });
+        let mut limit = valid;
+        if let Some(t2) = t2.filter(|t| *t > 0 && *t < valid) {
+            options.insert(59, t2.to_be_bytes().to_vec());
+            limit = t2;
+        }
+        let t1 = e.renew_timer.or_else(|| {
+            e.calculate_tee_times
+                .then(|| (f64::from(valid) * e.t1_percent).round() as u32)
+        });
+        if let Some(t1) = t1.filter(|t| *t > 0 && *t < limit) {
+            options.insert(58, t1.to_be_bytes().to_vec());
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The DHCPv4 engine on the guide's kea-dhcp4.conf: what each firmware is offered, the whole
+//! DORA, renewals, releases, NAKs and a full pool, as Kea 2.2 answers them.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::Path;
+use std::sync::Arc;
+
+use netbootd::dhcp::engine::{Engine, Incoming, Outcome, Silence, ACK, NAK, OFFER};
+use netbootd::dhcp::lease::{Durability, Memfile};
+use netbootd::kea::check::check_document;
+use netbootd::kea::json::parse_bytes;
+use netbootd::kea::model::Config;
+use netbootd::kea::system::System;
+use netbootd::kea::KeaVersion;
+use netbootd::wire::dhcp::Message;
+
+struct Node0;
+
+impl System for Node0 {
+    fn interface_exists(&self, name: &str) -> bool {
+        name == "eth1"
+    }
+    fn file_exists(&self, _: &Path) -> bool {
+        false
+    }
+}
+
+/// The guide's config as Kea 2.6+ reads it (2.6 accepts `output-options`).
+fn guide() -> Arc<Config> {
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seed/kea-dhcp4.conf"),
+    )
+    .unwrap();
+    let doc = parse_bytes("kea-dhcp4.conf", bytes);
+    let outcome = check_document(&doc, KeaVersion::V2_6, &Node0);
+    assert!(outcome.is_valid(), "{:?}", outcome.error);
+    Arc::new(outcome.config.unwrap())
+}
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
+
+fn incoming(msg: Message) -> Incoming {
+    Incoming {
+        len: msg.encode().len(),
+        msg,
+        iface: "eth1".into(),
+        iface_addr: SERVER,
+        source: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
+        destination: Ipv4Addr::BROADCAST,
+        direct_response: true,
+    }
+}
+
+fn query(kind: u8, mac: u8, options: &[(u8, &[u8])]) -> Message {
+    let mut m = Message {
+        xid: 0x1000 + u32::from(mac),
+        flags: 0x8000,
+        ..Message::default()
+    };
+    m.chaddr[..6].copy_from_slice(&[0x52, 0x54, 0, 0, 0, mac]);
+    m.options.push(53, &[kind]);
+    for (code, data) in options {
+        m.options.push(*code, data);
+    }
+    m.options.end();
+    m
+}
+
+const UEFI: &[(u8, &[u8])] = &[
+    (55, &[1, 3, 6, 66, 67]),
+    (60, b"PXEClient:Arch:00007:UNDI:003016"),
+    (93, &[0, 7]),
+];
+const IPXE: &[(u8, &[u8])] = &[
+    (55, &[1, 3, 6, 66, 67]),
+    (60, b"PXEClient:Arch:00007:UNDI:003010"),
+    (77, b"iPXE"),
+    (93, &[0, 7]),
+];
+const BIOS: &[(u8, &[u8])] = &[(60, b"PXEClient:Arch:00000:UNDI:002001"), (93, &[0, 0])];
+
+fn engine() -> Engine {
+    Engine::new(guide(), Memfile::in_memory()).unwrap()
+}
+
+fn reply(engine: &mut Engine, now: u64, msg: Message) -> (Message, Vec<String>) {
+    match engine.handle(now, &incoming(msg)).unwrap() {
+        Outcome::Reply { msg, classes, .. } => (msg, classes),
+        Outcome::Silent(s) => panic!("no reply: {s:?}"),
+    }
+}
+
+#[test]
+fn each_firmware_gets_what_the_guide_intends() {
+    let mut e = engine();
+    let (offer, classes) = reply(&mut e, 1000, query(1, 1, UEFI));
+    assert_eq!(offer.message_type(), Some(OFFER));
+    assert_eq!(offer.yiaddr, Ipv4Addr::new(192, 168, 1, 2));
+    assert_eq!(offer.siaddr, SERVER);
+    assert_eq!(offer.file_name().as_deref(), Some("ipxe.efi"));
+    assert!(classes.contains(&"PXE UEFI".to_string()), "{classes:?}");
+    assert_eq!(offer.option(54), Some(SERVER.octets().to_vec()));
+    assert_eq!(offer.option(51), Some(3600u32.to_be_bytes().to_vec()));
+    assert_eq!(offer.option(58), Some(900u32.to_be_bytes().to_vec()));
+    assert_eq!(offer.option(59), Some(1800u32.to_be_bytes().to_vec()));
+    assert_eq!(offer.option(1), Some(vec![255, 255, 255, 240]));
+    assert_eq!(offer.option(3), Some(SERVER.octets().to_vec()));
+    assert_eq!(
+        offer.option(60),
+        None,
+        "echoing PXEClient sends EDK2 to port 4011"
+    );
+    assert_eq!(offer.option(67), None, "Kea sends 67 only from option-data");
+    assert_eq!(offer.options.codes()[0], 53);
+
+    let (offer, _) = reply(&mut e, 1000, query(1, 2, IPXE));
+    assert_eq!(offer.file_name().as_deref(), Some("refind.pxe"));
+    assert_eq!(offer.siaddr, SERVER);
+    assert_eq!(
+        offer.yiaddr,
+        Ipv4Addr::new(192, 168, 1, 3),
+        "the allocator moved on"
+    );
+
+    let (offer, classes) = reply(&mut e, 1000, query(1, 3, BIOS));
+    assert_eq!(offer.file_name(), None);
+    assert_eq!(offer.siaddr, Ipv4Addr::UNSPECIFIED);
+    assert_eq!(
+        classes,
+        [
+            "ALL",
+            "VENDOR_CLASS_PXEClient:Arch:00000:UNDI:002001",
+            "UNKNOWN"
+        ]
+    );
+}
+
+fn request(mac: u8, addr: Ipv4Addr, server: Option<Ipv4Addr>) -> Message {
+    let a = addr.octets();
+    let s = server.map(|s| s.octets());
+    let mut opts: Vec<(u8, &[u8])> = vec![(50, &a)];
+    if let Some(s) = &s {
+        opts.push((54, s));
+    }
+    // EDK2 repeats its identity in the REQUEST (firmware.md A.3).
+    opts.extend_from_slice(UEFI);
+    query(3, mac, &opts)
+}
+
+#[test]
+fn dora_renew_release_and_nak() {
+    let mut e = engine();
+    let (offer, _) = reply(&mut e, 1000, query(1, 1, UEFI));
+    let (ack, _) = reply(&mut e, 1001, request(1, offer.yiaddr, Some(SERVER)));
+    assert_eq!(ack.message_type(), Some(ACK));
+    assert_eq!(ack.file_name().as_deref(), Some("ipxe.efi"));
+    let lease = e.leases().get(offer.yiaddr).expect("lease stored").clone();
+    assert_eq!(lease.cltt, 1001);
+    assert_eq!(lease.valid_lifetime, 3600);
+    assert_eq!(lease.subnet_id, 1);
+
+    // Another server was chosen: silence.
+    let other = reply_or_silence(
+        &mut e,
+        request(1, offer.yiaddr, Some(Ipv4Addr::new(10, 9, 9, 9))),
+    );
+    assert_eq!(other, Err(Silence::OtherServer(Ipv4Addr::new(10, 9, 9, 9))));
+
+    // RENEWING: unicast with ciaddr.
+    let mut renew = query(3, 1, &[]);
+    renew.ciaddr = offer.yiaddr;
+    let mut q = incoming(renew);
+    q.source = SocketAddrV4::new(offer.yiaddr, 68);
+    q.destination = SERVER;
+    let Outcome::Reply { msg: ack, dest, .. } = e.handle(2000, &q).unwrap() else {
+        panic!("renew unanswered")
+    };
+    assert_eq!(ack.message_type(), Some(ACK));
+    assert_eq!(
+        *dest.to.ip(),
+        offer.yiaddr,
+        "unicast to ciaddr (RFC 2131 4.1)"
+    );
+    assert_eq!(e.leases().get(offer.yiaddr).unwrap().cltt, 2000);
+
+    // Another client asking for that address is refused.
+    let (nak, _) = reply(&mut e, 2001, request(9, offer.yiaddr, Some(SERVER)));
+    assert_eq!(nak.message_type(), Some(NAK));
+    assert_eq!(nak.yiaddr, Ipv4Addr::UNSPECIFIED);
+
+    // RELEASE frees it; no answer.
+    let mut release = query(7, 1, &[(54, &SERVER.octets())]);
+    release.ciaddr = offer.yiaddr;
+    assert_eq!(
+        reply_or_silence(&mut e, release),
+        Err(Silence::NoReplyExpected)
+    );
+    assert!(e.leases().get(offer.yiaddr).is_none());
+}
+
+fn reply_or_silence(e: &mut Engine, msg: Message) -> Result<Message, Silence> {
+    match e.handle(3000, &incoming(msg)).unwrap() {
+        Outcome::Reply { msg, .. } => Ok(msg),
+        Outcome::Silent(s) => Err(s),
+    }
+}
+
+#[test]
+fn a_full_pool_leaves_the_fourteenth_client_unanswered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Memfile::open(&dir.path().join("leases.csv"), Durability::Write).unwrap();
+    let mut e = Engine::new(guide(), store).unwrap();
+    for mac in 1..=13u8 {
+        let (offer, _) = reply(&mut e, 10, query(1, mac, BIOS));
+        let (ack, _) = reply(&mut e, 11, request(mac, offer.yiaddr, Some(SERVER)));
+        assert_eq!(ack.message_type(), Some(ACK), "client {mac}");
+    }
+    assert_eq!(e.leases().len(), 13);
+    assert_eq!(
+        reply_or_silence(&mut e, query(1, 14, BIOS)),
+        Err(Silence::NoAddress)
+    );
+    // The leases are Kea's CSV on disk.
+    let text = std::fs::read_to_string(dir.path().join("leases.csv")).unwrap();
+    assert_eq!(text.lines().count(), 14);
+    assert!(
+        text.contains("192.168.1.14,52:54:00:00:00:0d,,3600,3611,1,0,0,,0,"),
+        "{text}"
+    );
+}
