@@ -4,7 +4,9 @@
 set -euo pipefail
 
 PACKAGES=(
-  kea-dhcp4-server kea-common   # kea-dhcp4 -t, a running Kea, perfdhcp
+  kea-dhcp4-server kea-common   # kea-dhcp4 -t, a running Kea, kea-lfc
+  kea-admin                     # perfdhcp
+  udhcpc                        # busybox's DHCP client, a real client in a namespace
   tftpd-hpa tftp-hpa            # in.tftpd and the tftp client
   curl                          # curl tftp://
   iproute2                      # ip netns, veth

@@ -4,3 +4,4 @@
 pub mod addressing;
 pub mod engine;
 pub mod lease;
+pub mod service;

@@ -98,6 +98,14 @@ impl Engine {
         })
     }
 
+    /// A new configuration (SIGHUP): classes are recompiled, leases kept.
+    pub fn reconfigure(&mut self, config: Arc<Config>) -> Result<(), EngineError> {
+        self.classifier = Classifier::new(&config)?;
+        self.config = config;
+        self.cursor.borrow_mut().clear();
+        Ok(())
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

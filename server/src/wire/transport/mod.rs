@@ -1,1 +1,4 @@
-//! Transports (to be written): kernel UDP sockets, AF_PACKET, the in-memory hub.
+//! Transports: how datagrams reach the engines. Kernel UDP sockets bound to one interface
+//! each (Kea's `dhcp-socket-type: udp`); the engines never see sockets.
+
+pub mod udp;

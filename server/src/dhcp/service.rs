@@ -1,0 +1,130 @@
+//! The tokio shell around the engine: one task per interface socket, the engine behind a
+//! mutex (it answers in microseconds; a lease write is one write(2)), malformed packets
+//! counted and logged, every datagram optionally recorded to pcap.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+use super::addressing::{CLIENT_PORT, SERVER_PORT};
+use super::engine::{Engine, Incoming, Outcome};
+use crate::wire::dhcp::Message;
+use crate::wire::frame::{Datagram, BROADCAST_MAC};
+use crate::wire::pcap::CaptureWriter;
+use crate::wire::transport::udp::UdpPort;
+
+/// Counters an operator (and the tests) can read.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub received: AtomicU64,
+    pub malformed: AtomicU64,
+    pub answered: AtomicU64,
+    pub silent: AtomicU64,
+}
+
+pub type Capture = Arc<Mutex<(Instant, CaptureWriter<std::fs::File>)>>;
+
+pub struct DhcpService {
+    pub engine: Arc<Mutex<Engine>>,
+    pub stats: Arc<Stats>,
+    pub capture: Option<Capture>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn record(capture: &Option<Capture>, src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) {
+    if let Some(c) = capture {
+        if let Ok(mut guard) = c.lock() {
+            let (start, writer) = &mut *guard;
+            let frame = Datagram::new([0; 6], BROADCAST_MAC, src, dst, payload.to_vec()).to_frame();
+            let _ = writer.write(start.elapsed(), &frame);
+        }
+    }
+}
+
+impl DhcpService {
+    /// Serves `port` until `stop` turns true.
+    pub async fn serve(&self, port: UdpPort, mut stop: watch::Receiver<bool>) {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let (len, from) = tokio::select! {
+                r = port.socket.recv_from(&mut buf) => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(iface = %port.iface, "receive failed: {e}");
+                        continue;
+                    }
+                },
+                _ = stop.changed() => return,
+            };
+            let std::net::SocketAddr::V4(from) = from else {
+                continue;
+            };
+            self.stats.received.fetch_add(1, Ordering::Relaxed);
+            record(
+                &self.capture,
+                from,
+                SocketAddrV4::new(port.addr, SERVER_PORT),
+                &buf[..len],
+            );
+            let msg = match Message::decode(&buf[..len]) {
+                Ok(m) if m.op == 1 => m,
+                Ok(_) => continue,
+                Err(e) => {
+                    self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(iface = %port.iface, %from, "malformed DHCP packet dropped: {e}");
+                    continue;
+                }
+            };
+            let incoming = Incoming {
+                msg,
+                len,
+                iface: port.iface.clone(),
+                iface_addr: port.addr,
+                source: from,
+                destination: Ipv4Addr::BROADCAST,
+                direct_response: false,
+            };
+            let outcome = match self.engine.lock() {
+                Ok(mut engine) => engine.handle(now(), &incoming),
+                Err(_) => return,
+            };
+            match outcome {
+                Ok(Outcome::Reply {
+                    msg, dest, classes, ..
+                }) => {
+                    let bytes = msg.encode();
+                    let to = if dest.to_chaddr {
+                        SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
+                    } else {
+                        dest.to
+                    };
+                    tracing::debug!(xid = msg.xid, %to, ?classes, "reply");
+                    record(
+                        &self.capture,
+                        SocketAddrV4::new(port.addr, SERVER_PORT),
+                        to,
+                        &bytes,
+                    );
+                    if let Err(e) = port.socket.send_to(&bytes, to).await {
+                        tracing::warn!(%to, "send failed: {e}");
+                    }
+                    self.stats.answered.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(Outcome::Silent(why)) => {
+                    tracing::debug!(xid = incoming.msg.xid, ?why, "no reply");
+                    self.stats.silent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!("query dropped: {e}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! netbootd serving DHCPv4 on a veth inside network namespaces this test creates, to real
+//! clients: busybox udhcpc gets a lease with the guide's config, renews it by unicast, and the
+//! lease file (Kea's CSV) shows both.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::netns::{self, Netns};
+
+/// A child process killed (SIGKILL, by PID) when the test ends, whatever happens.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The guide's kea-dhcp4.conf with its interface renamed to the test's veth.
+fn guide_on(dir: &Path, iface: &str) -> PathBuf {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seed/kea-dhcp4.conf");
+    let text = std::fs::read_to_string(seed)
+        .unwrap()
+        .replace("\"eth1\"", &format!("\"{iface}\""));
+    let path = dir.join("kea-dhcp4.conf");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_netbootd(ns: &Netns, config: &Path, leases: &Path) -> Guard {
+    let mut child = ns
+        .command(env!("CARGO_BIN_EXE_netbootd"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .arg("--lease-file")
+        .arg(leases)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("netbootd starts");
+    // Wait for "serving DHCPv4" on stderr, then keep draining it.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("netbootd: {line}");
+            if line.contains("serving DHCPv4") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("netbootd serving");
+    Guard(child)
+}
+
+fn udhcpc_script(dir: &Path) -> PathBuf {
+    let script = dir.join("udhcpc.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n\
+         echo \"$1 ip=$ip subnet=$subnet router=$router lease=$lease siaddr=$siaddr boot_file=$boot_file\" >> \"$(dirname \"$0\")/events\"\n\
+         if [ \"$1\" = bound ]; then ip addr add \"$ip/28\" dev \"$interface\"; fi\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    script
+}
+
+fn wait_for(path: &Path, needle: &str, count: usize) -> String {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.matches(needle).count() >= count {
+            return text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no {needle} in {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn udhcpc_gets_a_lease_and_renews_it() {
+    if !support::require_tool("udhcpc") || !netns::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Netns::new("s");
+    let client = Netns::new("c");
+    netns::veth(
+        &server,
+        "nbs0",
+        Some("192.168.1.1/28"),
+        &client,
+        "nbc0",
+        None,
+    );
+    let leases = dir.path().join("kea-leases4.csv");
+    let _netbootd = start_netbootd(&server, &guide_on(dir.path(), "nbs0"), &leases);
+
+    let script = udhcpc_script(dir.path());
+    let udhcpc = client
+        .command("udhcpc")
+        .args(["-f", "-i", "nbc0", "-t", "10", "-T", "1", "-s"])
+        .arg(&script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let udhcpc = Guard(udhcpc);
+    let events = dir.path().join("events");
+    let text = wait_for(&events, "bound ip=192.168.1.2", 1);
+    assert!(
+        text.contains("bound ip=192.168.1.2 subnet=255.255.255.240 router=192.168.1.1 lease=3600"),
+        "{text}"
+    );
+    // SIGUSR1 makes udhcpc renew: a unicast REQUEST with ciaddr (RFC 2131 4.3.2 RENEWING).
+    let pid = nix::unistd::Pid::from_raw(udhcpc.0.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGUSR1).unwrap();
+    let text = wait_for(&events, "renew ip=192.168.1.2", 1);
+    assert!(
+        text.contains("renew ip=192.168.1.2 subnet=255.255.255.240"),
+        "{text}"
+    );
+
+    let csv = std::fs::read_to_string(&leases).unwrap();
+    let rows: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.starts_with("192.168.1.2,"))
+        .collect();
+    assert!(rows.len() >= 2, "the first ACK and the renewal: {csv}");
+    assert!(rows[0].contains(",3600,"), "{csv}");
+    let expire = |row: &str| row.split(',').nth(4).unwrap().parse::<u64>().unwrap();
+    assert!(expire(rows[rows.len() - 1]) >= expire(rows[0]), "{csv}");
+}
