@@ -20,8 +20,8 @@ pub fn interface_ipv4(iface: &str) -> Option<(Ipv4Addr, u8)> {
             continue;
         };
         if let (Some(addr), Some(mask)) = (addr.as_sockaddr_in(), mask.as_sockaddr_in()) {
-            let ip = Ipv4Addr::from(addr.ip());
-            let prefix = u32::from(Ipv4Addr::from(mask.ip())).count_ones() as u8;
+            let ip = addr.ip();
+            let prefix = u32::from(mask.ip()).count_ones() as u8;
             return Some((ip, prefix));
         }
     }
@@ -37,7 +37,7 @@ pub fn all_interfaces() -> Vec<String> {
                 .address
                 .as_ref()
                 .and_then(|s| s.as_sockaddr_in())
-                .map(|s| Ipv4Addr::from(s.ip()));
+                .map(|s| s.ip());
             if let Some(ip) = v4 {
                 if !ip.is_loopback() && !out.contains(&a.interface_name) {
                     out.push(a.interface_name.clone());
