@@ -144,3 +144,60 @@ fn udhcpc_gets_a_lease_and_renews_it() {
     let expire = |row: &str| row.split(',').nth(4).unwrap().parse::<u64>().unwrap();
     assert!(expire(rows[rows.len() - 1]) >= expire(rows[0]), "{csv}");
 }
+
+/// perfdhcp (Kea's load generator) as a relay (giaddr 10.0.0.2) at a fixed rate: every
+/// 4-way exchange completes.
+#[test]
+fn perfdhcp_relay_mode_has_no_drops() {
+    if !support::require_tool("perfdhcp") || !netns::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Netns::new("s");
+    let client = Netns::new("c");
+    netns::veth(
+        &server,
+        "nbps",
+        Some("10.0.0.1/24"),
+        &client,
+        "nbpc",
+        Some("10.0.0.2/24"),
+    );
+    let config = dir.path().join("kea-dhcp4.conf");
+    std::fs::write(
+        &config,
+        r#"{ "Dhcp4": {
+  "interfaces-config": { "interfaces": [ "nbps" ], "dhcp-socket-type": "udp" },
+  "valid-lifetime": 600,
+  "subnet4": [ { "id": 7, "subnet": "10.0.0.0/8", "pools": [ { "pool": "10.1.0.0 - 10.1.255.255" } ] } ]
+} }"#,
+    )
+    .unwrap();
+    let leases = dir.path().join("kea-leases4.csv");
+    let _netbootd = start_netbootd(&server, &config, &leases);
+    let out = client
+        .command("perfdhcp")
+        .args([
+            "-4", "-l", "10.0.0.2", "-r", "200", "-p", "3", "-R", "1000000", "10.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ack = text
+        .split("Statistics for: REQUEST-ACK")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no REQUEST-ACK statistics: {text}"));
+    let field = |name: &str| -> u64 {
+        ack.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {ack}"))
+    };
+    let (sent, received) = (field("sent packets:"), field("received packets:"));
+    assert!(sent >= 400, "{text}");
+    assert_eq!(sent, received, "{text}");
+    assert_eq!(field("drops:"), 0);
+    let csv = std::fs::read_to_string(&leases).unwrap();
+    assert_eq!(csv.lines().count() as u64, 1 + received, "one row per ACK");
+    assert!(csv.lines().nth(1).unwrap().contains(",600,"), "{csv}");
+}

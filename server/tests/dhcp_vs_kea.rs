@@ -94,24 +94,77 @@ fn discover(mac: u8, options: &[(u8, &[u8])]) -> Message {
 
 /// EDK2's DISCOVER identity options (firmware.md A.3), iPXE's, a BIOS PXE ROM's.
 fn clients() -> Vec<(&'static str, Message)> {
-    let prl: &[u8] = &[1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 128, 129, 130, 131, 132, 133, 134, 135];
+    let prl: &[u8] = &[
+        1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60,
+        66, 67, 128, 129, 130, 131, 132, 133, 134, 135,
+    ];
     vec![
-        ("uefi-x64", discover(1, &[(57, &[5, 192]), (55, prl), (97, &[0; 17]), (94, &[1, 3, 16]), (93, &[0, 7]), (60, b"PXEClient:Arch:00007:UNDI:003016")])),
-        ("ipxe-efi", discover(2, &[(57, &[5, 192]), (93, &[0, 7]), (94, &[1, 3, 10]), (60, b"PXEClient:Arch:00007:UNDI:003010"), (77, b"iPXE"), (55, &[1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203]), (175, &[177, 5, 1, 128, 134, 16, 14])])),
-        ("bios", discover(3, &[(57, &[4, 236]), (93, &[0, 0]), (94, &[1, 2, 1]), (60, b"PXEClient:Arch:00000:UNDI:002001"), (55, prl)])),
+        (
+            "uefi-x64",
+            discover(
+                1,
+                &[
+                    (57, &[5, 192]),
+                    (55, prl),
+                    (97, &[0; 17]),
+                    (94, &[1, 3, 16]),
+                    (93, &[0, 7]),
+                    (60, b"PXEClient:Arch:00007:UNDI:003016"),
+                ],
+            ),
+        ),
+        (
+            "ipxe-efi",
+            discover(
+                2,
+                &[
+                    (57, &[5, 192]),
+                    (93, &[0, 7]),
+                    (94, &[1, 3, 10]),
+                    (60, b"PXEClient:Arch:00007:UNDI:003010"),
+                    (77, b"iPXE"),
+                    (
+                        55,
+                        &[
+                            1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131,
+                            132, 133, 134, 135, 175, 203,
+                        ],
+                    ),
+                    (175, &[177, 5, 1, 128, 134, 16, 14]),
+                ],
+            ),
+        ),
+        (
+            "bios",
+            discover(
+                3,
+                &[
+                    (57, &[4, 236]),
+                    (93, &[0, 0]),
+                    (94, &[1, 2, 1]),
+                    (60, b"PXEClient:Arch:00000:UNDI:002001"),
+                    (55, prl),
+                ],
+            ),
+        ),
     ]
 }
 
 /// Sends each DISCOVER from the client namespace and collects the OFFER.
 fn exchange(client: &Netns, iface: &'static str) -> Vec<(String, Message)> {
     client.enter(move || {
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
         socket.set_reuse_address(true).unwrap();
         socket.set_broadcast(true).unwrap();
         socket.bind_device(Some(iface.as_bytes())).unwrap();
-        socket.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68).into()).unwrap();
+        socket
+            .bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68).into())
+            .unwrap();
         let socket: UdpSocket = socket.into();
-        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let mut out = Vec::new();
         for (name, msg) in clients() {
             socket
@@ -139,10 +192,23 @@ fn offers_match_real_kea_field_by_field() {
     let dir = tempfile::tempdir().unwrap();
     let server = Netns::new("s");
     let client = Netns::new("c");
-    netns::veth(&server, "nbs1", Some("192.168.1.1/28"), &client, "nbc1", None);
+    netns::veth(
+        &server,
+        "nbs1",
+        Some("192.168.1.1/28"),
+        &client,
+        "nbc1",
+        None,
+    );
 
     let kea_conf = config(dir.path(), "nbs1", "output_options");
-    let kea = start(&server, "kea-dhcp4", &["-c", kea_conf.to_str().unwrap()], dir.path(), "DHCP4_STARTED");
+    let kea = start(
+        &server,
+        "kea-dhcp4",
+        &["-c", kea_conf.to_str().unwrap()],
+        dir.path(),
+        "DHCP4_STARTED",
+    );
     let from_kea = exchange(&client, "nbc1");
     drop(kea);
 
@@ -179,7 +245,11 @@ fn offers_match_real_kea_field_by_field() {
         };
         eprintln!("{name}: {}\n  {:?}", fields(k), options(k));
         if options(k) != options(o) {
-            differences.push(format!("{name} options:\n  kea {:?}\n  our {:?}", options(k), options(o)));
+            differences.push(format!(
+                "{name} options:\n  kea {:?}\n  our {:?}",
+                options(k),
+                options(o)
+            ));
         }
     }
     assert_eq!(from_kea.len(), 3);
