@@ -1,1 +1,7 @@
-//! (to be written)
+//! netbootd's TFTP server, fit to replace tftpd-hpa: packets, the sans-IO read session, name
+//! resolution inside the root, and the tokio shell.
+
+pub mod packet;
+pub mod path;
+pub mod server;
+pub mod session;

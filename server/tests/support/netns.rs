@@ -25,7 +25,11 @@ fn ip(args: &[&str]) -> bool {
 /// Whether this process may create namespaces (root with CAP_SYS_ADMIN). Under CI=true a
 /// missing capability fails the test; on a developer machine the test skips, saying so.
 pub fn available() -> bool {
-    let probe = format!("nbprobe{}", std::process::id());
+    let probe = format!(
+        "nbprobe{}x{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
     let ok = ip(&["netns", "add", &probe]);
     if ok {
         ip(&["netns", "del", &probe]);

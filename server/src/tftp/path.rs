@@ -1,0 +1,108 @@
+//! From a requested name to a file inside the TFTP root, refusing what tftpd-hpa refuses
+//! with --secure (tftpd.c `rewrite_access`/`validate_access`): `..` components, control
+//! characters and NUL, names that resolve (through symlinks) outside the root. Absolute names
+//! are taken relative to the root, as a chrooted tftpd-hpa sees them; without --secure, an
+//! absolute name that already starts with the root's path is accepted as well (tftpd-hpa's
+//! non-secure mode names files by absolute path).
+
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("name contains a control character or NUL")]
+    ControlCharacter,
+    #[error("name contains a '..' component")]
+    ParentComponent,
+    #[error("name is empty")]
+    Empty,
+    #[error("name resolves outside the root")]
+    OutsideRoot,
+    #[error("not a regular file")]
+    NotAFile,
+    #[error("no such file")]
+    NotFound,
+}
+
+/// Resolves `name` inside `root` (which must be canonical).
+pub fn resolve(root: &Path, name: &[u8], secure: bool) -> Result<PathBuf, Refusal> {
+    if name.is_empty() {
+        return Err(Refusal::Empty);
+    }
+    if name.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+        return Err(Refusal::ControlCharacter);
+    }
+    let text = String::from_utf8_lossy(name).replace('\\', "/");
+    let mut relative = Path::new(&text);
+    if !secure {
+        if let Ok(inside) = relative.strip_prefix(root) {
+            relative = inside;
+        }
+    }
+    let mut path = root.to_path_buf();
+    for c in relative.components() {
+        match c {
+            Component::Normal(part) => path.push(part),
+            Component::ParentDir => return Err(Refusal::ParentComponent),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    let real = path.canonicalize().map_err(|_| Refusal::NotFound)?;
+    if !real.starts_with(root) {
+        return Err(Refusal::OutsideRoot);
+    }
+    if !real.is_file() {
+        return Err(Refusal::NotAFile);
+    }
+    Ok(real)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(root.join("ipxe.efi"), b"MZ").unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/refind.conf"), b"timeout 5").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("passwd")).unwrap();
+        std::os::unix::fs::symlink("sub/refind.conf", root.join("inside")).unwrap();
+
+        assert_eq!(resolve(&root, b"ipxe.efi", true), Ok(root.join("ipxe.efi")));
+        assert_eq!(
+            resolve(&root, b"/ipxe.efi", true),
+            Ok(root.join("ipxe.efi"))
+        );
+        assert_eq!(
+            resolve(&root, b"sub/refind.conf", true),
+            Ok(root.join("sub/refind.conf"))
+        );
+        assert_eq!(
+            resolve(&root, b"inside", true),
+            Ok(root.join("sub/refind.conf"))
+        );
+        assert_eq!(
+            resolve(&root, b"../../etc/passwd", true),
+            Err(Refusal::ParentComponent)
+        );
+        assert_eq!(
+            resolve(&root, b"sub/../ipxe.efi", true),
+            Err(Refusal::ParentComponent)
+        );
+        assert_eq!(resolve(&root, b"/etc/passwd", true), Err(Refusal::NotFound));
+        assert_eq!(resolve(&root, b"passwd", true), Err(Refusal::OutsideRoot));
+        assert_eq!(
+            resolve(&root, b"ipxe\x01.efi", true),
+            Err(Refusal::ControlCharacter)
+        );
+        assert_eq!(resolve(&root, b"sub", true), Err(Refusal::NotAFile));
+        assert_eq!(resolve(&root, b"", true), Err(Refusal::Empty));
+        let absolute = format!("{}/ipxe.efi", root.display());
+        assert_eq!(
+            resolve(&root, absolute.as_bytes(), false),
+            Ok(root.join("ipxe.efi"))
+        );
+    }
+}

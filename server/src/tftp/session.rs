@@ -1,0 +1,460 @@
+//! One read transfer, sans-IO: the caller feeds packets and clock ticks, the session says what
+//! to send and when it is finished. Options are negotiated per RFC 2347 (an OACK, then ACK 0);
+//! data goes out a window at a time (RFC 7440; windowsize 1 is RFC 1350's lock-step); block
+//! numbers wrap from 65535 to 0 as tftpd-hpa does; a duplicate ACK never triggers a resend
+//! (no sorcerer's apprentice, RFC 1123 4.2.3.1): only the timer does.
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::{Duration, Instant};
+
+use super::packet::{code, Packet};
+
+/// Where the bytes come from: read sequentially, block by block.
+pub trait Source: Send {
+    /// Fills `buf` as far as possible; returns how many bytes were read (0 at the end).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl<R: io::Read + Send> Source for R {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match io::Read::read(self, &mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
+    }
+}
+
+/// Limits the server applies to what clients ask for.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest blksize granted (tftpd-hpa's --blocksize); RFC 2348 allows 8..65464.
+    pub max_blksize: u16,
+    pub max_windowsize: u16,
+    /// Retransmission timeout when the client does not ask for one (tftpd-hpa: 1 s).
+    pub timeout: Duration,
+    /// Retransmissions before giving up.
+    pub retries: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_blksize: 65464,
+            max_windowsize: 64,
+            timeout: Duration::from_secs(1),
+            retries: 6,
+        }
+    }
+}
+
+/// How a transfer ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    Complete {
+        bytes: u64,
+        blocks: u64,
+    },
+    /// The client ended it with an ERROR (EDK2's code 8 after its size probe).
+    ClientError {
+        code: u16,
+        message: String,
+    },
+    TimedOut,
+    ReadFailed(String),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    /// OACK sent, waiting for ACK 0.
+    Negotiating,
+    Sending,
+    Done,
+}
+
+pub struct ReadSession {
+    source: Box<dyn Source>,
+    blksize: usize,
+    windowsize: u64,
+    timeout: Duration,
+    retries_left: u32,
+    max_retries: u32,
+    state: State,
+    /// Blocks sent but not acknowledged, starting at block `acked + 1` (absolute numbers).
+    window: VecDeque<Vec<u8>>,
+    acked: u64,
+    source_done: bool,
+    bytes: u64,
+    deadline: Instant,
+    oack: Option<Packet>,
+    end: Option<End>,
+}
+
+/// What the session wants sent now.
+pub type Sends = Vec<Packet>;
+
+impl ReadSession {
+    /// Starts a transfer for a request with `options` over `source` whose size (octet
+    /// mode) is `size`.
+    pub fn start(
+        now: Instant,
+        source: Box<dyn Source>,
+        size: Option<u64>,
+        options: &[(String, String)],
+        limits: &Limits,
+    ) -> (ReadSession, Sends) {
+        let mut granted = Vec::new();
+        let mut blksize = 512usize;
+        let mut windowsize = 1u64;
+        let mut timeout = limits.timeout;
+        for (name, value) in options {
+            match name.as_str() {
+                "blksize" => {
+                    if let Ok(v) = value.parse::<u32>() {
+                        if v >= 8 {
+                            let v = v.min(u32::from(limits.max_blksize)).min(65464);
+                            blksize = v as usize;
+                            granted.push((name.clone(), v.to_string()));
+                        }
+                    }
+                }
+                "timeout" => {
+                    if let Ok(v) = value.parse::<u64>() {
+                        if (1..=255).contains(&v) {
+                            timeout = Duration::from_secs(v);
+                            granted.push((name.clone(), v.to_string()));
+                        }
+                    }
+                }
+                "tsize" => {
+                    if let Some(size) = size {
+                        granted.push((name.clone(), size.to_string()));
+                    }
+                }
+                "windowsize" => {
+                    if let Ok(v) = value.parse::<u32>() {
+                        if v >= 1 {
+                            let v = v.min(u32::from(limits.max_windowsize)).min(65535);
+                            windowsize = u64::from(v);
+                            granted.push((name.clone(), v.to_string()));
+                        }
+                    }
+                }
+                _ => {} // RFC 2347: options the server does not know are left out.
+            }
+        }
+        let mut session = ReadSession {
+            source,
+            blksize,
+            windowsize,
+            timeout,
+            retries_left: limits.retries,
+            max_retries: limits.retries,
+            state: State::Sending,
+            window: VecDeque::new(),
+            acked: 0,
+            source_done: false,
+            bytes: 0,
+            deadline: now + timeout,
+            oack: None,
+            end: None,
+        };
+        let sends = if granted.is_empty() {
+            session.fill(now)
+        } else {
+            session.state = State::Negotiating;
+            let oack = Packet::Oack { options: granted };
+            session.oack = Some(oack.clone());
+            vec![oack]
+        };
+        (session, sends)
+    }
+
+    pub fn blksize(&self) -> usize {
+        self.blksize
+    }
+
+    pub fn windowsize(&self) -> u64 {
+        self.windowsize
+    }
+
+    /// When [`ReadSession::on_timeout`] must be called (None once finished).
+    pub fn deadline(&self) -> Option<Instant> {
+        (self.state != State::Done).then_some(self.deadline)
+    }
+
+    pub fn end(&self) -> Option<&End> {
+        self.end.as_ref()
+    }
+
+    fn finish(&mut self, end: End) -> Sends {
+        self.state = State::Done;
+        self.end = Some(end);
+        Vec::new()
+    }
+
+    fn data(&self, index: usize) -> Packet {
+        let absolute = self.acked + 1 + index as u64;
+        Packet::Data {
+            // Block numbers wrap 65535 -> 0 (tftpd-hpa's rollover).
+            block: (absolute & 0xffff) as u16,
+            data: self.window[index].clone(),
+        }
+    }
+
+    /// Reads blocks until the window is full and sends the new ones.
+    fn fill(&mut self, now: Instant) -> Sends {
+        let mut sends = Vec::new();
+        while (self.window.len() as u64) < self.windowsize && !self.source_done {
+            let mut buf = vec![0u8; self.blksize];
+            let n = match self.source.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    let message = e.to_string();
+                    self.finish(End::ReadFailed(message.clone()));
+                    return vec![Packet::Error {
+                        code: code::UNDEFINED,
+                        message,
+                    }];
+                }
+            };
+            buf.truncate(n);
+            self.bytes += n as u64;
+            if n < self.blksize {
+                self.source_done = true;
+            }
+            self.window.push_back(buf);
+            sends.push(self.data(self.window.len() - 1));
+        }
+        if !sends.is_empty() {
+            self.deadline = now + self.timeout;
+        }
+        sends
+    }
+
+    /// A packet from the client's transfer ID.
+    pub fn on_packet(&mut self, now: Instant, packet: &Packet) -> Sends {
+        if self.state == State::Done {
+            return Vec::new();
+        }
+        match packet {
+            Packet::Error { code, message } => self.finish(End::ClientError {
+                code: *code,
+                message: message.clone(),
+            }),
+            Packet::Ack { block } => self.on_ack(now, *block),
+            _ => {
+                let sends = vec![Packet::Error {
+                    code: code::ILLEGAL,
+                    message: "Illegal TFTP operation".into(),
+                }];
+                self.finish(End::ClientError {
+                    code: code::ILLEGAL,
+                    message: "unexpected packet during a read".into(),
+                });
+                sends
+            }
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, block: u16) -> Sends {
+        if self.state == State::Negotiating {
+            if block != 0 {
+                return Vec::new();
+            }
+            self.state = State::Sending;
+            self.retries_left = self.max_retries;
+            return self.fill(now);
+        }
+        // The absolute block this ACK names: the one in the outstanding window whose low 16
+        // bits match; anything else (a duplicate of an older ACK) is ignored.
+        let outstanding = self.window.len() as u64;
+        let Some(k) = (0..=outstanding).find(|k| ((self.acked + k) & 0xffff) as u16 == block)
+        else {
+            return Vec::new();
+        };
+        if k == 0 {
+            return Vec::new(); // duplicate ACK: wait for the timer, never resend on it
+        }
+        for _ in 0..k {
+            self.window.pop_front();
+        }
+        self.acked += k;
+        self.retries_left = self.max_retries;
+        if self.window.is_empty() && self.source_done {
+            let (bytes, blocks) = (self.bytes, self.acked);
+            return self.finish(End::Complete { bytes, blocks });
+        }
+        let mut sends = self.fill(now);
+        if sends.is_empty() && !self.window.is_empty() && k < outstanding {
+            // A partial ACK (RFC 7440 2): resend what the client has not got.
+            sends = (0..self.window.len()).map(|i| self.data(i)).collect();
+            self.deadline = now + self.timeout;
+        }
+        sends
+    }
+
+    pub fn on_timeout(&mut self, now: Instant) -> Sends {
+        if self.state == State::Done || now < self.deadline {
+            return Vec::new();
+        }
+        if self.retries_left == 0 {
+            return self.finish(End::TimedOut);
+        }
+        self.retries_left -= 1;
+        self.deadline = now + self.timeout;
+        match (&self.state, &self.oack) {
+            (State::Negotiating, Some(oack)) => vec![oack.clone()],
+            _ => (0..self.window.len()).map(|i| self.data(i)).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(data: Vec<u8>, options: &[(&str, &str)]) -> (ReadSession, Sends, Instant) {
+        let now = Instant::now();
+        let size = data.len() as u64;
+        let options: Vec<(String, String)> = options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (s, sends) = ReadSession::start(
+            now,
+            Box::new(io::Cursor::new(data)),
+            Some(size),
+            &options,
+            &Limits::default(),
+        );
+        (s, sends, now)
+    }
+
+    fn blocks(sends: &Sends) -> Vec<u16> {
+        sends
+            .iter()
+            .filter_map(|p| match p {
+                Packet::Data { block, .. } => Some(*block),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rfc1350_lock_step_with_a_final_empty_block() {
+        let (mut s, sends, now) = start(vec![7; 1024], &[]);
+        assert_eq!(blocks(&sends), [1]);
+        assert_eq!(blocks(&s.on_packet(now, &Packet::Ack { block: 1 })), [2]);
+        assert_eq!(blocks(&s.on_packet(now, &Packet::Ack { block: 2 })), [3]);
+        assert!(s.on_packet(now, &Packet::Ack { block: 3 }).is_empty());
+        assert_eq!(
+            s.end(),
+            Some(&End::Complete {
+                bytes: 1024,
+                blocks: 3
+            })
+        );
+    }
+
+    #[test]
+    fn edk2_probe_gets_an_oack_and_its_error_8_ends_quietly() {
+        let (mut s, sends, now) = start(
+            vec![0; 850_528],
+            &[("tsize", "0"), ("blksize", "1468"), ("windowsize", "4")],
+        );
+        assert_eq!(
+            sends,
+            [Packet::Oack {
+                options: vec![
+                    ("tsize".into(), "850528".into()),
+                    ("blksize".into(), "1468".into()),
+                    ("windowsize".into(), "4".into())
+                ]
+            }]
+        );
+        let error = Packet::Error {
+            code: 8,
+            message: "User aborted the transfer".into(),
+        };
+        assert!(s.on_packet(now, &error).is_empty());
+        assert!(matches!(s.end(), Some(End::ClientError { code: 8, .. })));
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn windows_advance_on_acks_and_resend_only_on_timeout() {
+        let (mut s, sends, now) = start(vec![1; 512 * 10], &[("windowsize", "4")]);
+        assert!(matches!(sends[0], Packet::Oack { .. }));
+        assert_eq!(
+            blocks(&s.on_packet(now, &Packet::Ack { block: 0 })),
+            [1, 2, 3, 4]
+        );
+        // Duplicate ACK 0 (sorcerer's apprentice): nothing.
+        assert!(s.on_packet(now, &Packet::Ack { block: 0 }).is_empty());
+        // Partial ACK: blocks 3 and 4 were lost; resend them and continue.
+        assert_eq!(blocks(&s.on_packet(now, &Packet::Ack { block: 2 })), [5, 6]);
+        let later = now + Duration::from_secs(2);
+        assert_eq!(blocks(&s.on_timeout(later)), [3, 4, 5, 6]);
+        assert_eq!(
+            blocks(&s.on_packet(later, &Packet::Ack { block: 6 })),
+            [7, 8, 9, 10]
+        );
+        assert_eq!(
+            blocks(&s.on_packet(later, &Packet::Ack { block: 10 })),
+            [11]
+        );
+        assert!(s.on_packet(later, &Packet::Ack { block: 11 }).is_empty());
+        assert_eq!(
+            s.end(),
+            Some(&End::Complete {
+                bytes: 5120,
+                blocks: 11
+            })
+        );
+    }
+
+    #[test]
+    fn block_numbers_roll_over_to_zero() {
+        let (mut s, _, now) = start(vec![0; 8 * 70_000], &[("blksize", "8")]);
+        let mut last = 0u16;
+        let mut seen_zero = false;
+        for _ in 0..70_002 {
+            let sends = s.on_packet(now, &Packet::Ack { block: last });
+            match sends.first() {
+                Some(Packet::Data { block, .. }) => {
+                    seen_zero |= *block == 0;
+                    last = *block;
+                }
+                _ => break,
+            }
+        }
+        assert!(seen_zero);
+        assert_eq!(
+            s.end(),
+            Some(&End::Complete {
+                bytes: 560_000,
+                blocks: 70_001
+            })
+        );
+    }
+
+    #[test]
+    fn silence_ends_the_transfer_after_the_retries() {
+        let (mut s, _, now) = start(vec![0; 100], &[]);
+        let mut t = now;
+        for _ in 0..6 {
+            t += Duration::from_secs(1);
+            assert_eq!(blocks(&s.on_timeout(t)), [1]);
+        }
+        t += Duration::from_secs(1);
+        assert!(s.on_timeout(t).is_empty());
+        assert_eq!(s.end(), Some(&End::TimedOut));
+    }
+}
