@@ -1,6 +1,7 @@
-//! `netbootd serve`: DHCPv4 from a Kea config on the interfaces it names. SIGHUP re-reads the
-//! config (a broken one is refused with its errors and the old one keeps serving); SIGTERM
-//! and SIGINT stop cleanly after the current packet.
+//! `netbootd serve`: DHCPv4 from a Kea config on the interfaces it names, TFTP from a root
+//! directory (or tftpd-hpa's /etc/default file), either or both. SIGHUP re-reads the Kea config
+//! (a broken one is refused with its errors and the old one keeps serving); SIGTERM and SIGINT
+//! stop cleanly after the current packet.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,9 @@ use netbootd::kea::check::check_file;
 use netbootd::kea::model::Config;
 use netbootd::kea::system::LocalSystem;
 use netbootd::kea::KeaVersion;
+use netbootd::tftp::defaults;
+use netbootd::tftp::server::{TftpConfig, TftpServer};
+use netbootd::tftp::session::Limits;
 use netbootd::wire::pcap::CaptureWriter;
 use netbootd::wire::transport::udp::{all_interfaces, UdpPort};
 
@@ -32,9 +36,9 @@ pub enum LeaseSync {
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The kea-dhcp4.conf to serve DHCPv4 from.
+    /// The kea-dhcp4.conf to serve DHCPv4 from (no DHCP without it).
     #[arg(long)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
     /// Read the config with this Kea release's keywords and expression tokens.
     #[arg(long, default_value_t = KeaVersion::default())]
     pub kea_version: KeaVersion,
@@ -50,11 +54,92 @@ pub struct ServeArgs {
     /// UDP port to listen on (67; tests may use another).
     #[arg(long, default_value_t = 67)]
     pub dhcp_port: u16,
+    /// Serve TFTP from this directory.
+    #[arg(long)]
+    pub tftp_root: Option<PathBuf>,
+    /// Address and port TFTP listens on.
+    #[arg(long, default_value = "0.0.0.0:69")]
+    pub tftp_address: std::net::SocketAddr,
+    /// Confine names to the root as tftpd-hpa --secure does (absolute names inside the root).
+    #[arg(long)]
+    pub secure: bool,
+    /// Largest blksize granted (tftpd-hpa -B).
+    #[arg(long, default_value_t = 65464)]
+    pub blocksize: u16,
+    /// Ports for transfer sockets, LOW:HIGH (tftpd-hpa -R).
+    #[arg(long, value_parser = parse_range)]
+    pub port_range: Option<(u16, u16)>,
+    /// Retransmission timeout in milliseconds when the client asks for none.
+    #[arg(long, default_value_t = 1000)]
+    pub retransmit: u64,
+    /// Largest RFC 7440 windowsize granted.
+    #[arg(long, default_value_t = 64)]
+    pub max_windowsize: u16,
+    /// Concurrent transfers allowed per client address.
+    #[arg(long, default_value_t = 64)]
+    pub tftp_per_client: usize,
+    /// Read TFTP settings from tftpd-hpa's /etc/default/tftpd-hpa; as root, drop to its
+    /// TFTP_USERNAME after binding.
+    #[arg(long)]
+    pub tftpd_hpa: Option<PathBuf>,
+}
+
+fn parse_range(text: &str) -> Result<(u16, u16), String> {
+    text.split_once(':')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .filter(|(a, b)| a <= b)
+        .ok_or_else(|| format!("{text}: expected LOW:HIGH"))
+}
+
+/// The TFTP settings from flags, or from tftpd-hpa's file.
+fn tftp_config(args: &ServeArgs) -> Result<Option<(TftpConfig, Option<String>)>, String> {
+    let mut limits = Limits {
+        max_blksize: args.blocksize,
+        max_windowsize: args.max_windowsize,
+        timeout: std::time::Duration::from_millis(args.retransmit),
+        ..Limits::default()
+    };
+    let (root, listen, secure, port_range, user) = match (&args.tftpd_hpa, &args.tftp_root) {
+        (Some(file), _) => {
+            let d = defaults::read(file).map_err(|e| e.to_string())?;
+            if let Some(b) = d.blocksize {
+                limits.max_blksize = b;
+            }
+            if let Some(us) = d.retransmit_us {
+                limits.timeout = std::time::Duration::from_micros(us);
+            }
+            (d.directory, d.address, d.secure, d.port_range, d.username)
+        }
+        (None, Some(root)) => (
+            root.clone(),
+            args.tftp_address,
+            args.secure,
+            args.port_range,
+            None,
+        ),
+        (None, None) => return Ok(None),
+    };
+    let root = root
+        .canonicalize()
+        .map_err(|e| format!("TFTP root {}: {e}", root.display()))?;
+    Ok(Some((
+        TftpConfig {
+            root,
+            listen,
+            secure,
+            limits,
+            port_range,
+            per_client: args.tftp_per_client,
+        },
+        user,
+    )))
 }
 
 fn load(args: &ServeArgs) -> Result<Config, String> {
-    let outcome =
-        check_file(&args.config, args.kea_version, &LocalSystem).map_err(|e| e.to_string())?;
+    let Some(path) = &args.config else {
+        return Err("no --config".into());
+    };
+    let outcome = check_file(path, args.kea_version, &LocalSystem).map_err(|e| e.to_string())?;
     for w in &outcome.warnings {
         tracing::warn!("{}", kea_line(w));
     }
@@ -82,19 +167,38 @@ fn log_filter(config: &Config) -> &'static str {
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
-    let config = match load(&args) {
-        Ok(c) => c,
+    let config = match &args.config {
+        Some(_) => match load(&args) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
+    };
+    let tftp = match tftp_config(&args) {
+        Ok(t) => t,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(1);
+            return ExitCode::from(2);
         }
     };
+    if config.is_none() && tftp.is_none() {
+        eprintln!(
+            "nothing to serve: give --config (DHCPv4) and/or --tftp-root or --tftpd-hpa (TFTP)"
+        );
+        return ExitCode::from(2);
+    }
+    let filter = config.as_ref().map(log_filter).unwrap_or("info");
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(&config))),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal; logs and pipes get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -106,7 +210,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(args, config)) {
+    match runtime.block_on(serve(args, config, tftp)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
@@ -115,7 +219,70 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs, config: Config) -> Result<(), String> {
+async fn serve(
+    args: ServeArgs,
+    config: Option<Config>,
+    tftp: Option<(TftpConfig, Option<String>)>,
+) -> Result<(), String> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut drop_to = None;
+    if let Some((tftp, user)) = tftp {
+        let socket = tokio::net::UdpSocket::bind(tftp.listen)
+            .await
+            .map_err(|e| format!("TFTP {}: {e}", tftp.listen))?;
+        let local = socket.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(root = %tftp.root.display(), listen = %local, secure = tftp.secure, "serving TFTP");
+        let server = TftpServer::new(tftp);
+        let stop = stop_rx.clone();
+        tasks.push(tokio::spawn(async move { server.run(socket, stop).await }));
+        drop_to = user;
+    }
+    let service = match config {
+        Some(config) => Some(start_dhcp(&args, config, &stop_rx, &mut tasks).await?),
+        None => None,
+    };
+    if let Some(user) = drop_to {
+        drop_privileges(&user)?;
+    }
+    signals(&args, service.as_deref()).await?;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    if let Some(service) = service {
+        let stats = &service.stats;
+        tracing::info!(
+            received = stats.received.load(std::sync::atomic::Ordering::Relaxed),
+            answered = stats.answered.load(std::sync::atomic::Ordering::Relaxed),
+            malformed = stats.malformed.load(std::sync::atomic::Ordering::Relaxed),
+            "stopped"
+        );
+    }
+    Ok(())
+}
+
+/// tftpd-hpa's -u: after every socket is bound, give up root for TFTP_USERNAME.
+fn drop_privileges(user: &str) -> Result<(), String> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return Ok(());
+    }
+    let u = nix::unistd::User::from_name(user)
+        .map_err(|e| format!("TFTP_USERNAME {user}: {e}"))?
+        .ok_or_else(|| format!("TFTP_USERNAME {user}: no such user"))?;
+    nix::unistd::setgroups(&[u.gid]).map_err(|e| format!("setgroups: {e}"))?;
+    nix::unistd::setgid(u.gid).map_err(|e| format!("setgid: {e}"))?;
+    nix::unistd::setuid(u.uid).map_err(|e| format!("setuid: {e}"))?;
+    tracing::info!(user, "dropped privileges");
+    Ok(())
+}
+
+async fn start_dhcp(
+    args: &ServeArgs,
+    config: Config,
+    stop_rx: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Result<Arc<DhcpService>, String> {
     let store = if config.lease_database.persist && config.lease_database.kind == "memfile" {
         let path = args
             .lease_file
@@ -159,8 +326,6 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), String> {
         stats: Arc::new(Stats::default()),
         capture,
     });
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
     for name in &names {
         let port = UdpPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
         tracing::info!(iface = %name, addr = %port.addr, port = args.dhcp_port, "serving DHCPv4");
@@ -168,17 +333,22 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), String> {
         let stop = stop_rx.clone();
         tasks.push(tokio::spawn(async move { service.serve(port, stop).await }));
     }
-    if tasks.is_empty() {
+    if names.is_empty() {
         return Err("no interface to serve: interfaces-config.interfaces is empty".into());
     }
+    Ok(service)
+}
+
+async fn signals(args: &ServeArgs, service: Option<&DhcpService>) -> Result<(), String> {
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let mut reclaim = tokio::time::interval(std::time::Duration::from_secs(10));
     loop {
         tokio::select! {
-            _ = hup.recv() => match load(&args) {
-                Ok(config) => {
+            _ = hup.recv() => match (service, load(args)) {
+                (None, _) => tracing::info!("SIGHUP: no DHCP configuration to reload"),
+                (Some(service), Ok(config)) => {
                     if let Ok(mut engine) = service.engine.lock() {
                         match engine.reconfigure(Arc::new(config)) {
                             Ok(()) => tracing::info!("configuration reloaded"),
@@ -186,9 +356,10 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), String> {
                         }
                     }
                 }
-                Err(e) => tracing::error!("reload refused, old configuration kept: {e}"),
+                (Some(_), Err(e)) => tracing::error!("reload refused, old configuration kept: {e}"),
             },
             _ = reclaim.tick() => {
+                let Some(service) = service else { continue };
                 if let Ok(mut engine) = service.engine.lock() {
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
@@ -203,16 +374,5 @@ async fn serve(args: ServeArgs, config: Config) -> Result<(), String> {
             _ = int.recv() => break,
         }
     }
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
-    let stats = &service.stats;
-    tracing::info!(
-        received = stats.received.load(std::sync::atomic::Ordering::Relaxed),
-        answered = stats.answered.load(std::sync::atomic::Ordering::Relaxed),
-        malformed = stats.malformed.load(std::sync::atomic::Ordering::Relaxed),
-        "stopped"
-    );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! netbootd's TFTP server, fit to replace tftpd-hpa: packets, the sans-IO read session, name
 //! resolution inside the root, and the tokio shell.
 
+pub mod defaults;
 pub mod packet;
 pub mod path;
 pub mod server;

@@ -291,12 +291,15 @@ impl ReadSession {
             let (bytes, blocks) = (self.bytes, self.acked);
             return self.finish(End::Complete { bytes, blocks });
         }
-        let mut sends = self.fill(now);
-        if sends.is_empty() && !self.window.is_empty() && k < outstanding {
-            // A partial ACK (RFC 7440 2): resend what the client has not got.
-            sends = (0..self.window.len()).map(|i| self.data(i)).collect();
+        // A partial ACK (RFC 7440 section 4): the client lost the block after the one it
+        // names, so the next window starts there: resend what it has not got, then new blocks.
+        let mut sends: Sends = if k < outstanding {
             self.deadline = now + self.timeout;
-        }
+            (0..self.window.len()).map(|i| self.data(i)).collect()
+        } else {
+            Vec::new()
+        };
+        sends.extend(self.fill(now));
         sends
     }
 
@@ -398,8 +401,11 @@ mod tests {
         );
         // Duplicate ACK 0 (sorcerer's apprentice): nothing.
         assert!(s.on_packet(now, &Packet::Ack { block: 0 }).is_empty());
-        // Partial ACK: blocks 3 and 4 were lost; resend them and continue.
-        assert_eq!(blocks(&s.on_packet(now, &Packet::Ack { block: 2 })), [5, 6]);
+        // Partial ACK: blocks 3 and 4 were lost; the next window starts at 3.
+        assert_eq!(
+            blocks(&s.on_packet(now, &Packet::Ack { block: 2 })),
+            [3, 4, 5, 6]
+        );
         let later = now + Duration::from_secs(2);
         assert_eq!(blocks(&s.on_timeout(later)), [3, 4, 5, 6]);
         assert_eq!(
