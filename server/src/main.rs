@@ -22,13 +22,13 @@ enum Command {
     /// Check a kea-dhcp4.conf as `kea-dhcp4 -t` does: exit 0 valid, 1 invalid, 2 unreadable.
     Check(cli::check::CheckArgs),
     /// Serve DHCPv4 and/or TFTP.
-    Serve(cli::serve::ServeArgs),
+    Serve(Box<cli::serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => cli::check::run(args),
-        Command::Serve(args) => cli::serve::run(args),
+        Command::Serve(args) => cli::serve::run(*args),
     }
 }

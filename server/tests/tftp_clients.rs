@@ -4,59 +4,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(root: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netbootd"))
-        .args(["serve", "--tftp-root"])
-        .arg(root)
-        .args(["--tftp-address", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listen=").nth(1) {
-                let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-                let clean: String = addr
-                    .chars()
-                    .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                    .collect();
-                let _ = tx.send(clean);
-            }
-        }
-    });
-    let mut server = Server {
-        child,
-        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-    };
-    // On failure `server` is dropped, which kills the child: no orphan keeps serving.
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("netbootd serving TFTP");
-    server.addr = addr.parse().unwrap_or_else(|_| panic!("address {addr}"));
-    server
-}
+use support::tftp::serve;
 
 /// Deterministic, incompressible-looking content.
 fn content(len: usize) -> Vec<u8> {

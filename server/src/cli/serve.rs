@@ -19,7 +19,8 @@ use netbootd::kea::model::Config;
 use netbootd::kea::system::LocalSystem;
 use netbootd::kea::KeaVersion;
 use netbootd::tftp::defaults;
-use netbootd::tftp::server::{TftpConfig, TftpServer};
+use netbootd::tftp::remap::RemapRules;
+use netbootd::tftp::server::{TftpConfig, TftpServer, Upload};
 use netbootd::tftp::session::Limits;
 use netbootd::wire::pcap::CaptureWriter;
 use netbootd::wire::transport::udp::{all_interfaces, UdpPort};
@@ -78,6 +79,16 @@ pub struct ServeArgs {
     /// Concurrent transfers allowed per client address.
     #[arg(long, default_value_t = 64)]
     pub tftp_per_client: usize,
+    /// Rewrite requested names with tftpd-hpa's remap rules (in.tftpd --map-file).
+    #[arg(long)]
+    pub map_file: Option<PathBuf>,
+    /// Accept uploads (WRQ) into this directory, as new files only; without it the server
+    /// is read-only.
+    #[arg(long)]
+    pub upload_dir: Option<PathBuf>,
+    /// Largest upload accepted, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub max_upload: u64,
     /// Read TFTP settings from tftpd-hpa's /etc/default/tftpd-hpa; as root, drop to its
     /// TFTP_USERNAME after binding.
     #[arg(long)]
@@ -99,6 +110,8 @@ fn tftp_config(args: &ServeArgs) -> Result<Option<(TftpConfig, Option<String>)>,
         timeout: std::time::Duration::from_millis(args.retransmit),
         ..Limits::default()
     };
+    let mut map_file = args.map_file.clone();
+    let mut upload_dir = args.upload_dir.clone();
     let (root, listen, secure, port_range, user) = match (&args.tftpd_hpa, &args.tftp_root) {
         (Some(file), _) => {
             let d = defaults::read(file).map_err(|e| e.to_string())?;
@@ -107,6 +120,11 @@ fn tftp_config(args: &ServeArgs) -> Result<Option<(TftpConfig, Option<String>)>,
             }
             if let Some(us) = d.retransmit_us {
                 limits.timeout = std::time::Duration::from_micros(us);
+            }
+            map_file = map_file.or(d.map_file.clone());
+            if d.create {
+                // in.tftpd -c: uploads create files in the served directory itself.
+                upload_dir = upload_dir.or(Some(d.directory.clone()));
             }
             (d.directory, d.address, d.secure, d.port_range, d.username)
         }
@@ -122,6 +140,21 @@ fn tftp_config(args: &ServeArgs) -> Result<Option<(TftpConfig, Option<String>)>,
     let root = root
         .canonicalize()
         .map_err(|e| format!("TFTP root {}: {e}", root.display()))?;
+    let remap = match map_file {
+        Some(path) => Some(std::sync::Arc::new(
+            RemapRules::load(&path).map_err(|e| e.to_string())?,
+        )),
+        None => None,
+    };
+    let upload = match upload_dir {
+        Some(dir) => Some(Upload {
+            dir: dir
+                .canonicalize()
+                .map_err(|e| format!("upload directory {}: {e}", dir.display()))?,
+            max_bytes: args.max_upload,
+        }),
+        None => None,
+    };
     Ok(Some((
         TftpConfig {
             root,
@@ -130,6 +163,8 @@ fn tftp_config(args: &ServeArgs) -> Result<Option<(TftpConfig, Option<String>)>,
             limits,
             port_range,
             per_client: args.tftp_per_client,
+            remap,
+            upload,
         },
         user,
     )))

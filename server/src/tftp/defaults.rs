@@ -15,6 +15,10 @@ pub struct TftpdHpa {
     pub port_range: Option<(u16, u16)>,
     /// tftpd-hpa's -T: retransmit timeout in microseconds.
     pub retransmit_us: Option<u64>,
+    /// tftpd-hpa's -m: the remap rule file.
+    pub map_file: Option<PathBuf>,
+    /// tftpd-hpa's -c: uploads may create files.
+    pub create: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +105,8 @@ pub fn parse(file: &str, text: &str) -> Result<TftpdHpa, DefaultsError> {
         blocksize: None,
         port_range: None,
         retransmit_us: None,
+        map_file: None,
+        create: false,
     };
     let words: Vec<&str> = options.0.split_whitespace().collect();
     let mut it = words.iter();
@@ -112,6 +118,8 @@ pub fn parse(file: &str, text: &str) -> Result<TftpdHpa, DefaultsError> {
         };
         match *w {
             "-s" | "--secure" => out.secure = true,
+            "-c" | "--create" => out.create = true,
+            "-m" | "--map-file" => out.map_file = Some(PathBuf::from(value(w)?)),
             "-l" | "--listen" | "-v" | "--verbose" | "-4" | "--ipv4" | "-L" | "--foreground" => {}
             "-B" | "--blocksize" => {
                 let v = value(w)?;
@@ -180,6 +188,13 @@ mod tests {
             (d.blocksize, d.port_range),
             (Some(1468), Some((4000, 4100)))
         );
-        assert!(parse("f", "TFTP_DIRECTORY=/x\nTFTP_OPTIONS=\"--create\"\n").is_err());
+        let d = parse("f", "TFTP_DIRECTORY=/x\nTFTP_OPTIONS=\"-c -m /etc/map\"\n").unwrap();
+        assert!(d.create);
+        assert_eq!(d.map_file, Some(PathBuf::from("/etc/map")));
+        let e = parse("f", "TFTP_DIRECTORY=/x\nTFTP_OPTIONS=\"-s --permissive\"\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f:2: TFTP_OPTIONS: --permissive is not supported by netbootd"
+        );
     }
 }

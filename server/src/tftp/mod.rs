@@ -4,5 +4,7 @@
 pub mod defaults;
 pub mod packet;
 pub mod path;
+pub mod receive;
+pub mod remap;
 pub mod server;
 pub mod session;

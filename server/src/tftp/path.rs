@@ -21,6 +21,8 @@ pub enum Refusal {
     NotAFile,
     #[error("no such file")]
     NotFound,
+    #[error("file already exists")]
+    Exists,
 }
 
 /// Resolves `name` inside `root` (which must be canonical).
@@ -54,6 +56,40 @@ pub fn resolve(root: &Path, name: &[u8], secure: bool) -> Result<PathBuf, Refusa
         return Err(Refusal::NotAFile);
     }
     Ok(real)
+}
+
+/// Where an upload of `name` goes inside `dir` (canonical): the same refusals as reads, the
+/// directory it names must already exist inside `dir`, and the file itself must not exist:
+/// an upload never replaces a file (tftpd-hpa without -c refuses new names; we refuse old
+/// ones, so nothing served can be overwritten).
+pub fn resolve_new(dir: &Path, name: &[u8]) -> Result<PathBuf, Refusal> {
+    if name.is_empty() {
+        return Err(Refusal::Empty);
+    }
+    if name.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+        return Err(Refusal::ControlCharacter);
+    }
+    let text = String::from_utf8_lossy(name).replace('\\', "/");
+    let mut parts = Vec::new();
+    for c in Path::new(&text).components() {
+        match c {
+            Component::Normal(part) => parts.push(part.to_owned()),
+            Component::ParentDir => return Err(Refusal::ParentComponent),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    let file = parts.pop().ok_or(Refusal::Empty)?;
+    let mut parent = dir.to_path_buf();
+    parent.extend(parts);
+    let parent = parent.canonicalize().map_err(|_| Refusal::NotFound)?;
+    if !parent.starts_with(dir) || !parent.is_dir() {
+        return Err(Refusal::OutsideRoot);
+    }
+    let target = parent.join(file);
+    if target.symlink_metadata().is_ok() {
+        return Err(Refusal::Exists);
+    }
+    Ok(target)
 }
 
 #[cfg(test)]
@@ -104,5 +140,21 @@ mod tests {
             resolve(&root, absolute.as_bytes(), false),
             Ok(root.join("ipxe.efi"))
         );
+    }
+
+    #[test]
+    fn uploads_land_only_as_new_files_inside_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(up.join("logs")).unwrap();
+        std::fs::write(up.join("old"), b"x").unwrap();
+        std::os::unix::fs::symlink("/tmp", up.join("out")).unwrap();
+        assert_eq!(resolve_new(&up, b"new.log"), Ok(up.join("new.log")));
+        assert_eq!(resolve_new(&up, b"/logs/a"), Ok(up.join("logs/a")));
+        assert_eq!(resolve_new(&up, b"old"), Err(Refusal::Exists));
+        assert_eq!(resolve_new(&up, b"../x"), Err(Refusal::ParentComponent));
+        assert_eq!(resolve_new(&up, b"out/x"), Err(Refusal::OutsideRoot));
+        assert_eq!(resolve_new(&up, b"none/x"), Err(Refusal::NotFound));
+        assert_eq!(resolve_new(&up, b"a\x00b"), Err(Refusal::ControlCharacter));
     }
 }

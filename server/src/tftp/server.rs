@@ -14,8 +14,19 @@ use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use super::packet::{code, Packet};
-use super::path::{resolve, Refusal};
-use super::session::{End, Limits, ReadSession, Source};
+use super::path::{resolve, resolve_new, Refusal};
+use super::receive::WriteSession;
+use super::remap::{Direction, RemapRules};
+use super::session::{End, Limits, ReadSession, Sends, Source};
+
+/// Where uploads go, when writes are enabled at all.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    /// Canonical directory; uploaded names resolve inside it.
+    pub dir: PathBuf,
+    /// Largest upload accepted, in bytes.
+    pub max_bytes: u64,
+}
 
 #[derive(Clone, Debug)]
 pub struct TftpConfig {
@@ -28,6 +39,10 @@ pub struct TftpConfig {
     pub port_range: Option<(u16, u16)>,
     /// Concurrent transfers allowed per client address.
     pub per_client: usize,
+    /// tftpd-hpa's --map-file rules, applied to every requested name first.
+    pub remap: Option<Arc<RemapRules>>,
+    /// None: read-only (the default).
+    pub upload: Option<Upload>,
 }
 
 #[derive(Debug, Default)]
@@ -169,19 +184,17 @@ impl TftpServer {
                 return;
             }
         };
-        let (filename, mode, options) = match Packet::decode(bytes) {
+        let (direction, filename, mode, options) = match Packet::decode(bytes) {
             Ok(Packet::Rrq {
                 filename,
                 mode,
                 options,
-            }) => (filename, mode, options),
-            Ok(Packet::Wrq { filename, .. }) => {
-                self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%peer, file = %String::from_utf8_lossy(&filename), "write refused: server is read-only");
-                return self
-                    .error(&socket, peer, code::ACCESS, "Access violation")
-                    .await;
-            }
+            }) => (Direction::Read, filename, mode, options),
+            Ok(Packet::Wrq {
+                filename,
+                mode,
+                options,
+            }) => (Direction::Write, filename, mode, options),
             Ok(_) => return,
             Err(e) => {
                 tracing::info!(%peer, "malformed TFTP request: {e}");
@@ -190,21 +203,45 @@ impl TftpServer {
                     .await;
             }
         };
-        let shown = String::from_utf8_lossy(&filename).into_owned();
         if mode != "octet" && mode != "netascii" {
             return self
                 .error(&socket, peer, code::ILLEGAL, "Illegal TFTP operation")
                 .await;
         }
-        let path = match resolve(&self.config.root, &filename, self.config.secure) {
+        let mut name = filename;
+        if let Some(rules) = &self.config.remap {
+            let text = String::from_utf8_lossy(&name).into_owned();
+            match rules.rewrite(&text, direction, peer.ip()) {
+                Ok(rewritten) => name = rewritten.into_bytes(),
+                Err(message) => {
+                    self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%peer, file = %text.escape_debug(), "refused by the map file: {message}");
+                    return self.error(&socket, peer, code::ACCESS, &message).await;
+                }
+            }
+        }
+        let shown = String::from_utf8_lossy(&name).escape_debug().to_string();
+        let resolved = match (direction, &self.config.upload) {
+            (Direction::Read, _) => resolve(&self.config.root, &name, self.config.secure),
+            (Direction::Write, Some(upload)) => resolve_new(&upload.dir, &name),
+            (Direction::Write, None) => {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%peer, file = %shown, "write refused: server is read-only");
+                return self
+                    .error(&socket, peer, code::ACCESS, "Access violation")
+                    .await;
+            }
+        };
+        let path = match resolved {
             Ok(p) => p,
             Err(refusal) => {
                 self.stats.refused.fetch_add(1, Ordering::Relaxed);
                 let (code, message) = match refusal {
                     Refusal::NotFound => (code::NOT_FOUND, "File not found"),
+                    Refusal::Exists => (code::EXISTS, "File already exists"),
                     _ => (code::ACCESS, "Access violation"),
                 };
-                tracing::warn!(%peer, file = %shown.escape_debug(), "refused: {refusal}");
+                tracing::warn!(%peer, file = %shown, "refused: {refusal}");
                 return self.error(&socket, peer, code, message).await;
             }
         };
@@ -221,13 +258,21 @@ impl TftpServer {
                 )
                 .await;
         }
-        let end = self.send_file(&socket, peer, &path, &mode, &options).await;
+        let end = match direction {
+            Direction::Read => self.send_file(&socket, peer, &path, &mode, &options).await,
+            Direction::Write => self.receive_file(&socket, peer, &path, &options).await,
+        };
         self.release(client);
         match &end {
             End::Complete { bytes, .. } => {
                 self.stats.completed.fetch_add(1, Ordering::Relaxed);
                 self.stats.bytes.fetch_add(*bytes, Ordering::Relaxed);
-                tracing::info!(%peer, file = %shown, bytes, "sent");
+                let verb = if direction == Direction::Read {
+                    "sent"
+                } else {
+                    "received"
+                };
+                tracing::info!(%peer, file = %shown, bytes, "{verb}");
             }
             End::ClientError { code: 8, .. } => {
                 tracing::debug!(%peer, file = %shown, "client ended after option negotiation");
@@ -235,6 +280,93 @@ impl TftpServer {
             other => {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%peer, file = %shown, "transfer ended: {other:?}");
+            }
+        }
+    }
+
+    /// Receives an upload into a hidden temporary file next to `target`; only a complete
+    /// upload, synced to disk, is linked under its name (never over an existing file), so a
+    /// crash or an abandoned transfer leaves no partial file behind under the real name.
+    async fn receive_file(
+        &self,
+        socket: &UdpSocket,
+        peer: SocketAddr,
+        target: &std::path::Path,
+        options: &[(String, String)],
+    ) -> End {
+        let Some(upload) = &self.config.upload else {
+            return End::WriteFailed("read-only".into());
+        };
+        let file_name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp =
+            target.with_file_name(format!(".{file_name}.netbootd-{}", rand::random::<u32>()));
+        let file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                self.error(socket, peer, code::ACCESS, "Access violation")
+                    .await;
+                return End::WriteFailed(e.to_string());
+            }
+        };
+        if socket.connect(peer).await.is_err() {
+            let _ = std::fs::remove_file(&temp);
+            return End::WriteFailed("cannot address the client".into());
+        }
+        let sink = io::BufWriter::with_capacity(256 * 1024, file);
+        let (mut session, sends) = WriteSession::start(
+            Instant::now(),
+            sink,
+            options,
+            &self.config.limits,
+            upload.max_bytes,
+        );
+        send_all(socket, sends).await;
+        let mut buf = vec![0u8; 65536];
+        let mut final_ack = Vec::new();
+        while let Some(deadline) = session.deadline() {
+            let sends = tokio::select! {
+                r = socket.recv(&mut buf) => match r.ok().and_then(|n| Packet::decode(&buf[..n]).ok()) {
+                    Some(p) => session.on_packet(Instant::now(), &p),
+                    None => Vec::new(),
+                },
+                _ = tokio::time::sleep_until(deadline.into()) => session.on_timeout(Instant::now()),
+            };
+            if matches!(session.end(), Some(End::Complete { .. })) {
+                // The last ACK tells the client its file is stored: commit first.
+                final_ack = sends;
+                break;
+            }
+            send_all(socket, sends).await;
+        }
+        let end = session.end().cloned().unwrap_or(End::TimedOut);
+        let committed = match (&end, session.into_sink().into_inner()) {
+            (End::Complete { .. }, Ok(file)) => file
+                .sync_all()
+                .and_then(|()| std::fs::hard_link(&temp, target)),
+            (End::Complete { .. }, Err(e)) => Err(e.into_error()),
+            _ => Ok(()),
+        };
+        let _ = std::fs::remove_file(&temp);
+        match committed {
+            Ok(()) => {
+                send_all(socket, final_ack).await;
+                end
+            }
+            Err(e) => {
+                let message = if e.kind() == io::ErrorKind::AlreadyExists {
+                    (code::EXISTS, "File already exists".to_string())
+                } else {
+                    (code::UNDEFINED, e.to_string())
+                };
+                self.error(socket, peer, message.0, &message.1).await;
+                End::WriteFailed(format!("{}: {e}", target.display()))
             }
         }
     }
@@ -273,9 +405,7 @@ impl TftpServer {
         }
         let (mut session, sends) =
             ReadSession::start(Instant::now(), source, size, options, &self.config.limits);
-        for p in sends {
-            let _ = socket.send(&p.encode()).await;
-        }
+        send_all(socket, sends).await;
         let mut buf = vec![0u8; 65536];
         while let Some(deadline) = session.deadline() {
             let sends = tokio::select! {
@@ -285,10 +415,14 @@ impl TftpServer {
                 },
                 _ = tokio::time::sleep_until(deadline.into()) => session.on_timeout(Instant::now()),
             };
-            for p in sends {
-                let _ = socket.send(&p.encode()).await;
-            }
+            send_all(socket, sends).await;
         }
         session.end().cloned().unwrap_or(End::TimedOut)
+    }
+}
+
+async fn send_all(socket: &UdpSocket, sends: Sends) {
+    for p in sends {
+        let _ = socket.send(&p.encode()).await;
     }
 }

@@ -68,6 +68,8 @@ pub enum End {
     },
     TimedOut,
     ReadFailed(String),
+    /// A write could not be stored (size limit, disk full, I/O error).
+    WriteFailed(String),
 }
 
 #[derive(Debug, PartialEq, Eq)]
