@@ -9,6 +9,7 @@ PACKAGES=(
   udhcpc                        # busybox's DHCP client, a real client in a namespace
   tftpd-hpa tftp-hpa            # in.tftpd and the tftp client
   curl                          # curl tftp://
+  atftp                         # a TFTP client with RFC 7440 windowsize
   iproute2                      # ip netns, veth
 )
 

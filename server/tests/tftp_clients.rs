@@ -110,6 +110,8 @@ mod client {
     pub struct Download {
         pub data: Vec<u8>,
         pub oack: Vec<(String, String)>,
+        /// DATA packets that arrived, duplicates included.
+        pub arrivals: usize,
     }
 
     /// Downloads `name`; `lose` says which DATA packets (by arrival count) to ignore.
@@ -118,6 +120,17 @@ mod client {
         name: &[u8],
         options: &[(&str, &str)],
         lose: impl Fn(usize) -> bool,
+    ) -> Result<Download, (u16, String)> {
+        get_with(server, name, options, lose, 1)
+    }
+
+    /// As [`get`], sending every ACK `ack_copies` times (a network that duplicates them).
+    pub fn get_with(
+        server: SocketAddr,
+        name: &[u8],
+        options: &[(&str, &str)],
+        lose: impl Fn(usize) -> bool,
+        ack_copies: usize,
     ) -> Result<Download, (u16, String)> {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket
@@ -196,14 +209,20 @@ mod client {
                     in_window += 1;
                     let last = chunk.len() < blksize;
                     if last || in_window == window {
-                        socket
-                            .send_to(&Packet::Ack { block }.encode(), from)
-                            .unwrap();
+                        for _ in 0..ack_copies {
+                            socket
+                                .send_to(&Packet::Ack { block }.encode(), from)
+                                .unwrap();
+                        }
                         in_window = 0;
                     }
                     expected = expected.wrapping_add(1);
                     if last {
-                        return Ok(Download { data, oack });
+                        return Ok(Download {
+                            data,
+                            oack,
+                            arrivals,
+                        });
                     }
                 }
                 Packet::Error { code, message } => return Err((code, message)),
@@ -299,6 +318,57 @@ fn lost_data_is_retransmitted_on_the_timer() {
         })
         .unwrap();
         assert!(d.data == content(200_000), "windowsize {window}");
+    }
+}
+
+#[test]
+fn duplicated_acks_never_double_the_data() {
+    // The sorcerer's apprentice (RFC 1123 4.2.3.1): a server that answers every ACK with
+    // DATA doubles its traffic for the rest of the transfer once one ACK is duplicated.
+    let (_dir, root) = root_with(&[("f", 512 * 300 + 7)]);
+    let server = serve(&root, &[]);
+    for window in ["1", "4"] {
+        let d =
+            client::get_with(server.addr, b"f", &[("windowsize", window)], |_| false, 2).unwrap();
+        assert!(d.data == content(512 * 300 + 7), "windowsize {window}");
+        assert_eq!(d.arrivals, 301, "windowsize {window}: DATA sent twice");
+    }
+}
+
+#[test]
+fn atftp_downloads_with_windowsize() {
+    if !support::require_tool("atftp") {
+        return;
+    }
+    let (dir, root) = root_with(&[("ipxe.efi", 3_000_000)]);
+    let server = serve(&root, &[]);
+    for window in ["1", "8", "32"] {
+        let out = dir.path().join(format!("got{window}"));
+        let run = Command::new("atftp")
+            .args(["--option", "blksize 1468", "--option"])
+            .arg(format!("windowsize {window}"))
+            .args([
+                "--option", "tsize 0", "--trace", "-g", "-r", "ipxe.efi", "-l",
+            ])
+            .arg(&out)
+            .arg("127.0.0.1")
+            .arg(server.addr.port().to_string())
+            .output()
+            .unwrap();
+        // atftp erases its trailing ", " with backspaces; drop them with what they erase.
+        let trace = (String::from_utf8_lossy(&run.stdout).to_string()
+            + &String::from_utf8_lossy(&run.stderr))
+            .replace(", \u{8}\u{8}", "");
+        assert!(
+            trace.contains(&format!(
+                "received OACK <tsize: 3000000, windowsize: {window}, blksize: 1468>"
+            )),
+            "{trace}"
+        );
+        assert!(
+            std::fs::read(&out).unwrap() == content(3_000_000),
+            "windowsize {window}"
+        );
     }
 }
 
