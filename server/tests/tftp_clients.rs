@@ -417,6 +417,61 @@ fn hostile_names_and_writes_are_refused() {
 }
 
 #[test]
+fn netascii_round_trips_through_tftp_hpa() {
+    if !support::require_tool("tftp") {
+        return;
+    }
+    let (dir, root) = root_with(&[]);
+    let text = b"#!ipxe\nchain refind.pxe\r\n\nend\n".repeat(100);
+    std::fs::write(root.join("boot.ipxe"), &text).unwrap();
+    let server = serve(&root, &[]);
+    let out = dir.path().join("got");
+    let port = server.addr.port().to_string();
+    let status = Command::new("tftp")
+        .args([
+            "-m",
+            "netascii",
+            "127.0.0.1",
+            &port,
+            "-c",
+            "get",
+            "boot.ipxe",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // On the wire LF is CR LF and a lone CR is CR NUL; the client undoes both.
+    assert_eq!(std::fs::read(&out).unwrap(), text);
+}
+
+#[test]
+fn transfers_use_the_port_range_and_the_per_client_cap() {
+    let (_dir, root) = root_with(&[("f", 4096)]);
+    let server = serve(
+        &root,
+        &["--port-range", "40100:40103", "--tftp-per-client", "1"],
+    );
+    // First transfer: hold it open after its first DATA.
+    let held = UdpSocket::bind("127.0.0.1:0").unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    held.send_to(b"\x00\x01f\x00octet\x00", server.addr)
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let (_, from) = held.recv_from(&mut buf).unwrap();
+    assert!(
+        (40100..=40103).contains(&from.port()),
+        "transfer port {from}"
+    );
+    // A second one from the same address is refused while the first is open.
+    let refused = client::get(server.addr, b"f", &[], |_| false).err();
+    assert_eq!(
+        refused,
+        Some((0, "Too many transfers from this client".into()))
+    );
+}
+
+#[test]
 fn five_hundred_concurrent_downloads_are_byte_exact() {
     let (_dir, root) = root_with(&[("ipxe.efi", 1 << 20)]);
     let server = serve(&root, &["--tftp-per-client", "1000"]);
