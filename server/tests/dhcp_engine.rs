@@ -228,3 +228,158 @@ fn a_full_pool_leaves_the_fourteenth_client_unanswered() {
         "{text}"
     );
 }
+
+#[test]
+fn expired_leases_are_reclaimed_kept_for_affinity_then_flushed() {
+    use netbootd::dhcp::lease::LeaseState;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kea-leases4.csv");
+    let (store, _) = Memfile::open(&path, Durability::Write).unwrap();
+    let mut e = Engine::new(guide(), store).unwrap();
+    let (offer, _) = reply(&mut e, 100, query(1, 1, BIOS));
+    reply(&mut e, 100, request(1, offer.yiaddr, Some(SERVER)));
+    // valid-lifetime 3600: nothing to reclaim before it runs out.
+    assert_eq!(e.reclaim(3699).unwrap(), 0);
+    assert_eq!(e.reclaim(3700).unwrap(), 1);
+    let lease = e.leases().get(offer.yiaddr).unwrap().clone();
+    assert_eq!(lease.state, LeaseState::ExpiredReclaimed);
+    // The lease file says so (Kea's state column, 2 = expired-reclaimed).
+    let csv = std::fs::read_to_string(&path).unwrap();
+    let last = csv.lines().last().unwrap();
+    assert_eq!(last.split(',').nth(9), Some("2"), "{csv}");
+    // Affinity: the same client gets the same address back while the lease is held.
+    let (again, _) = reply(&mut e, 4000, query(1, 1, BIOS));
+    assert_eq!(again.yiaddr, offer.yiaddr);
+    // hold-reclaimed-time 3600 after expiry, the flush removes it.
+    assert_eq!(e.flush_reclaimed(3700 + 3600).unwrap(), 0);
+    assert_eq!(e.flush_reclaimed(3700 + 3601).unwrap(), 1);
+    assert!(e.leases().get(offer.yiaddr).is_none());
+}
+
+/// The in-memory port (dhcp::link): frames in, frames out, addressed at layer 2 as Kea's raw
+/// sockets address them.
+mod link {
+    use super::*;
+    use netbootd::dhcp::link::{FrameAnswer, Link};
+    use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
+
+    const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
+
+    fn node0() -> Link {
+        Link {
+            iface: "eth1".into(),
+            addr: SERVER,
+            mac: SERVER_MAC,
+            port: 67,
+        }
+    }
+
+    fn frame(msg: &Message, src_mac: [u8; 6], src: SocketAddrV4, dst: SocketAddrV4) -> Vec<u8> {
+        Datagram::new(src_mac, BROADCAST_MAC, src, dst, msg.encode()).to_frame()
+    }
+
+    fn answer(e: &mut Engine, f: &[u8]) -> Datagram {
+        match node0().answer(e, 10, f).unwrap() {
+            FrameAnswer::Reply { frame, .. } => Datagram::from_frame(&frame).unwrap().unwrap(),
+            other => panic!("no reply: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn offers_go_to_chaddr_broadcast_or_the_relay_as_kea_addresses_them() {
+        let mut e = engine();
+        let client_mac = [0x52, 0x54, 0, 0, 0, 7];
+        let from_client = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68);
+        let to_server = SocketAddrV4::new(Ipv4Addr::BROADCAST, 67);
+        // No broadcast flag: unicast to yiaddr at chaddr (RFC 2131 4.1), no ARP needed.
+        let mut d = query(1, 7, UEFI);
+        d.flags = 0;
+        let offer = answer(&mut e, &frame(&d, client_mac, from_client, to_server));
+        assert_eq!(offer.dst_mac, client_mac);
+        assert_eq!(
+            offer.dst,
+            SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), 68)
+        );
+        assert_eq!(offer.src, SocketAddrV4::new(SERVER, 67));
+        assert_eq!(offer.src_mac, SERVER_MAC);
+        // The broadcast flag: to everyone.
+        let offer = answer(
+            &mut e,
+            &frame(
+                &query(1, 8, UEFI),
+                [0x52, 0x54, 0, 0, 0, 8],
+                from_client,
+                to_server,
+            ),
+        );
+        assert_eq!(offer.dst_mac, BROADCAST_MAC);
+        assert_eq!(*offer.dst.ip(), Ipv4Addr::BROADCAST);
+        // Relayed: to the relay's address and the relay's hardware address, port 67.
+        let relay_mac = [0x02, 0, 0, 0, 0, 0x99];
+        let mut r = query(1, 9, BIOS);
+        r.giaddr = Ipv4Addr::new(192, 168, 1, 14);
+        r.hops = 1;
+        let relay = SocketAddrV4::new(r.giaddr, 67);
+        let offer = answer(
+            &mut e,
+            &frame(&r, relay_mac, relay, SocketAddrV4::new(SERVER, 67)),
+        );
+        assert_eq!(offer.dst_mac, relay_mac);
+        assert_eq!(offer.dst, relay);
+    }
+
+    #[test]
+    fn other_traffic_and_garbage_are_passed_over_or_reported() {
+        let mut e = engine();
+        let mac = [0x52, 0x54, 0, 0, 0, 1];
+        let link = node0();
+        // Our own frame echoed back, a frame to another port, an ARP frame.
+        let ours = frame(
+            &query(1, 1, UEFI),
+            SERVER_MAC,
+            SocketAddrV4::new(SERVER, 67),
+            SocketAddrV4::new(Ipv4Addr::BROADCAST, 67),
+        );
+        assert!(matches!(
+            link.answer(&mut e, 1, &ours).unwrap(),
+            FrameAnswer::NotForUs
+        ));
+        let dns = Datagram::new(
+            mac,
+            BROADCAST_MAC,
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
+            SocketAddrV4::new(Ipv4Addr::BROADCAST, 53),
+            vec![0; 40],
+        )
+        .to_frame();
+        assert!(matches!(
+            link.answer(&mut e, 1, &dns).unwrap(),
+            FrameAnswer::NotForUs
+        ));
+        let mut arp = vec![0xff; 6];
+        arp.extend_from_slice(&mac);
+        arp.extend_from_slice(&[0x08, 0x06]);
+        arp.extend_from_slice(&[0; 28]);
+        assert!(matches!(
+            link.answer(&mut e, 1, &arp).unwrap(),
+            FrameAnswer::NotForUs
+        ));
+        // A truncated DHCP payload and a truncated frame: reported, not fatal.
+        let short = Datagram::new(
+            mac,
+            BROADCAST_MAC,
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
+            SocketAddrV4::new(Ipv4Addr::BROADCAST, 67),
+            vec![1, 1, 6, 0, 1, 2],
+        )
+        .to_frame();
+        assert!(matches!(
+            link.answer(&mut e, 1, &short).unwrap(),
+            FrameAnswer::Malformed(_)
+        ));
+        assert!(matches!(
+            link.answer(&mut e, 1, &short[..20]).unwrap(),
+            FrameAnswer::Malformed(_)
+        ));
+    }
+}

@@ -32,13 +32,14 @@ fn guide_on(dir: &Path, iface: &str) -> PathBuf {
     path
 }
 
-fn start_netbootd(ns: &Netns, config: &Path, leases: &Path) -> Guard {
+fn start_netbootd(ns: &Netns, config: &Path, leases: &Path, extra: &[&str]) -> Guard {
     let mut child = ns
         .command(env!("CARGO_BIN_EXE_netbootd"))
         .args(["serve", "--config"])
         .arg(config)
         .arg("--lease-file")
         .arg(leases)
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .expect("netbootd starts");
@@ -107,7 +108,14 @@ fn udhcpc_gets_a_lease_and_renews_it() {
         None,
     );
     let leases = dir.path().join("kea-leases4.csv");
-    let _netbootd = start_netbootd(&server, &guide_on(dir.path(), "nbs0"), &leases);
+    // The guide's config names no dhcp-socket-type: Kea's default, raw (AF_PACKET).
+    let pcap = dir.path().join("dhcp.pcap");
+    let _netbootd = start_netbootd(
+        &server,
+        &guide_on(dir.path(), "nbs0"),
+        &leases,
+        &["--pcap", pcap.to_str().unwrap()],
+    );
 
     let script = udhcpc_script(dir.path());
     let udhcpc = client
@@ -133,6 +141,28 @@ fn udhcpc_gets_a_lease_and_renews_it() {
         text.contains("renew ip=192.168.1.2 subnet=255.255.255.240"),
         "{text}"
     );
+
+    // udhcpc asks without the broadcast flag, so over AF_PACKET the OFFER goes to yiaddr at
+    // chaddr (RFC 2131 4.1), not to 255.255.255.255.
+    let frames = netbootd::wire::pcap::read_capture(std::fs::File::open(&pcap).unwrap()).unwrap();
+    let offer = frames
+        .iter()
+        .filter_map(|c| {
+            netbootd::wire::frame::Datagram::from_frame(&c.frame)
+                .ok()
+                .flatten()
+        })
+        .find(|d| {
+            d.src.port() == 67
+                && netbootd::wire::dhcp::Message::decode(&d.payload)
+                    .is_ok_and(|m| m.message_type() == Some(2))
+        })
+        .expect("an OFFER in the capture");
+    let chaddr = netbootd::wire::dhcp::Message::decode(&offer.payload)
+        .unwrap()
+        .chaddr;
+    assert_eq!(offer.dst.to_string(), "192.168.1.2:68");
+    assert_eq!(&offer.dst_mac[..], &chaddr[..6]);
 
     let csv = std::fs::read_to_string(&leases).unwrap();
     let rows: Vec<&str> = csv
@@ -174,7 +204,7 @@ fn perfdhcp_relay_mode_has_no_drops() {
     )
     .unwrap();
     let leases = dir.path().join("kea-leases4.csv");
-    let _netbootd = start_netbootd(&server, &config, &leases);
+    let _netbootd = start_netbootd(&server, &config, &leases, &[]);
     let out = client
         .command("perfdhcp")
         .args([

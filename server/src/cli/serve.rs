@@ -15,7 +15,7 @@ use netbootd::dhcp::engine::Engine;
 use netbootd::dhcp::lease::{Durability, Memfile};
 use netbootd::dhcp::service::{DhcpService, Stats};
 use netbootd::kea::check::check_file;
-use netbootd::kea::model::Config;
+use netbootd::kea::model::{Config, SocketType};
 use netbootd::kea::system::LocalSystem;
 use netbootd::kea::KeaVersion;
 use netbootd::tftp::defaults;
@@ -23,6 +23,7 @@ use netbootd::tftp::remap::RemapRules;
 use netbootd::tftp::server::{TftpConfig, TftpServer, Upload};
 use netbootd::tftp::session::Limits;
 use netbootd::wire::pcap::CaptureWriter;
+use netbootd::wire::transport::raw::RawPort;
 use netbootd::wire::transport::udp::{all_interfaces, UdpPort};
 
 use super::check::kea_line;
@@ -346,6 +347,7 @@ async fn start_dhcp(
             names.push(iface.to_string());
         }
     }
+    let socket_type = config.interfaces.socket_type;
     let engine = Engine::new(Arc::new(config), store).map_err(|e| e.to_string())?;
     let capture = match &args.pcap {
         Some(path) => {
@@ -362,11 +364,24 @@ async fn start_dhcp(
         capture,
     });
     for name in &names {
-        let port = UdpPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
-        tracing::info!(iface = %name, addr = %port.addr, port = args.dhcp_port, "serving DHCPv4");
         let service = service.clone();
         let stop = stop_rx.clone();
-        tasks.push(tokio::spawn(async move { service.serve(port, stop).await }));
+        match socket_type {
+            SocketType::Udp => {
+                let port =
+                    UdpPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
+                tracing::info!(iface = %name, addr = %port.addr, port = args.dhcp_port, socket = "udp", "serving DHCPv4");
+                tasks.push(tokio::spawn(async move { service.serve(port, stop).await }));
+            }
+            SocketType::Raw => {
+                let port =
+                    RawPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
+                tracing::info!(iface = %name, addr = %port.link.addr, port = args.dhcp_port, socket = "raw", "serving DHCPv4");
+                tasks.push(tokio::spawn(
+                    async move { service.serve_raw(port, stop).await },
+                ));
+            }
+        }
     }
     if names.is_empty() {
         return Err("no interface to serve: interfaces-config.interfaces is empty".into());
@@ -378,7 +393,11 @@ async fn signals(args: &ServeArgs, service: Option<&DhcpService>) -> Result<(), 
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let mut reclaim = tokio::time::interval(std::time::Duration::from_secs(10));
+    // expired-leases-processing: a reclamation cycle every reclaim-timer-wait-time seconds
+    // and a flush every flush-reclaimed-timer-wait-time (0 turns either off), read from the
+    // configuration in force, so a reload changes them.
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let (mut since_reclaim, mut since_flush) = (0u32, 0u32);
     loop {
         tokio::select! {
             _ = hup.recv() => match (service, load(args)) {
@@ -393,15 +412,32 @@ async fn signals(args: &ServeArgs, service: Option<&DhcpService>) -> Result<(), 
                 }
                 (Some(_), Err(e)) => tracing::error!("reload refused, old configuration kept: {e}"),
             },
-            _ = reclaim.tick() => {
+            _ = tick.tick() => {
                 let Some(service) = service else { continue };
-                if let Ok(mut engine) = service.engine.lock() {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs())
-                        .unwrap_or(0);
-                    if let Err(e) = engine.reclaim(now) {
-                        tracing::error!("lease reclamation failed: {e}");
+                let Ok(mut engine) = service.engine.lock() else { continue };
+                let timers = engine.config().expired_leases.clone();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                since_reclaim += 1;
+                since_flush += 1;
+                if timers.reclaim_timer_wait_time > 0 && since_reclaim >= timers.reclaim_timer_wait_time {
+                    since_reclaim = 0;
+                    match engine.reclaim(now) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(leases = n, "reclaimed expired leases"),
+                        Err(e) => tracing::error!("lease reclamation failed: {e}"),
+                    }
+                }
+                if timers.flush_reclaimed_timer_wait_time > 0
+                    && since_flush >= timers.flush_reclaimed_timer_wait_time
+                {
+                    since_flush = 0;
+                    match engine.flush_reclaimed(now) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(leases = n, "flushed reclaimed leases"),
+                        Err(e) => tracing::error!("flushing reclaimed leases failed: {e}"),
                     }
                 }
             }

@@ -4,4 +4,5 @@
 pub mod addressing;
 pub mod engine;
 pub mod lease;
+pub mod link;
 pub mod service;

@@ -11,9 +11,11 @@ use tokio::sync::watch;
 
 use super::addressing::{CLIENT_PORT, SERVER_PORT};
 use super::engine::{Engine, Incoming, Outcome};
+use super::link::FrameAnswer;
 use crate::wire::dhcp::Message;
 use crate::wire::frame::{Datagram, BROADCAST_MAC};
 use crate::wire::pcap::CaptureWriter;
+use crate::wire::transport::raw::RawPort;
 use crate::wire::transport::udp::UdpPort;
 
 /// Counters an operator (and the tests) can read.
@@ -125,6 +127,70 @@ impl DhcpService {
                 }
                 Err(e) => tracing::error!("query dropped: {e}"),
             }
+        }
+    }
+
+    /// Serves an AF_PACKET `port` until `stop` turns true: frames through [`Link::answer`].
+    ///
+    /// [`Link::answer`]: super::link::Link::answer
+    pub async fn serve_raw(&self, port: RawPort, mut stop: watch::Receiver<bool>) {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let len = tokio::select! {
+                r = port.recv(&mut buf) => match r {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(iface = %port.link.iface, "receive failed: {e}");
+                        continue;
+                    }
+                },
+                _ = stop.changed() => return,
+            };
+            let frame = &buf[..len];
+            let answer = match self.engine.lock() {
+                Ok(mut engine) => port.link.answer(&mut engine, now(), frame),
+                Err(_) => return,
+            };
+            match answer {
+                Ok(FrameAnswer::NotForUs) => continue,
+                Ok(FrameAnswer::Malformed(e)) => {
+                    self.stats.received.fetch_add(1, Ordering::Relaxed);
+                    self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    record_frame(&self.capture, frame);
+                    tracing::info!(iface = %port.link.iface, "malformed DHCP packet dropped: {e}");
+                }
+                Ok(FrameAnswer::Silent { xid, why }) => {
+                    self.stats.received.fetch_add(1, Ordering::Relaxed);
+                    record_frame(&self.capture, frame);
+                    tracing::debug!(xid, ?why, "no reply");
+                    self.stats.silent.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(FrameAnswer::Reply {
+                    frame: reply,
+                    reply: msg,
+                    classes,
+                    ..
+                }) => {
+                    self.stats.received.fetch_add(1, Ordering::Relaxed);
+                    record_frame(&self.capture, frame);
+                    tracing::debug!(xid = msg.xid, ?classes, "reply");
+                    record_frame(&self.capture, &reply);
+                    if let Err(e) = port.send(&reply) {
+                        tracing::warn!(iface = %port.link.iface, "send failed: {e}");
+                    }
+                    self.stats.answered.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!("query dropped: {e}"),
+            }
+        }
+    }
+}
+
+fn record_frame(capture: &Option<Capture>, frame: &[u8]) {
+    if let Some(c) = capture {
+        if let Ok(mut guard) = c.lock() {
+            let (start, writer) = &mut *guard;
+            let _ = writer.write(start.elapsed(), frame);
         }
     }
 }

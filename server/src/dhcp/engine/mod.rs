@@ -381,22 +381,57 @@ impl Engine {
         valid
     }
 
-    /// Reclaims expired leases (expired-leases-processing): Kea removes them, or keeps them
-    /// as expired-reclaimed for hold-reclaimed-time.
+    /// One reclamation cycle (expired-leases-processing, Kea's
+    /// AllocEngine::reclaimExpiredLeases4): expired leases, declined ones whose probation has
+    /// run out included, at most `max-reclaim-leases` of them (0: all), oldest first, become
+    /// expired-reclaimed with their hostname and DNS flags cleared, so the client can get
+    /// the same address back (lease affinity); with `hold-reclaimed-time` 0 they are removed
+    /// at once instead. Every change goes through the lease file.
     pub fn reclaim(&mut self, now: u64) -> Result<usize, EngineError> {
-        let hold = u64::from(self.config.expired_leases.hold_reclaimed_time);
-        let max = self.config.expired_leases.max_reclaim_leases as usize;
-        let expired: Vec<Ipv4Addr> = self
+        let settings = &self.config.expired_leases;
+        let remove = settings.hold_reclaimed_time == 0;
+        let max = settings.max_reclaim_leases as usize;
+        let mut expired: Vec<&Lease> = self
             .store
             .iter()
-            .filter(|l| l.expire() + hold <= now)
-            .map(|l| l.address)
-            .take(if max == 0 { usize::MAX } else { max })
+            .filter(|l| {
+                matches!(l.state, LeaseState::Default | LeaseState::Declined) && l.is_expired(now)
+            })
             .collect();
-        for a in &expired {
+        expired.sort_by_key(|l| (l.expire(), l.address));
+        let chosen: Vec<Lease> = expired
+            .into_iter()
+            .take(if max == 0 { usize::MAX } else { max })
+            .cloned()
+            .collect();
+        for mut lease in chosen.iter().cloned() {
+            if remove {
+                self.store.delete(lease.address)?;
+            } else {
+                lease.state = LeaseState::ExpiredReclaimed;
+                lease.hostname.clear();
+                lease.fqdn_fwd = false;
+                lease.fqdn_rev = false;
+                self.store.upsert(lease)?;
+            }
+        }
+        Ok(chosen.len())
+    }
+
+    /// Removes expired-reclaimed leases held longer than `hold-reclaimed-time` (Kea's
+    /// deleteExpiredReclaimedLeases4, run every flush-reclaimed-timer-wait-time).
+    pub fn flush_reclaimed(&mut self, now: u64) -> Result<usize, EngineError> {
+        let hold = u64::from(self.config.expired_leases.hold_reclaimed_time);
+        let old: Vec<Ipv4Addr> = self
+            .store
+            .iter()
+            .filter(|l| l.state == LeaseState::ExpiredReclaimed && l.expire() + hold < now)
+            .map(|l| l.address)
+            .collect();
+        for a in &old {
             self.store.delete(*a)?;
         }
-        Ok(expired.len())
+        Ok(old.len())
     }
 }
 
