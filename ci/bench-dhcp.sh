@@ -43,7 +43,13 @@ config() { # $1: lease file
 JSON
 }
 
-# Prints "ACKs-per-second drop-percent" for one perfdhcp run at rate $1.
+# perfdhcp needs a core of its own, so on a small machine it may saturate before either
+# server does; the CPU time each server spent per 1000 leases is printed as well, which
+# compares the servers even when the client is the limit.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+HZ="$(getconf CLK_TCK)"
+
+# Prints "ACKs-per-second drop-percent acks" for one perfdhcp run at rate $1.
 run_rate() {
   local out
   out="$(ip netns exec "$cli" perfdhcp -4 -l 10.0.0.2 -r "$1" -p "$STEP_SECONDS" -R 100000000 10.0.0.1 2>&1 || true)"
@@ -51,7 +57,7 @@ run_rate() {
     /Statistics for: REQUEST-ACK/ { ack = 1 }
     ack && /^sent packets:/ { sent = $3 }
     ack && /^received packets:/ { got = $3; ack = 0 }
-    END { if (sent == 0) { print "0 100" } else { printf "%d %.3f\n", got / secs, 100 * (sent - got) / sent } }'
+    END { if (sent == 0) { print "0 100 0" } else { printf "%d %.3f %d\n", got / secs, 100 * (sent - got) / sent, got } }'
 }
 
 bench() { # $1: name, rest: server command
@@ -59,14 +65,21 @@ bench() { # $1: name, rest: server command
   ip netns exec "$srv" env KEA_LOCKFILE_DIR="$work" KEA_PIDFILE_DIR="$work" "$@" >"$work/$name.log" 2>&1 &
   server_pid=$!
   sleep 2
-  local best=0
+  local best=0 total=0 before after
+  before="$(cpu_ticks "$server_pid")"
   for rate in "${RATES[@]}"; do
-    read -r acks drops < <(run_rate "$rate")
+    read -r acks drops got < <(run_rate "$rate")
+    total=$((total + got))
     printf '%-9s offered %6d/s  acked %6d/s  drops %7s%%\n' "$name" "$rate" "$acks" "$drops"
     if awk -v d="$drops" 'BEGIN { exit !(d < 0.1) }'; then best=$acks; else break; fi
   done
+  after="$(cpu_ticks "$server_pid")"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
   echo "$best" > "$work/$name.best"
+  awk -v t="$((after - before))" -v hz="$HZ" -v n="$total" \
+    'BEGIN { printf "%.1f\n", (n > 0) ? 1000 * 1000 * t / hz / n : 0 }' > "$work/$name.cpu"
+  printf '%-9s %d leases acknowledged, %s ms of server CPU per 1000 leases\n' \
+    "$name" "$total" "$(cat "$work/$name.cpu")"
 }
 
 config "$work/netbootd-leases.csv" > "$work/netbootd.json"
@@ -77,3 +90,5 @@ bench kea kea-dhcp4 -c "$work/kea.json"
 ours="$(cat "$work/netbootd.best")"; kea="$(cat "$work/kea.best")"
 echo "sustained leases/s without drops: netbootd $ours, Kea $(kea-dhcp4 -v) $kea"
 awk -v a="$ours" -v b="$kea" 'BEGIN { if (b > 0) printf "ratio netbootd/Kea: %.2f\n", a / b }'
+awk -v a="$(cat "$work/netbootd.cpu")" -v b="$(cat "$work/kea.cpu")" \
+  'BEGIN { if (a > 0) printf "server CPU per lease, Kea/netbootd: %.2f\n", b / a }'
