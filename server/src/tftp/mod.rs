@@ -1,7 +1,9 @@
 //! netbootd's TFTP server, fit to replace tftpd-hpa: packets, the sans-IO read session, name
 //! resolution inside the root, and the tokio shell.
 
+pub mod admit;
 pub mod defaults;
+pub mod host;
 pub mod packet;
 pub mod path;
 pub mod receive;

@@ -3,7 +3,7 @@
 //! Files are streamed through a buffered reader, never loaded whole.
 
 use std::collections::HashMap;
-use std::io::{self, BufReader, Read};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,11 +13,11 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
+use super::admit::{admit, open_source, Admitted, Request};
 use super::packet::{code, Packet};
-use super::path::{resolve, resolve_new, Refusal};
 use super::receive::WriteSession;
 use super::remap::{Direction, RemapRules};
-use super::session::{End, Limits, ReadSession, Sends, Source};
+use super::session::{End, Limits, ReadSession, Sends};
 
 /// Where uploads go, when writes are enabled at all.
 #[derive(Clone, Debug)]
@@ -59,42 +59,6 @@ pub struct TftpServer {
     pub stats: TftpStats,
     active: Mutex<HashMap<IpAddr, usize>>,
     next_port: AtomicU64,
-}
-
-/// RFC 1350 netascii: LF becomes CR LF, CR becomes CR NUL.
-struct Netascii<R> {
-    inner: R,
-    pending: Option<u8>,
-}
-
-impl<R: Read> Read for Netascii<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut n = 0;
-        let mut byte = [0u8; 1];
-        while n < buf.len() {
-            if let Some(p) = self.pending.take() {
-                buf[n] = p;
-                n += 1;
-                continue;
-            }
-            if self.inner.read(&mut byte)? == 0 {
-                break;
-            }
-            match byte[0] {
-                b'\n' => {
-                    buf[n] = b'\r';
-                    self.pending = Some(b'\n');
-                }
-                b'\r' => {
-                    buf[n] = b'\r';
-                    self.pending = Some(0);
-                }
-                b => buf[n] = b,
-            }
-            n += 1;
-        }
-        Ok(n)
-    }
 }
 
 impl TftpServer {
@@ -184,18 +148,11 @@ impl TftpServer {
                 return;
             }
         };
-        let (direction, filename, mode, options) = match Packet::decode(bytes) {
-            Ok(Packet::Rrq {
-                filename,
-                mode,
-                options,
-            }) => (Direction::Read, filename, mode, options),
-            Ok(Packet::Wrq {
-                filename,
-                mode,
-                options,
-            }) => (Direction::Write, filename, mode, options),
-            Ok(_) => return,
+        let request = match Packet::decode(bytes) {
+            Ok(p) => match Request::from_packet(p) {
+                Some(r) => r,
+                None => return,
+            },
             Err(e) => {
                 tracing::info!(%peer, "malformed TFTP request: {e}");
                 return self
@@ -203,48 +160,21 @@ impl TftpServer {
                     .await;
             }
         };
-        if mode != "octet" && mode != "netascii" {
-            return self
-                .error(&socket, peer, code::ILLEGAL, "Illegal TFTP operation")
-                .await;
-        }
-        let mut name = filename;
-        if let Some(rules) = &self.config.remap {
-            let text = String::from_utf8_lossy(&name).into_owned();
-            match rules.rewrite(&text, direction, peer.ip()) {
-                Ok(rewritten) => name = rewritten.into_bytes(),
-                Err(message) => {
-                    self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%peer, file = %text.escape_debug(), "refused by the map file: {message}");
-                    return self.error(&socket, peer, code::ACCESS, &message).await;
-                }
-            }
-        }
-        let shown = String::from_utf8_lossy(&name).escape_debug().to_string();
-        let resolved = match (direction, &self.config.upload) {
-            (Direction::Read, _) => resolve(&self.config.root, &name, self.config.secure),
-            (Direction::Write, Some(upload)) => resolve_new(&upload.dir, &name),
-            (Direction::Write, None) => {
+        let direction = request.direction;
+        let shown = String::from_utf8_lossy(&request.filename)
+            .escape_debug()
+            .to_string();
+        let Admitted { path, name: shown } = match admit(&self.config, &request, peer.ip()) {
+            Ok(a) => a,
+            Err(refused) => {
                 self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%peer, file = %shown, "write refused: server is read-only");
+                tracing::warn!(%peer, file = %shown, "refused: {}: {}", refused.reason, refused.message);
                 return self
-                    .error(&socket, peer, code::ACCESS, "Access violation")
+                    .error(&socket, peer, refused.code, &refused.message)
                     .await;
             }
         };
-        let path = match resolved {
-            Ok(p) => p,
-            Err(refusal) => {
-                self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                let (code, message) = match refusal {
-                    Refusal::NotFound => (code::NOT_FOUND, "File not found"),
-                    Refusal::Exists => (code::EXISTS, "File already exists"),
-                    _ => (code::ACCESS, "Access violation"),
-                };
-                tracing::warn!(%peer, file = %shown, "refused: {refusal}");
-                return self.error(&socket, peer, code, message).await;
-            }
-        };
+        let (mode, options) = (request.mode, request.options);
         let client = peer.ip();
         if !self.acquire(client) {
             self.stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -379,26 +309,13 @@ impl TftpServer {
         mode: &str,
         options: &[(String, String)],
     ) -> End {
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
+        let (source, size) = match open_source(path, mode) {
+            Ok(x) => x,
             Err(e) => {
                 self.error(socket, peer, code::ACCESS, "Access violation")
                     .await;
                 return End::ReadFailed(e.to_string());
             }
-        };
-        let size = file.metadata().map(|m| m.len()).ok();
-        let reader = BufReader::with_capacity(256 * 1024, file);
-        let (source, size): (Box<dyn Source>, Option<u64>) = if mode == "netascii" {
-            (
-                Box::new(Netascii {
-                    inner: reader,
-                    pending: None,
-                }),
-                None,
-            )
-        } else {
-            (Box::new(reader), size)
         };
         if socket.connect(peer).await.is_err() {
             return End::ReadFailed("cannot address the client".into());

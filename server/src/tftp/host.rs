@@ -1,0 +1,250 @@
+//! The TFTP server without sockets: datagrams in, datagrams out, time passed in. This is how
+//! bootsim runs netbootd's TFTP in-process on its virtual clock: the same admission rules
+//! (map file, --secure, root) and the same [`ReadSession`] as the tokio shell, each transfer
+//! on its own server port as tftpd-hpa forks one per request. Writes are refused here: the
+//! simulated firmware only reads.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+use std::time::Instant;
+
+use super::admit::{admit, open_source, Refused, Request};
+use super::packet::{code, Packet};
+use super::remap::Direction;
+use super::server::TftpConfig;
+use super::session::{End, ReadSession};
+
+/// A datagram the host sends: from `src_port` on the server's address to `dst`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub src_port: u16,
+    pub dst: SocketAddrV4,
+    pub packet: Packet,
+}
+
+/// What happened, for transcripts and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostEvent {
+    Refused {
+        client: SocketAddrV4,
+        file: String,
+        refused: Refused,
+    },
+    Started {
+        client: SocketAddrV4,
+        file: String,
+        port: u16,
+    },
+    Ended {
+        client: SocketAddrV4,
+        file: String,
+        end: End,
+    },
+}
+
+struct Transfer {
+    client: SocketAddrV4,
+    file: String,
+    session: ReadSession,
+}
+
+pub struct TftpHost {
+    config: TftpConfig,
+    /// Transfers by their server port.
+    transfers: BTreeMap<u16, Transfer>,
+    next_port: u16,
+    events: Vec<HostEvent>,
+}
+
+impl TftpHost {
+    pub fn new(config: TftpConfig) -> TftpHost {
+        TftpHost {
+            config,
+            transfers: BTreeMap::new(),
+            next_port: 49152,
+            events: Vec::new(),
+        }
+    }
+
+    /// The port requests arrive on.
+    pub fn port(&self) -> u16 {
+        self.config.listen.port()
+    }
+
+    pub fn drain_events(&mut self) -> Vec<HostEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn allocate_port(&mut self) -> u16 {
+        loop {
+            let port = self.next_port;
+            self.next_port = if port == u16::MAX { 49152 } else { port + 1 };
+            if !self.transfers.contains_key(&port) && port != self.port() {
+                return port;
+            }
+        }
+    }
+
+    /// A datagram from `from` to the server's `port`.
+    pub fn on_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddrV4,
+        port: u16,
+        bytes: &[u8],
+    ) -> Vec<Outgoing> {
+        if port == self.port() {
+            return self.on_request(now, from, bytes);
+        }
+        let Some(transfer) = self.transfers.get_mut(&port) else {
+            return Vec::new();
+        };
+        if transfer.client != from {
+            // RFC 1350 4: a packet from the wrong transfer ID gets ERROR 5, the transfer goes on.
+            return vec![Outgoing {
+                src_port: port,
+                dst: from,
+                packet: Packet::Error {
+                    code: code::UNKNOWN_TID,
+                    message: "Unknown transfer ID".into(),
+                },
+            }];
+        }
+        let Ok(packet) = Packet::decode(bytes) else {
+            return Vec::new();
+        };
+        let sends = transfer.session.on_packet(now, &packet);
+        self.finish(port, sends)
+    }
+
+    fn on_request(&mut self, now: Instant, from: SocketAddrV4, bytes: &[u8]) -> Vec<Outgoing> {
+        let port = self.allocate_port();
+        let reply = |packet: Packet| {
+            vec![Outgoing {
+                src_port: port,
+                dst: from,
+                packet,
+            }]
+        };
+        let request = match Packet::decode(bytes).ok().and_then(Request::from_packet) {
+            Some(r) => r,
+            None => {
+                return reply(Packet::Error {
+                    code: code::ILLEGAL,
+                    message: "Illegal TFTP operation".into(),
+                })
+            }
+        };
+        let asked = String::from_utf8_lossy(&request.filename).into_owned();
+        let admitted = if request.direction == Direction::Write {
+            Err(Refused {
+                code: code::ACCESS,
+                message: "Access violation".into(),
+                reason: "write refused: server is read-only".into(),
+            })
+        } else {
+            admit(&self.config, &request, (*from.ip()).into())
+        };
+        let admitted = match admitted {
+            Ok(a) => a,
+            Err(refused) => {
+                let packet = refused.packet();
+                self.events.push(HostEvent::Refused {
+                    client: from,
+                    file: asked,
+                    refused,
+                });
+                return reply(packet);
+            }
+        };
+        let (source, size) = match open_source(&admitted.path, &request.mode) {
+            Ok(x) => x,
+            Err(e) => {
+                let refused = Refused {
+                    code: code::ACCESS,
+                    message: "Access violation".into(),
+                    reason: e.to_string(),
+                };
+                let packet = refused.packet();
+                self.events.push(HostEvent::Refused {
+                    client: from,
+                    file: asked,
+                    refused,
+                });
+                return reply(packet);
+            }
+        };
+        let (session, sends) =
+            ReadSession::start(now, source, size, &request.options, &self.config.limits);
+        self.events.push(HostEvent::Started {
+            client: from,
+            file: admitted.name.clone(),
+            port,
+        });
+        self.transfers.insert(
+            port,
+            Transfer {
+                client: from,
+                file: admitted.name,
+                session,
+            },
+        );
+        self.finish(port, sends)
+    }
+
+    /// Addresses `sends` from transfer `port`, and forgets the transfer once it has ended.
+    fn finish(&mut self, port: u16, sends: Vec<Packet>) -> Vec<Outgoing> {
+        let Some(transfer) = self.transfers.get(&port) else {
+            return Vec::new();
+        };
+        let client = transfer.client;
+        if let Some(end) = transfer.session.end().cloned() {
+            let transfer = self.transfers.remove(&port).expect("present");
+            self.events.push(HostEvent::Ended {
+                client,
+                file: transfer.file,
+                end,
+            });
+        }
+        sends
+            .into_iter()
+            .map(|packet| Outgoing {
+                src_port: port,
+                dst: client,
+                packet,
+            })
+            .collect()
+    }
+
+    /// The earliest moment a transfer's timer fires.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.transfers
+            .values()
+            .filter_map(|t| t.session.deadline())
+            .min()
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn on_timeout(&mut self, now: Instant) -> Vec<Outgoing> {
+        let due: Vec<u16> = self
+            .transfers
+            .iter()
+            .filter(|(_, t)| t.session.deadline().is_some_and(|d| d <= now))
+            .map(|(p, _)| *p)
+            .collect();
+        let mut out = Vec::new();
+        for port in due {
+            let sends = match self.transfers.get_mut(&port) {
+                Some(t) => t.session.on_timeout(now),
+                None => continue,
+            };
+            out.extend(self.finish(port, sends));
+        }
+        out
+    }
+
+    /// Transfers still running.
+    pub fn active(&self) -> usize {
+        self.transfers.len()
+    }
+}
