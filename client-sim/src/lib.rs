@@ -2,3 +2,4 @@
 
 pub mod firmware;
 pub mod identify;
+pub mod net;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use netbootd::kea::check::{check_file, Outcome};
-use netbootd::kea::diag::{Diagnostic, Stage};
+use netbootd::kea::diag::Diagnostic;
 use netbootd::kea::system::LocalSystem;
 use netbootd::kea::{summary, KeaVersion};
 
@@ -58,15 +58,7 @@ fn out(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
-/// Kea's words: the DHCP4_CONFIG_SYNTAX_WARNING log message, then `Syntax check failed with:`
-/// for the parser and `Error encountered:` for the config parsers (kea-dhcp4's main.cc).
-pub fn kea_line(d: &Diagnostic) -> String {
-    match (d.is_error(), d.stage) {
-        (false, _) => format!("DHCP4_CONFIG_SYNTAX_WARNING configuration syntax warning: {d}"),
-        (true, Stage::Syntax) => format!("Syntax check failed with: {d}"),
-        (true, Stage::Semantic) => format!("Error encountered: {d}"),
-    }
-}
+pub use netbootd::kea::diag::kea_line;
 
 fn print_text(outcome: &Outcome) {
     for w in &outcome.warnings {

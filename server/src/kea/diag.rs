@@ -235,3 +235,13 @@ mod tests {
         assert_eq!(d.to_string(), "bad subnet (k.conf:122:22)");
     }
 }
+
+/// Kea's words: the DHCP4_CONFIG_SYNTAX_WARNING log message, then `Syntax check failed with:`
+/// for the parser and `Error encountered:` for the config parsers (kea-dhcp4's main.cc).
+pub fn kea_line(d: &Diagnostic) -> String {
+    match (d.is_error(), d.stage) {
+        (false, _) => format!("DHCP4_CONFIG_SYNTAX_WARNING configuration syntax warning: {d}"),
+        (true, Stage::Syntax) => format!("Syntax check failed with: {d}"),
+        (true, Stage::Semantic) => format!("Error encountered: {d}"),
+    }
+}

@@ -206,3 +206,21 @@ impl UefiPxe {
         self.advance(now);
     }
 }
+
+impl crate::net::lan::Station for UefiPxe {
+    fn poll_transmit(&mut self) -> Option<Datagram> {
+        UefiPxe::poll_transmit(self)
+    }
+    fn handle(&mut self, now: Duration, datagram: &Datagram) {
+        UefiPxe::handle(self, now, datagram)
+    }
+    fn handle_timeout(&mut self, now: Duration) {
+        UefiPxe::handle_timeout(self, now)
+    }
+    fn poll_timeout(&self) -> Option<Duration> {
+        UefiPxe::poll_timeout(self)
+    }
+    fn finished(&self) -> bool {
+        self.outcome().is_some() && self.pending.is_empty()
+    }
+}
