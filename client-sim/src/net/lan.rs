@@ -102,7 +102,7 @@ impl Lan {
         let end = self.now + limit;
         loop {
             while let Some(d) = station.poll_transmit() {
-                self.from_client(d);
+                self.on_client_frame(d);
             }
             if let Some(d) = self.to_client.pop_front() {
                 self.record(false, &d);
@@ -156,7 +156,7 @@ impl Lan {
         }
     }
 
-    fn from_client(&mut self, d: Datagram) {
+    fn on_client_frame(&mut self, d: Datagram) {
         self.record(true, &d);
         if !d.src.ip().is_unspecified() {
             self.neighbours.insert(*d.src.ip(), d.src_mac);

@@ -210,6 +210,16 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Kea's words: the DHCP4_CONFIG_SYNTAX_WARNING log message, then `Syntax check failed with:`
+/// for the parser and `Error encountered:` for the config parsers (kea-dhcp4's main.cc).
+pub fn kea_line(d: &Diagnostic) -> String {
+    match (d.is_error(), d.stage) {
+        (false, _) => format!("DHCP4_CONFIG_SYNTAX_WARNING configuration syntax warning: {d}"),
+        (true, Stage::Syntax) => format!("Syntax check failed with: {d}"),
+        (true, Stage::Semantic) => format!("Error encountered: {d}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,15 +243,5 @@ mod tests {
     fn semantic_errors_put_the_element_position_last() {
         let d = Diagnostic::semantic_error(Some(span(122, 22, 122, 27)), "bad subnet");
         assert_eq!(d.to_string(), "bad subnet (k.conf:122:22)");
-    }
-}
-
-/// Kea's words: the DHCP4_CONFIG_SYNTAX_WARNING log message, then `Syntax check failed with:`
-/// for the parser and `Error encountered:` for the config parsers (kea-dhcp4's main.cc).
-pub fn kea_line(d: &Diagnostic) -> String {
-    match (d.is_error(), d.stage) {
-        (false, _) => format!("DHCP4_CONFIG_SYNTAX_WARNING configuration syntax warning: {d}"),
-        (true, Stage::Syntax) => format!("Syntax check failed with: {d}"),
-        (true, Stage::Semantic) => format!("Error encountered: {d}"),
     }
 }
