@@ -131,9 +131,10 @@ fn program(bytes: &[u8]) -> Program {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Tiny synthetic images for tests and scenarios: real PE/COFF headers that [`identify`]
+/// (and goblin) accept, with the strings that mark iPXE and rEFInd builds.
+pub mod synthetic {
+    use super::utf16;
 
     /// The smallest PE32+ header goblin accepts: DOS stub pointer, COFF header, optional
     /// header with the subsystem, no sections.
@@ -162,6 +163,31 @@ mod tests {
         b.extend_from_slice(extra);
         b
     }
+
+    /// An x86_64 (or other machine) iPXE EFI build.
+    pub fn ipxe_efi(machine: u16) -> Vec<u8> {
+        tiny_pe(
+            machine,
+            10,
+            b"PXEClient:Arch:00007:UNDI:003010\0https://ipxe.org/%08x",
+        )
+    }
+
+    /// A rEFInd EFI build.
+    pub fn refind_efi(machine: u16) -> Vec<u8> {
+        tiny_pe(machine, 10, &utf16("rEFInd - Initializing..."))
+    }
+
+    /// Some OS loader (grubx64.efi, shimx64.efi...), distinguished by `tag`.
+    pub fn loader(machine: u16, tag: &str) -> Vec<u8> {
+        tiny_pe(machine, 10, tag.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::synthetic::tiny_pe;
+    use super::*;
 
     #[test]
     fn efi_machine_and_subsystem() {

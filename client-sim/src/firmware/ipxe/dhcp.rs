@@ -1,0 +1,314 @@
+//! iPXE's DHCP session (src/net/udp/dhcp.c; timers from src/net/retry.c and config/dhcp.h;
+//! firmware.md B.2-B.4), sans-IO.
+//!
+//! Discovery sends at 0, 1, 3, 7 s (the retry timer doubles from 1 s and fails past 10 s, at
+//! 15 s). With an offer in hand iPXE still waits, for ProxyDHCP, until more than 2 s have
+//! passed (`DHCP_DISC_PROXY_TIMEOUT_SEC`) unless the offer itself is ProxyDHCP-capable, so
+//! against a plain server the REQUEST goes out at about 3 s (OBSERVED 0, 0.97, 2.97 s). The
+//! latest offer of the highest priority (175.1) wins. Requests at 0, .25, .75, 1.75, ... fail
+//! at 15.75 s; a NAK restarts discovery. `secs` carries iPXE's metadata:
+//! `count << 2 | have_offer << 1 | have_proxy`.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use netbootd::wire::dhcp::Message;
+use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
+
+use super::packets::Identity;
+
+/// iPXE's retry timer: starts at `min`, doubles on every expiry, fails once past `max`.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    timeout: Duration,
+    max: Duration,
+    pub deadline: Duration,
+}
+
+impl Retry {
+    pub fn start(now: Duration, min: Duration, max: Duration) -> Retry {
+        Retry {
+            timeout: min,
+            max,
+            deadline: now + min,
+        }
+    }
+
+    /// The timer fired: false when the session has now failed.
+    pub fn expired(&mut self, now: Duration) -> bool {
+        self.timeout *= 2;
+        if self.timeout > self.max {
+            return false;
+        }
+        self.deadline = now + self.timeout;
+        true
+    }
+}
+
+/// What the DHCPACK gave iPXE (its `net0.dhcp` settings block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub ack: Message,
+    pub server: Ipv4Addr,
+    pub address: Ipv4Addr,
+}
+
+impl Lease {
+    fn ipv4(&self, code: u8) -> Option<Ipv4Addr> {
+        let v = self.ack.option(code)?;
+        (v.len() >= 4).then(|| Ipv4Addr::new(v[0], v[1], v[2], v[3]))
+    }
+
+    pub fn netmask(&self) -> Option<Ipv4Addr> {
+        self.ipv4(1)
+    }
+
+    pub fn gateway(&self) -> Option<Ipv4Addr> {
+        self.ipv4(3)
+    }
+
+    /// `next-server`: the siaddr field (175.3 maps to it); option 66 is never used.
+    pub fn next_server(&self) -> Option<Ipv4Addr> {
+        (!self.ack.siaddr.is_unspecified()).then_some(self.ack.siaddr)
+    }
+
+    /// `filename`: a non-empty `file` field wins over option 67 (dhcppkt.c `dhcppkt_fetch`).
+    pub fn filename(&self) -> Option<String> {
+        let field = c_string(&self.ack.file);
+        if !field.is_empty() {
+            return Some(field);
+        }
+        self.ack
+            .option(67)
+            .map(|v| {
+                String::from_utf8_lossy(&v)
+                    .trim_end_matches('\0')
+                    .to_string()
+            })
+            .filter(|s| !s.is_empty())
+    }
+}
+
+pub fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+#[derive(Debug)]
+enum State {
+    Discovering {
+        offer: Option<(u8, Message)>,
+        proxy: bool,
+    },
+    Requesting {
+        offer: Message,
+        server: Ipv4Addr,
+    },
+    Done(Result<Lease, DhcpFailure>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DhcpFailure {
+    /// No answer in time: iPXE prints "No configuration methods succeeded".
+    TimedOut,
+}
+
+pub struct DhcpSession {
+    id: Identity,
+    xid: u32,
+    started: Duration,
+    count: u16,
+    retry: Retry,
+    state: State,
+    out: Vec<Datagram>,
+    pub sent: Vec<(Duration, String)>,
+}
+
+fn server_id(m: &Message, source: Ipv4Addr) -> Ipv4Addr {
+    // The pseudo server id: option 54, else siaddr, else the source address.
+    m.option(54)
+        .filter(|v| v.len() >= 4)
+        .map(|v| Ipv4Addr::new(v[0], v[1], v[2], v[3]))
+        .or_else(|| (!m.siaddr.is_unspecified()).then_some(m.siaddr))
+        .unwrap_or(source)
+}
+
+/// Option 175.1 (priority), a signed byte; 0 when absent.
+fn priority(m: &Message) -> i8 {
+    let Some(encapsulated) = m.option(175) else {
+        return 0;
+    };
+    let mut i = 0;
+    while i + 1 < encapsulated.len() {
+        let (tag, len) = (encapsulated[i], encapsulated[i + 1] as usize);
+        if tag == 1 && len == 1 && i + 2 < encapsulated.len() {
+            return encapsulated[i + 2] as i8;
+        }
+        i += 2 + len;
+    }
+    0
+}
+
+impl DhcpSession {
+    pub fn new(id: Identity, xid: u32, now: Duration) -> DhcpSession {
+        let mut s = DhcpSession {
+            id,
+            xid,
+            started: now,
+            count: 0,
+            retry: Retry::start(now, Duration::from_secs(1), Duration::from_secs(10)),
+            state: State::Discovering {
+                offer: None,
+                proxy: false,
+            },
+            out: Vec::new(),
+            sent: Vec::new(),
+        };
+        s.transmit(now);
+        s
+    }
+
+    fn secs(&mut self) -> u16 {
+        self.count += 1;
+        let (offer, proxy) = match &self.state {
+            State::Discovering { offer, proxy } => (offer.is_some(), *proxy),
+            State::Requesting { .. } => (true, false),
+            State::Done(_) => (false, false),
+        };
+        (self.count << 2) | (u16::from(offer) << 1) | u16::from(proxy)
+    }
+
+    fn transmit(&mut self, now: Duration) {
+        let secs = self.secs();
+        let (msg, what) = match &self.state {
+            State::Discovering { .. } => (self.id.discover(self.xid, secs), "DHCPDISCOVER"),
+            State::Requesting { offer, server } => (
+                self.id.request(self.xid, secs, *server, offer.yiaddr),
+                "DHCPREQUEST",
+            ),
+            State::Done(_) => return,
+        };
+        self.sent.push((now, what.to_string()));
+        self.out.push(Datagram::new(
+            self.id.mac,
+            BROADCAST_MAC,
+            SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
+            SocketAddrV4::new(Ipv4Addr::BROADCAST, 67),
+            msg.encode(),
+        ));
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Datagram> {
+        (!self.out.is_empty()).then(|| self.out.remove(0))
+    }
+
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        (!matches!(self.state, State::Done(_))).then_some(self.retry.deadline)
+    }
+
+    pub fn outcome(&self) -> Option<&Result<Lease, DhcpFailure>> {
+        match &self.state {
+            State::Done(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn request(&mut self, now: Duration, offer: Message) {
+        let server = server_id(&offer, Ipv4Addr::UNSPECIFIED);
+        self.state = State::Requesting { offer, server };
+        self.retry = Retry::start(now, Duration::from_millis(250), Duration::from_secs(10));
+        self.transmit(now);
+    }
+
+    /// With an offer, iPXE requests once ProxyDHCP had its chance (more than 2 s).
+    fn maybe_request(&mut self, now: Duration) -> bool {
+        if let State::Discovering {
+            offer: Some((_, offer)),
+            proxy,
+        } = &self.state
+        {
+            if *proxy || now.saturating_sub(self.started) > Duration::from_secs(2) {
+                let offer = offer.clone();
+                self.request(now, offer);
+                return true;
+            }
+        }
+        false
+    }
+
+    pub fn handle(&mut self, now: Duration, d: &Datagram) {
+        if d.src.port() != 67 || d.dst.port() != 68 {
+            return;
+        }
+        let Ok(m) = Message::decode(&d.payload) else {
+            return;
+        };
+        if m.op != 2 || m.xid != self.xid || m.chaddr[..6] != self.id.mac {
+            return;
+        }
+        match &mut self.state {
+            State::Discovering { offer, proxy } => {
+                if !matches!(m.message_type(), None | Some(2)) {
+                    return;
+                }
+                let pxe = m
+                    .option(60)
+                    .is_some_and(|v| v.len() >= 9 && v.starts_with(b"PXEClient"));
+                if pxe {
+                    *proxy = true;
+                }
+                if !m.yiaddr.is_unspecified() {
+                    let p = priority(&m) as u8;
+                    // The latest offer of the highest priority wins (ties replace).
+                    if offer
+                        .as_ref()
+                        .is_none_or(|(best, _)| (p as i8) >= (*best as i8))
+                    {
+                        *offer = Some((p, m));
+                    }
+                }
+                self.maybe_request(now);
+            }
+            State::Requesting { offer, server } => {
+                let from = server_id(&m, *d.src.ip());
+                match m.message_type() {
+                    Some(6) if from == *server => {
+                        // A NAK: back to discovery.
+                        self.started = now;
+                        self.state = State::Discovering {
+                            offer: None,
+                            proxy: false,
+                        };
+                        self.retry =
+                            Retry::start(now, Duration::from_secs(1), Duration::from_secs(10));
+                        self.transmit(now);
+                    }
+                    None | Some(5) if from == *server && m.yiaddr == offer.yiaddr => {
+                        let lease = Lease {
+                            server: *server,
+                            address: m.yiaddr,
+                            ack: m,
+                        };
+                        self.state = State::Done(Ok(lease));
+                    }
+                    _ => {}
+                }
+            }
+            State::Done(_) => {}
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Duration) {
+        if matches!(self.state, State::Done(_)) || now < self.retry.deadline {
+            return;
+        }
+        if !self.retry.expired(now) {
+            self.state = State::Done(Err(DhcpFailure::TimedOut));
+            return;
+        }
+        if self.maybe_request(now) {
+            return;
+        }
+        self.transmit(now);
+    }
+}

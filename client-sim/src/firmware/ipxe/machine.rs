@@ -1,0 +1,1006 @@
+//! iPXE from start to hand-off, sans-IO: the banner and its Ctrl-B wait, `autoboot`
+//! (src/usr/autoboot.c: DHCP, `Next server:`/`Filename:`, the download, `imgstat`, exec), and
+//! the script interpreter (src/image/script.c, src/core/exec.c, src/hci/commands/*.c) with
+//! the commands boot scripts use. It ends when iPXE hands the machine to an EFI image (or a
+//! BIOS NBP), returns to the firmware, or stops for input nobody will give.
+//!
+//! Console strings follow firmware.md B.5 (Debian 12's build: `...ok` banners, `(open)`).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use netbootd::wire::frame::Datagram;
+
+use super::dhcp::{DhcpSession, Lease};
+use super::packets::{Build, Identity};
+use super::script::{self, OptionSpec, Then};
+use super::settings::Settings;
+use super::tftp::{FetchError, TftpGet};
+use crate::identify::{identify, Image as Kind, Machine};
+
+/// iPXE's rc values for the errors scripts meet (negative errno, as iPXE returns them).
+pub mod rc {
+    pub const ENOENT: i32 = -2;
+    pub const ENOEXEC: i32 = -8;
+    pub const EACCES: i32 = -13;
+    pub const EINVAL: i32 = -22;
+    pub const ERANGE: i32 = -34;
+    pub const ENOTSUP: i32 = -95;
+    pub const ETIMEDOUT: i32 = -110;
+    pub const ECANCELED: i32 = -125;
+}
+
+/// iPXE's strerror for an rc (`"%s (https://ipxe.org/%08x)"`; codes from firmware.md B.5).
+pub fn strerror(code: i32) -> String {
+    match code {
+        rc::ENOENT => "No such file or directory (https://ipxe.org/2d12618e)".into(),
+        rc::EACCES => "Permission denied (https://ipxe.org/0212618e)".into(),
+        rc::ENOEXEC => "Exec format error (https://ipxe.org/2e008081)".into(),
+        rc::ETIMEDOUT => "Connection timed out (https://ipxe.org/4c126092)".into(),
+        rc::ECANCELED => "Operation canceled (https://ipxe.org/0b072095)".into(),
+        rc::ENOTSUP => "Operation not supported (https://ipxe.org/3c092083)".into(),
+        rc::ERANGE => "Result too large (https://ipxe.org/44000000)".into(),
+        rc::EINVAL => "Invalid argument (https://ipxe.org/1c000000)".into(),
+        n => format!("Error {n:#08x} (https://ipxe.org/{n:08x})"),
+    }
+}
+
+/// An image iPXE holds (`imgfetch`, `chain`...), as `imgstat` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Image {
+    pub name: String,
+    pub uri: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+    pub cmdline: Option<String>,
+}
+
+/// How iPXE's run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IpxeEnd {
+    /// iPXE started an EFI image; `volume` is what its virtual filesystem holds (every
+    /// registered image, by name: firmware.md B.9), `load_options` its EFI LoadOptions.
+    ExecEfi {
+        image: Image,
+        volume: Vec<Image>,
+        load_options: String,
+    },
+    /// A BIOS build started a raw NBP.
+    ExecRaw { image: Image },
+    /// iPXE returned to the firmware (autoboot failed or the script exited), with why.
+    Returned { rc: i32, reason: String },
+    /// A command waits for a key or a menu choice that never comes.
+    WaitingForInput { command: String },
+    /// `shell` or `sanboot`: out of the script's hands.
+    Stopped { command: String },
+}
+
+/// A console line at a virtual time.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Console {
+    pub at: Duration,
+    pub text: String,
+}
+
+/// The line being run: its tokens, where the next command starts, whether it runs, and
+/// how the command now running joins the next one.
+struct LineRun {
+    tokens: Vec<String>,
+    next: usize,
+    process: bool,
+    then: Then,
+}
+
+/// One script being run (nested ones come from `chain script.ipxe`).
+struct Frame {
+    image: Image,
+    lines: Vec<script::Line>,
+    /// Index of the next line to run.
+    next: usize,
+    line: Option<LineRun>,
+    rc: i32,
+    /// `exit` was run with this status.
+    exit: Option<i32>,
+}
+
+/// What the interpreter waits for.
+enum Wait {
+    Banner,
+    Dhcp {
+        session: DhcpSession,
+        autoboot: bool,
+        started: Duration,
+    },
+    Fetch {
+        get: TftpGet,
+        uri: String,
+        then: AfterFetch,
+    },
+    Sleep {
+        until: Duration,
+        rc: i32,
+    },
+    None,
+}
+
+/// What to do with a downloaded image.
+#[derive(Clone)]
+struct AfterFetch {
+    name: Option<String>,
+    cmdline: Option<String>,
+    exec: bool,
+    select: bool,
+    /// The autoboot image, not one a script asked for.
+    autoboot: bool,
+}
+
+pub struct Ipxe {
+    id: Identity,
+    xid: u32,
+    settings: Settings,
+    server_mac: [u8; 6],
+    images: Vec<Image>,
+    selected: Option<String>,
+    frames: Vec<Frame>,
+    wait: Wait,
+    banner_until: Duration,
+    console: Vec<Console>,
+    end: Option<IpxeEnd>,
+    out: Vec<Datagram>,
+    next_port: u16,
+    menus: Vec<(String, Vec<(String, bool)>)>,
+}
+
+const FETCH_OPTIONS: OptionSpec = &[
+    ("name", 'n', true),
+    ("timeout", 't', true),
+    ("autofree", 'a', false),
+    ("replace", 'r', false),
+    ("quiet", 'q', false),
+];
+
+impl Ipxe {
+    pub fn new(id: Identity, xid: u32) -> Ipxe {
+        let settings = Settings::new(id.build, id.mac, id.uuid);
+        Ipxe {
+            next_port: 49152 + (xid % 8192) as u16,
+            id,
+            xid,
+            settings,
+            server_mac: [0xff; 6],
+            images: Vec::new(),
+            selected: None,
+            frames: Vec::new(),
+            wait: Wait::None,
+            banner_until: Duration::ZERO,
+            console: Vec::new(),
+            end: None,
+            out: Vec::new(),
+            menus: Vec::new(),
+        }
+    }
+
+    fn say(&mut self, at: Duration, text: impl Into<String>) {
+        self.console.push(Console {
+            at,
+            text: text.into(),
+        });
+    }
+
+    fn mac_text(&self) -> String {
+        self.id
+            .mac
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// Starts iPXE at `now`: banner, then `autoboot` after the 2-second Ctrl-B prompt
+    /// (`BANNER_TIMEOUT`).
+    pub fn start(&mut self, now: Duration) {
+        self.say(now, "iPXE initialising devices...ok");
+        self.say(
+            now,
+            "iPXE 1.21.1+ -- Open Source Network Boot Firmware -- https://ipxe.org",
+        );
+        self.say(now, "Features: DNS HTTP HTTPS iSCSI TFTP SRP AoE EFI Menu");
+        self.say(now, "Press Ctrl-B for the iPXE command line...");
+        self.banner_until = now + Duration::from_secs(2);
+        self.wait = Wait::Banner;
+    }
+
+    pub fn console(&self) -> &[Console] {
+        &self.console
+    }
+
+    pub fn outcome(&self) -> Option<&IpxeEnd> {
+        self.end.as_ref()
+    }
+
+    /// The DHCPACK iPXE configured itself from, once it has one.
+    pub fn lease(&self) -> Option<&Lease> {
+        self.settings.lease.as_ref()
+    }
+
+    pub fn images(&self) -> &[Image] {
+        &self.images
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Datagram> {
+        if !self.out.is_empty() {
+            return Some(self.out.remove(0));
+        }
+        match &mut self.wait {
+            Wait::Dhcp { session, .. } => session.poll_transmit(),
+            Wait::Fetch { get, .. } => get.poll_transmit(),
+            _ => None,
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        if self.end.is_some() {
+            return None;
+        }
+        match &self.wait {
+            Wait::Banner => Some(self.banner_until),
+            Wait::Dhcp { session, .. } => session.poll_timeout(),
+            Wait::Fetch { get, .. } => get.poll_timeout(),
+            Wait::Sleep { until, .. } => Some(*until),
+            Wait::None => None,
+        }
+    }
+
+    pub fn finished(&self) -> bool {
+        self.end.is_some() && self.out.is_empty()
+    }
+
+    pub fn handle(&mut self, now: Duration, d: &Datagram) {
+        match &mut self.wait {
+            Wait::Dhcp { session, .. } => {
+                session.handle(now, d);
+                if session.outcome().is_some() {
+                    self.server_mac = d.src_mac;
+                }
+            }
+            Wait::Fetch { get, .. } => get.handle(now, d),
+            _ => return,
+        }
+        self.advance(now);
+    }
+
+    pub fn handle_timeout(&mut self, now: Duration) {
+        match &mut self.wait {
+            Wait::Banner if now >= self.banner_until => {
+                self.wait = Wait::None;
+                let mac = self.mac_text();
+                self.say(
+                    now,
+                    format!("net0: {mac} using SNP on SNP-0000:00:02.0 (Ethernet) (open)"),
+                );
+                self.say(now, "  [Link:up, TX:0 TXE:0 RX:0 RXE:0]");
+                self.start_dhcp(now, true);
+                return;
+            }
+            Wait::Dhcp { session, .. } => session.handle_timeout(now),
+            Wait::Fetch { get, .. } => get.handle_timeout(now),
+            Wait::Sleep { until, rc } if now >= *until => {
+                let rc = *rc;
+                self.wait = Wait::None;
+                self.resume(now, rc);
+                return;
+            }
+            _ => return,
+        }
+        self.advance(now);
+    }
+
+    fn start_dhcp(&mut self, now: Duration, autoboot: bool) {
+        let session = DhcpSession::new(self.id.clone(), self.xid, now);
+        self.xid = self.xid.wrapping_add(1);
+        self.wait = Wait::Dhcp {
+            session,
+            autoboot,
+            started: now,
+        };
+    }
+
+    /// A network operation may have finished.
+    fn advance(&mut self, now: Duration) {
+        let wait = std::mem::replace(&mut self.wait, Wait::None);
+        match wait {
+            Wait::Dhcp {
+                session,
+                autoboot,
+                started,
+            } => match session.outcome().cloned() {
+                None => {
+                    self.wait = Wait::Dhcp {
+                        session,
+                        autoboot,
+                        started,
+                    }
+                }
+                Some(result) => self.dhcp_done(now, started, result.ok(), autoboot),
+            },
+            Wait::Fetch { get, uri, then } => match get.outcome().cloned() {
+                None => self.wait = Wait::Fetch { get, uri, then },
+                Some(result) => self.fetched(now, uri, then, result),
+            },
+            other => self.wait = other,
+        }
+    }
+
+    fn dhcp_done(
+        &mut self,
+        now: Duration,
+        started: Duration,
+        lease: Option<Lease>,
+        autoboot: bool,
+    ) {
+        // "Configuring (net0 <mac>)..." then a dot per second, then " ok" or the error.
+        let dots = ".".repeat(3 + now.saturating_sub(started).as_secs() as usize);
+        let mac = self.mac_text();
+        let Some(lease) = lease else {
+            self.say(
+                now,
+                format!(
+                    "Configuring (net0 {mac}){dots} No configuration methods succeeded (https://ipxe.org/040ee186)"
+                ),
+            );
+            if autoboot {
+                return self.give_up(now, rc::ETIMEDOUT, "DHCP got no usable answer");
+            }
+            return self.resume(now, rc::ETIMEDOUT);
+        };
+        self.say(now, format!("Configuring (net0 {mac}){dots} ok"));
+        let mask = lease
+            .netmask()
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "0.0.0.0".into());
+        let gw = lease
+            .gateway()
+            .map(|g| format!(" gw {g}"))
+            .unwrap_or_default();
+        self.say(now, format!("net0: {}/{mask}{gw}", lease.address));
+        self.settings.lease = Some(lease.clone());
+        if !autoboot {
+            return self.resume(now, 0);
+        }
+        // autoboot.c netboot(): fetch_next_server_and_filename, then pxe_uri.
+        let next = lease.next_server();
+        let file = lease.filename();
+        if let Some(n) = next {
+            self.say(now, format!("Next server: {n}"));
+        }
+        if let Some(f) = &file {
+            self.say(now, format!("Filename: {f}"));
+        }
+        let uri = match (file, next) {
+            (Some(f), _) if f.contains("://") => f,
+            (Some(f), Some(n)) => format!("tftp://{n}/{}", f.trim_start_matches('/')),
+            _ => {
+                self.say(
+                    now,
+                    "Nothing to boot: No such file or directory (https://ipxe.org/2d03e18e)",
+                );
+                return self.give_up(now, rc::ENOENT, "the DHCPACK has no boot file name");
+            }
+        };
+        self.fetch(
+            now,
+            uri,
+            AfterFetch {
+                name: None,
+                cmdline: None,
+                exec: true,
+                select: true,
+                autoboot: true,
+            },
+        );
+    }
+
+    /// autoboot failed: "No more network devices", and iPXE returns to the firmware.
+    fn give_up(&mut self, now: Duration, code: i32, reason: &str) {
+        self.say(now, "No more network devices");
+        self.end = Some(IpxeEnd::Returned {
+            rc: code,
+            reason: reason.into(),
+        });
+    }
+
+    /// Starts a download of `uri` (tftp:// only; others are not supported here).
+    fn fetch(&mut self, now: Duration, uri: String, then: AfterFetch) {
+        let Some(rest) = uri.strip_prefix("tftp://") else {
+            self.say(now, format!("{uri}... {}", strerror(rc::ENOTSUP)));
+            return self.after_failure(now, &then, rc::ENOTSUP);
+        };
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let Ok(server) = host.parse::<Ipv4Addr>() else {
+            self.say(now, format!("{uri}... {}", strerror(rc::ENOENT)));
+            return self.after_failure(now, &then, rc::ENOENT);
+        };
+        let Some(lease) = &self.settings.lease else {
+            self.say(
+                now,
+                format!("{uri}... Network unreachable (https://ipxe.org/28086090)"),
+            );
+            return self.after_failure(now, &then, rc::ENOENT);
+        };
+        let local = SocketAddrV4::new(lease.address, self.next_port);
+        self.next_port = self.next_port.wrapping_add(1).max(49152);
+        let get = TftpGet::new(
+            now,
+            self.id.mac,
+            self.server_mac,
+            local,
+            server,
+            &format!("/{path}"),
+        );
+        self.wait = Wait::Fetch { get, uri, then };
+    }
+
+    fn after_failure(&mut self, now: Duration, then: &AfterFetch, code: i32) {
+        if then.autoboot {
+            self.give_up(now, code, "the boot file could not be downloaded");
+        } else {
+            if then.exec {
+                self.say(now, format!("Could not boot: {}", strerror(code)));
+            }
+            self.resume(now, code);
+        }
+    }
+
+    fn fetched(
+        &mut self,
+        now: Duration,
+        uri: String,
+        then: AfterFetch,
+        result: Result<Vec<u8>, FetchError>,
+    ) {
+        let bytes = match result {
+            Ok(b) => b,
+            Err(e) => {
+                self.say(now, format!("{uri}... {}", e.text()));
+                let code = match e {
+                    FetchError::NotFound => rc::ENOENT,
+                    FetchError::PermissionDenied => rc::EACCES,
+                    FetchError::TimedOut => rc::ETIMEDOUT,
+                    FetchError::Other(_) => rc::ENOTSUP,
+                };
+                return self.after_failure(now, &then, code);
+            }
+        };
+        self.say(now, format!("{uri}... ok"));
+        let name = then
+            .name
+            .clone()
+            .unwrap_or_else(|| uri.rsplit('/').next().unwrap_or("img").to_string());
+        // A new image of the same name replaces the old one (register_image).
+        self.images.retain(|i| i.name != name);
+        let image = Image {
+            name: name.clone(),
+            uri,
+            bytes,
+            cmdline: then.cmdline.clone(),
+        };
+        self.images.push(image.clone());
+        if then.select {
+            self.selected = Some(name);
+        }
+        if then.autoboot {
+            let kind = if script::is_script(&image.bytes) {
+                " [script]"
+            } else {
+                ""
+            };
+            self.say(
+                now,
+                format!("{} : {} bytes{kind}", image.name, image.bytes.len()),
+            );
+        }
+        if then.exec {
+            self.exec(now, image, then.autoboot);
+        } else {
+            self.resume(now, 0);
+        }
+    }
+
+    /// image_exec: a script runs here; an EFI image ends iPXE's part of the boot.
+    fn exec(&mut self, now: Duration, image: Image, autoboot: bool) {
+        if script::is_script(&image.bytes) {
+            let text = String::from_utf8_lossy(&image.bytes).into_owned();
+            self.frames.push(Frame {
+                image,
+                lines: script::lines(&text),
+                next: 0,
+                line: None,
+                rc: 0,
+                exit: None,
+            });
+            return self.run(now);
+        }
+        let fits = match (identify(&image.bytes), self.id.build) {
+            (Kind::Efi { machine, .. }, Build::EfiX64) => machine == Machine::X64,
+            (Kind::Raw { .. }, Build::BiosUndi) => true,
+            _ => false,
+        };
+        if !fits {
+            let prefix = if autoboot {
+                "Could not boot image"
+            } else {
+                "Could not boot"
+            };
+            self.say(now, format!("{prefix}: {}", strerror(rc::ENOEXEC)));
+            if autoboot {
+                return self.give_up(now, rc::ENOEXEC, "iPXE cannot execute the boot file");
+            }
+            return self.resume(now, rc::ENOEXEC);
+        }
+        let load_options = match &image.cmdline {
+            Some(c) => format!("{} {c}", image.name),
+            None => image.name.clone(),
+        };
+        self.end = Some(match self.id.build {
+            Build::EfiX64 => IpxeEnd::ExecEfi {
+                volume: self.images.clone(),
+                image,
+                load_options,
+            },
+            Build::BiosUndi => IpxeEnd::ExecRaw { image },
+        });
+    }
+
+    /// An asynchronous command finished with `code`: carry on with the script.
+    fn resume(&mut self, now: Duration, code: i32) {
+        if let Some(frame) = self.frames.last_mut() {
+            frame.rc = code;
+            Self::after_command(frame);
+            self.run(now);
+        }
+    }
+
+    /// exec.c's `process_next`: whether the next command of the line runs.
+    fn after_command(frame: &mut Frame) {
+        let rc = frame.rc;
+        if let Some(line) = frame.line.as_mut() {
+            line.process = match line.then {
+                Then::Always | Then::End => true,
+                Then::OnSuccess => rc == 0,
+                Then::OnFailure => rc != 0,
+            };
+        }
+    }
+
+    /// Runs commands until one has to wait or the script ends (script.c `process_script`:
+    /// a line that ends with a non-zero status, or `exit`, ends the script).
+    fn run(&mut self, now: Duration) {
+        loop {
+            if self.end.is_some() || !matches!(self.wait, Wait::None) {
+                return;
+            }
+            let Some(frame) = self.frames.last_mut() else {
+                return;
+            };
+            if let Some(code) = frame.exit {
+                return self.script_ended(now, code);
+            }
+            let Some(line) = frame.line.as_mut() else {
+                let Some(text) = frame.lines.get(frame.next).map(|l| l.text.clone()) else {
+                    return self.script_ended(now, 0);
+                };
+                frame.next += 1;
+                // A label line: what follows the label on it runs (OBSERVED).
+                let text = script::label(&text).map_or(text.clone(), |(_, rest)| rest.to_string());
+                let tokens = script::tokens(&text);
+                if !tokens.is_empty() {
+                    frame.rc = 0;
+                    frame.line = Some(LineRun {
+                        tokens,
+                        next: 0,
+                        process: true,
+                        then: Then::Always,
+                    });
+                }
+                continue;
+            };
+            if line.next >= line.tokens.len() || line.then == Then::End && line.next > 0 {
+                frame.line = None;
+                if frame.rc != 0 {
+                    let code = frame.rc;
+                    return self.script_ended(now, code);
+                }
+                continue;
+            }
+            let start = line.next;
+            let (len, then) = script::command_at(&line.tokens, start);
+            line.then = then;
+            line.next = if then == Then::End {
+                line.tokens.len()
+            } else {
+                start + len + 1
+            };
+            if !line.process {
+                Self::after_command(frame);
+                continue;
+            }
+            let settings = &self.settings;
+            let argv: Vec<String> = line.tokens[start..start + len]
+                .iter()
+                .map(|t| script::expand(t, &|inner| settings.expand_one(inner)))
+                .collect();
+            if let Some(code) = self.command(now, &argv) {
+                if let Some(frame) = self.frames.last_mut() {
+                    frame.rc = code;
+                    Self::after_command(frame);
+                }
+            }
+        }
+    }
+
+    fn script_ended(&mut self, now: Duration, code: i32) {
+        let frame = self.frames.pop().expect("a frame");
+        if self.frames.is_empty() {
+            // The autoboot image returned.
+            if code != 0 {
+                self.say(now, format!("Could not boot image: {}", strerror(code)));
+                self.give_up(
+                    now,
+                    code,
+                    &format!("{} ended with status {code}", frame.image.name),
+                );
+            } else {
+                self.say(now, "No more network devices");
+                self.end = Some(IpxeEnd::Returned {
+                    rc: 0,
+                    reason: format!("{} ended without booting anything", frame.image.name),
+                });
+            }
+        } else {
+            // Back in the script that chained this one.
+            if code != 0 {
+                self.say(now, format!("Could not boot: {}", strerror(code)));
+            }
+            self.resume(now, code);
+        }
+    }
+
+    /// Runs one command; `None` when it waits (the status comes through `resume`).
+    fn command(&mut self, now: Duration, argv: &[String]) -> Option<i32> {
+        let Some(name) = argv.first() else {
+            return Some(0);
+        };
+        match name.as_str() {
+            "echo" => {
+                let (newline, args) = match argv.get(1).map(String::as_str) {
+                    Some("-n") => (false, &argv[2..]),
+                    _ => (true, &argv[1..]),
+                };
+                let _ = newline;
+                self.say(now, args.join(" "));
+                Some(0)
+            }
+            "set" => {
+                if argv.len() < 2 {
+                    return Some(rc::EINVAL);
+                }
+                let value = argv[2..].join(" ");
+                if value.is_empty() {
+                    self.settings.user.remove(&argv[1]);
+                } else {
+                    self.settings.user.insert(argv[1].clone(), value);
+                }
+                Some(0)
+            }
+            "clear" => {
+                if let Some(n) = argv.get(1) {
+                    self.settings.user.remove(n);
+                }
+                Some(0)
+            }
+            "isset" => Some(if argv.get(1).is_some_and(|v| !v.is_empty()) {
+                0
+            } else {
+                rc::ENOENT
+            }),
+            "iseq" => {
+                if argv.len() != 3 {
+                    self.say(now, "Usage:\n  iseq <value1> <value2>");
+                    return Some(rc::EINVAL);
+                }
+                Some(if argv[1] == argv[2] { 0 } else { rc::ERANGE })
+            }
+            "goto" => Some(self.goto(argv.get(1).map(String::as_str).unwrap_or(""))),
+            "exit" => {
+                let code = argv.get(1).and_then(|v| v.parse::<i32>().ok()).unwrap_or(0);
+                // SHELL_STOP_COMMAND_SEQUENCE: the script ends with this status.
+                if let Some(frame) = self.frames.last_mut() {
+                    frame.exit = Some(code);
+                }
+                Some(code)
+            }
+            "sleep" => {
+                let secs = argv.get(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                self.wait = Wait::Sleep {
+                    until: now + Duration::from_secs(secs),
+                    rc: 0,
+                };
+                None
+            }
+            "prompt" => {
+                let p = script::parse_options(argv, &[("key", 'k', true), ("timeout", 't', true)])
+                    .ok()?;
+                if !p.args.is_empty() {
+                    self.say(now, p.args.join(" "));
+                }
+                match p.get("timeout").and_then(|t| t.parse::<u64>().ok()) {
+                    Some(ms) => {
+                        self.wait = Wait::Sleep {
+                            until: now + Duration::from_millis(ms),
+                            rc: rc::ETIMEDOUT,
+                        };
+                        None
+                    }
+                    None => self.stop_waiting("prompt"),
+                }
+            }
+            "dhcp" | "ifconf" => {
+                self.start_dhcp(now, false);
+                None
+            }
+            "ifopen" | "ifclose" | "ifstat" | "iflinkwait" | "params" | "param" | "sync" => Some(0),
+            "menu" => {
+                let p = script::parse_options(argv, &[("name", 'n', true), ("delete", 'd', false)])
+                    .ok()?;
+                let name = p.get("name").unwrap_or("").to_string();
+                self.menus.retain(|(n, _)| *n != name);
+                self.menus.push((name, Vec::new()));
+                Some(0)
+            }
+            "item" => {
+                let p = script::parse_options(
+                    argv,
+                    &[
+                        ("menu", 'm', true),
+                        ("key", 'k', true),
+                        ("default", 'd', false),
+                        ("gap", 'g', false),
+                        ("secret", 's', false),
+                    ],
+                )
+                .ok()?;
+                let menu = p.get("menu").unwrap_or("").to_string();
+                let Some((_, items)) = self.menus.iter_mut().find(|(n, _)| *n == menu) else {
+                    self.say(now, "Could not find menu: No such file or directory (https://ipxe.org/2d12618e)");
+                    return Some(rc::ENOENT);
+                };
+                if let Some(label) = p.args.first() {
+                    if !p.flag("gap") {
+                        items.push((label.clone(), p.flag("default")));
+                    }
+                }
+                Some(0)
+            }
+            "choose" => {
+                let p = script::parse_options(
+                    argv,
+                    &[
+                        ("menu", 'm', true),
+                        ("default", 'd', true),
+                        ("timeout", 't', true),
+                        ("retimeout", 'r', true),
+                        ("keep", 'k', false),
+                    ],
+                )
+                .ok()?;
+                let menu = p.get("menu").unwrap_or("").to_string();
+                let Some((_, items)) = self.menus.iter().find(|(n, _)| *n == menu).cloned() else {
+                    return Some(rc::ENOENT);
+                };
+                let Some(setting) = p.args.first().cloned() else {
+                    return Some(rc::EINVAL);
+                };
+                match p
+                    .get("timeout")
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .filter(|t| *t > 0)
+                {
+                    Some(ms) => {
+                        let default = p
+                            .get("default")
+                            .map(str::to_string)
+                            .or_else(|| items.iter().find(|(_, d)| *d).map(|(l, _)| l.clone()))
+                            .or_else(|| items.first().map(|(l, _)| l.clone()));
+                        if let Some(d) = default {
+                            self.settings.user.insert(setting, d);
+                        }
+                        self.wait = Wait::Sleep {
+                            until: now + Duration::from_millis(ms),
+                            rc: 0,
+                        };
+                        None
+                    }
+                    None => self.stop_waiting("choose"),
+                }
+            }
+            "imgfetch" | "module" | "initrd" | "kernel" | "imgselect" | "imgload" | "chain"
+            | "imgexec" | "boot" => self.image_command(now, argv),
+            "imgargs" => {
+                let name = argv.get(1)?.clone();
+                let args = argv[2..].join(" ");
+                match self.images.iter_mut().find(|i| i.name == name) {
+                    Some(i) => {
+                        i.cmdline = (!args.is_empty()).then_some(args);
+                        Some(0)
+                    }
+                    None => Some(rc::ENOENT),
+                }
+            }
+            "imgstat" => {
+                let lines: Vec<String> = self
+                    .images
+                    .iter()
+                    .map(|i| format!("{} : {} bytes", i.name, i.bytes.len()))
+                    .collect();
+                for l in lines {
+                    self.say(now, l);
+                }
+                Some(0)
+            }
+            "imgfree" => {
+                match argv.get(1) {
+                    Some(n) => self.images.retain(|i| &i.name != n),
+                    None => self.images.clear(),
+                }
+                Some(0)
+            }
+            "show" => {
+                let n = argv.get(1).cloned().unwrap_or_default();
+                let v = self.settings.expand_one(&n);
+                self.say(now, format!("{n} = {v}"));
+                Some(0)
+            }
+            "read" => self.stop_waiting("read"),
+            "shell" | "sanboot" | "sanhook" | "autoboot" | "login" => {
+                self.end = Some(IpxeEnd::Stopped {
+                    command: argv.join(" "),
+                });
+                None
+            }
+            other => {
+                self.say(now, format!("{other}: command not found"));
+                Some(rc::ENOEXEC)
+            }
+        }
+    }
+
+    fn stop_waiting(&mut self, command: &str) -> Option<i32> {
+        self.end = Some(IpxeEnd::WaitingForInput {
+            command: command.into(),
+        });
+        None
+    }
+
+    /// `goto`: the label anywhere in the script, then the rest of this line is skipped
+    /// (SHELL_STOP_COMMAND); not found is -ENOENT, silently.
+    fn goto(&mut self, target: &str) -> i32 {
+        let frame = self.frames.last_mut().expect("a frame");
+        let found = frame
+            .lines
+            .iter()
+            .position(|l| script::label(&l.text).is_some_and(|(name, _)| name == target));
+        match found {
+            Some(i) => {
+                frame.next = i;
+                frame.line = None;
+                0
+            }
+            None => rc::ENOENT,
+        }
+    }
+
+    /// The image commands: acquire (by name or URI), then register, select or execute.
+    fn image_command(&mut self, now: Duration, argv: &[String]) -> Option<i32> {
+        let parsed = match script::parse_options(argv, FETCH_OPTIONS) {
+            Ok(p) => p,
+            Err(message) => {
+                self.say(now, message);
+                return Some(rc::EINVAL);
+            }
+        };
+        let command = argv[0].as_str();
+        let exec = matches!(command, "chain" | "imgexec" | "boot");
+        let select = matches!(command, "kernel" | "imgselect" | "imgload") || exec;
+        let Some(target) = parsed.args.first().cloned() else {
+            if command == "boot" || command == "imgexec" {
+                // Run the selected image.
+                let Some(image) = self
+                    .selected
+                    .as_ref()
+                    .and_then(|n| self.images.iter().find(|i| &i.name == n))
+                    .cloned()
+                else {
+                    self.say(now, "No image selected");
+                    return Some(0);
+                };
+                self.exec(now, image, false);
+                return None;
+            }
+            self.say(
+                now,
+                format!("Usage:\n  {command} [--name <name>] <uri|image> [<arguments>...]"),
+            );
+            return Some(rc::EINVAL);
+        };
+        let cmdline = (parsed.args.len() > 1).then(|| parsed.args[1..].join(" "));
+        if let Some(existing) = self.images.iter().find(|i| i.name == target).cloned() {
+            let mut image = existing;
+            if cmdline.is_some() {
+                image.cmdline = cmdline;
+            }
+            if select {
+                self.selected = Some(image.name.clone());
+            }
+            if exec {
+                self.exec(now, image, false);
+                return None;
+            }
+            return Some(0);
+        }
+        let uri = self.resolve(&target);
+        self.fetch(
+            now,
+            uri,
+            AfterFetch {
+                name: parsed.get("name").map(str::to_string),
+                cmdline,
+                exec,
+                select,
+                autoboot: false,
+            },
+        );
+        None
+    }
+
+    /// A URI relative to the running script's own URI (`churi(image->uri)`).
+    fn resolve(&self, target: &str) -> String {
+        if target.contains("://") {
+            return target.to_string();
+        }
+        let base = self
+            .frames
+            .last()
+            .map(|f| f.image.uri.clone())
+            .unwrap_or_default();
+        let Some(rest) = base.strip_prefix("tftp://") else {
+            return target.to_string();
+        };
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if let Some(abs) = target.strip_prefix('/') {
+            return format!("tftp://{host}/{abs}");
+        }
+        let dir = path
+            .rsplit_once('/')
+            .map(|(d, _)| format!("{d}/"))
+            .unwrap_or_default();
+        format!("tftp://{host}/{dir}{target}")
+    }
+}
+
+impl crate::net::lan::Station for Ipxe {
+    fn poll_transmit(&mut self) -> Option<Datagram> {
+        Ipxe::poll_transmit(self)
+    }
+    fn handle(&mut self, now: Duration, datagram: &Datagram) {
+        Ipxe::handle(self, now, datagram)
+    }
+    fn handle_timeout(&mut self, now: Duration) {
+        Ipxe::handle_timeout(self, now)
+    }
+    fn poll_timeout(&self) -> Option<Duration> {
+        Ipxe::poll_timeout(self)
+    }
+    fn finished(&self) -> bool {
+        Ipxe::finished(self)
+    }
+}
