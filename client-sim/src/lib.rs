@@ -1,6 +1,9 @@
 //! bootsim: emulates network-boot firmware on the wire.
 
+pub mod chain;
 pub mod disk;
 pub mod firmware;
 pub mod identify;
 pub mod net;
+pub mod recipe;
+pub mod transcript;

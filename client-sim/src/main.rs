@@ -1,1 +1,167 @@
-fn main() {}
+//! bootsim: boot emulated firmware against a DHCP/TFTP configuration and say how it went.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use bootsim::chain::{boot, Client, Firmware};
+use bootsim::disk::Disk;
+use bootsim::net::embedded::{build, ServerSpec};
+use bootsim::net::lan::Lan;
+use netbootd::kea::KeaVersion;
+use netbootd::wire::pcap::CaptureWriter;
+
+#[derive(Parser)]
+#[command(name = "bootsim", version, about = "Network-boot firmware simulator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Boot one machine against netbootd (in-process) built from a Kea config and a TFTP
+    /// root: exit 0 when it reaches a disk loader, 1 when the boot fails, 2 on bad input.
+    Boot(BootArgs),
+}
+
+#[derive(clap::Args)]
+struct BootArgs {
+    /// The kea-dhcp4.conf the server runs.
+    #[arg(long)]
+    config: PathBuf,
+    /// The TFTP root the server serves (tftpd-hpa --secure rules).
+    #[arg(long)]
+    tftp_root: PathBuf,
+    /// uefi-x64, uefi-ia32, uefi-arm64, bios, ipxe-efi or ipxe-bios.
+    #[arg(long, default_value = "uefi-x64", value_parser = parse_firmware)]
+    firmware: Firmware,
+    /// A disk of the client: a GPT image, or a recipe (.toml, see fixtures/disks). Repeat
+    /// for more disks; the first is disk 0.
+    #[arg(long)]
+    disk: Vec<PathBuf>,
+    /// Kea release whose grammar reads the config.
+    #[arg(long, default_value_t = KeaVersion::default())]
+    kea_version: KeaVersion,
+    /// The server's address (default: the first host of the first subnet).
+    #[arg(long)]
+    server_addr: Option<std::net::Ipv4Addr>,
+    /// The client's MAC address.
+    #[arg(long, default_value = "52:54:00:12:34:56", value_parser = parse_mac)]
+    mac: [u8; 6],
+    /// Print the transcript as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also print every console line of every stage.
+    #[arg(long)]
+    console: bool,
+    /// Write every frame on the simulated wire to this pcap file.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+}
+
+fn parse_firmware(s: &str) -> Result<Firmware, String> {
+    Firmware::parse(s).ok_or_else(|| {
+        format!("{s}: expected uefi-x64, uefi-ia32, uefi-arm64, bios, ipxe-efi or ipxe-bios")
+    })
+}
+
+fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    let bytes: Vec<u8> = s
+        .split([':', '-'])
+        .map(|h| u8::from_str_radix(h, 16))
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("{s}: not a MAC address"))?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("{s}: a MAC address has six bytes"))
+}
+
+fn load_disk(path: &Path) -> Result<Disk, String> {
+    if path.extension().is_some_and(|e| e == "toml") {
+        bootsim::recipe::load(path).map_err(|e| e.to_string())
+    } else {
+        Disk::from_image(path, true).map_err(|e| e.to_string())
+    }
+}
+
+fn run_boot(args: BootArgs) -> ExitCode {
+    let spec = ServerSpec {
+        config: args.config.clone(),
+        kea_version: args.kea_version,
+        tftp_root: Some(args.tftp_root.clone()),
+        server_addr: args.server_addr,
+        epoch: 1_700_000_000,
+    };
+    let server = match build(&spec) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("bootsim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut disks = Vec::new();
+    for d in &args.disk {
+        match load_disk(d) {
+            Ok(disk) => disks.push(disk),
+            Err(e) => {
+                eprintln!("bootsim: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let mut lan = Lan::new(server);
+    let client = Client {
+        firmware: args.firmware,
+        mac: args.mac,
+        uuid: [
+            0x4c, 0x4c, 0x45, 0x44, 0x00, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38,
+            0x4d, 0x32,
+        ],
+        disks,
+        seed: 0x1d2c_3b4a,
+    };
+    let transcript = boot(&mut lan, &client);
+    if let Some(path) = &args.pcap {
+        if let Err(e) = write_pcap(path, &lan) {
+            eprintln!("bootsim: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if args.json {
+        match serde_json::to_string_pretty(&transcript) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("bootsim: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print!("{}", transcript.render(args.console));
+    }
+    if transcript.booted() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn write_pcap(path: &Path, lan: &Lan) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut writer = CaptureWriter::new(file).map_err(|e| e.to_string())?;
+    for f in &lan.frames {
+        writer
+            .write(f.at + Duration::ZERO, &f.datagram.to_frame())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Boot(args) => run_boot(args),
+    }
+}

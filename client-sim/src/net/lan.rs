@@ -109,7 +109,9 @@ impl Lan {
                 station.handle(self.now, &d);
                 continue;
             }
-            if station.finished() && self.server_deadline().is_none() {
+            // The station is done: server timers left (a transfer waiting for an ACK that
+            // will not come) run on in later calls, on the same clock.
+            if station.finished() {
                 return;
             }
             let next = [station.poll_timeout(), self.server_deadline()]

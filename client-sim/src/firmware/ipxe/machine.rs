@@ -53,6 +53,8 @@ pub struct Image {
     #[serde(skip)]
     pub bytes: Vec<u8>,
     pub cmdline: Option<String>,
+    /// When the download finished.
+    pub at: Duration,
 }
 
 /// How iPXE's run ended.
@@ -323,9 +325,15 @@ impl Ipxe {
                 }
                 Some(result) => self.dhcp_done(now, started, result.ok(), autoboot),
             },
-            Wait::Fetch { get, uri, then } => match get.outcome().cloned() {
+            Wait::Fetch { mut get, uri, then } => match get.outcome().cloned() {
                 None => self.wait = Wait::Fetch { get, uri, then },
-                Some(result) => self.fetched(now, uri, then, result),
+                Some(result) => {
+                    // The final ACK is still queued: it must leave before the session goes.
+                    while let Some(d) = get.poll_transmit() {
+                        self.out.push(d);
+                    }
+                    self.fetched(now, uri, then, result)
+                }
             },
             other => self.wait = other,
         }
@@ -483,6 +491,7 @@ impl Ipxe {
             uri,
             bytes,
             cmdline: then.cmdline.clone(),
+            at: now,
         };
         self.images.push(image.clone());
         if then.select {

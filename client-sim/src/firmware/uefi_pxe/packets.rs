@@ -16,6 +16,10 @@ pub enum Arch {
     Ia32,
     X64,
     Aarch64,
+    /// A legacy BIOS PXE ROM (arch 0, RFC 4578): modelled with the same DHCP/TFTP machine
+    /// for its identity on a mixed network; its ROM says "PXE-E53: No boot filename
+    /// received" as EDK2 does.
+    Bios,
 }
 
 impl Arch {
@@ -24,6 +28,7 @@ impl Arch {
             Arch::Ia32 => 0x0006,
             Arch::X64 => 0x0007,
             Arch::Aarch64 => 0x000b,
+            Arch::Bios => 0x0000,
         }
     }
 }

@@ -232,12 +232,18 @@ impl ClientKey {
         }
     }
 
+    /// Kea's Lease4::belongsToClient: the same client id, or, when either side has none,
+    /// the same hardware address (so iPXE, which sends option 61, keeps the address the
+    /// firmware got without one).
     fn owns(&self, lease: &Lease) -> bool {
-        if self.by_client_id {
-            lease.client_id == self.client_id
-        } else {
-            !self.hwaddr.is_empty() && lease.hwaddr == self.hwaddr
+        let same_hw = !self.hwaddr.is_empty() && lease.hwaddr == self.hwaddr;
+        if !self.by_client_id {
+            return same_hw;
         }
+        if self.client_id.is_some() && lease.client_id == self.client_id {
+            return true;
+        }
+        (self.client_id.is_none() || lease.client_id.is_none()) && same_hw
     }
 }
 
