@@ -14,7 +14,8 @@ use crate::firmware::refind::{self, RefindEnd};
 use crate::firmware::uefi_pxe::packets::{Arch, Identity as PxeIdentity, Undi};
 use crate::firmware::uefi_pxe::{PxeError, UefiPxe};
 use crate::identify::{identify, Image, Machine, Program};
-use crate::net::lan::{Lan, ServerNote};
+use crate::net::lan::ServerNote;
+use crate::net::Network;
 use crate::transcript::{Outcome, Step, Transcript};
 
 /// The firmware a client starts with.
@@ -81,7 +82,7 @@ const LOOP_ROUNDS: usize = 3;
 const STAGE_LIMIT: Duration = Duration::from_secs(600);
 
 struct Driver<'a> {
-    lan: &'a mut Lan,
+    lan: &'a mut dyn Network,
     client: &'a Client,
     t: Transcript,
 }
@@ -157,24 +158,25 @@ impl Driver<'_> {
 
     /// The classes the server put the last DHCP query of `since..` in, and the reply type.
     fn last_dhcp(&self, since: usize) -> Option<(Vec<String>, Option<u8>)> {
-        self.lan.notes[since..].iter().rev().find_map(|n| match n {
-            ServerNote::Dhcp {
-                classes,
-                reply_type,
-                ..
-            } => Some((classes.clone(), *reply_type)),
-            _ => None,
-        })
+        self.lan.notes()[since..]
+            .iter()
+            .rev()
+            .find_map(|n| match n {
+                ServerNote::Dhcp {
+                    classes,
+                    reply_type,
+                    ..
+                } => Some((classes.clone(), *reply_type)),
+                _ => None,
+            })
     }
 
     /// Where the config defines `class` ("kea-dhcp4.conf:33"), for diagnoses.
     fn class_place(&self, class: &str) -> String {
         self.lan
-            .server
-            .engine
             .config()
-            .classes
-            .iter()
+            .into_iter()
+            .flat_map(|c| c.classes.iter())
             .find(|c| c.name == class)
             .map(|c| {
                 let file = c
@@ -191,7 +193,7 @@ impl Driver<'_> {
 
     /// The first class with a boot-file-name among `classes` (Kea takes the first).
     fn boot_class(&self, classes: &[String]) -> Option<String> {
-        let config = self.lan.server.engine.config();
+        let config = self.lan.config()?;
         classes
             .iter()
             .find(|c| {
@@ -201,6 +203,14 @@ impl Driver<'_> {
                     .any(|k| &k.name == *c && k.boot_file_name.is_some())
             })
             .cloned()
+    }
+
+    /// ", classes ..." when the server's decisions are visible.
+    fn class_text(&self, classes: &[String]) -> String {
+        if self.lan.config().is_none() {
+            return String::new();
+        }
+        format!(", {}", Self::user_classes(classes))
     }
 
     fn user_classes(classes: &[String]) -> String {
@@ -256,7 +266,7 @@ impl Driver<'_> {
             undi,
             uuid: c.uuid,
         };
-        let since = self.lan.notes.len();
+        let since = self.lan.notes().len();
         let start = self.lan.now();
         let mut pxe = UefiPxe::new(id, c.seed, Duration::from_millis(300));
         pxe.start(start);
@@ -326,18 +336,11 @@ impl Driver<'_> {
     fn pxe_dhcp_step(&mut self, at: Duration, classes: &[String]) {
         let lease = self
             .lan
-            .server
-            .engine
-            .leases()
-            .iter()
-            .find(|l| l.hwaddr == self.client.mac)
-            .map(|l| l.address.to_string())
+            .leased(self.client.mac)
+            .map(|a| a.to_string())
             .unwrap_or_else(|| "?".into());
-        self.step(
-            "PXE DHCP",
-            at,
-            format!("{lease} leased, {}", Self::user_classes(classes)),
-        );
+        let classes = self.class_text(classes);
+        self.step("PXE DHCP", at, format!("{lease} leased{classes}"));
     }
 
     /// The firmware (or iPXE) is about to start `bytes`: what happens depends on what it is.
@@ -414,7 +417,7 @@ impl Driver<'_> {
             );
         }
         let c = self.client;
-        let since = self.lan.notes.len();
+        let since = self.lan.notes().len();
         let start = self.lan.now();
         let mut ipxe = Ipxe::new(
             IpxeIdentity {
@@ -445,9 +448,9 @@ impl Driver<'_> {
             "iPXE DHCP",
             start,
             format!(
-                "{} leased, {}, file {}",
+                "{} leased{}, file {}",
                 lease.address,
-                Self::user_classes(&classes),
+                self.class_text(&classes),
                 if file.is_empty() {
                     "(none)".into()
                 } else {
@@ -626,7 +629,7 @@ impl Driver<'_> {
 }
 
 /// Boots `client` on `lan` and tells how it went.
-pub fn boot(lan: &mut Lan, client: &Client) -> Transcript {
+pub fn boot(lan: &mut dyn Network, client: &Client) -> Transcript {
     let driver = Driver {
         lan,
         client,

@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use bootsim::chain::{boot, Client, Firmware};
 use bootsim::disk::Disk;
 use bootsim::net::embedded::{build, ServerSpec};
-use bootsim::net::lan::Lan;
+use bootsim::net::iface::Iface;
+use bootsim::net::lan::{Frame, Lan};
 use netbootd::kea::KeaVersion;
 use netbootd::wire::pcap::CaptureWriter;
 
@@ -29,12 +30,16 @@ enum Command {
 
 #[derive(clap::Args)]
 struct BootArgs {
-    /// The kea-dhcp4.conf the server runs.
-    #[arg(long)]
-    config: PathBuf,
-    /// The TFTP root the server serves (tftpd-hpa --secure rules).
-    #[arg(long)]
-    tftp_root: PathBuf,
+    /// The kea-dhcp4.conf the in-process server runs.
+    #[arg(long, required_unless_present = "iface")]
+    config: Option<PathBuf>,
+    /// The TFTP root the in-process server serves (tftpd-hpa --secure rules).
+    #[arg(long, required_unless_present = "iface")]
+    tftp_root: Option<PathBuf>,
+    /// Boot against whatever answers on this interface (AF_PACKET; real Kea, dnsmasq,
+    /// tftpd-hpa...) instead of netbootd in-process. Needs CAP_NET_RAW; real time.
+    #[arg(long, conflicts_with_all = ["config", "tftp_root"])]
+    iface: Option<String>,
     /// uefi-x64, uefi-ia32, uefi-arm64, bios, ipxe-efi or ipxe-bios.
     #[arg(long, default_value = "uefi-x64", value_parser = parse_firmware)]
     firmware: Firmware,
@@ -88,20 +93,6 @@ fn load_disk(path: &Path) -> Result<Disk, String> {
 }
 
 fn run_boot(args: BootArgs) -> ExitCode {
-    let spec = ServerSpec {
-        config: args.config.clone(),
-        kea_version: args.kea_version,
-        tftp_root: Some(args.tftp_root.clone()),
-        server_addr: args.server_addr,
-        epoch: 1_700_000_000,
-    };
-    let server = match build(&spec) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("bootsim: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let mut disks = Vec::new();
     for d in &args.disk {
         match load_disk(d) {
@@ -112,7 +103,6 @@ fn run_boot(args: BootArgs) -> ExitCode {
             }
         }
     }
-    let mut lan = Lan::new(server);
     let client = Client {
         firmware: args.firmware,
         mac: args.mac,
@@ -123,9 +113,41 @@ fn run_boot(args: BootArgs) -> ExitCode {
         disks,
         seed: 0x1d2c_3b4a,
     };
-    let transcript = boot(&mut lan, &client);
+    let (transcript, frames) = if let Some(name) = &args.iface {
+        let mut iface = match Iface::open(name) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("bootsim: {name}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let t = boot(&mut iface, &client);
+        (t, iface.frames)
+    } else {
+        let (Some(config), Some(root)) = (&args.config, &args.tftp_root) else {
+            eprintln!("bootsim: give --config and --tftp-root, or --iface");
+            return ExitCode::from(2);
+        };
+        let spec = ServerSpec {
+            config: config.clone(),
+            kea_version: args.kea_version,
+            tftp_root: Some(root.clone()),
+            server_addr: args.server_addr,
+            epoch: 1_700_000_000,
+        };
+        let server = match build(&spec) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("bootsim: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut lan = Lan::new(server);
+        let t = boot(&mut lan, &client);
+        (t, lan.frames)
+    };
     if let Some(path) = &args.pcap {
-        if let Err(e) = write_pcap(path, &lan) {
+        if let Err(e) = write_pcap(path, &frames) {
             eprintln!("bootsim: {}: {e}", path.display());
             return ExitCode::from(2);
         }
@@ -148,10 +170,10 @@ fn run_boot(args: BootArgs) -> ExitCode {
     }
 }
 
-fn write_pcap(path: &Path, lan: &Lan) -> Result<(), String> {
+fn write_pcap(path: &Path, frames: &[Frame]) -> Result<(), String> {
     let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
     let mut writer = CaptureWriter::new(file).map_err(|e| e.to_string())?;
-    for f in &lan.frames {
+    for f in frames {
         writer
             .write(f.at + Duration::ZERO, &f.datagram.to_frame())
             .map_err(|e| e.to_string())?;

@@ -1,4 +1,47 @@
 //! Where the firmware models meet servers: an in-process segment with netbootd on it.
 
 pub mod embedded;
+pub mod iface;
 pub mod lan;
+
+use std::time::Duration;
+
+use netbootd::kea::model::Config;
+
+use lan::{ServerNote, Station};
+
+/// Where the chain driver sends a station's frames: the in-process segment (virtual time,
+/// the server's decisions visible) or a real interface (real time, the server a black box).
+pub trait Network {
+    fn run(&mut self, station: &mut dyn Station, limit: Duration);
+    fn now(&self) -> Duration;
+    /// What the server decided so far (empty when the server is not ours to see).
+    fn notes(&self) -> &[ServerNote];
+    /// The server's Kea config, when it is netbootd in-process (for diagnoses).
+    fn config(&self) -> Option<&Config>;
+    /// The address the server acknowledged for `mac` last.
+    fn leased(&self, mac: [u8; 6]) -> Option<std::net::Ipv4Addr>;
+}
+
+impl Network for lan::Lan {
+    fn run(&mut self, station: &mut dyn Station, limit: Duration) {
+        lan::Lan::run(self, station, limit)
+    }
+    fn now(&self) -> Duration {
+        lan::Lan::now(self)
+    }
+    fn notes(&self) -> &[ServerNote] {
+        &self.notes
+    }
+    fn config(&self) -> Option<&Config> {
+        Some(self.server.engine.config())
+    }
+    fn leased(&self, mac: [u8; 6]) -> Option<std::net::Ipv4Addr> {
+        self.server
+            .engine
+            .leases()
+            .iter()
+            .find(|l| l.hwaddr == mac)
+            .map(|l| l.address)
+    }
+}

@@ -1,0 +1,149 @@
+//! bootsim on a real interface (AF_PACKET) against servers it did not write: Debian's Kea 2.2
+//! running the guide's config and tftpd-hpa serving the guide's TFTP root with Debian's
+//! ipxe.efi and refind_x64.efi, in network namespaces this test creates. The same nine steps
+//! as in-process.
+
+#[path = "../../server/tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use support::netns::{self, Netns};
+
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
+}
+
+/// The guide's config for Kea 2.2 on `iface`: `output_options`, files in `dir`.
+fn kea_config(dir: &Path, iface: &str) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("seed/kea-dhcp4.conf"))
+        .unwrap()
+        .replace("\"eth1\"", &format!("\"{iface}\""))
+        .replace("output-options", "output_options")
+        .replace(
+            "\"type\": \"memfile\",",
+            &format!(
+                "\"type\": \"memfile\", \"name\": \"{}\",",
+                dir.join("leases.csv").display()
+            ),
+        )
+        .replace(
+            "\"kea4-ctrl-socket\"",
+            &format!("\"{}\"", dir.join("kea4-ctrl").display()),
+        );
+    let path = dir.join("kea-dhcp4.conf");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_kea(ns: &Netns, config: &Path, dir: &Path) -> Guard {
+    let mut child = ns
+        .command("kea-dhcp4")
+        .arg("-c")
+        .arg(config)
+        .env("KEA_LOCKFILE_DIR", dir)
+        .env("KEA_PIDFILE_DIR", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kea-dhcp4 starts");
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains("DHCP4_STARTED") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("Kea started");
+    Guard(child)
+}
+
+#[test]
+fn the_guides_boot_against_real_kea_and_tftpd_hpa() {
+    if !support::require_tool("kea-dhcp4")
+        || !support::require_tool("in.tftpd")
+        || !support::require_tool("apt-get")
+        || !netns::available()
+    {
+        return;
+    }
+    let out = Command::new("bash")
+        .arg(fixture("../ci/seed-root.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Netns::new("s");
+    let client = Netns::new("c");
+    netns::veth(
+        &server,
+        "nbk0",
+        Some("192.168.1.1/28"),
+        &client,
+        "nbk1",
+        None,
+    );
+    let _kea = start_kea(&server, &kea_config(dir.path(), "nbk0"), dir.path());
+    let _tftpd = Guard(
+        server
+            .command("in.tftpd")
+            .args(["-L", "-s", "-a", "192.168.1.1:69"])
+            .arg(&root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let run = client
+        .command(env!("CARGO_BIN_EXE_bootsim"))
+        .args(["boot", "--iface", "nbk1", "--disk"])
+        .arg(fixture("disks/debian.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    eprintln!("{text}");
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let steps: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c == ' ' || c.is_ascii_digit()) && l.contains("s  "))
+        .collect();
+    assert_eq!(steps.len(), 9, "{text}");
+    assert!(
+        text.contains("ipxe.efi from 192.168.1.1: 850528 bytes (x86_64 EFI, iPXE)"),
+        "{text}"
+    );
+    assert!(text.contains("file refind.pxe"), "{text}");
+    assert!(
+        text.contains("booted EFI\\debian\\grubx64.efi on disk 0 (sda, volume ESP)"),
+        "{text}"
+    );
+    // Kea's lease file has the client's lease.
+    let leases = std::fs::read_to_string(dir.path().join("leases.csv")).unwrap();
+    assert!(leases.contains("192.168.1.2,52:54:00:12:34:56"), "{leases}");
+}
