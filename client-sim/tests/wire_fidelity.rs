@@ -77,7 +77,7 @@ fn dhcp_from_client(frames: &[Frame], kind: u8) -> Vec<(Duration, usize, Message
         .filter(|f| f.from_client && f.datagram.dst.port() == 67)
         .filter_map(|f| {
             let m = Message::decode(&f.datagram.payload).ok()?;
-            (m.message_type() == Some(kind)).then(|| (f.at, f.datagram.payload.len(), m))
+            (m.message_type() == Some(kind)).then_some((f.at, f.datagram.payload.len(), m))
         })
         .collect()
 }
