@@ -448,13 +448,12 @@ impl Ipxe {
         self.wait = Wait::Fetch { get, uri, then };
     }
 
+    /// A download failed. The URI line already says why; `imgsingle_exec` prints "Could not
+    /// boot:" only when executing fails, not when acquiring does.
     fn after_failure(&mut self, now: Duration, then: &AfterFetch, code: i32) {
         if then.autoboot {
             self.give_up(now, code, "the boot file could not be downloaded");
         } else {
-            if then.exec {
-                self.say(now, format!("Could not boot: {}", strerror(code)));
-            }
             self.resume(now, code);
         }
     }
@@ -613,7 +612,9 @@ impl Ipxe {
                 }
                 continue;
             };
-            if line.next >= line.tokens.len() || line.then == Then::End && line.next > 0 {
+            // The line ends after its last command; `cmd ||` ends with an empty command,
+            // which succeeds when it runs (exec.c: the idiom that ignores a failure).
+            if line.then == Then::End {
                 frame.line = None;
                 if frame.rc != 0 {
                     let code = frame.rc;
@@ -624,11 +625,7 @@ impl Ipxe {
             let start = line.next;
             let (len, then) = script::command_at(&line.tokens, start);
             line.then = then;
-            line.next = if then == Then::End {
-                line.tokens.len()
-            } else {
-                start + len + 1
-            };
+            line.next = start + len + 1;
             if !line.process {
                 Self::after_command(frame);
                 continue;
