@@ -11,6 +11,7 @@ PACKAGES=(
   curl                          # curl tftp://
   atftp                         # a TFTP client with RFC 7440 windowsize
   iproute2                      # ip netns, veth
+  gdisk dosfstools mtools       # sgdisk, mkfs.fat, mcopy: real GPT disk images with an ESP
 )
 
 missing=()

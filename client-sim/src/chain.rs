@@ -286,6 +286,12 @@ impl Driver<'_> {
         let nbp = match outcome {
             Ok(nbp) => nbp,
             Err(e) => {
+                // A legacy BIOS ROM (PXE 2.1) reports an offer without a boot file name as
+                // "PXE-E53: No boot filename received" where EDK2 says PXE-E16.
+                let e = match (arch, e) {
+                    (Arch::Bios, PxeError::E16) => PxeError::E53,
+                    (_, e) => e,
+                };
                 let (stage, change) = match &e {
                     PxeError::E16 | PxeError::E53 => (
                         "PXE DHCP",

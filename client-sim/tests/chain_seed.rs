@@ -140,10 +140,14 @@ fn a_class_that_also_matches_ipxe_is_named_as_a_loop() {
 fn arm64_and_bios_clients_get_no_boot_file_on_the_guides_network() {
     let dir = tempfile::tempdir().unwrap();
     let root = synthetic_root(dir.path());
-    for fw in [Firmware::UefiArm64, Firmware::Bios] {
+    for (fw, error) in [
+        (Firmware::UefiArm64, "PXE-E16: No valid offer received."),
+        (Firmware::Bios, "PXE-E53: No boot filename received."),
+    ] {
         let t = run(&fixture("seed/kea-dhcp4.conf"), &root, fw);
-        let (stage, _, change) = failure(&t);
+        let (stage, reason, change) = failure(&t);
         assert_eq!(stage, "PXE DHCP", "{}", t.render(true));
+        assert_eq!(reason, error);
         assert!(change.unwrap().contains("has no boot file"));
     }
 }
