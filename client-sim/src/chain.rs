@@ -14,9 +14,10 @@ use crate::firmware::refind::{self, RefindEnd};
 use crate::firmware::uefi_pxe::packets::{Arch, Identity as PxeIdentity, Undi};
 use crate::firmware::uefi_pxe::{PxeError, UefiPxe};
 use crate::identify::{identify, Image, Machine, Program};
-use crate::net::lan::ServerNote;
+use crate::net::lan::{ServerNote, Station};
 use crate::net::Network;
 use crate::transcript::{Outcome, Step, Transcript};
+use netbootd::wire::frame::Datagram;
 
 /// The firmware a client starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -81,12 +82,6 @@ const LOOP_ROUNDS: usize = 3;
 /// Virtual time a stage may take before the run is cut.
 const STAGE_LIMIT: Duration = Duration::from_secs(600);
 
-struct Driver<'a> {
-    lan: &'a mut dyn Network,
-    client: &'a Client,
-    t: Transcript,
-}
-
 fn mib(n: usize) -> String {
     if n >= 1 << 20 {
         format!("{:.1} MiB", n as f64 / (1 << 20) as f64)
@@ -131,7 +126,78 @@ fn describe(bytes: &[u8]) -> String {
     }
 }
 
-impl Driver<'_> {
+/// What a failure's "what to change" needs from the server, worked out once the run is over
+/// (the server's decisions are only known to the network, not to the client).
+#[derive(Debug, Clone)]
+enum Change {
+    Text(String),
+    /// The DHCP answer in `window` had no boot file for this architecture.
+    NoBootFile {
+        arch: u16,
+        window: (Duration, Duration),
+    },
+    /// iPXE was handed iPXE again: name the class that gave the file.
+    Loop {
+        window: (Duration, Duration),
+    },
+    /// iPXE got no boot file.
+    IpxeNoFile {
+        arch: u16,
+        window: (Duration, Duration),
+    },
+}
+
+/// The stage running now.
+enum Stage {
+    Pxe {
+        machine: Box<UefiPxe>,
+        arch: Arch,
+        start: Duration,
+    },
+    Ipxe {
+        machine: Box<Ipxe>,
+        build: Build,
+        round: usize,
+        start: Duration,
+    },
+    Done,
+}
+
+/// One machine booting, as a [`Station`]: stages follow each other inside it, so many
+/// machines can boot on one segment at once.
+pub struct ChainClient {
+    client: Client,
+    stage: Stage,
+    t: Transcript,
+    /// DHCP steps whose classes are filled in from the server's notes at the end.
+    dhcp_windows: Vec<(usize, (Duration, Duration))>,
+    change: Option<Change>,
+    now: Duration,
+}
+
+impl ChainClient {
+    pub fn new(client: Client, now: Duration) -> ChainClient {
+        let t = Transcript::new(client.firmware.name(), client.mac);
+        let mut c = ChainClient {
+            stage: Stage::Done,
+            t,
+            dhcp_windows: Vec::new(),
+            change: None,
+            now,
+            client,
+        };
+        match c.client.firmware {
+            Firmware::IpxeEfi => c.start_ipxe(now, Build::EfiX64, 0),
+            Firmware::IpxeBios => c.start_ipxe(now, Build::BiosUndi, 0),
+            _ => c.start_pxe(now),
+        }
+        c
+    }
+
+    pub fn transcript(&self) -> &Transcript {
+        &self.t
+    }
+
     fn step(&mut self, stage: &str, at: Duration, detail: String) {
         self.t.steps.push(Step {
             number: self.t.steps.len() + 1,
@@ -147,104 +213,19 @@ impl Driver<'_> {
         }
     }
 
-    fn fail(&mut self, stage: &str, reason: String, change: Option<String>) {
+    fn fail(&mut self, stage: &str, reason: String, change: Option<Change>) {
         self.t.outcome = Outcome::Failed {
             step: self.t.steps.len() + 1,
             stage: stage.into(),
             reason,
-            change,
+            change: None,
         };
+        self.change = change;
+        self.stage = Stage::Done;
     }
 
-    /// The classes the server put the last DHCP query of `since..` in, and the reply type.
-    fn last_dhcp(&self, since: usize) -> Option<(Vec<String>, Option<u8>)> {
-        self.lan.notes()[since..]
-            .iter()
-            .rev()
-            .find_map(|n| match n {
-                ServerNote::Dhcp {
-                    classes,
-                    reply_type,
-                    ..
-                } => Some((classes.clone(), *reply_type)),
-                _ => None,
-            })
-    }
-
-    /// Where the config defines `class` ("kea-dhcp4.conf:33"), for diagnoses.
-    fn class_place(&self, class: &str) -> String {
-        self.lan
-            .config()
-            .into_iter()
-            .flat_map(|c| c.classes.iter())
-            .find(|c| c.name == class)
-            .map(|c| {
-                let file = c
-                    .span
-                    .file
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&c.span.file)
-                    .to_string();
-                format!("'{class}' at {file}:{}", c.span.start.line)
-            })
-            .unwrap_or_else(|| format!("'{class}'"))
-    }
-
-    /// The first class with a boot-file-name among `classes` (Kea takes the first).
-    fn boot_class(&self, classes: &[String]) -> Option<String> {
-        let config = self.lan.config()?;
-        classes
-            .iter()
-            .find(|c| {
-                config
-                    .classes
-                    .iter()
-                    .any(|k| &k.name == *c && k.boot_file_name.is_some())
-            })
-            .cloned()
-    }
-
-    /// ", classes ..." when the server's decisions are visible.
-    fn class_text(&self, classes: &[String]) -> String {
-        if self.lan.config().is_none() {
-            return String::new();
-        }
-        format!(", {}", Self::user_classes(classes))
-    }
-
-    fn user_classes(classes: &[String]) -> String {
-        let own: Vec<&String> = classes
-            .iter()
-            .filter(|c| {
-                !matches!(c.as_str(), "ALL" | "KNOWN" | "UNKNOWN")
-                    && !c.starts_with("VENDOR_CLASS_")
-            })
-            .collect();
-        if own.is_empty() {
-            "no class".into()
-        } else {
-            own.iter()
-                .map(|c| format!("\"{c}\""))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    }
-
-    fn run(mut self) -> Transcript {
-        let c = self.client;
-        match c.firmware {
-            Firmware::IpxeEfi => self.ipxe(Build::EfiX64, 0),
-            Firmware::IpxeBios => self.ipxe(Build::BiosUndi, 0),
-            _ => self.pxe(),
-        }
-        let last = self.t.steps.last().map(|s| s.at).unwrap_or_default();
-        self.t.elapsed = self.lan.now().max(last);
-        self.t
-    }
-
-    fn pxe(&mut self) {
-        let c = self.client;
+    fn start_pxe(&mut self, now: Duration) {
+        let c = &self.client;
         let arch = match c.firmware {
             Firmware::UefiIa32 => Arch::Ia32,
             Firmware::UefiArm64 => Arch::Aarch64,
@@ -266,23 +247,84 @@ impl Driver<'_> {
             undi,
             uuid: c.uuid,
         };
-        let since = self.lan.notes().len();
-        let start = self.lan.now();
-        let mut pxe = UefiPxe::new(id, c.seed, Duration::from_millis(300));
-        pxe.start(start);
-        self.lan.run(&mut pxe, STAGE_LIMIT);
+        let mut machine = UefiPxe::new(id, c.seed, Duration::from_millis(300));
+        machine.start(now);
+        self.stage = Stage::Pxe {
+            machine: Box::new(machine),
+            arch,
+            start: now,
+        };
+    }
+
+    fn start_ipxe(&mut self, now: Duration, build: Build, round: usize) {
+        if round > LOOP_ROUNDS {
+            let window = self
+                .dhcp_windows
+                .last()
+                .map(|(_, w)| *w)
+                .unwrap_or_default();
+            return self.fail(
+                "iPXE DHCP",
+                format!("chainload loop: iPXE was handed iPXE {round} times"),
+                Some(Change::Loop { window }),
+            );
+        }
+        let c = &self.client;
+        let mut machine = Ipxe::new(
+            IpxeIdentity {
+                mac: c.mac,
+                build,
+                uuid: Some(c.uuid),
+            },
+            c.seed.wrapping_add(0x100 * (round as u32 + 1)),
+        );
+        machine.start(now);
+        self.stage = Stage::Ipxe {
+            machine: Box::new(machine),
+            build,
+            round,
+            start: now,
+        };
+    }
+
+    /// Moves on when the current stage has finished.
+    fn advance(&mut self, now: Duration) {
+        self.now = now;
+        let finished = match &self.stage {
+            Stage::Pxe { machine, .. } => Station::finished(machine.as_ref()),
+            Stage::Ipxe { machine, .. } => machine.finished(),
+            Stage::Done => false,
+        };
+        if !finished {
+            return;
+        }
+        match std::mem::replace(&mut self.stage, Stage::Done) {
+            Stage::Pxe {
+                machine,
+                arch,
+                start,
+            } => self.pxe_done(now, *machine, arch, start),
+            Stage::Ipxe {
+                machine,
+                build,
+                round,
+                start,
+            } => self.ipxe_done(now, *machine, build, round, start),
+            Stage::Done => {}
+        }
+    }
+
+    fn pxe_done(&mut self, now: Duration, pxe: UefiPxe, arch: Arch, start: Duration) {
         let console: Vec<(Duration, String)> = pxe
             .console()
             .iter()
             .map(|l| (l.at, l.text.clone()))
             .collect();
         self.console("firmware", console);
-        let dhcp = self.last_dhcp(since);
-        let classes = dhcp.as_ref().map(|(c, _)| c.clone()).unwrap_or_default();
-        let outcome = pxe.outcome().cloned();
-        let Some(outcome) = outcome else {
+        let Some(outcome) = pxe.outcome().cloned() else {
             return self.fail("PXE", "the firmware did not finish in time".into(), None);
         };
+        let window = (start, now);
         let nbp = match outcome {
             Ok(nbp) => nbp,
             Err(e) => {
@@ -295,39 +337,36 @@ impl Driver<'_> {
                 let (stage, change) = match &e {
                     PxeError::E16 | PxeError::E53 => (
                         "PXE DHCP",
-                        Some(format!(
-                            "the server's answer to client-system {:#06x} ({}) has no boot file: \
-                             add a class matching `option[client-system].hex == {:#06x}` with a \
-                             boot-file-name and next-server",
-                            arch.code(),
-                            Self::user_classes(&classes),
-                            arch.code()
-                        )),
+                        Some(Change::NoBootFile {
+                            arch: arch.code(),
+                            window,
+                        }),
                     ),
                     PxeError::E18 => (
                         "PXE DHCP",
-                        Some(
+                        Some(Change::Text(
                             "no DHCP server answered: check interfaces-config and the subnet"
                                 .into(),
-                        ),
+                        )),
                     ),
                     PxeError::E23(text) if text.contains("error 1") => (
                         "TFTP NBP",
-                        Some("the boot file named by the server is not in the TFTP root".into()),
+                        Some(Change::Text(
+                            "the boot file named by the server is not in the TFTP root".into(),
+                        )),
                     ),
                     _ => ("PXE", None),
                 };
                 if stage == "TFTP NBP" {
-                    self.pxe_dhcp_step(start, &classes);
+                    self.dhcp_step("PXE DHCP", start, window, None, None);
                 }
                 return self.fail(stage, e.to_string(), change);
             }
         };
-        self.pxe_dhcp_step(start, &classes);
-        let at = self.lan.now();
+        self.dhcp_step("PXE DHCP", start, window, Some(nbp.station), None);
         self.step(
             "TFTP NBP",
-            at,
+            now,
             format!(
                 "{} from {}: {} ({})",
                 nbp.name,
@@ -336,21 +375,25 @@ impl Driver<'_> {
                 describe(&nbp.bytes)
             ),
         );
-        self.after_download(&nbp.name, &nbp.bytes, 0);
+        self.after_download(now, &nbp.name, &nbp.bytes, 0);
     }
 
-    fn pxe_dhcp_step(&mut self, at: Duration, classes: &[String]) {
-        let lease = self
-            .lan
-            .leased(self.client.mac)
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| "?".into());
-        let classes = self.class_text(classes);
-        self.step("PXE DHCP", at, format!("{lease} leased{classes}"));
+    fn dhcp_step(
+        &mut self,
+        stage: &str,
+        at: Duration,
+        window: (Duration, Duration),
+        address: Option<std::net::Ipv4Addr>,
+        file: Option<String>,
+    ) {
+        let address = address.map_or("?".to_string(), |a| a.to_string());
+        let file = file.map(|f| format!(", file {f}")).unwrap_or_default();
+        self.dhcp_windows.push((self.t.steps.len(), window));
+        self.step(stage, at, format!("{address} leased{file}"));
     }
 
     /// The firmware (or iPXE) is about to start `bytes`: what happens depends on what it is.
-    fn after_download(&mut self, name: &str, bytes: &[u8], round: usize) {
+    fn after_download(&mut self, now: Duration, name: &str, bytes: &[u8], round: usize) {
         let fw = self.client.firmware;
         match (identify(bytes), fw.machine()) {
             (
@@ -360,22 +403,26 @@ impl Driver<'_> {
                 Some(want),
             ) => {
                 if machine != want {
+                    let arch = match fw {
+                        Firmware::UefiArm64 => 0x000b,
+                        Firmware::UefiIa32 => 0x0006,
+                        _ => 0x0007,
+                    };
                     return self.fail(
                         "start NBP",
-                        format!("{name} is a {} image; this {} firmware cannot start it (EFI_UNSUPPORTED)", describe(bytes), fw.name()),
-                        Some(format!(
-                            "serve a {} build to client-system {:#06x}: add a class for it",
-                            want.efi_suffix(),
-                            match fw {
-                                Firmware::UefiArm64 => 0x000b,
-                                Firmware::UefiIa32 => 0x0006,
-                                _ => 0x0007,
-                            }
-                        )),
+                        format!(
+                            "{name} is a {} image; this {} firmware cannot start it (EFI_UNSUPPORTED)",
+                            describe(bytes),
+                            fw.name()
+                        ),
+                        Some(Change::Text(format!(
+                            "serve a {} build to client-system {arch:#06x}: add a class for it",
+                            want.efi_suffix()
+                        ))),
                     );
                 }
                 match program {
-                    Program::Ipxe => self.ipxe(Build::EfiX64, round + 1),
+                    Program::Ipxe => self.start_ipxe(now, Build::EfiX64, round + 1),
                     _ => self.fail(
                         "start NBP",
                         format!(
@@ -391,7 +438,7 @@ impl Driver<'_> {
                     program: Program::Ipxe,
                 },
                 None,
-            ) => self.ipxe(Build::BiosUndi, round + 1),
+            ) => self.start_ipxe(now, Build::BiosUndi, round + 1),
             (_, None) => self.fail(
                 "start NBP",
                 format!("{name} ({}) is not a BIOS iPXE image", describe(bytes)),
@@ -400,48 +447,28 @@ impl Driver<'_> {
             (_, Some(_)) => self.fail(
                 "start NBP",
                 format!("{name} ({}) is not an EFI image", describe(bytes)),
-                Some("the EFI firmware needs an EFI application here".into()),
+                Some(Change::Text(
+                    "the EFI firmware needs an EFI application here".into(),
+                )),
             ),
         }
     }
 
-    fn ipxe(&mut self, build: Build, round: usize) {
-        if round > LOOP_ROUNDS {
-            let classes = self.last_dhcp(0).map(|(c, _)| c).unwrap_or_default();
-            let place = self
-                .boot_class(&classes)
-                .map(|c| self.class_place(&c))
-                .unwrap_or_else(|| "a class".into());
-            return self.fail(
-                "iPXE DHCP",
-                format!("chainload loop: iPXE was handed iPXE {round} times"),
-                Some(format!(
-                    "iPXE was offered its own binary again: class {place} also matches iPXE \
-                     (user-class \"iPXE\"); exclude it with `not option[user-class].exists` or \
-                     put the iPXE class first"
-                )),
-            );
-        }
-        let c = self.client;
-        let since = self.lan.notes().len();
-        let start = self.lan.now();
-        let mut ipxe = Ipxe::new(
-            IpxeIdentity {
-                mac: c.mac,
-                build,
-                uuid: Some(c.uuid),
-            },
-            c.seed.wrapping_add(0x100 * (round as u32 + 1)),
-        );
-        ipxe.start(start);
-        self.lan.run(&mut ipxe, STAGE_LIMIT);
+    fn ipxe_done(
+        &mut self,
+        now: Duration,
+        ipxe: Ipxe,
+        build: Build,
+        round: usize,
+        start: Duration,
+    ) {
         let console: Vec<(Duration, String)> = ipxe
             .console()
             .iter()
             .map(|l| (l.at, l.text.clone()))
             .collect();
         self.console("iPXE", console);
-        let classes = self.last_dhcp(since).map(|(c, _)| c).unwrap_or_default();
+        let arch = build.arch();
         let Some(lease) = ipxe.lease().cloned() else {
             return self.fail(
                 "iPXE DHCP",
@@ -450,25 +477,24 @@ impl Driver<'_> {
             );
         };
         let file = lease.filename().unwrap_or_default();
-        self.step(
+        let dhcp_end = ipxe.images().first().map_or(now, |i| i.at);
+        let window = (start, dhcp_end);
+        self.dhcp_step(
             "iPXE DHCP",
             start,
-            format!(
-                "{} leased{}, file {}",
-                lease.address,
-                self.class_text(&classes),
-                if file.is_empty() {
-                    "(none)".into()
-                } else {
-                    file.clone()
-                }
-            ),
+            window,
+            Some(lease.address),
+            Some(if file.is_empty() {
+                "(none)".into()
+            } else {
+                file.clone()
+            }),
         );
         for (i, image) in ipxe.images().iter().enumerate() {
             let stage = if i == 0 { "TFTP script" } else { "iPXE fetch" };
             self.step(
                 stage,
-                self.lan.now(),
+                image.at,
                 format!(
                     "{} as {}: {} ({})",
                     image.uri,
@@ -494,10 +520,10 @@ impl Driver<'_> {
                 ) {
                     self.step(
                         "chain",
-                        self.lan.now(),
+                        now,
                         format!("{} ({})", image.name, describe(&image.bytes)),
                     );
-                    return self.ipxe(build, round + 1);
+                    return self.start_ipxe(now, build, round + 1);
                 }
                 if !matches!(
                     kind,
@@ -518,10 +544,10 @@ impl Driver<'_> {
                 }
                 self.step(
                     "chain",
-                    self.lan.now(),
+                    now,
                     format!("{load_options} ({})", describe(&image.bytes)),
                 );
-                self.refind(&volume);
+                self.refind(now, &volume);
             }
             Some(IpxeEnd::ExecRaw { image }) => self.fail(
                 "chain",
@@ -532,19 +558,9 @@ impl Driver<'_> {
                 None,
             ),
             Some(IpxeEnd::Returned { rc, reason }) => {
-                let change = if file.is_empty() {
-                    Some(format!(
-                        "iPXE ({}, user-class iPXE) matched {}: no class gives it a boot file",
-                        if build == Build::EfiX64 {
-                            "client-system 0x0007"
-                        } else {
-                            "client-system 0x0000"
-                        },
-                        Self::user_classes(&classes)
-                    ))
-                } else {
-                    None
-                };
+                let change = file
+                    .is_empty()
+                    .then_some(Change::IpxeNoFile { arch, window });
                 self.fail(
                     "iPXE",
                     format!("iPXE returned to the firmware (status {rc}): {reason}"),
@@ -554,7 +570,7 @@ impl Driver<'_> {
             Some(IpxeEnd::WaitingForInput { command }) => self.fail(
                 "iPXE",
                 format!("the script waits for input at `{command}`; no key will come"),
-                Some("give the command a --timeout".into()),
+                Some(Change::Text("give the command a --timeout".into())),
             ),
             Some(IpxeEnd::Stopped { command }) => {
                 self.fail("iPXE", format!("the script ran `{command}`"), None)
@@ -563,14 +579,13 @@ impl Driver<'_> {
         }
     }
 
-    fn refind(&mut self, volume: &[crate::firmware::ipxe::Image]) {
+    fn refind(&mut self, start: Duration, volume: &[crate::firmware::ipxe::Image]) {
         // refind.conf from iPXE's volume (the image named refind.conf), firmware.md C.1.
         let conf = volume
             .iter()
             .find(|i| i.name.eq_ignore_ascii_case("refind.conf"))
             .map(|i| i.bytes.clone());
         let machine = self.client.firmware.machine().unwrap_or(Machine::X64);
-        let start = self.lan.now();
         let run = refind::run(conf.as_deref(), &self.client.disks, machine);
         let console: Vec<(Duration, String)> = run
             .console
@@ -619,27 +634,205 @@ impl Driver<'_> {
             RefindEnd::LoadFailed { entry, error } => self.fail(
                 "boot",
                 format!("{} on disk {}: {error}", entry.path, entry.disk),
-                Some("the loader is built for another architecture".into()),
+                Some(Change::Text(
+                    "the loader is built for another architecture".into(),
+                )),
             ),
             RefindEnd::NoLoaders => self.fail(
                 "rEFInd scan",
                 "rEFInd found no loader to boot".into(),
-                Some(format!(
+                Some(Change::Text(format!(
                     "scanfor is {:?}: no EFI loader on those disks",
                     run.config.scanfor
-                )),
+                ))),
             ),
             RefindEnd::WaitingAtMenu { reason } => self.fail("rEFInd menu", reason, None),
         }
     }
+
+    /// The transcript, with what only the network knows filled in: the classes the server
+    /// put each DHCP query in, and the "what to change" that names them.
+    pub fn finish(mut self, net: &dyn Network) -> Transcript {
+        let mac = self.client.mac;
+        let classes_in = |window: (Duration, Duration)| -> Vec<String> {
+            net.notes()
+                .iter()
+                .filter_map(|n| match n {
+                    ServerNote::Dhcp {
+                        at,
+                        mac: m,
+                        classes,
+                        reply_type,
+                        ..
+                    } if *m == mac
+                        && *at >= window.0
+                        && *at <= window.1
+                        && reply_type.is_some() =>
+                    {
+                        Some(classes.clone())
+                    }
+                    _ => None,
+                })
+                .next_back()
+                .unwrap_or_default()
+        };
+        if net.config().is_some() {
+            for (index, window) in &self.dhcp_windows {
+                let classes = user_classes(&classes_in(*window));
+                if let Some(step) = self.t.steps.get_mut(*index) {
+                    step.detail = match step.detail.split_once(" leased") {
+                        Some((a, rest)) => format!("{a} leased, {classes}{rest}"),
+                        None => step.detail.clone(),
+                    };
+                }
+            }
+        }
+        let text = self.change.take().map(|c| match c {
+            Change::Text(t) => t,
+            Change::NoBootFile { arch, window } => format!(
+                "the server's answer to client-system {arch:#06x} ({}) has no boot file: add a \
+                 class matching `option[client-system].hex == {arch:#06x}` with a \
+                 boot-file-name and next-server",
+                user_classes(&classes_in(window))
+            ),
+            Change::Loop { window } => {
+                let classes = classes_in(window);
+                let place = boot_class(net, &classes)
+                    .map(|c| class_place(net, &c))
+                    .unwrap_or_else(|| "a class".into());
+                format!(
+                    "iPXE was offered its own binary again: class {place} also matches iPXE \
+                     (user-class \"iPXE\"); exclude it with `not option[user-class].exists` or \
+                     put the iPXE class first"
+                )
+            }
+            Change::IpxeNoFile { arch, window } => format!(
+                "iPXE (client-system {arch:#06x}, user-class iPXE) matched {}: no class gives \
+                 it a boot file",
+                user_classes(&classes_in(window))
+            ),
+        });
+        if let Outcome::Failed { change, .. } = &mut self.t.outcome {
+            *change = text;
+        }
+        let last = self.t.steps.last().map(|s| s.at).unwrap_or_default();
+        self.t.elapsed = self.now.max(last);
+        self.t
+    }
 }
 
-/// Boots `client` on `lan` and tells how it went.
-pub fn boot(lan: &mut dyn Network, client: &Client) -> Transcript {
-    let driver = Driver {
-        lan,
-        client,
-        t: Transcript::new(client.firmware.name(), client.mac),
-    };
-    driver.run()
+fn user_classes(classes: &[String]) -> String {
+    let own: Vec<&String> = classes
+        .iter()
+        .filter(|c| {
+            !matches!(c.as_str(), "ALL" | "KNOWN" | "UNKNOWN") && !c.starts_with("VENDOR_CLASS_")
+        })
+        .collect();
+    if own.is_empty() {
+        "no class".into()
+    } else {
+        own.iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Where the config defines `class` ("kea-dhcp4.conf:33"), for diagnoses.
+fn class_place(net: &dyn Network, class: &str) -> String {
+    net.config()
+        .into_iter()
+        .flat_map(|c| c.classes.iter())
+        .find(|c| c.name == class)
+        .map(|c| {
+            let file = c
+                .span
+                .file
+                .rsplit('/')
+                .next()
+                .unwrap_or(&c.span.file)
+                .to_string();
+            format!("'{class}' at {file}:{}", c.span.start.line)
+        })
+        .unwrap_or_else(|| format!("'{class}'"))
+}
+
+/// The first class with a boot-file-name among `classes` (Kea takes the first).
+fn boot_class(net: &dyn Network, classes: &[String]) -> Option<String> {
+    let config = net.config()?;
+    classes
+        .iter()
+        .find(|c| {
+            config
+                .classes
+                .iter()
+                .any(|k| &k.name == *c && k.boot_file_name.is_some())
+        })
+        .cloned()
+}
+
+impl Station for ChainClient {
+    fn poll_transmit(&mut self) -> Option<Datagram> {
+        loop {
+            let d = match &mut self.stage {
+                Stage::Pxe { machine, .. } => machine.poll_transmit(),
+                Stage::Ipxe { machine, .. } => machine.poll_transmit(),
+                Stage::Done => return None,
+            };
+            if d.is_some() {
+                return d;
+            }
+            // Everything the stage had queued has left: it may now be finished.
+            let before = std::mem::discriminant(&self.stage);
+            let steps = self.t.steps.len();
+            self.advance(self.now);
+            if std::mem::discriminant(&self.stage) == before && self.t.steps.len() == steps {
+                return None;
+            }
+        }
+    }
+
+    fn handle(&mut self, now: Duration, d: &Datagram) {
+        self.now = now;
+        match &mut self.stage {
+            Stage::Pxe { machine, .. } => machine.handle(now, d),
+            Stage::Ipxe { machine, .. } => machine.handle(now, d),
+            Stage::Done => return,
+        }
+        self.advance(now);
+    }
+
+    fn handle_timeout(&mut self, now: Duration) {
+        self.now = now;
+        match &mut self.stage {
+            Stage::Pxe { machine, .. } => machine.handle_timeout(now),
+            Stage::Ipxe { machine, .. } => machine.handle_timeout(now),
+            Stage::Done => return,
+        }
+        self.advance(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        match &self.stage {
+            Stage::Pxe { machine, .. } => machine.poll_timeout(),
+            Stage::Ipxe { machine, .. } => machine.poll_timeout(),
+            Stage::Done => None,
+        }
+    }
+
+    fn finished(&self) -> bool {
+        matches!(self.stage, Stage::Done)
+    }
+
+    fn mac(&self) -> Option<[u8; 6]> {
+        Some(self.client.mac)
+    }
+}
+
+/// Boots `client` on `net` and tells how it went.
+pub fn boot(net: &mut dyn Network, client: &Client) -> Transcript {
+    let mut station = ChainClient::new(client.clone(), net.now());
+    // A stage that finishes inside `new` (none do today) or after the last frame: settle.
+    net.run(&mut station, STAGE_LIMIT * 4);
+    station.finish(net)
 }

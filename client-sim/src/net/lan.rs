@@ -23,6 +23,10 @@ pub trait Station {
     fn poll_timeout(&self) -> Option<Duration>;
     /// True once the station has nothing more to do on the network.
     fn finished(&self) -> bool;
+    /// The station's hardware address, so frames for it reach it alone.
+    fn mac(&self) -> Option<[u8; 6]> {
+        None
+    }
 }
 
 /// One frame on the wire.
@@ -38,6 +42,8 @@ pub struct Frame {
 pub enum ServerNote {
     Dhcp {
         at: Duration,
+        /// The client's hardware address (chaddr).
+        mac: [u8; 6],
         xid: u32,
         query_type: Option<u8>,
         reply_type: Option<u8>,
@@ -190,8 +196,11 @@ impl Lan {
                 reply,
                 classes,
             }) => {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&query.chaddr[..6]);
                 self.notes.push(ServerNote::Dhcp {
                     at: self.now,
+                    mac,
                     xid: query.xid,
                     query_type: query.message_type(),
                     reply_type: reply.message_type(),
@@ -204,6 +213,7 @@ impl Lan {
             }
             Ok(FrameAnswer::Silent { xid, why }) => self.notes.push(ServerNote::Dhcp {
                 at: self.now,
+                mac: d.src_mac,
                 xid,
                 query_type: None,
                 reply_type: None,
@@ -213,6 +223,7 @@ impl Lan {
             Ok(_) => {}
             Err(e) => self.notes.push(ServerNote::Dhcp {
                 at: self.now,
+                mac: d.src_mac,
                 xid: 0,
                 query_type: None,
                 reply_type: None,
