@@ -1,18 +1,28 @@
 //! One broadcast segment on a virtual clock, with netbootd on it in-process: its DHCP engine
 //! at the link layer (`netbootd::dhcp::link`, the same code that serves AF_PACKET sockets)
 //! and its TFTP host (`netbootd::tftp::host`, the same admission and sessions as the tokio
-//! shell). Firmware timeouts pass instantly: time jumps to the next deadline.
+//! shell). Firmware timeouts pass instantly: time jumps to the next event.
 //!
-//! Every frame is kept (for the transcript and `--pcap`), with what the server decided about
-//! it (the classes a query matched, a TFTP refusal).
+//! Any number of stations share the segment; frames reach the station they are addressed to
+//! (a broadcast DHCP reply reaches the client its chaddr names, the only one that would keep
+//! it). Each direction of the link can lose, duplicate, delay and reorder frames, drawn from
+//! a seeded generator, so the same seed gives the same run.
+//!
+//! Every frame is kept (for transcripts and `--pcap`) unless turned off for storms, with
+//! what the server decided about it (the classes a query matched, a TFTP refusal).
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use netbootd::dhcp::engine::Engine;
 use netbootd::dhcp::link::{FrameAnswer, Link};
 use netbootd::tftp::host::{HostEvent, TftpHost};
+use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
 
 /// A client on the segment: a firmware model, sans-IO.
@@ -66,13 +76,65 @@ pub struct Server {
     pub epoch: u64,
 }
 
+/// What one direction of the link does to frames.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkFaults {
+    /// Probability a frame is lost.
+    pub loss: f64,
+    /// Probability a frame arrives twice.
+    pub duplicate: f64,
+    /// Fixed one-way delay, milliseconds.
+    pub delay_ms: u64,
+    /// Random extra delay up to this, milliseconds.
+    pub jitter_ms: u64,
+    /// Probability a frame is held back long enough for later ones to overtake it.
+    pub reorder: f64,
+}
+
+/// Faults on both directions, and the server's own.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    pub seed: u64,
+    pub to_server: LinkFaults,
+    pub to_client: LinkFaults,
+    /// A slow disk: every TFTP packet the server sends leaves this much later.
+    pub tftp_delay_ms: u64,
+}
+
+/// Counts of what the faults did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FaultCounts {
+    pub lost: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Towards {
+    Server,
+    Client,
+}
+
+struct InFlight {
+    towards: Towards,
+    datagram: Datagram,
+}
+
 pub struct Lan {
     pub server: Server,
     now: Duration,
     base: Instant,
-    to_client: VecDeque<Datagram>,
+    /// Frames in flight, by delivery time then sending order.
+    queue: BinaryHeap<Reverse<(Duration, u64)>>,
+    flight: HashMap<u64, InFlight>,
+    seq: u64,
     /// Hardware addresses learned from client frames, as a switch and ARP would.
     neighbours: HashMap<Ipv4Addr, [u8; 6]>,
+    faults: Faults,
+    rng: StdRng,
+    pub fault_counts: FaultCounts,
     pub frames: Vec<Frame>,
     /// Keep every frame (transcripts, pcap); off for storms.
     pub keep_frames: bool,
@@ -81,12 +143,21 @@ pub struct Lan {
 
 impl Lan {
     pub fn new(server: Server) -> Lan {
+        Lan::with_faults(server, Faults::default())
+    }
+
+    pub fn with_faults(server: Server, faults: Faults) -> Lan {
         Lan {
             server,
             now: Duration::ZERO,
             base: Instant::now(),
-            to_client: VecDeque::new(),
+            queue: BinaryHeap::new(),
+            flight: HashMap::new(),
+            seq: 0,
             neighbours: HashMap::new(),
+            rng: StdRng::seed_from_u64(faults.seed),
+            faults,
+            fault_counts: FaultCounts::default(),
             frames: Vec::new(),
             keep_frames: true,
             notes: Vec::new(),
@@ -102,38 +173,175 @@ impl Lan {
         self.server.link.addr
     }
 
-    /// Runs `station` until it is finished, nothing is in flight and no timer is pending, or
-    /// `limit` of virtual time has passed.
+    /// Runs `station` until it is finished, or `limit` of virtual time has passed.
     pub fn run(&mut self, station: &mut dyn Station, limit: Duration) {
+        self.run_all(&mut [station], limit);
+    }
+
+    /// Runs every station until all are finished, or `limit` of virtual time has passed.
+    /// Server timers still pending when the stations are done run on in later calls.
+    pub fn run_all(&mut self, stations: &mut [&mut dyn Station], limit: Duration) {
         let end = self.now + limit;
+        let by_mac: HashMap<[u8; 6], usize> = stations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.mac().map(|m| (m, i)))
+            .collect();
+        // Station timers: (deadline, station), checked against the station when popped.
+        let mut timers: BinaryHeap<Reverse<(Duration, usize)>> = BinaryHeap::new();
+        let mut dirty: Vec<usize> = (0..stations.len()).collect();
+        let mut unfinished = stations.iter().filter(|s| !s.finished()).count();
+        let mut done: Vec<bool> = stations.iter().map(|s| s.finished()).collect();
         loop {
-            while let Some(d) = station.poll_transmit() {
-                self.on_client_frame(d);
+            for i in std::mem::take(&mut dirty) {
+                while let Some(d) = stations[i].poll_transmit() {
+                    self.send(Towards::Server, d, 0);
+                }
+                if !done[i] && stations[i].finished() {
+                    done[i] = true;
+                    unfinished -= 1;
+                }
+                if let Some(t) = stations[i].poll_timeout() {
+                    timers.push(Reverse((t, i)));
+                }
             }
-            if let Some(d) = self.to_client.pop_front() {
-                self.record(false, &d);
-                station.handle(self.now, &d);
-                continue;
-            }
-            // The station is done: server timers left (a transfer waiting for an ACK that
-            // will not come) run on in later calls, on the same clock.
-            if station.finished() {
+            if unfinished == 0 {
                 return;
             }
-            let next = [station.poll_timeout(), self.server_deadline()]
-                .into_iter()
-                .flatten()
-                .min();
-            let Some(next) = next else { return };
+            // The next event: a frame arriving, a station timer, a server timer.
+            let frame_at = self.queue.peek().map(|Reverse((at, _))| *at);
+            let timer_at = loop {
+                match timers.peek() {
+                    Some(Reverse((t, i)))
+                        if stations[*i].poll_timeout() != Some(*t) || done[*i] =>
+                    {
+                        timers.pop();
+                    }
+                    Some(Reverse((t, _))) => break Some(*t),
+                    None => break None,
+                }
+            };
+            let server_at = self.server_deadline();
+            let Some(next) = [frame_at, timer_at, server_at].into_iter().flatten().min() else {
+                return;
+            };
             if next > end {
                 self.now = end;
                 return;
             }
             self.now = self.now.max(next);
-            if station.poll_timeout().is_some_and(|t| t <= self.now) {
-                station.handle_timeout(self.now);
+            if frame_at == Some(next) {
+                let Reverse((_, seq)) = self.queue.pop().expect("peeked");
+                let item = self.flight.remove(&seq).expect("in flight");
+                match item.towards {
+                    Towards::Server => self.at_server(item.datagram),
+                    Towards::Client => {
+                        self.record(false, &item.datagram);
+                        for i in self.recipients(&item.datagram, &by_mac, stations.len()) {
+                            if !done[i] {
+                                stations[i].handle(self.now, &item.datagram);
+                                dirty.push(i);
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            if timer_at == Some(next) {
+                while let Some(Reverse((t, i))) = timers.peek().copied() {
+                    if t > self.now {
+                        break;
+                    }
+                    timers.pop();
+                    if !done[i] && stations[i].poll_timeout() == Some(t) {
+                        stations[i].handle_timeout(self.now);
+                        dirty.push(i);
+                    }
+                }
+                continue;
             }
             self.server_timers();
+        }
+    }
+
+    /// Which stations a frame from the server reaches.
+    fn recipients(&self, d: &Datagram, by_mac: &HashMap<[u8; 6], usize>, n: usize) -> Vec<usize> {
+        if d.dst_mac != [0xff; 6] {
+            return by_mac.get(&d.dst_mac).map_or_else(
+                || {
+                    if by_mac.is_empty() {
+                        (0..n).collect()
+                    } else {
+                        Vec::new()
+                    }
+                },
+                |i| vec![*i],
+            );
+        }
+        // A broadcast DHCP reply: only the client its chaddr names keeps it.
+        if d.src.port() == 67 {
+            if let Ok(m) = Message::decode(&d.payload) {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&m.chaddr[..6]);
+                if let Some(i) = by_mac.get(&mac) {
+                    return vec![*i];
+                }
+            }
+        }
+        (0..n).collect()
+    }
+
+    /// Puts a frame on the wire towards `towards`, through that direction's faults.
+    fn send(&mut self, towards: Towards, d: Datagram, extra_ms: u64) {
+        if towards == Towards::Server {
+            self.record(true, &d);
+            if !d.src.ip().is_unspecified() {
+                self.neighbours.insert(*d.src.ip(), d.src_mac);
+            }
+        }
+        let f = match towards {
+            Towards::Server => self.faults.to_server.clone(),
+            Towards::Client => self.faults.to_client.clone(),
+        };
+        if f.loss > 0.0 && self.rng.gen_bool(f.loss.min(1.0)) {
+            self.fault_counts.lost += 1;
+            return;
+        }
+        let copies = if f.duplicate > 0.0 && self.rng.gen_bool(f.duplicate.min(1.0)) {
+            self.fault_counts.duplicated += 1;
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let mut delay = f.delay_ms + extra_ms;
+            if f.jitter_ms > 0 {
+                delay += self.rng.gen_range(0..=f.jitter_ms);
+            }
+            if f.reorder > 0.0 && self.rng.gen_bool(f.reorder.min(1.0)) {
+                self.fault_counts.reordered += 1;
+                delay += 2 * f.jitter_ms.max(1) + 1;
+            }
+            let at = self.now + Duration::from_millis(delay);
+            self.seq += 1;
+            self.queue.push(Reverse((at, self.seq)));
+            self.flight.insert(
+                self.seq,
+                InFlight {
+                    towards,
+                    datagram: d.clone(),
+                },
+            );
+        }
+    }
+
+    fn record(&mut self, from_client: bool, d: &Datagram) {
+        if self.keep_frames {
+            self.frames.push(Frame {
+                at: self.now,
+                from_client,
+                datagram: d.clone(),
+            });
         }
     }
 
@@ -154,21 +362,8 @@ impl Lan {
         }
     }
 
-    fn record(&mut self, from_client: bool, d: &Datagram) {
-        if self.keep_frames {
-            self.frames.push(Frame {
-                at: self.now,
-                from_client,
-                datagram: d.clone(),
-            });
-        }
-    }
-
-    fn on_client_frame(&mut self, d: Datagram) {
-        self.record(true, &d);
-        if !d.src.ip().is_unspecified() {
-            self.neighbours.insert(*d.src.ip(), d.src_mac);
-        }
+    /// A frame reached the server's port.
+    fn at_server(&mut self, d: Datagram) {
         let to_server = *d.dst.ip() == self.server.link.addr || d.dst.ip().is_broadcast();
         if !to_server {
             return;
@@ -189,6 +384,15 @@ impl Lan {
             .server
             .link
             .answer(&mut self.server.engine, epoch, &d.to_frame());
+        let note = |silence: Option<String>, xid| ServerNote::Dhcp {
+            at: self.now,
+            mac: d.src_mac,
+            xid,
+            query_type: None,
+            reply_type: None,
+            classes: Vec::new(),
+            silence,
+        };
         match answer {
             Ok(FrameAnswer::Reply {
                 frame,
@@ -208,46 +412,38 @@ impl Lan {
                     silence: None,
                 });
                 if let Ok(Some(reply)) = Datagram::from_frame(&frame) {
-                    self.to_client.push_back(reply);
+                    self.send(Towards::Client, reply, 0);
                 }
             }
-            Ok(FrameAnswer::Silent { xid, why }) => self.notes.push(ServerNote::Dhcp {
-                at: self.now,
-                mac: d.src_mac,
-                xid,
-                query_type: None,
-                reply_type: None,
-                classes: Vec::new(),
-                silence: Some(format!("{why:?}")),
-            }),
+            Ok(FrameAnswer::Silent { xid, why }) => {
+                let n = note(Some(format!("{why:?}")), xid);
+                self.notes.push(n);
+            }
             Ok(_) => {}
-            Err(e) => self.notes.push(ServerNote::Dhcp {
-                at: self.now,
-                mac: d.src_mac,
-                xid: 0,
-                query_type: None,
-                reply_type: None,
-                classes: Vec::new(),
-                silence: Some(e.to_string()),
-            }),
+            Err(e) => {
+                let n = note(Some(e.to_string()), 0);
+                self.notes.push(n);
+            }
         }
     }
 
     fn tftp_out(&mut self, out: Vec<netbootd::tftp::host::Outgoing>) {
-        let link = &self.server.link;
+        let (mac, addr) = (self.server.link.mac, self.server.link.addr);
+        let slow = self.faults.tftp_delay_ms;
         for o in out {
             let dst_mac = self
                 .neighbours
                 .get(o.dst.ip())
                 .copied()
                 .unwrap_or([0xff; 6]);
-            self.to_client.push_back(Datagram::new(
-                link.mac,
+            let d = Datagram::new(
+                mac,
                 dst_mac,
-                SocketAddrV4::new(link.addr, o.src_port),
+                SocketAddrV4::new(addr, o.src_port),
                 o.dst,
                 o.packet.encode(),
-            ));
+            );
+            self.send(Towards::Client, d, slow);
         }
         if let Some(tftp) = self.server.tftp.as_mut() {
             for event in tftp.drain_events() {
