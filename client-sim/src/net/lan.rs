@@ -52,6 +52,8 @@ pub struct Frame {
 pub enum ServerNote {
     Dhcp {
         at: Duration,
+        /// Which server (0: the primary).
+        server: usize,
         /// The client's hardware address (chaddr).
         mac: [u8; 6],
         xid: u32,
@@ -123,7 +125,8 @@ struct InFlight {
 }
 
 pub struct Lan {
-    pub server: Server,
+    /// The primary server first; others (a rogue or racing server) after it.
+    pub servers: Vec<Server>,
     now: Duration,
     base: Instant,
     /// Frames in flight, by delivery time then sending order.
@@ -148,7 +151,7 @@ impl Lan {
 
     pub fn with_faults(server: Server, faults: Faults) -> Lan {
         Lan {
-            server,
+            servers: vec![server],
             now: Duration::ZERO,
             base: Instant::now(),
             queue: BinaryHeap::new(),
@@ -168,9 +171,19 @@ impl Lan {
         self.now
     }
 
-    /// The server's address on the segment.
+    /// Adds another server to the segment (a second DHCP server, racing or rogue).
+    pub fn add_server(&mut self, server: Server) {
+        self.servers.push(server);
+    }
+
+    /// The primary server.
+    pub fn server(&self) -> &Server {
+        &self.servers[0]
+    }
+
+    /// The primary server's address on the segment.
     pub fn server_addr(&self) -> Ipv4Addr {
-        self.server.link.addr
+        self.servers[0].link.addr
     }
 
     /// Runs `station` until it is finished, or `limit` of virtual time has passed.
@@ -346,46 +359,54 @@ impl Lan {
     }
 
     fn server_deadline(&self) -> Option<Duration> {
-        let tftp = self.server.tftp.as_ref()?;
-        tftp.next_deadline()
+        self.servers
+            .iter()
+            .filter_map(|s| s.tftp.as_ref()?.next_deadline())
+            .min()
             .map(|d| d.saturating_duration_since(self.base))
     }
 
     fn server_timers(&mut self) {
         let now = self.base + self.now;
-        let Some(tftp) = self.server.tftp.as_mut() else {
-            return;
-        };
-        if tftp.next_deadline().is_some_and(|d| d <= now) {
-            let out = tftp.on_timeout(now);
-            self.tftp_out(out);
-        }
-    }
-
-    /// A frame reached the server's port.
-    fn at_server(&mut self, d: Datagram) {
-        let to_server = *d.dst.ip() == self.server.link.addr || d.dst.ip().is_broadcast();
-        if !to_server {
-            return;
-        }
-        if d.dst.port() == self.server.link.port {
-            self.dhcp(&d);
-        } else if let Some(tftp) = self.server.tftp.as_mut() {
-            if *d.dst.ip() == self.server.link.addr {
-                let out = tftp.on_datagram(self.base + self.now, d.src, d.dst.port(), &d.payload);
-                self.tftp_out(out);
+        for i in 0..self.servers.len() {
+            let Some(tftp) = self.servers[i].tftp.as_mut() else {
+                continue;
+            };
+            if tftp.next_deadline().is_some_and(|d| d <= now) {
+                let out = tftp.on_timeout(now);
+                self.tftp_out(i, out);
             }
         }
     }
 
-    fn dhcp(&mut self, d: &Datagram) {
-        let epoch = self.server.epoch + self.now.as_secs();
-        let answer = self
-            .server
-            .link
-            .answer(&mut self.server.engine, epoch, &d.to_frame());
+    /// A frame reached the servers' side of the link: every server hears a broadcast, a
+    /// unicast reaches the server it is addressed to.
+    fn at_server(&mut self, d: Datagram) {
+        for i in 0..self.servers.len() {
+            let link = &self.servers[i].link;
+            let (addr, port) = (link.addr, link.port);
+            if *d.dst.ip() != addr && !d.dst.ip().is_broadcast() {
+                continue;
+            }
+            if d.dst.port() == port {
+                self.dhcp(i, &d);
+            } else if *d.dst.ip() == addr {
+                if let Some(tftp) = self.servers[i].tftp.as_mut() {
+                    let out =
+                        tftp.on_datagram(self.base + self.now, d.src, d.dst.port(), &d.payload);
+                    self.tftp_out(i, out);
+                }
+            }
+        }
+    }
+
+    fn dhcp(&mut self, index: usize, d: &Datagram) {
+        let server = &mut self.servers[index];
+        let epoch = server.epoch + self.now.as_secs();
+        let answer = server.link.answer(&mut server.engine, epoch, &d.to_frame());
         let note = |silence: Option<String>, xid| ServerNote::Dhcp {
             at: self.now,
+            server: index,
             mac: d.src_mac,
             xid,
             query_type: None,
@@ -404,6 +425,7 @@ impl Lan {
                 mac.copy_from_slice(&query.chaddr[..6]);
                 self.notes.push(ServerNote::Dhcp {
                     at: self.now,
+                    server: index,
                     mac,
                     xid: query.xid,
                     query_type: query.message_type(),
@@ -427,8 +449,8 @@ impl Lan {
         }
     }
 
-    fn tftp_out(&mut self, out: Vec<netbootd::tftp::host::Outgoing>) {
-        let (mac, addr) = (self.server.link.mac, self.server.link.addr);
+    fn tftp_out(&mut self, index: usize, out: Vec<netbootd::tftp::host::Outgoing>) {
+        let (mac, addr) = (self.servers[index].link.mac, self.servers[index].link.addr);
         let slow = self.faults.tftp_delay_ms;
         for o in out {
             let dst_mac = self
@@ -445,7 +467,7 @@ impl Lan {
             );
             self.send(Towards::Client, d, slow);
         }
-        if let Some(tftp) = self.server.tftp.as_mut() {
+        if let Some(tftp) = self.servers[index].tftp.as_mut() {
             for event in tftp.drain_events() {
                 self.notes.push(ServerNote::Tftp {
                     at: self.now,

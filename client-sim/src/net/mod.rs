@@ -34,10 +34,10 @@ impl Network for lan::Lan {
         &self.notes
     }
     fn config(&self) -> Option<&Config> {
-        Some(self.server.engine.config())
+        Some(self.servers[0].engine.config())
     }
     fn leased(&self, mac: [u8; 6]) -> Option<std::net::Ipv4Addr> {
-        self.server
+        self.servers[0]
             .engine
             .leases()
             .iter()
