@@ -342,6 +342,15 @@ impl ChainClient {
                             window,
                         }),
                     ),
+                    PxeError::E07(text) if text.contains("NAK") => (
+                        "PXE DHCP",
+                        Some(Change::Text(
+                            "the server refused the address it had offered (DHCPNAK): another \
+                             client took it first; the pool may be too small for this many \
+                             machines"
+                                .into(),
+                        )),
+                    ),
                     PxeError::E18 => (
                         "PXE DHCP",
                         Some(Change::Text(

@@ -6,4 +6,5 @@ pub mod firmware;
 pub mod identify;
 pub mod net;
 pub mod recipe;
+pub mod scenario;
 pub mod transcript;

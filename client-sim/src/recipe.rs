@@ -45,17 +45,30 @@ pub enum RecipeError {
     Bad { path: String, message: String },
 }
 
-/// What a content spec stands for.
+fn machine(arch: &str) -> Result<u16, String> {
+    Ok(match arch {
+        "x64" => 0x8664,
+        "ia32" => 0x014c,
+        "aa64" => 0xaa64,
+        other => return Err(format!("unknown architecture '{other}' (x64, ia32, aa64)")),
+    })
+}
+
+/// What a content spec stands for: `pe:<arch>:<tag>` (an EFI application), `ipxe:<arch>`,
+/// `refind:<arch>` (synthetic builds of those), `text:<...>`, `file:<path>`.
 pub fn content(spec: &str, base: &Path) -> Result<Vec<u8>, String> {
     if let Some(rest) = spec.strip_prefix("pe:") {
         let (arch, tag) = rest.split_once(':').unwrap_or((rest, ""));
-        let machine = match arch {
-            "x64" => 0x8664,
-            "ia32" => 0x014c,
-            "aa64" => 0xaa64,
-            other => return Err(format!("unknown architecture '{other}' (x64, ia32, aa64)")),
-        };
-        return Ok(synthetic::loader(machine, tag));
+        return Ok(synthetic::loader(machine(arch)?, tag));
+    }
+    // Synthetic iPXE and rEFInd builds: "ipxe:x64", "refind:aa64".
+    for (prefix, make) in [
+        ("ipxe:", synthetic::ipxe_efi as fn(u16) -> Vec<u8>),
+        ("refind:", synthetic::refind_efi),
+    ] {
+        if let Some(arch) = spec.strip_prefix(prefix) {
+            return Ok(make(machine(arch)?));
+        }
     }
     if let Some(text) = spec.strip_prefix("text:") {
         return Ok(text.as_bytes().to_vec());
