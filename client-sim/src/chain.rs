@@ -144,6 +144,7 @@ enum Change {
     IpxeNoFile {
         arch: u16,
         window: (Duration, Duration),
+        server: std::net::Ipv4Addr,
     },
 }
 
@@ -567,9 +568,11 @@ impl ChainClient {
                 None,
             ),
             Some(IpxeEnd::Returned { rc, reason }) => {
-                let change = file
-                    .is_empty()
-                    .then_some(Change::IpxeNoFile { arch, window });
+                let change = file.is_empty().then_some(Change::IpxeNoFile {
+                    arch,
+                    window,
+                    server: lease.server,
+                });
                 self.fail(
                     "iPXE",
                     format!("iPXE returned to the firmware (status {rc}): {reason}"),
@@ -698,12 +701,25 @@ impl ChainClient {
         }
         let text = self.change.take().map(|c| match c {
             Change::Text(t) => t,
-            Change::NoBootFile { arch, window } => format!(
-                "the server's answer to client-system {arch:#06x} ({}) has no boot file: add a \
-                 class matching `option[client-system].hex == {arch:#06x}` with a \
-                 boot-file-name and next-server",
-                user_classes(&classes_in(window))
-            ),
+            Change::NoBootFile { arch, window } => {
+                let others = other_servers(net, mac, window);
+                if others.is_empty() {
+                    format!(
+                        "the server's answer to client-system {arch:#06x} ({}) has no boot file: \
+                         add a class matching `option[client-system].hex == {arch:#06x}` with a \
+                         boot-file-name and next-server",
+                        user_classes(&classes_in(window))
+                    )
+                } else {
+                    format!(
+                        "another DHCP server answered too ({}): EDK2 takes an offer that carries \
+                         option 60 \"PXEClient\" over one with a boot file, then asks that \
+                         server on UDP 4011; stop it from answering PXE clients (or from sending \
+                         option 60)",
+                        others.join(", ")
+                    )
+                }
+            }
             Change::Loop { window } => {
                 let classes = classes_in(window);
                 let place = boot_class(net, &classes)
@@ -715,11 +731,26 @@ impl ChainClient {
                      put the iPXE class first"
                 )
             }
-            Change::IpxeNoFile { arch, window } => format!(
-                "iPXE (client-system {arch:#06x}, user-class iPXE) matched {}: no class gives \
-                 it a boot file",
-                user_classes(&classes_in(window))
-            ),
+            Change::IpxeNoFile {
+                arch,
+                window,
+                server,
+            } => {
+                if net.server_addr().is_some_and(|ours| ours != server) {
+                    format!(
+                        "iPXE took its lease from another DHCP server ({server}), which gives no \
+                         boot file: iPXE keeps the last offer of the highest priority; remove \
+                         that server from this segment, or raise netbootd's with \
+                         option 175.1 (priority)"
+                    )
+                } else {
+                    format!(
+                        "iPXE (client-system {arch:#06x}, user-class iPXE) matched {}: no class \
+                         gives it a boot file",
+                        user_classes(&classes_in(window))
+                    )
+                }
+            }
         });
         if let Outcome::Failed { change, .. } = &mut self.t.outcome {
             *change = text;
@@ -728,6 +759,33 @@ impl ChainClient {
         self.t.elapsed = self.now.max(last);
         self.t
     }
+}
+
+/// Other servers that answered `mac` within `window`.
+fn other_servers(net: &dyn Network, mac: [u8; 6], window: (Duration, Duration)) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in net.notes() {
+        if let ServerNote::Dhcp {
+            at,
+            server,
+            server_addr,
+            mac: m,
+            reply_type: Some(_),
+            ..
+        } = n
+        {
+            let addr = server_addr.to_string();
+            if *server != 0
+                && *m == mac
+                && *at >= window.0
+                && *at <= window.1
+                && !out.contains(&addr)
+            {
+                out.push(addr);
+            }
+        }
+    }
+    out
 }
 
 fn user_classes(classes: &[String]) -> String {

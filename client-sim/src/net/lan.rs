@@ -52,8 +52,9 @@ pub struct Frame {
 pub enum ServerNote {
     Dhcp {
         at: Duration,
-        /// Which server (0: the primary).
+        /// Which server (0: the primary), and its address.
         server: usize,
+        server_addr: Ipv4Addr,
         /// The client's hardware address (chaddr).
         mac: [u8; 6],
         xid: u32,
@@ -401,12 +402,14 @@ impl Lan {
     }
 
     fn dhcp(&mut self, index: usize, d: &Datagram) {
+        let server_addr = self.servers[index].link.addr;
         let server = &mut self.servers[index];
         let epoch = server.epoch + self.now.as_secs();
         let answer = server.link.answer(&mut server.engine, epoch, &d.to_frame());
         let note = |silence: Option<String>, xid| ServerNote::Dhcp {
             at: self.now,
             server: index,
+            server_addr,
             mac: d.src_mac,
             xid,
             query_type: None,
@@ -426,6 +429,7 @@ impl Lan {
                 self.notes.push(ServerNote::Dhcp {
                     at: self.now,
                     server: index,
+                    server_addr,
                     mac,
                     xid: query.xid,
                     query_type: query.message_type(),

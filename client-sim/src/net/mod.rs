@@ -19,6 +19,10 @@ pub trait Network {
     fn notes(&self) -> &[ServerNote];
     /// The server's Kea config, when it is netbootd in-process (for diagnoses).
     fn config(&self) -> Option<&Config>;
+    /// The primary server's address, when it is netbootd in-process.
+    fn server_addr(&self) -> Option<std::net::Ipv4Addr> {
+        None
+    }
     /// The address the server acknowledged for `mac` last.
     fn leased(&self, mac: [u8; 6]) -> Option<std::net::Ipv4Addr>;
 }
@@ -35,6 +39,9 @@ impl Network for lan::Lan {
     }
     fn config(&self) -> Option<&Config> {
         Some(self.servers[0].engine.config())
+    }
+    fn server_addr(&self) -> Option<std::net::Ipv4Addr> {
+        Some(self.servers[0].link.addr)
     }
     fn leased(&self, mac: [u8; 6]) -> Option<std::net::Ipv4Addr> {
         self.servers[0]
