@@ -29,6 +29,9 @@ pub struct Scenario {
     pub client: Vec<ClientDecl>,
     #[serde(default)]
     pub faults: Faults,
+    /// The clients sit behind a DHCP relay agent with this address (giaddr).
+    #[serde(default)]
+    pub relay: Option<std::net::Ipv4Addr>,
     pub expect: Expect,
     /// Where the file is (relative paths in it are relative to its directory).
     #[serde(skip)]
@@ -302,6 +305,7 @@ impl Scenario {
         let scratch = tempfile::tempdir().map_err(|e| self.bad(e.to_string()))?;
         let primary = self.server(&self.server, scratch.path(), 0)?;
         let mut lan = Lan::with_faults(primary, self.faults.clone());
+        lan.relay = self.relay;
         for (i, decl) in self.extra_server.iter().enumerate() {
             let s = self.server(decl, scratch.path(), i + 1)?;
             lan.add_server(s);

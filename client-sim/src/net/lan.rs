@@ -143,7 +143,14 @@ pub struct Lan {
     /// Keep every frame (transcripts, pcap); off for storms.
     pub keep_frames: bool,
     pub notes: Vec<ServerNote>,
+    /// A DHCP relay agent between the clients and the servers (RFC 2131 4.1, RFC 1542): it
+    /// forwards client broadcasts to every server with this giaddr and hands the replies
+    /// back, so the clients sit on another subnet than the servers.
+    pub relay: Option<Ipv4Addr>,
 }
+
+/// The relay agent's hardware address on the clients' side.
+const RELAY_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0xfe];
 
 impl Lan {
     pub fn new(server: Server) -> Lan {
@@ -165,6 +172,7 @@ impl Lan {
             frames: Vec::new(),
             keep_frames: true,
             notes: Vec::new(),
+            relay: None,
         }
     }
 
@@ -383,6 +391,12 @@ impl Lan {
     /// A frame reached the servers' side of the link: every server hears a broadcast, a
     /// unicast reaches the server it is addressed to.
     fn at_server(&mut self, d: Datagram) {
+        let d = match self.relay {
+            Some(relay) if d.dst.port() == 67 && d.src.port() == 68 => {
+                return self.relay_to_servers(relay, d);
+            }
+            _ => d,
+        };
         for i in 0..self.servers.len() {
             let link = &self.servers[i].link;
             let (addr, port) = (link.addr, link.port);
@@ -399,6 +413,53 @@ impl Lan {
                 }
             }
         }
+    }
+
+    /// The relay agent forwards a client's DHCP message to each server, unicast, with its
+    /// own address in giaddr and hops counted.
+    fn relay_to_servers(&mut self, relay: Ipv4Addr, d: Datagram) {
+        let Ok(mut m) = Message::decode(&d.payload) else {
+            return;
+        };
+        if m.giaddr.is_unspecified() {
+            m.giaddr = relay;
+        }
+        m.hops = m.hops.saturating_add(1);
+        let payload = m.encode();
+        for i in 0..self.servers.len() {
+            let addr = self.servers[i].link.addr;
+            let relayed = Datagram::new(
+                RELAY_MAC,
+                self.servers[i].link.mac,
+                SocketAddrV4::new(relay, 67),
+                SocketAddrV4::new(addr, self.servers[i].link.port),
+                payload.clone(),
+            );
+            self.dhcp(i, &relayed);
+        }
+    }
+
+    /// A server's reply to the relay, handed to the client as the relay agent does: to
+    /// yiaddr at chaddr, or broadcast when the client asked for it or has no address.
+    fn relay_to_client(&self, relay: Ipv4Addr, reply: Datagram) -> Datagram {
+        let Ok(m) = Message::decode(&reply.payload) else {
+            return reply;
+        };
+        let mut chaddr = [0u8; 6];
+        chaddr.copy_from_slice(&m.chaddr[..6]);
+        let broadcast = m.flags & 0x8000 != 0 || m.yiaddr.is_unspecified();
+        let (ip, mac) = if broadcast {
+            (Ipv4Addr::BROADCAST, [0xff; 6])
+        } else {
+            (m.yiaddr, chaddr)
+        };
+        Datagram::new(
+            RELAY_MAC,
+            mac,
+            SocketAddrV4::new(relay, 67),
+            SocketAddrV4::new(ip, 68),
+            reply.payload,
+        )
     }
 
     fn dhcp(&mut self, index: usize, d: &Datagram) {
@@ -438,6 +499,12 @@ impl Lan {
                     silence: None,
                 });
                 if let Ok(Some(reply)) = Datagram::from_frame(&frame) {
+                    let reply = match self.relay {
+                        Some(relay) if *reply.dst.ip() == relay => {
+                            self.relay_to_client(relay, reply)
+                        }
+                        _ => reply,
+                    };
                     self.send(Towards::Client, reply, 0);
                 }
             }
