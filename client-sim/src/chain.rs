@@ -666,8 +666,9 @@ impl ChainClient {
     /// put each DHCP query in, and the "what to change" that names them.
     pub fn finish(mut self, net: &dyn Network) -> Transcript {
         let mac = self.client.mac;
+        let about = net.notes_about(mac);
         let classes_in = |window: (Duration, Duration)| -> Vec<String> {
-            net.notes()
+            about
                 .iter()
                 .filter_map(|n| match n {
                     ServerNote::Dhcp {
@@ -764,7 +765,7 @@ impl ChainClient {
 /// Other servers that answered `mac` within `window`.
 fn other_servers(net: &dyn Network, mac: [u8; 6], window: (Duration, Duration)) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for n in net.notes() {
+    for n in net.notes_about(mac) {
         if let ServerNote::Dhcp {
             at,
             server,

@@ -7,4 +7,5 @@ pub mod identify;
 pub mod net;
 pub mod recipe;
 pub mod scenario;
+pub mod storm;
 pub mod transcript;

@@ -29,6 +29,116 @@ enum Command {
     /// Run scenario files (scenarios/*.toml): a summary table, exit 0 when every scenario's
     /// expectations hold, 1 when one does not, 2 on a bad file.
     Run(RunArgs),
+    /// Boot many machines at once against netbootd in-process and report per-step latency
+    /// percentiles, frames, failures, wall time and peak memory.
+    Storm(StormArgs),
+}
+
+#[derive(clap::Args)]
+struct StormArgs {
+    /// How many machines.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// The kea-dhcp4.conf (its pools must hold the clients: fixtures/storm has a /16).
+    #[arg(long)]
+    config: PathBuf,
+    /// The TFTP root; without it, the guide's refind.pxe and refind.conf with small
+    /// synthetic ipxe.efi and refind_x64.efi.
+    #[arg(long)]
+    tftp_root: Option<PathBuf>,
+    #[arg(long, default_value = "uefi-x64", value_parser = parse_firmware)]
+    firmware: Firmware,
+    #[arg(long)]
+    disk: Vec<PathBuf>,
+    #[arg(long, default_value_t = KeaVersion::default())]
+    kea_version: KeaVersion,
+    #[arg(long)]
+    json: bool,
+}
+
+/// The guide's TFTP root with synthetic binaries, in a temporary directory.
+fn synthetic_root() -> std::io::Result<tempfile::TempDir> {
+    use bootsim::identify::synthetic;
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("refind.pxe"),
+        include_str!("../../fixtures/seed/refind.pxe"),
+    )?;
+    std::fs::write(
+        dir.path().join("refind.conf"),
+        include_str!("../../fixtures/seed/refind.conf"),
+    )?;
+    std::fs::write(dir.path().join("ipxe.efi"), synthetic::ipxe_efi(0x8664))?;
+    std::fs::write(
+        dir.path().join("refind_x64.efi"),
+        synthetic::refind_efi(0x8664),
+    )?;
+    Ok(dir)
+}
+
+fn run_storm(args: StormArgs) -> ExitCode {
+    let synthetic = match &args.tftp_root {
+        Some(_) => None,
+        None => match synthetic_root() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("bootsim: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let root = args
+        .tftp_root
+        .clone()
+        .unwrap_or_else(|| synthetic.as_ref().expect("made above").path().to_path_buf());
+    let server = match build(&ServerSpec {
+        config: args.config.clone(),
+        kea_version: args.kea_version,
+        tftp_root: Some(root),
+        server_addr: None,
+        epoch: 1_700_000_000,
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("bootsim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut disks = Vec::new();
+    for d in &args.disk {
+        match load_disk(d) {
+            Ok(disk) => disks.push(disk),
+            Err(e) => {
+                eprintln!("bootsim: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let template = Client {
+        firmware: args.firmware,
+        mac: [0; 6],
+        uuid: [
+            0x4c, 0x4c, 0x45, 0x44, 0x00, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0, 0, 0, 0,
+        ],
+        disks,
+        seed: 0x5eed_0001,
+    };
+    let clients = bootsim::storm::clients(&template, args.clients);
+    let mut lan = Lan::new(server);
+    let (report, _) = bootsim::storm::storm(&mut lan, &clients);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.render());
+    }
+    if report.booted == report.clients {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 #[derive(clap::Args)]
@@ -276,5 +386,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Boot(args) => run_boot(args),
         Command::Run(args) => run_scenarios(args),
+        Command::Storm(args) => run_storm(args),
     }
 }

@@ -139,10 +139,14 @@ pub struct Lan {
     faults: Faults,
     rng: StdRng,
     pub fault_counts: FaultCounts,
+    /// Frames sent (clients, servers), kept or not.
+    pub frame_counts: (u64, u64),
     pub frames: Vec<Frame>,
     /// Keep every frame (transcripts, pcap); off for storms.
     pub keep_frames: bool,
     pub notes: Vec<ServerNote>,
+    /// Indexes into `notes` of the DHCP notes about each client.
+    notes_by_mac: HashMap<[u8; 6], Vec<usize>>,
     /// A DHCP relay agent between the clients and the servers (RFC 2131 4.1, RFC 1542): it
     /// forwards client broadcasts to every server with this giaddr and hands the replies
     /// back, so the clients sit on another subnet than the servers.
@@ -169,15 +173,35 @@ impl Lan {
             rng: StdRng::seed_from_u64(faults.seed),
             faults,
             fault_counts: FaultCounts::default(),
+            frame_counts: (0, 0),
             frames: Vec::new(),
             keep_frames: true,
             notes: Vec::new(),
+            notes_by_mac: HashMap::new(),
             relay: None,
         }
     }
 
     pub fn now(&self) -> Duration {
         self.now
+    }
+
+    /// The DHCP notes about the client with this hardware address, in order.
+    pub fn notes_about(&self, mac: [u8; 6]) -> Vec<&ServerNote> {
+        self.notes_by_mac
+            .get(&mac)
+            .map(|ix| ix.iter().map(|i| &self.notes[*i]).collect())
+            .unwrap_or_default()
+    }
+
+    fn note(&mut self, note: ServerNote) {
+        if let ServerNote::Dhcp { mac, .. } = &note {
+            self.notes_by_mac
+                .entry(*mac)
+                .or_default()
+                .push(self.notes.len());
+        }
+        self.notes.push(note);
     }
 
     /// Adds another server to the segment (a second DHCP server, racing or rogue).
@@ -315,6 +339,10 @@ impl Lan {
 
     /// Puts a frame on the wire towards `towards`, through that direction's faults.
     fn send(&mut self, towards: Towards, d: Datagram, extra_ms: u64) {
+        match towards {
+            Towards::Server => self.frame_counts.0 += 1,
+            Towards::Client => self.frame_counts.1 += 1,
+        }
         if towards == Towards::Server {
             self.record(true, &d);
             if !d.src.ip().is_unspecified() {
@@ -487,7 +515,7 @@ impl Lan {
             }) => {
                 let mut mac = [0u8; 6];
                 mac.copy_from_slice(&query.chaddr[..6]);
-                self.notes.push(ServerNote::Dhcp {
+                self.note(ServerNote::Dhcp {
                     at: self.now,
                     server: index,
                     server_addr,
@@ -510,12 +538,12 @@ impl Lan {
             }
             Ok(FrameAnswer::Silent { xid, why }) => {
                 let n = note(Some(format!("{why:?}")), xid);
-                self.notes.push(n);
+                self.note(n);
             }
             Ok(_) => {}
             Err(e) => {
                 let n = note(Some(e.to_string()), 0);
-                self.notes.push(n);
+                self.note(n);
             }
         }
     }

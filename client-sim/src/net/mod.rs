@@ -17,6 +17,13 @@ pub trait Network {
     fn now(&self) -> Duration;
     /// What the server decided so far (empty when the server is not ours to see).
     fn notes(&self) -> &[ServerNote];
+    /// The DHCP notes about one client.
+    fn notes_about(&self, mac: [u8; 6]) -> Vec<&ServerNote> {
+        self.notes()
+            .iter()
+            .filter(|n| matches!(n, ServerNote::Dhcp { mac: m, .. } if *m == mac))
+            .collect()
+    }
     /// The server's Kea config, when it is netbootd in-process (for diagnoses).
     fn config(&self) -> Option<&Config>;
     /// The primary server's address, when it is netbootd in-process.
@@ -36,6 +43,9 @@ impl Network for lan::Lan {
     }
     fn notes(&self) -> &[ServerNote] {
         &self.notes
+    }
+    fn notes_about(&self, mac: [u8; 6]) -> Vec<&ServerNote> {
+        lan::Lan::notes_about(self, mac)
     }
     fn config(&self) -> Option<&Config> {
         Some(self.servers[0].engine.config())

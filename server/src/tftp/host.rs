@@ -4,7 +4,8 @@
 //! on its own server port as tftpd-hpa forks one per request. Writes are refused here: the
 //! simulated firmware only reads.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddrV4;
 use std::time::Instant;
 
@@ -54,6 +55,9 @@ pub struct TftpHost {
     transfers: BTreeMap<u16, Transfer>,
     next_port: u16,
     events: Vec<HostEvent>,
+    /// Transfer timers, (deadline, port); entries go stale when a session moves its deadline
+    /// and are dropped when they come up (so thousands of transfers cost a heap, not a scan).
+    timers: BinaryHeap<Reverse<(Instant, u16)>>,
 }
 
 impl TftpHost {
@@ -63,6 +67,7 @@ impl TftpHost {
             transfers: BTreeMap::new(),
             next_port: 49152,
             events: Vec::new(),
+            timers: BinaryHeap::new(),
         }
     }
 
@@ -198,6 +203,9 @@ impl TftpHost {
             return Vec::new();
         };
         let client = transfer.client;
+        if let Some(deadline) = transfer.session.deadline() {
+            self.timers.push(Reverse((deadline, port)));
+        }
         if let Some(end) = transfer.session.end().cloned() {
             let transfer = self.transfers.remove(&port).expect("present");
             self.events.push(HostEvent::Ended {
@@ -216,26 +224,30 @@ impl TftpHost {
             .collect()
     }
 
-    /// The earliest moment a transfer's timer fires.
+    /// The earliest moment a transfer's timer may fire (possibly a stale one: then
+    /// [`TftpHost::on_timeout`] finds nothing due and drops it).
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.transfers
-            .values()
-            .filter_map(|t| t.session.deadline())
-            .min()
+        self.timers.peek().map(|Reverse((t, _))| *t)
     }
 
     /// Fires every timer due at `now`.
     pub fn on_timeout(&mut self, now: Instant) -> Vec<Outgoing> {
-        let due: Vec<u16> = self
-            .transfers
-            .iter()
-            .filter(|(_, t)| t.session.deadline().is_some_and(|d| d <= now))
-            .map(|(p, _)| *p)
-            .collect();
         let mut out = Vec::new();
-        for port in due {
+        while let Some(Reverse((t, port))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let due = self
+                .transfers
+                .get(&port)
+                .and_then(|tr| tr.session.deadline())
+                .is_some_and(|d| d == t);
+            if !due {
+                continue; // stale: the session moved on or ended
+            }
             let sends = match self.transfers.get_mut(&port) {
-                Some(t) => t.session.on_timeout(now),
+                Some(tr) => tr.session.on_timeout(now),
                 None => continue,
             };
             out.extend(self.finish(port, sends));
