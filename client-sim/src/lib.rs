@@ -9,3 +9,4 @@ pub mod recipe;
 pub mod scenario;
 pub mod storm;
 pub mod transcript;
+pub mod validate;

@@ -32,6 +32,64 @@ enum Command {
     /// Boot many machines at once against netbootd in-process and report per-step latency
     /// percentiles, frames, failures, wall time and peak memory.
     Storm(StormArgs),
+    /// Check a Kea config against the firmware matrix (UEFI x64/IA32/AArch64, BIOS, iPXE EFI
+    /// and BIOS, UEFI HTTP boot): exit 0 when no errors, 1 with errors, 2 when Kea would
+    /// refuse the config.
+    Validate(ValidateArgs),
+}
+
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// The kea-dhcp4.conf to validate.
+    config: PathBuf,
+    /// The TFTP root it serves: then every chain is booted, not only the offers compared.
+    #[arg(long)]
+    tftp_root: Option<PathBuf>,
+    #[arg(long, default_value_t = KeaVersion::default())]
+    kea_version: KeaVersion,
+    /// Warn when the pools hold fewer addresses than this many machines.
+    #[arg(long, default_value_t = 50)]
+    storm: u64,
+    #[arg(long)]
+    json: bool,
+    /// Write JUnit XML here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+}
+
+fn run_validate(args: ValidateArgs) -> ExitCode {
+    let req = bootsim::validate::Request {
+        config: args.config.clone(),
+        kea_version: args.kea_version,
+        tftp_root: args.tftp_root.clone(),
+        storm: args.storm,
+    };
+    let report = match bootsim::validate::validate(&req) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bootsim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, report.junit()) {
+            eprintln!("bootsim: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.render());
+    }
+    if report.errors() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 #[derive(clap::Args)]
@@ -387,5 +445,6 @@ fn main() -> ExitCode {
         Command::Boot(args) => run_boot(args),
         Command::Run(args) => run_scenarios(args),
         Command::Storm(args) => run_storm(args),
+        Command::Validate(args) => run_validate(args),
     }
 }

@@ -1,0 +1,124 @@
+//! `bootsim validate` on the guide's config, on broken variants of it, and on a real public
+//! Kea PXE config (fixtures/kea/public, sources in SOURCES.md), with the guide's TFTP root
+//! (synthetic iPXE and rEFInd builds).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bootsim::identify::synthetic;
+use bootsim::validate::{validate, Request, Severity};
+use netbootd::kea::KeaVersion;
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
+}
+
+fn root(dir: &Path) -> PathBuf {
+    for f in ["refind.pxe", "refind.conf"] {
+        std::fs::copy(fixture(&format!("seed/{f}")), dir.join(f)).unwrap();
+    }
+    std::fs::write(dir.join("ipxe.efi"), synthetic::ipxe_efi(0x8664)).unwrap();
+    std::fs::write(dir.join("refind_x64.efi"), synthetic::refind_efi(0x8664)).unwrap();
+    dir.to_path_buf()
+}
+
+fn report(config: &str, with_root: bool) -> bootsim::validate::Report {
+    let dir = tempfile::tempdir().unwrap();
+    let tftp_root = with_root.then(|| root(dir.path()));
+    validate(&Request {
+        config: fixture(config),
+        kea_version: KeaVersion::V3_0,
+        tftp_root,
+        storm: 50,
+    })
+    .unwrap()
+}
+
+/// The report without the directory part of the config path.
+fn text(r: &bootsim::validate::Report) -> String {
+    r.render()
+        .replace(&fixture("").display().to_string(), "fixtures/")
+}
+
+#[test]
+fn the_guides_config_boots_uefi_x64_and_ipxe_and_says_what_else_gets_nothing() {
+    let r = report("seed/kea-dhcp4.conf", true);
+    assert_eq!(r.errors(), 0, "{}", text(&r));
+    insta::assert_snapshot!(text(&r));
+}
+
+#[test]
+fn a_class_loop_is_an_error_naming_the_class_and_line() {
+    let r = report("broken/class-loop.conf", true);
+    assert!(r.problems.iter().any(|p| p.severity == Severity::Error
+        && p.message
+            .contains("class 'PXE UEFI' at class-loop.conf:33 also matches iPXE")));
+    // Without a TFTP root the offers alone show it.
+    let r = report("broken/class-loop.conf", false);
+    assert!(r.problems.iter().any(|p| p.severity == Severity::Error
+        && p.message
+            .starts_with("iPXE is offered the same file as UEFI x64 firmware (ipxe.efi)")));
+}
+
+#[test]
+fn option_60_and_missing_next_server_are_found() {
+    let r = report("broken/rogue-echoes-60.conf", false);
+    let t = text(&r);
+    assert!(
+        t.contains("error: uefi-x64: the offer carries option 60 \"PXEClient\" without option 43"),
+        "{t}"
+    );
+    let r = report("broken/arm-gets-x86.conf", true);
+    let t = text(&r);
+    assert!(
+        t.contains("error: uefi-arm64: fails at step 3 (start NBP)"),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_public_config_is_refused_as_kea_refuses_it_and_its_fix_is_checked() {
+    let err = validate(&Request {
+        config: fixture("kea/public/mengxifl-dhcp.json"),
+        kea_version: KeaVersion::V3_0,
+        tftp_root: None,
+        storm: 50,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(
+            "definition for the option 'dhcp4.next-server' having code '0' does not exist"
+        ),
+        "{err}"
+    );
+    let r = report("kea/public/mengxifl-dhcp-fixed.json", true);
+    insta::assert_snapshot!(text(&r));
+}
+
+#[test]
+fn the_cli_exit_codes_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = root(dir.path());
+    let bootsim = env!("CARGO_BIN_EXE_bootsim");
+    let junit = dir.path().join("validate.xml");
+    let run = |config: &str| {
+        Command::new(bootsim)
+            .args([
+                "validate",
+                "--tftp-root",
+                root.to_str().unwrap(),
+                "--junit",
+                junit.to_str().unwrap(),
+            ])
+            .arg(fixture(config))
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run("seed/kea-dhcp4.conf").status.code(), Some(0));
+    assert_eq!(run("broken/class-loop.conf").status.code(), Some(1));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuite name=\"bootsim validate"), "{xml}");
+    assert!(xml.contains("failures=\"2\""), "{xml}");
+    assert_eq!(run("kea/public/mengxifl-dhcp.json").status.code(), Some(2));
+}
