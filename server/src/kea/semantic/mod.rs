@@ -68,7 +68,7 @@ fn configure(ctx: &mut Ctx, dhcp4: &Node) -> Check<Config> {
         config.option_defs = options::option_defs(ctx, defs)?;
     }
     let global_options = match dhcp4.get("option-data") {
-        Some(list) => options::option_data_list(ctx, list)?,
+        Some(list) => options::global_option_data_list(ctx, list)?,
         None => Vec::new(),
     };
     if let Some(ids) = dhcp4.get("host-reservation-identifiers") {

@@ -92,6 +92,14 @@ pub enum Defaults {
 }
 
 pub fn option_data_list(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionData>> {
+    // Kea's SimpleParser4::setAllDefaults gives only the global option-data list its
+    // OPTION4_DEFAULTS (csv-format true); subnet, pool, shared-network and host lists get none,
+    // which changes the wording of an unknown-option error (checked against kea-dhcp4 2.2).
+    option_data_list_with(ctx, list, Defaults::NotApplied)
+}
+
+/// The global `option-data`, with Kea's defaults applied.
+pub fn global_option_data_list(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionData>> {
     option_data_list_with(ctx, list, Defaults::Applied)
 }
 
