@@ -162,16 +162,18 @@ fn run_storm(args: StormArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut disks = Vec::new();
-    for d in &args.disk {
-        match load_disk(d) {
-            Ok(disk) => disks.push(disk),
-            Err(e) => {
-                eprintln!("bootsim: {e}");
-                return ExitCode::from(2);
-            }
+    let disks = match args
+        .disk
+        .iter()
+        .map(|d| load_disk(d))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("bootsim: {e}");
+            return ExitCode::from(2);
         }
-    }
+    };
     let template = Client {
         firmware: args.firmware,
         mac: [0; 6],
@@ -351,16 +353,18 @@ fn load_disk(path: &Path) -> Result<Disk, String> {
 }
 
 fn run_boot(args: BootArgs) -> ExitCode {
-    let mut disks = Vec::new();
-    for d in &args.disk {
-        match load_disk(d) {
-            Ok(disk) => disks.push(disk),
-            Err(e) => {
-                eprintln!("bootsim: {e}");
-                return ExitCode::from(2);
-            }
+    let disks = match args
+        .disk
+        .iter()
+        .map(|d| load_disk(d))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("bootsim: {e}");
+            return ExitCode::from(2);
         }
-    }
+    };
     let client = Client {
         firmware: args.firmware,
         mac: args.mac,

@@ -4,6 +4,7 @@
 pub mod admit;
 pub mod defaults;
 pub mod host;
+pub mod options;
 pub mod packet;
 pub mod path;
 pub mod receive;

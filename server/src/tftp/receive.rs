@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use super::options::{negotiate, Negotiated, Tsize};
 use super::packet::{code, Packet};
 use super::session::{End, Limits, Sends};
 
@@ -45,49 +46,13 @@ impl<W: Write> WriteSession<W> {
         limits: &Limits,
         max_bytes: u64,
     ) -> (WriteSession<W>, Sends) {
-        let mut granted = Vec::new();
-        let mut blksize = 512usize;
-        let mut windowsize = 1u64;
-        let mut timeout = limits.timeout;
-        let mut announced = None;
-        for (name, value) in options {
-            match name.as_str() {
-                "blksize" => {
-                    if let Ok(v) = value.parse::<u32>() {
-                        if v >= 8 {
-                            let v = v.min(u32::from(limits.max_blksize)).min(65464);
-                            blksize = v as usize;
-                            granted.push((name.clone(), v.to_string()));
-                        }
-                    }
-                }
-                "timeout" => {
-                    if let Ok(v) = value.parse::<u64>() {
-                        if (1..=255).contains(&v) {
-                            timeout = Duration::from_secs(v);
-                            granted.push((name.clone(), v.to_string()));
-                        }
-                    }
-                }
-                // RFC 2349: on a write the client says the size; the server echoes it.
-                "tsize" => {
-                    if let Ok(v) = value.parse::<u64>() {
-                        announced = Some(v);
-                        granted.push((name.clone(), v.to_string()));
-                    }
-                }
-                "windowsize" => {
-                    if let Ok(v) = value.parse::<u32>() {
-                        if v >= 1 {
-                            let v = v.min(u32::from(limits.max_windowsize)).min(65535);
-                            windowsize = u64::from(v);
-                            granted.push((name.clone(), v.to_string()));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+        let Negotiated {
+            blksize,
+            windowsize,
+            timeout,
+            announced,
+            granted,
+        } = negotiate(options, limits, Tsize::Write);
         let first = if granted.is_empty() {
             Packet::Ack { block: 0 }
         } else {

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
+use super::options::{negotiate, Negotiated, Tsize};
 use super::packet::{code, Packet};
 
 /// Where the bytes come from: read sequentially, block by block.
@@ -111,46 +112,13 @@ impl ReadSession {
         options: &[(String, String)],
         limits: &Limits,
     ) -> (ReadSession, Sends) {
-        let mut granted = Vec::new();
-        let mut blksize = 512usize;
-        let mut windowsize = 1u64;
-        let mut timeout = limits.timeout;
-        for (name, value) in options {
-            match name.as_str() {
-                "blksize" => {
-                    if let Ok(v) = value.parse::<u32>() {
-                        if v >= 8 {
-                            let v = v.min(u32::from(limits.max_blksize)).min(65464);
-                            blksize = v as usize;
-                            granted.push((name.clone(), v.to_string()));
-                        }
-                    }
-                }
-                "timeout" => {
-                    if let Ok(v) = value.parse::<u64>() {
-                        if (1..=255).contains(&v) {
-                            timeout = Duration::from_secs(v);
-                            granted.push((name.clone(), v.to_string()));
-                        }
-                    }
-                }
-                "tsize" => {
-                    if let Some(size) = size {
-                        granted.push((name.clone(), size.to_string()));
-                    }
-                }
-                "windowsize" => {
-                    if let Ok(v) = value.parse::<u32>() {
-                        if v >= 1 {
-                            let v = v.min(u32::from(limits.max_windowsize)).min(65535);
-                            windowsize = u64::from(v);
-                            granted.push((name.clone(), v.to_string()));
-                        }
-                    }
-                }
-                _ => {} // RFC 2347: options the server does not know are left out.
-            }
-        }
+        let Negotiated {
+            blksize,
+            windowsize,
+            timeout,
+            granted,
+            ..
+        } = negotiate(options, limits, Tsize::Read(size));
         let mut session = ReadSession {
             source,
             blksize,

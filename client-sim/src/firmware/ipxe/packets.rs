@@ -120,11 +120,8 @@ impl Identity {
         let mut client_id = vec![1u8];
         client_id.extend_from_slice(&self.mac);
         m.options.push(61, &client_id);
-        if let Some(u) = self.uuid {
-            // The same mixed-endian bytes as EDK2 (uuid_mangle).
-            let mut id = vec![0u8, u[3], u[2], u[1], u[0], u[5], u[4], u[7], u[6]];
-            id.extend_from_slice(&u[8..16]);
-            m.options.push(97, &id);
+        if let Some(u) = &self.uuid {
+            m.options.push(97, &crate::firmware::client_machine_id(u));
         }
         if let Some((server, address)) = request {
             m.options.push(54, &server.octets());

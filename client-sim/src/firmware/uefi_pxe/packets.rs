@@ -89,13 +89,7 @@ impl Identity {
     /// Option 97: type 0 then the GUID in EFI byte order (first three fields little-endian),
     /// as `NetLibGetSystemGuid` returns it (OBSERVED for 4c4c4544-0042-3510-8052-b4c04f384d32).
     pub fn client_machine_id(&self) -> [u8; 17] {
-        let u = &self.uuid;
-        let mut out = [0u8; 17];
-        out[1..5].copy_from_slice(&[u[3], u[2], u[1], u[0]]);
-        out[5..7].copy_from_slice(&[u[5], u[4]]);
-        out[7..9].copy_from_slice(&[u[7], u[6]]);
-        out[9..17].copy_from_slice(&u[8..16]);
-        out
+        crate::firmware::client_machine_id(&self.uuid)
     }
 
     fn header(&self, xid: u32, secs: u16) -> Message {
