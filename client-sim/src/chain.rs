@@ -7,13 +7,14 @@
 
 use std::time::Duration;
 
+use crate::content::Content;
 use crate::disk::Disk;
 use crate::firmware::ipxe::packets::{Build, Identity as IpxeIdentity};
 use crate::firmware::ipxe::{Ipxe, IpxeEnd};
 use crate::firmware::refind::{self, RefindEnd};
 use crate::firmware::uefi_pxe::packets::{Arch, Identity as PxeIdentity, Undi};
 use crate::firmware::uefi_pxe::{PxeError, UefiPxe};
-use crate::identify::{identify, Image, Machine, Program};
+use crate::identify::{Image, Machine, Program};
 use crate::net::lan::{ServerNote, Station};
 use crate::net::Network;
 use crate::transcript::{Outcome, Step, Transcript};
@@ -90,8 +91,9 @@ fn mib(n: usize) -> String {
     }
 }
 
-fn describe(bytes: &[u8]) -> String {
-    match identify(bytes) {
+fn describe(content: &Content) -> String {
+    let bytes = content.bytes();
+    match content.image().clone() {
         Image::Efi {
             machine, program, ..
         } => {
@@ -403,9 +405,9 @@ impl ChainClient {
     }
 
     /// The firmware (or iPXE) is about to start `bytes`: what happens depends on what it is.
-    fn after_download(&mut self, now: Duration, name: &str, bytes: &[u8], round: usize) {
+    fn after_download(&mut self, now: Duration, name: &str, bytes: &Content, round: usize) {
         let fw = self.client.firmware;
-        match (identify(bytes), fw.machine()) {
+        match (bytes.image().clone(), fw.machine()) {
             (
                 Image::Efi {
                     machine, program, ..
@@ -520,7 +522,7 @@ impl ChainClient {
                 volume,
                 load_options,
             }) => {
-                let kind = identify(&image.bytes);
+                let kind = image.bytes.image().clone();
                 if matches!(
                     kind,
                     Image::Efi {
@@ -596,7 +598,7 @@ impl ChainClient {
         let conf = volume
             .iter()
             .find(|i| i.name.eq_ignore_ascii_case("refind.conf"))
-            .map(|i| i.bytes.clone());
+            .map(|i| i.bytes.bytes().to_vec());
         let machine = self.client.firmware.machine().unwrap_or(Machine::X64);
         let run = refind::run(conf.as_deref(), &self.client.disks, machine);
         let console: Vec<(Duration, String)> = run

@@ -9,8 +9,6 @@
 //!   src/image/script.c; firmware.md B.7).
 //! - A BIOS NBP (undionly.kpxe) is raw real-mode code with no header at all.
 
-use goblin::pe::PE;
-
 /// PE/COFF `Machine` values (IMAGE_FILE_MACHINE_*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Machine {
@@ -76,14 +74,66 @@ const EFI_SUBSYSTEMS: [u16; 4] = [10, 11, 12, 13];
 
 /// Identifies `bytes`. Never fails: what is not recognised is `Raw`.
 pub fn identify(bytes: &[u8]) -> Image {
-    if is_ipxe_script(bytes) {
+    let mut signatures = Signatures::default();
+    signatures.scan(bytes);
+    identify_streamed(bytes, &signatures)
+}
+
+/// The program signatures, found anywhere in a file seen block by block.
+#[derive(Debug, Clone, Default)]
+pub struct Signatures {
+    found: [bool; 4],
+    /// The last bytes of the previous block, so a signature split across blocks is seen.
+    carry: Vec<u8>,
+}
+
+/// iPXE's `PXEClient:Arch:` template and its `ipxe.org/` error links; the BIOS build's PXE
+/// prefix string; rEFInd's UTF-16 name.
+const SIGNATURES: [&[u8]; 4] = [
+    b"PXEClient:Arch:",
+    b"ipxe.org/",
+    b"PXE->EB:",
+    b"r\0E\0F\0I\0n\0d\0",
+];
+
+impl Signatures {
+    pub fn scan(&mut self, block: &[u8]) {
+        let longest = SIGNATURES.iter().map(|s| s.len()).max().unwrap_or(1);
+        let mut window = std::mem::take(&mut self.carry);
+        window.extend_from_slice(block);
+        for (i, sig) in SIGNATURES.iter().enumerate() {
+            if !self.found[i] && memchr::memmem::find(&window, sig).is_some() {
+                self.found[i] = true;
+            }
+        }
+        let keep = window.len().min(longest - 1);
+        self.carry = window[window.len() - keep..].to_vec();
+    }
+
+    fn program(&self) -> Program {
+        // A BIOS build's body is compressed; its PXE prefix (src/arch/x86/prefix/pxeprefix.S)
+        // is not, and prints "PXE->EB:".
+        if (self.found[0] && self.found[1]) || self.found[2] {
+            Program::Ipxe
+        } else if self.found[3] {
+            Program::Refind
+        } else {
+            Program::Unknown
+        }
+    }
+}
+
+/// Identifies a file from its start (PE headers, a script's magic) and the signatures seen
+/// anywhere in it.
+pub fn identify_streamed(head: &[u8], signatures: &Signatures) -> Image {
+    if is_ipxe_script(head) {
         return Image::IpxeScript;
     }
-    if bytes.starts_with(b"MZ") {
-        if let Ok(pe) = PE::parse(bytes) {
-            let machine = Machine::from_coff(pe.header.coff_header.machine);
-            let subsystem = pe
-                .header
+    if head.starts_with(b"MZ") {
+        // The headers only (EDK2's PeCoffLoaderGetImageInfo reads no further to decide).
+        if let Ok(h) = goblin::pe::header::Header::parse(head) {
+            let machine = Machine::from_coff(h.coff_header.machine);
+            let subsystem = h
                 .optional_header
                 .map(|o| o.windows_fields.subsystem)
                 .unwrap_or(0);
@@ -91,14 +141,14 @@ pub fn identify(bytes: &[u8]) -> Image {
                 return Image::Efi {
                     machine,
                     subsystem,
-                    program: program(bytes),
+                    program: signatures.program(),
                 };
             }
             return Image::Pe { machine, subsystem };
         }
     }
     Image::Raw {
-        program: program(bytes),
+        program: signatures.program(),
     }
 }
 
@@ -109,26 +159,8 @@ pub fn is_ipxe_script(bytes: &[u8]) -> bool {
         && bytes[6].is_ascii_whitespace()
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 fn utf16(s: &str) -> Vec<u8> {
     s.encode_utf16().flat_map(u16::to_le_bytes).collect()
-}
-
-fn program(bytes: &[u8]) -> Program {
-    // A BIOS build's body is compressed; its PXE prefix (src/arch/x86/prefix/pxeprefix.S)
-    // is not, and prints "PXE->EB:".
-    if (contains(bytes, b"PXEClient:Arch:") && contains(bytes, b"ipxe.org/"))
-        || contains(bytes, b"PXE->EB:")
-    {
-        Program::Ipxe
-    } else if contains(bytes, &utf16("rEFInd")) {
-        Program::Refind
-    } else {
-        Program::Unknown
-    }
 }
 
 /// Tiny synthetic images for tests and scenarios: real PE/COFF headers that [`identify`]

@@ -1,6 +1,7 @@
 //! bootsim: emulates network-boot firmware on the wire.
 
 pub mod chain;
+pub mod content;
 pub mod disk;
 pub mod firmware;
 pub mod identify;

@@ -54,7 +54,7 @@ fn uefi_x64_gets_ipxe_efi_from_the_embedded_server() {
     assert_eq!(got.name, "ipxe.efi");
     assert_eq!(got.server, Ipv4Addr::new(192, 168, 1, 1));
     assert_eq!(got.station, Ipv4Addr::new(192, 168, 1, 2));
-    assert!(got.bytes == nbp);
+    assert!(got.bytes == nbp.into());
     let console: Vec<String> = pxe.console().iter().map(|l| l.text.clone()).collect();
     insta::assert_snapshot!(console.join("\n"));
 }

@@ -132,7 +132,7 @@ fn probe_abort_then_download_is_byte_exact() {
     let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let server = tftpd(&[("ipxe.efi", data.clone())]);
     let (phase, sent) = run(server.port, "ipxe.efi");
-    assert_eq!(phase.outcome(), Some(&Ok(data)));
+    assert_eq!(phase.outcome(), Some(&Ok(data.into())));
     assert_eq!(phase.size(), Some(1_000_000));
     // 1_000_000 / 1468 = 681 full blocks + 1 short: one ACK per block at window 1.
     let acks = sent.iter().filter(|s| s.starts_with("ACK ")).count();

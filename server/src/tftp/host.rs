@@ -5,8 +5,10 @@
 //! simulated firmware only reads.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::net::SocketAddrV4;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::admit::{admit, open_source, Refused, Request};
@@ -58,6 +60,24 @@ pub struct TftpHost {
     /// Transfer timers, (deadline, port); entries go stale when a session moves its deadline
     /// and are dropped when they come up (so thousands of transfers cost a heap, not a scan).
     timers: BinaryHeap<Reverse<(Instant, u16)>>,
+    /// Octet-mode files, read once and shared by every transfer of them (a thousand
+    /// simulated machines fetching ipxe.efi share one copy, not a read buffer each).
+    files: HashMap<PathBuf, Arc<[u8]>>,
+}
+
+/// A transfer's read position in a shared file.
+struct Shared {
+    data: Arc<[u8]>,
+    pos: usize,
+}
+
+impl std::io::Read for Shared {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 impl TftpHost {
@@ -68,7 +88,17 @@ impl TftpHost {
             next_port: 49152,
             events: Vec::new(),
             timers: BinaryHeap::new(),
+            files: HashMap::new(),
         }
+    }
+
+    fn shared(&mut self, path: &std::path::Path) -> std::io::Result<Arc<[u8]>> {
+        if let Some(data) = self.files.get(path) {
+            return Ok(data.clone());
+        }
+        let data: Arc<[u8]> = std::fs::read(path)?.into();
+        self.files.insert(path.to_path_buf(), data.clone());
+        Ok(data)
     }
 
     /// The port requests arrive on.
@@ -162,7 +192,16 @@ impl TftpHost {
                 return reply(packet);
             }
         };
-        let (source, size) = match open_source(&admitted.path, &request.mode) {
+        let opened = if request.mode == "octet" {
+            self.shared(&admitted.path).map(|data| {
+                let size = data.len() as u64;
+                let source: Box<dyn super::session::Source> = Box::new(Shared { data, pos: 0 });
+                (source, Some(size))
+            })
+        } else {
+            open_source(&admitted.path, &request.mode)
+        };
+        let (source, size) = match opened {
             Ok(x) => x,
             Err(e) => {
                 let refused = Refused {

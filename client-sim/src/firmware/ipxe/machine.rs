@@ -16,7 +16,8 @@ use super::packets::{Build, Identity};
 use super::script::{self, OptionSpec, Then};
 use super::settings::Settings;
 use super::tftp::{FetchError, TftpGet};
-use crate::identify::{identify, Image as Kind, Machine};
+use crate::content::Content;
+use crate::identify::{Image as Kind, Machine};
 
 /// iPXE's rc values for the errors scripts meet (negative errno, as iPXE returns them).
 pub mod rc {
@@ -51,7 +52,7 @@ pub struct Image {
     pub name: String,
     pub uri: String,
     #[serde(skip)]
-    pub bytes: Vec<u8>,
+    pub bytes: Content,
     pub cmdline: Option<String>,
     /// When the download finished.
     pub at: Duration,
@@ -463,7 +464,7 @@ impl Ipxe {
         now: Duration,
         uri: String,
         then: AfterFetch,
-        result: Result<Vec<u8>, FetchError>,
+        result: Result<Content, FetchError>,
     ) {
         let bytes = match result {
             Ok(b) => b,
@@ -497,7 +498,7 @@ impl Ipxe {
             self.selected = Some(name);
         }
         if then.autoboot {
-            let kind = if script::is_script(&image.bytes) {
+            let kind = if matches!(image.bytes.image(), Kind::IpxeScript) {
                 " [script]"
             } else {
                 ""
@@ -516,8 +517,8 @@ impl Ipxe {
 
     /// image_exec: a script runs here; an EFI image ends iPXE's part of the boot.
     fn exec(&mut self, now: Duration, image: Image, autoboot: bool) {
-        if script::is_script(&image.bytes) {
-            let text = String::from_utf8_lossy(&image.bytes).into_owned();
+        if matches!(image.bytes.image(), Kind::IpxeScript) {
+            let text = String::from_utf8_lossy(image.bytes.bytes()).into_owned();
             self.frames.push(Frame {
                 image,
                 lines: script::lines(&text),
@@ -528,7 +529,7 @@ impl Ipxe {
             });
             return self.run(now);
         }
-        let fits = match (identify(&image.bytes), self.id.build) {
+        let fits = match (image.bytes.image().clone(), self.id.build) {
             (Kind::Efi { machine, .. }, Build::EfiX64) => machine == Machine::X64,
             (Kind::Raw { .. }, Build::BiosUndi) => true,
             _ => false,

@@ -15,6 +15,7 @@ use netbootd::tftp::packet::Packet;
 use netbootd::wire::frame::Datagram;
 
 use super::dhcp::Retry;
+use crate::content::{Content, ContentBuilder};
 
 /// `TFTP_MAX_BLKSIZE`.
 pub const BLKSIZE: u16 = 1432;
@@ -51,11 +52,11 @@ pub struct TftpGet {
     pub size: Option<u64>,
     /// Absolute number of the last block received in order.
     received: u64,
-    data: Vec<u8>,
+    data: ContentBuilder,
     last: Vec<u8>,
     retry: Retry,
     out: Vec<Datagram>,
-    outcome: Option<Result<Vec<u8>, FetchError>>,
+    outcome: Option<Result<Content, FetchError>>,
 }
 
 impl TftpGet {
@@ -86,7 +87,7 @@ impl TftpGet {
             blksize: 512,
             size: None,
             received: 0,
-            data: Vec::new(),
+            data: ContentBuilder::default(),
             last: rrq,
             retry: Retry::start(now, Duration::from_millis(250), Duration::from_secs(10)),
             out: Vec::new(),
@@ -128,13 +129,13 @@ impl TftpGet {
         self.outcome.is_none().then_some(self.retry.deadline)
     }
 
-    pub fn outcome(&self) -> Option<&Result<Vec<u8>, FetchError>> {
+    pub fn outcome(&self) -> Option<&Result<Content, FetchError>> {
         self.outcome.as_ref()
     }
 
     /// Bytes so far (for the progress a console would show).
     pub fn progress(&self) -> u64 {
-        self.data.len() as u64
+        self.data.len()
     }
 
     pub fn handle(&mut self, now: Duration, d: &Datagram) {
@@ -161,11 +162,11 @@ impl TftpGet {
             Packet::Data { block, data } => {
                 if block == ((self.received + 1) & 0xffff) as u16 {
                     self.received += 1;
-                    self.data.extend_from_slice(&data);
+                    self.data.push(&data);
                     let last = data.len() < self.blksize;
                     self.ack(now);
                     if last {
-                        self.outcome = Some(Ok(std::mem::take(&mut self.data)));
+                        self.outcome = Some(Ok(std::mem::take(&mut self.data).finish()));
                     }
                 } else {
                     self.ack(now);

@@ -11,6 +11,7 @@ use super::dhcp::{self, DhcpPhase};
 use super::packets::Identity;
 use super::tftp::{self, Endpoints, TftpPhase};
 use super::PxeError;
+use crate::content::Content;
 
 /// EDK2's UDP ephemeral ports are small numbers (OBSERVED 1568 for the probe, 1569 next).
 pub const FIRST_TFTP_PORT: u16 = 1568;
@@ -21,7 +22,7 @@ pub struct Nbp {
     pub name: String,
     pub server: Ipv4Addr,
     pub station: Ipv4Addr,
-    pub bytes: Vec<u8>,
+    pub bytes: Content,
 }
 
 /// A console line with the virtual time it was printed.

@@ -439,7 +439,7 @@ mod whole_boot {
             pxe.handle_timeout(now);
         }
         let nbp = pxe.outcome().unwrap().as_ref().unwrap();
-        assert_eq!(nbp.bytes, image);
+        assert_eq!(nbp.bytes, image.into());
         let console: Vec<&str> = pxe.console().iter().map(|l| l.text.as_str()).collect();
         assert_eq!(
             console,

@@ -19,6 +19,7 @@ use std::time::Duration;
 use netbootd::wire::frame::Datagram;
 
 use super::PxeError;
+use crate::content::{Content, ContentBuilder};
 
 /// `PXEBC_MTFTP_TIMEOUT`, `PXEBC_MTFTP_RETRIES`.
 const TIMEOUT: Duration = Duration::from_secs(4);
@@ -64,7 +65,7 @@ enum Stage {
         acked: u64,
         oacked: bool,
     },
-    Done(Result<Vec<u8>, PxeError>),
+    Done(Result<Content, PxeError>),
 }
 
 pub struct TftpPhase {
@@ -78,7 +79,7 @@ pub struct TftpPhase {
     last: Option<Vec<u8>>,
     tries: u32,
     deadline: Option<Duration>,
-    data: Vec<u8>,
+    data: ContentBuilder,
     outbox: Vec<Datagram>,
     events: Vec<Event>,
 }
@@ -151,7 +152,7 @@ impl TftpPhase {
             last: None,
             tries: 0,
             deadline: None,
-            data: Vec::new(),
+            data: ContentBuilder::default(),
             outbox: Vec::new(),
             events: Vec::new(),
         }
@@ -224,7 +225,7 @@ impl TftpPhase {
         }
     }
 
-    fn finish(&mut self, now: Duration, result: Result<Vec<u8>, PxeError>) {
+    fn finish(&mut self, now: Duration, result: Result<Content, PxeError>) {
         match &result {
             Ok(_) => self.console(now, "  NBP file downloaded successfully."),
             Err(e) => {
@@ -251,7 +252,7 @@ impl TftpPhase {
         std::mem::take(&mut self.events)
     }
 
-    pub fn outcome(&self) -> Option<&Result<Vec<u8>, PxeError>> {
+    pub fn outcome(&self) -> Option<&Result<Content, PxeError>> {
         match &self.stage {
             Stage::Done(r) => Some(r),
             _ => None,
@@ -392,7 +393,7 @@ impl TftpPhase {
                     return;
                 }
                 *received += 1;
-                self.data.extend_from_slice(payload);
+                self.data.push(payload);
                 let last_block = payload.len() < *block_size;
                 let window_full = u64::from(*window) == *received - *acked;
                 if last_block || window_full {
@@ -400,7 +401,7 @@ impl TftpPhase {
                     let what = format!("ACK {block}");
                     if last_block {
                         self.send_final(now, ack(block), &what);
-                        let data = std::mem::take(&mut self.data);
+                        let data = std::mem::take(&mut self.data).finish();
                         return self.finish(now, Ok(data));
                     }
                     self.send(now, peer, ack(block), &what);
