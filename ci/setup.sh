@@ -10,6 +10,7 @@ PACKAGES=(
   tftpd-hpa tftp-hpa            # in.tftpd and the tftp client
   curl                          # curl tftp://
   atftp                         # a TFTP client with RFC 7440 windowsize
+  dnsmasq-base                  # dnsmasq: another DHCP+TFTP server bootsim --iface boots against
   iproute2                      # ip netns, veth
   gdisk dosfstools mtools       # sgdisk, mkfs.fat, mcopy: real GPT disk images with an ESP
 )

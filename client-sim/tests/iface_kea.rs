@@ -1,7 +1,7 @@
-//! bootsim on a real interface (AF_PACKET) against servers it did not write: Debian's Kea 2.2
-//! running the guide's config and tftpd-hpa serving the guide's TFTP root with Debian's
-//! ipxe.efi and refind_x64.efi, in network namespaces this test creates. The same nine steps
-//! as in-process.
+//! bootsim on a real interface (AF_PACKET) against servers it did not write, in network
+//! namespaces this test creates: Debian's Kea 2.2 running the guide's config with tftpd-hpa
+//! serving the guide's TFTP root (Debian's ipxe.efi and refind_x64.efi), and dnsmasq doing
+//! both jobs with the equivalent dnsmasq configuration. The same nine steps as in-process.
 
 #[path = "../../server/tests/support/mod.rs"]
 mod support;
@@ -146,4 +146,86 @@ fn the_guides_boot_against_real_kea_and_tftpd_hpa() {
     // Kea's lease file has the client's lease.
     let leases = std::fs::read_to_string(dir.path().join("leases.csv")).unwrap();
     assert!(leases.contains("192.168.1.2,52:54:00:12:34:56"), "{leases}");
+}
+
+#[test]
+fn the_guides_boot_against_dnsmasq() {
+    if !support::require_tool("dnsmasq") || !support::require_tool("apt-get") || !netns::available()
+    {
+        return;
+    }
+    let out = Command::new("bash")
+        .arg(fixture("../ci/seed-root.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Netns::new("s");
+    let client = Netns::new("c");
+    netns::veth(
+        &server,
+        "nbd0",
+        Some("192.168.1.1/28"),
+        &client,
+        "nbd1",
+        None,
+    );
+    // The guide's classes in dnsmasq's words: iPXE (user-class "iPXE") gets refind.pxe, a
+    // UEFI x64 firmware (client-arch 7) ipxe.efi.
+    let _dnsmasq = Guard(
+        server
+            .command("dnsmasq")
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--interface=nbd0",
+                "--bind-interfaces",
+                "--dhcp-range=192.168.1.2,192.168.1.14,255.255.255.240,1h",
+                "--dhcp-userclass=set:ipxe,iPXE",
+                "--dhcp-match=set:efi64,option:client-arch,7",
+                "--dhcp-boot=tag:ipxe,refind.pxe,,192.168.1.1",
+                "--dhcp-boot=tag:!ipxe,tag:efi64,ipxe.efi,,192.168.1.1",
+                "--enable-tftp",
+                "--user=root",
+            ])
+            .arg(format!("--tftp-root={}", root.display()))
+            .arg(format!(
+                "--dhcp-leasefile={}",
+                dir.path().join("leases").display()
+            ))
+            .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let run = client
+        .command(env!("CARGO_BIN_EXE_bootsim"))
+        .args(["boot", "--iface", "nbd1", "--disk"])
+        .arg(fixture("disks/debian.toml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        text.contains("ipxe.efi from 192.168.1.1: 850528 bytes (x86_64 EFI, iPXE)"),
+        "{text}"
+    );
+    assert!(text.contains("file refind.pxe"), "{text}");
+    assert!(
+        text.contains("booted EFI\\debian\\grubx64.efi on disk 0"),
+        "{text}"
+    );
 }
