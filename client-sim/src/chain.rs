@@ -170,6 +170,7 @@ enum Stage {
 /// machines can boot on one segment at once.
 pub struct ChainClient {
     client: Client,
+    retransmits: Retransmits,
     stage: Stage,
     t: Transcript,
     /// DHCP steps whose classes are filled in from the server's notes at the end.
@@ -182,6 +183,7 @@ impl ChainClient {
     pub fn new(client: Client, now: Duration) -> ChainClient {
         let t = Transcript::new(client.firmware.name(), client.mac);
         let mut c = ChainClient {
+            retransmits: Retransmits::default(),
             stage: Stage::Done,
             t,
             dhcp_windows: Vec::new(),
@@ -849,8 +851,10 @@ impl Station for ChainClient {
                 Stage::Ipxe { machine, .. } => machine.poll_transmit(),
                 Stage::Done => return None,
             };
-            if d.is_some() {
-                return d;
+            if let Some(d) = d {
+                self.retransmits.observe(&d);
+                self.t.retransmissions = self.retransmits.count;
+                return Some(d);
             }
             // Everything the stage had queued has left: it may now be finished.
             let before = std::mem::discriminant(&self.stage);
@@ -896,6 +900,39 @@ impl Station for ChainClient {
 
     fn mac(&self) -> Option<[u8; 6]> {
         Some(self.client.mac)
+    }
+}
+
+/// Counts the frames a client sent again: a DHCP message of the same type as the one before
+/// it, a TFTP request or acknowledgement repeating the last one sent from that port.
+#[derive(Debug, Default)]
+struct Retransmits {
+    count: u32,
+    last_dhcp: Option<u8>,
+    last_tftp: std::collections::HashMap<u16, Vec<u8>>,
+}
+
+impl Retransmits {
+    fn observe(&mut self, d: &Datagram) {
+        if d.dst.port() == 67 || d.dst.port() == 4011 {
+            let kind = netbootd::wire::dhcp::Message::decode(&d.payload)
+                .ok()
+                .and_then(|m| m.message_type());
+            if kind.is_some() && kind == self.last_dhcp {
+                self.count += 1;
+            }
+            self.last_dhcp = kind;
+            return;
+        }
+        let op = d.payload.get(..2);
+        let tftp = matches!(op, Some([0, 1]) | Some([0, 4]));
+        if tftp {
+            let again = self.last_tftp.get(&d.src.port()) == Some(&d.payload);
+            if again {
+                self.count += 1;
+            }
+            self.last_tftp.insert(d.src.port(), d.payload.clone());
+        }
     }
 }
 

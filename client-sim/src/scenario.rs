@@ -100,6 +100,9 @@ pub struct Expect {
     /// At least this many frames lost to faults.
     #[serde(default)]
     pub min_lost: Option<u64>,
+    /// Every client sent at least this many frames again.
+    #[serde(default)]
+    pub min_retransmissions: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -401,6 +404,13 @@ impl Scenario {
                         format!("change '{change}'"),
                     );
                 }
+            }
+            if let Some(n) = e.min_retransmissions {
+                add(
+                    format!("{who}: at least {n} retransmissions"),
+                    t.retransmissions >= n,
+                    format!("{} retransmissions", t.retransmissions),
+                );
             }
             if let Some((lo, hi)) = e.leased_range.as_deref().and_then(range) {
                 let leased: Vec<std::net::Ipv4Addr> = t

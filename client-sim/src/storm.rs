@@ -33,6 +33,8 @@ pub struct StormReport {
     pub steps: Vec<StepLatency>,
     pub client_frames: u64,
     pub server_frames: u64,
+    /// Frames the clients sent again.
+    pub retransmissions: u64,
     /// Virtual time until the last client finished.
     pub virtual_seconds: f64,
     pub wall_seconds: f64,
@@ -124,6 +126,10 @@ pub fn storm(lan: &mut Lan, clients: &[Client]) -> (StormReport, Vec<Transcript>
         failures,
         steps,
         client_frames: lan.frame_counts.0,
+        retransmissions: transcripts
+            .iter()
+            .map(|t| u64::from(t.retransmissions))
+            .sum(),
         server_frames: lan.frame_counts.1,
         virtual_seconds: transcripts
             .iter()
@@ -160,8 +166,8 @@ impl StormReport {
         }
         let _ = writeln!(
             out,
-            "frames: {} from clients, {} from servers; virtual {:.2}s; wall {:.2}s; peak memory {:.0} MiB",
-            self.client_frames, self.server_frames, self.virtual_seconds, self.wall_seconds, self.peak_rss_mib
+            "frames: {} from clients ({} retransmitted), {} from servers; virtual {:.2}s; wall {:.2}s; peak memory {:.0} MiB",
+            self.client_frames, self.retransmissions, self.server_frames, self.virtual_seconds, self.wall_seconds, self.peak_rss_mib
         );
         out
     }

@@ -48,6 +48,8 @@ pub struct Transcript {
     pub console: Vec<(Duration, String, String)>,
     /// Things the boot path reads differently from what was probably meant.
     pub lints: Vec<String>,
+    /// Frames the client sent again (a lost answer, a timer that fired).
+    pub retransmissions: u32,
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
 }
@@ -70,6 +72,7 @@ impl Transcript {
             },
             console: Vec::new(),
             lints: Vec::new(),
+            retransmissions: 0,
             elapsed: Duration::ZERO,
         }
     }
@@ -117,6 +120,9 @@ impl Transcript {
                     let _ = writeln!(out, "what to change: {c}");
                 }
             }
+        }
+        if self.retransmissions > 0 {
+            let _ = writeln!(out, "retransmissions: {}", self.retransmissions);
         }
         for l in &self.lints {
             let _ = writeln!(out, "lint: {l}");
