@@ -51,6 +51,8 @@ pub struct Lease {
     pub ack: Message,
     pub server: Ipv4Addr,
     pub address: Ipv4Addr,
+    /// The ProxyDHCP answer iPXE registered as its `proxydhcp` settings, if any.
+    pub proxy: Option<Box<Message>>,
 }
 
 impl Lease {
@@ -67,26 +69,60 @@ impl Lease {
         self.ipv4(3)
     }
 
-    /// `next-server`: the siaddr field (175.3 maps to it); option 66 is never used.
+    /// `next-server`: the siaddr field (175.3 maps to it) of the settings block the file
+    /// name comes from (autoboot.c `fetch_next_server_and_filename`); option 66 is never
+    /// used.
     pub fn next_server(&self) -> Option<Ipv4Addr> {
-        (!self.ack.siaddr.is_unspecified()).then_some(self.ack.siaddr)
+        let block = self.boot_block();
+        (!block.siaddr.is_unspecified()).then_some(block.siaddr)
     }
 
-    /// `filename`: a non-empty `file` field wins over option 67 (dhcppkt.c `dhcppkt_fetch`).
+    /// `filename`: a non-empty `file` field wins over option 67 (dhcppkt.c `dhcppkt_fetch`);
+    /// the DHCPACK's (`net0.dhcp`) before the ProxyDHCP answer's.
     pub fn filename(&self) -> Option<String> {
-        let field = c_string(&self.ack.file);
-        if !field.is_empty() {
-            return Some(field);
-        }
-        self.ack
-            .option(67)
-            .map(|v| {
-                String::from_utf8_lossy(&v)
-                    .trim_end_matches('\0')
-                    .to_string()
-            })
-            .filter(|s| !s.is_empty())
+        file_of(self.boot_block())
     }
+
+    /// The first settings block with a file name, searched as iPXE does: net0.dhcp, then
+    /// proxydhcp (`reprioritise_settings`).
+    fn boot_block(&self) -> &Message {
+        if file_of(&self.ack).is_some() {
+            return &self.ack;
+        }
+        match &self.proxy {
+            Some(p) if file_of(p).is_some() => p.as_ref(),
+            _ => &self.ack,
+        }
+    }
+}
+
+fn file_of(m: &Message) -> Option<String> {
+    let field = c_string(&m.file);
+    if !field.is_empty() {
+        return Some(field);
+    }
+    m.option(67)
+        .map(|v| {
+            String::from_utf8_lossy(&v)
+                .trim_end_matches('\0')
+                .to_string()
+        })
+        .filter(|s| !s.is_empty())
+}
+
+/// `dhcp_has_pxeopts`: a boot server and file, or a PXE boot menu (43.9).
+fn has_pxeopts(m: &Message) -> bool {
+    let menu = m.option(43).is_some_and(|v| {
+        let mut i = 0;
+        while i + 1 < v.len() {
+            if v[i] == 9 {
+                return true;
+            }
+            i += 2 + v[i + 1] as usize;
+        }
+        false
+    });
+    (!m.siaddr.is_unspecified() && file_of(m).is_some()) || menu
 }
 
 pub fn c_string(bytes: &[u8]) -> String {
@@ -100,11 +136,20 @@ enum State {
         offer: Option<(u8, Message)>,
         proxy: bool,
     },
+    /// After the ACK, asking the ProxyDHCP server on UDP 4011 for its PXE options
+    /// (`dhcp_proxy_tx`): given up, without ProxyDHCP, after more than 2 s
+    /// (`DHCP_REQ_PROXY_TIMEOUT_SEC`).
+    ProxyRequesting {
+        lease: Box<Lease>,
+        proxy_server: Ipv4Addr,
+        proxy_mac: [u8; 6],
+        started: Duration,
+    },
     Requesting {
         offer: Message,
         server: Ipv4Addr,
     },
-    Done(Result<Lease, DhcpFailure>),
+    Done(Box<Result<Lease, DhcpFailure>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +165,8 @@ pub struct DhcpSession {
     count: u16,
     retry: Retry,
     state: State,
+    /// The latest PXE-capable offer (option 60 "PXEClient"), its server and MAC.
+    proxy_offer: Option<(u8, Message, Ipv4Addr, [u8; 6])>,
     out: Vec<Datagram>,
     pub sent: Vec<(Duration, String)>,
 }
@@ -161,6 +208,7 @@ impl DhcpSession {
                 offer: None,
                 proxy: false,
             },
+            proxy_offer: None,
             out: Vec::new(),
             sent: Vec::new(),
         };
@@ -172,7 +220,8 @@ impl DhcpSession {
         self.count += 1;
         let (offer, proxy) = match &self.state {
             State::Discovering { offer, proxy } => (offer.is_some(), *proxy),
-            State::Requesting { .. } => (true, false),
+            State::Requesting { .. } => (true, self.proxy_offer.is_some()),
+            State::ProxyRequesting { .. } => (true, true),
             State::Done(_) => (false, false),
         };
         (self.count << 2) | (u16::from(offer) << 1) | u16::from(proxy)
@@ -186,6 +235,26 @@ impl DhcpSession {
                 self.id.request(self.xid, secs, *server, offer.yiaddr),
                 "DHCPREQUEST",
             ),
+            State::ProxyRequesting {
+                lease,
+                proxy_server,
+                proxy_mac,
+                ..
+            } => {
+                let mut m = self
+                    .id
+                    .request(self.xid, secs, *proxy_server, lease.address);
+                m.ciaddr = lease.address;
+                self.sent.push((now, "ProxyDHCP REQUEST".into()));
+                self.out.push(Datagram::new(
+                    self.id.mac,
+                    *proxy_mac,
+                    SocketAddrV4::new(lease.address, 68),
+                    SocketAddrV4::new(*proxy_server, 4011),
+                    m.encode(),
+                ));
+                return;
+            }
             State::Done(_) => return,
         };
         self.sent.push((now, what.to_string()));
@@ -237,7 +306,8 @@ impl DhcpSession {
     }
 
     pub fn handle(&mut self, now: Duration, d: &Datagram) {
-        if d.src.port() != 67 || d.dst.port() != 68 {
+        let from_proxy = d.src.port() == 4011;
+        if (d.src.port() != 67 && !from_proxy) || d.dst.port() != 68 {
             return;
         }
         let Ok(m) = Message::decode(&d.payload) else {
@@ -246,15 +316,49 @@ impl DhcpSession {
         if m.op != 2 || m.xid != self.xid || m.chaddr[..6] != self.id.mac {
             return;
         }
+        if let State::ProxyRequesting { .. } = &self.state {
+            // dhcp_proxy_rx: an OFFER or ACK from port 4011 carrying PXE options.
+            if from_proxy && matches!(m.message_type(), Some(2) | Some(5)) && has_pxeopts(&m) {
+                if let State::ProxyRequesting { mut lease, .. } = std::mem::replace(
+                    &mut self.state,
+                    State::Done(Box::new(Err(DhcpFailure::TimedOut))),
+                ) {
+                    lease.proxy = Some(Box::new(m));
+                    self.state = State::Done(Box::new(Ok(*lease)));
+                }
+            }
+            return;
+        }
+        if from_proxy {
+            return;
+        }
+        if matches!(self.state, State::Discovering { .. })
+            && matches!(m.message_type(), None | Some(2))
+        {
+            // A ProxyDHCP candidate: option 60 "PXEClient" and a server id (a plain DHCP
+            // offer that carries PXEClient counts too).
+            let pxe = m
+                .option(60)
+                .is_some_and(|v| v.len() >= 9 && v.starts_with(b"PXEClient"));
+            let id = server_id(&m, *d.src.ip());
+            if pxe && !id.is_unspecified() {
+                let p = priority(&m) as u8;
+                if self
+                    .proxy_offer
+                    .as_ref()
+                    .is_none_or(|(best, ..)| (p as i8) >= (*best as i8))
+                {
+                    self.proxy_offer = Some((p, m.clone(), id, d.src_mac));
+                }
+            }
+        }
+        let have_proxy = self.proxy_offer.is_some();
         match &mut self.state {
             State::Discovering { offer, proxy } => {
                 if !matches!(m.message_type(), None | Some(2)) {
                     return;
                 }
-                let pxe = m
-                    .option(60)
-                    .is_some_and(|v| v.len() >= 9 && v.starts_with(b"PXEClient"));
-                if pxe {
+                if have_proxy {
                     *proxy = true;
                 }
                 if !m.yiaddr.is_unspecified() {
@@ -284,17 +388,38 @@ impl DhcpSession {
                         self.transmit(now);
                     }
                     None | Some(5) if from == *server && m.yiaddr == offer.yiaddr => {
-                        let lease = Lease {
+                        let mut lease = Lease {
                             server: *server,
                             address: m.yiaddr,
                             ack: m,
+                            proxy: None,
                         };
-                        self.state = State::Done(Ok(lease));
+                        match self.proxy_offer.take() {
+                            Some((_, p, _, _)) if has_pxeopts(&p) => {
+                                lease.proxy = Some(Box::new(p));
+                                self.state = State::Done(Box::new(Ok(lease)));
+                            }
+                            Some((_, _, proxy_server, proxy_mac)) => {
+                                self.state = State::ProxyRequesting {
+                                    lease: Box::new(lease),
+                                    proxy_server,
+                                    proxy_mac,
+                                    started: now,
+                                };
+                                self.retry = Retry::start(
+                                    now,
+                                    Duration::from_millis(250),
+                                    Duration::from_secs(10),
+                                );
+                                self.transmit(now);
+                            }
+                            None => self.state = State::Done(Box::new(Ok(lease))),
+                        }
                     }
                     _ => {}
                 }
             }
-            State::Done(_) => {}
+            State::ProxyRequesting { .. } | State::Done(_) => {}
         }
     }
 
@@ -302,8 +427,21 @@ impl DhcpSession {
         if matches!(self.state, State::Done(_)) || now < self.retry.deadline {
             return;
         }
+        if let State::ProxyRequesting { started, .. } = &self.state {
+            // No ProxyDHCP answer within 2 s: carry on with the DHCP lease alone.
+            if now.saturating_sub(*started) > Duration::from_secs(2) || !self.retry.expired(now) {
+                if let State::ProxyRequesting { lease, .. } = std::mem::replace(
+                    &mut self.state,
+                    State::Done(Box::new(Err(DhcpFailure::TimedOut))),
+                ) {
+                    self.state = State::Done(Box::new(Ok(*lease)));
+                }
+                return;
+            }
+            return self.transmit(now);
+        }
         if !self.retry.expired(now) {
-            self.state = State::Done(Err(DhcpFailure::TimedOut));
+            self.state = State::Done(Box::new(Err(DhcpFailure::TimedOut)));
             return;
         }
         if self.maybe_request(now) {

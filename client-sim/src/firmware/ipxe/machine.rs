@@ -110,12 +110,12 @@ struct Frame {
 enum Wait {
     Banner,
     Dhcp {
-        session: DhcpSession,
+        session: Box<DhcpSession>,
         autoboot: bool,
         started: Duration,
     },
     Fetch {
-        get: TftpGet,
+        get: Box<TftpGet>,
         uri: String,
         then: AfterFetch,
     },
@@ -299,7 +299,7 @@ impl Ipxe {
     }
 
     fn start_dhcp(&mut self, now: Duration, autoboot: bool) {
-        let session = DhcpSession::new(self.id.clone(), self.xid, now);
+        let session = Box::new(DhcpSession::new(self.id.clone(), self.xid, now));
         self.xid = self.xid.wrapping_add(1);
         self.wait = Wait::Dhcp {
             session,
@@ -438,14 +438,14 @@ impl Ipxe {
         };
         let local = SocketAddrV4::new(lease.address, self.next_port);
         self.next_port = self.next_port.wrapping_add(1).max(49152);
-        let get = TftpGet::new(
+        let get = Box::new(TftpGet::new(
             now,
             self.id.mac,
             self.server_mac,
             local,
             server,
             &format!("/{path}"),
-        );
+        ));
         self.wait = Wait::Fetch { get, uri, then };
     }
 
