@@ -12,7 +12,7 @@
 //! what the server decided about it (the classes a query matched, a TFTP refusal).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -130,9 +130,13 @@ pub struct Lan {
     pub servers: Vec<Server>,
     now: Duration,
     base: Instant,
-    /// Frames in flight, by delivery time then sending order.
+    /// Frames in flight with a delay, by delivery time then sending order.
     queue: BinaryHeap<Reverse<(Duration, u64)>>,
     flight: HashMap<u64, InFlight>,
+    /// Frames delivered at the current instant, in sending order. Delayed frames due now
+    /// were sent before the clock reached now, so they go first (the same order as one heap
+    /// by (time, sequence), without a heap operation per frame on a fault-free link).
+    immediate: VecDeque<InFlight>,
     seq: u64,
     /// Hardware addresses learned from client frames, as a switch and ARP would.
     neighbours: HashMap<Ipv4Addr, [u8; 6]>,
@@ -168,6 +172,7 @@ impl Lan {
             base: Instant::now(),
             queue: BinaryHeap::new(),
             flight: HashMap::new(),
+            immediate: VecDeque::new(),
             seq: 0,
             neighbours: HashMap::new(),
             rng: StdRng::seed_from_u64(faults.seed),
@@ -255,7 +260,11 @@ impl Lan {
                 return;
             }
             // The next event: a frame arriving, a station timer, a server timer.
-            let frame_at = self.queue.peek().map(|Reverse((at, _))| *at);
+            let frame_at = if self.immediate.is_empty() {
+                self.queue.peek().map(|Reverse((at, _))| *at)
+            } else {
+                Some(self.now)
+            };
             let timer_at = loop {
                 match timers.peek() {
                     Some(Reverse((t, i)))
@@ -277,8 +286,16 @@ impl Lan {
             }
             self.now = self.now.max(next);
             if frame_at == Some(next) {
-                let Reverse((_, seq)) = self.queue.pop().expect("peeked");
-                let item = self.flight.remove(&seq).expect("in flight");
+                let due_in_heap = self
+                    .queue
+                    .peek()
+                    .is_some_and(|Reverse((at, _))| *at <= self.now);
+                let item = if due_in_heap {
+                    let Reverse((_, seq)) = self.queue.pop().expect("peeked");
+                    self.flight.remove(&seq).expect("in flight")
+                } else {
+                    self.immediate.pop_front().expect("an immediate frame")
+                };
                 match item.towards {
                     Towards::Server => self.at_server(item.datagram),
                     Towards::Client => {
@@ -371,6 +388,13 @@ impl Lan {
             if f.reorder > 0.0 && self.rng.gen_bool(f.reorder.min(1.0)) {
                 self.fault_counts.reordered += 1;
                 delay += 2 * f.jitter_ms.max(1) + 1;
+            }
+            if delay == 0 {
+                self.immediate.push_back(InFlight {
+                    towards,
+                    datagram: d.clone(),
+                });
+                continue;
             }
             let at = self.now + Duration::from_millis(delay);
             self.seq += 1;
