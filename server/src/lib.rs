@@ -4,4 +4,5 @@
 pub mod dhcp;
 pub mod kea;
 pub mod tftp;
+pub mod time;
 pub mod wire;

@@ -12,16 +12,19 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
 use netbootd::dhcp::engine::Engine;
-use netbootd::dhcp::lease::{Durability, Memfile};
+use netbootd::dhcp::lease::{Durability, LeaseTable, Memfile};
 use netbootd::dhcp::service::{DhcpService, Stats};
 use netbootd::kea::check::check_file;
 use netbootd::kea::model::{Config, SocketType};
 use netbootd::kea::system::LocalSystem;
 use netbootd::kea::KeaVersion;
+use netbootd::tftp::config::{Limits, TftpConfig, Upload, MAX_TRANSFERS};
 use netbootd::tftp::defaults;
+use netbootd::tftp::engine::TftpEngine;
+use netbootd::tftp::files::Disk;
 use netbootd::tftp::remap::RemapRules;
-use netbootd::tftp::server::{TftpConfig, TftpServer, Upload};
-use netbootd::tftp::session::Limits;
+use netbootd::tftp::shell;
+use netbootd::time::Clock;
 use netbootd::wire::pcap::CaptureWriter;
 use netbootd::wire::transport::raw::RawPort;
 use netbootd::wire::transport::udp::{all_interfaces, UdpPort};
@@ -80,6 +83,9 @@ pub struct ServeArgs {
     /// Concurrent transfers allowed per client address.
     #[arg(long, default_value_t = 64)]
     pub tftp_per_client: usize,
+    /// Concurrent transfers allowed in all; requests beyond get ERROR 0 "Too many transfers".
+    #[arg(long, default_value_t = MAX_TRANSFERS)]
+    pub tftp_max_transfers: usize,
     /// Rewrite requested names with tftpd-hpa's remap rules (in.tftpd --map-file).
     #[arg(long)]
     pub map_file: Option<PathBuf>,
@@ -164,6 +170,7 @@ fn tftp_config(args: &ServeArgs) -> Result<Option<(TftpConfig, Option<String>)>,
             limits,
             port_range,
             per_client: args.tftp_per_client,
+            max_transfers: args.tftp_max_transfers,
             remap,
             upload,
         },
@@ -264,14 +271,25 @@ async fn serve(
     let mut tasks = Vec::new();
     let mut drop_to = None;
     if let Some((tftp, user)) = tftp {
-        let socket = tokio::net::UdpSocket::bind(tftp.listen)
-            .await
+        let socket = std::net::UdpSocket::bind(tftp.listen)
             .map_err(|e| format!("TFTP {}: {e}", tftp.listen))?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(root = %tftp.root.display(), listen = %local, secure = tftp.secure, "serving TFTP");
-        let server = TftpServer::new(tftp);
-        let stop = stop_rx.clone();
-        tasks.push(tokio::spawn(async move { server.run(socket, stop).await }));
+        let engine = TftpEngine::new(tftp, Box::new(Disk));
+        let thread =
+            shell::spawn(engine, socket, stop_rx.clone()).map_err(|e| format!("TFTP: {e}"))?;
+        tasks.push(tokio::task::spawn_blocking(move || {
+            if let Ok(stats) = thread.join() {
+                tracing::info!(
+                    requests = stats.requests,
+                    completed = stats.completed,
+                    refused = stats.refused,
+                    failed = stats.failed,
+                    bytes = stats.bytes,
+                    "TFTP stopped"
+                );
+            }
+        }));
         drop_to = user;
     }
     let service = match config {
@@ -329,15 +347,17 @@ async fn start_dhcp(
             LeaseSync::Write => Durability::Write,
             LeaseSync::Fsync => Durability::Fsync,
         };
-        let (store, report) = Memfile::open(&path, sync).map_err(|e| e.to_string())?;
+        let (file, leases, report) = Memfile::open(&path, sync).map_err(|e| e.to_string())?;
         for e in &report.errors {
             tracing::warn!("lease file row skipped: {e}");
         }
-        tracing::info!(leases = store.len(), file = %path.display(), "leases loaded");
-        store
+        tracing::info!(leases = leases.len(), file = %path.display(), "leases loaded");
+        (Some(Arc::new(Mutex::new(file))), leases, sync)
     } else {
-        Memfile::in_memory()
+        (None, LeaseTable::new(), Durability::Write)
     };
+    let (lease_file, leases, durability) = store;
+    let clock = Clock::start();
     let mut names: Vec<String> = Vec::new();
     for name in &config.interfaces.names {
         let iface = name.split('/').next().unwrap_or(name);
@@ -348,7 +368,7 @@ async fn start_dhcp(
         }
     }
     let socket_type = config.interfaces.socket_type;
-    let engine = Engine::new(Arc::new(config), store).map_err(|e| e.to_string())?;
+    let engine = Engine::new(Arc::new(config), leases, clock.epoch()).map_err(|e| e.to_string())?;
     let capture = match &args.pcap {
         Some(path) => {
             let file =
@@ -360,6 +380,9 @@ async fn start_dhcp(
     };
     let service = Arc::new(DhcpService {
         engine: Arc::new(Mutex::new(engine)),
+        lease_file,
+        durability,
+        clock,
         stats: Arc::new(Stats::default()),
         capture,
     });
@@ -414,31 +437,30 @@ async fn signals(args: &ServeArgs, service: Option<&DhcpService>) -> Result<(), 
             },
             _ = tick.tick() => {
                 let Some(service) = service else { continue };
-                let Ok(mut engine) = service.engine.lock() else { continue };
-                let timers = engine.config().expired_leases.clone();
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
+                let Ok(timers) = service.engine.lock().map(|e| e.config().expired_leases.clone()) else { continue };
                 since_reclaim += 1;
                 since_flush += 1;
-                if timers.reclaim_timer_wait_time > 0 && since_reclaim >= timers.reclaim_timer_wait_time {
+                let reclaim = timers.reclaim_timer_wait_time > 0 && since_reclaim >= timers.reclaim_timer_wait_time;
+                let flush = timers.flush_reclaimed_timer_wait_time > 0
+                    && since_flush >= timers.flush_reclaimed_timer_wait_time;
+                if reclaim {
                     since_reclaim = 0;
-                    match engine.reclaim(now) {
-                        Ok(0) => {}
-                        Ok(n) => tracing::debug!(leases = n, "reclaimed expired leases"),
-                        Err(e) => tracing::error!("lease reclamation failed: {e}"),
-                    }
                 }
-                if timers.flush_reclaimed_timer_wait_time > 0
-                    && since_flush >= timers.flush_reclaimed_timer_wait_time
-                {
+                if flush {
                     since_flush = 0;
-                    match engine.flush_reclaimed(now) {
-                        Ok(0) => {}
-                        Ok(n) => tracing::debug!(leases = n, "flushed reclaimed leases"),
-                        Err(e) => tracing::error!("flushing reclaimed leases failed: {e}"),
-                    }
+                }
+                let epoch = service.clock.epoch();
+                let done = service.decide(|engine, now| {
+                    // A corrected wall clock reaches the lease file within a second.
+                    engine.set_epoch(epoch);
+                    let reclaimed = if reclaim { engine.reclaim(now) } else { 0 };
+                    let flushed = if flush { engine.flush_reclaimed(now) } else { 0 };
+                    Ok((reclaimed, flushed))
+                });
+                match done {
+                    Ok((0, 0)) => {}
+                    Ok((reclaimed, flushed)) => tracing::debug!(reclaimed, flushed, "expired leases processed"),
+                    Err(e) => tracing::error!("expired lease processing failed: {e}"),
                 }
             }
             _ = term.recv() => break,

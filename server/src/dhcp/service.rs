@@ -1,17 +1,21 @@
 //! The tokio shell around the engine: one task per interface socket, the engine behind a
-//! mutex (it answers in microseconds; a lease write is one write(2)), malformed packets
-//! counted and logged, every datagram optionally recorded to pcap.
+//! mutex (it answers in microseconds), malformed packets counted and logged, every datagram
+//! optionally recorded to pcap. The shell owns the lease file: after the engine decides, the
+//! changes it returns are written before the answer leaves, outside the engine's lock (so an
+//! fsync never holds up other queries' decisions) but inside the file's, taken before the
+//! engine's is released (so rows reach the file in the order the engine made them).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
 use super::addressing::{CLIENT_PORT, SERVER_PORT};
-use super::engine::{Engine, Incoming, Outcome};
+use super::engine::{Engine, EngineError, Incoming, Outcome};
+use super::lease::{Durability, Memfile, MemfileError};
 use super::link::FrameAnswer;
+use crate::time::{Clock, Instant};
 use crate::wire::dhcp::Message;
 use crate::wire::frame::{Datagram, BROADCAST_MAC};
 use crate::wire::pcap::CaptureWriter;
@@ -27,19 +31,55 @@ pub struct Stats {
     pub silent: AtomicU64,
 }
 
-pub type Capture = Arc<Mutex<(Instant, CaptureWriter<std::fs::File>)>>;
+pub type Capture = Arc<Mutex<(std::time::Instant, CaptureWriter<std::fs::File>)>>;
 
 pub struct DhcpService {
     pub engine: Arc<Mutex<Engine>>,
+    /// The lease file; None when leases live in memory only (`persist: false`).
+    pub lease_file: Option<Arc<Mutex<Memfile>>>,
+    pub durability: Durability,
+    pub clock: Clock,
     pub stats: Arc<Stats>,
     pub capture: Option<Capture>,
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+/// Why a decision could not be carried out; the query is dropped, as Kea drops a packet
+/// whose lease it cannot store.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("lease file: {0}")]
+    LeaseFile(#[from] MemfileError),
+    #[error("a thread panicked holding the engine or the lease file")]
+    Poisoned,
+}
+
+impl DhcpService {
+    /// Runs `decide` on the engine at the current instant, then records the lease changes it
+    /// made; only when this returns may the caller answer the client.
+    pub fn decide<T>(
+        &self,
+        decide: impl FnOnce(&mut Engine, Instant) -> Result<T, EngineError>,
+    ) -> Result<T, ServiceError> {
+        let mut engine = self.engine.lock().map_err(|_| ServiceError::Poisoned)?;
+        let decided = decide(&mut engine, self.clock.now());
+        let changes = engine.take_changes();
+        let Some(file) = self.lease_file.as_ref().filter(|_| !changes.is_empty()) else {
+            return Ok(decided?);
+        };
+        let mut file = file.lock().map_err(|_| ServiceError::Poisoned)?;
+        drop(engine);
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if self.durability == Durability::Fsync && multi_thread {
+            // A disk flush takes milliseconds: let tokio move other tasks off this worker.
+            tokio::task::block_in_place(|| file.persist(&changes))?;
+        } else {
+            file.persist(&changes)?;
+        }
+        Ok(decided?)
+    }
 }
 
 fn record(capture: &Option<Capture>, src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) {
@@ -95,10 +135,7 @@ impl DhcpService {
                 destination: Ipv4Addr::BROADCAST,
                 direct_response: false,
             };
-            let outcome = match self.engine.lock() {
-                Ok(mut engine) => engine.handle(now(), &incoming),
-                Err(_) => return,
-            };
+            let outcome = self.decide(|engine, now| engine.handle(now, &incoming));
             match outcome {
                 Ok(Outcome::Reply {
                     msg, dest, classes, ..
@@ -147,10 +184,7 @@ impl DhcpService {
                 _ = stop.changed() => return,
             };
             let frame = &buf[..len];
-            let answer = match self.engine.lock() {
-                Ok(mut engine) => port.link.answer(&mut engine, now(), frame),
-                Err(_) => return,
-            };
+            let answer = self.decide(|engine, now| port.link.answer(engine, now, frame));
             match answer {
                 Ok(FrameAnswer::NotForUs) => continue,
                 Ok(FrameAnswer::Malformed(e)) => {

@@ -1,104 +1,153 @@
-//! The TFTP server without sockets: datagrams in, datagrams out, time passed in. This is how
-//! bootsim runs netbootd's TFTP in-process on its virtual clock: the same admission rules
-//! (map file, --secure, root) and the same [`ReadSession`] as the tokio shell, each transfer
-//! on its own server port as tftpd-hpa forks one per request. Writes are refused here: the
-//! simulated firmware only reads.
+//! The TFTP server without sockets: datagrams in, datagrams out, time passed in. It is the
+//! only place transfers are admitted and run: netbootd's tokio shell ([`super::shell`]) maps
+//! its decisions to sockets, and bootsim runs it in-process on a virtual clock, so the
+//! simulator exercises the code production runs.
+//!
+//! As tftpd-hpa forks one process per request (tftpd.c `main`), each transfer has its own
+//! server port, its transfer ID (RFC 1350 4): the shell binds a socket and passes its port
+//! with the request. Admission follows tftpd-hpa (map file, mode, name inside the root,
+//! uploads only where allowed; [`super::admit`]), then the caps: per client, and in all.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::net::SocketAddrV4;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+use std::net::{IpAddr, SocketAddr};
 
-use super::admit::{admit, open_source, Refused, Request};
+use super::admit::{admit, Refused, Request};
+use super::config::TftpConfig;
+use super::files::{Files, Upload};
+use super::netascii::Netascii;
 use super::packet::{code, Packet};
+use super::read::{ReadSession, Source};
 use super::remap::Direction;
-use super::server::TftpConfig;
-use super::session::{End, ReadSession};
+use super::transfer::{End, Sends};
+use super::write::WriteSession;
+use crate::time::Instant;
 
-/// A datagram the host sends: from `src_port` on the server's address to `dst`.
+/// A datagram to send: from the transfer's port `src_port` to `dst`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
     pub src_port: u16,
-    pub dst: SocketAddrV4,
+    pub dst: SocketAddr,
     pub packet: Packet,
 }
 
-/// What happened, for transcripts and logs.
+/// What happened, for logs and transcripts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostEvent {
+pub enum Event {
     Refused {
-        client: SocketAddrV4,
+        client: SocketAddr,
+        /// The port the refusal left from (no transfer runs on it).
+        port: u16,
         file: String,
         refused: Refused,
     },
     Started {
-        client: SocketAddrV4,
+        client: SocketAddr,
         file: String,
         port: u16,
+        direction: Direction,
     },
     Ended {
-        client: SocketAddrV4,
+        client: SocketAddr,
+        port: u16,
         file: String,
+        direction: Direction,
         end: End,
     },
 }
 
-struct Transfer {
-    client: SocketAddrV4,
-    file: String,
-    session: ReadSession,
+/// Counters an operator can read.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub requests: u64,
+    pub refused: u64,
+    pub completed: u64,
+    pub failed: u64,
+    /// Bytes of completed transfers, both directions.
+    pub bytes: u64,
 }
 
-pub struct TftpHost {
+enum Session {
+    Read(ReadSession),
+    /// The upload is taken out to be committed when the last block arrives.
+    Write(WriteSession<Box<dyn Upload>>),
+}
+
+impl Session {
+    fn on_packet(&mut self, now: Instant, packet: &Packet) -> Sends {
+        match self {
+            Session::Read(s) => s.on_packet(now, packet),
+            Session::Write(s) => s.on_packet(now, packet),
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant) -> Sends {
+        match self {
+            Session::Read(s) => s.on_timeout(now),
+            Session::Write(s) => s.on_timeout(now),
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            Session::Read(s) => s.deadline(),
+            Session::Write(s) => s.deadline(),
+        }
+    }
+
+    fn end(&self) -> Option<&End> {
+        match self {
+            Session::Read(s) => s.end(),
+            Session::Write(s) => s.end(),
+        }
+    }
+
+    fn direction(&self) -> Direction {
+        match self {
+            Session::Read(_) => Direction::Read,
+            Session::Write(_) => Direction::Write,
+        }
+    }
+}
+
+struct Transfer {
+    client: SocketAddr,
+    file: String,
+    session: Session,
+}
+
+pub struct TftpEngine {
     config: TftpConfig,
+    files: Box<dyn Files>,
     /// Transfers by their server port.
     transfers: BTreeMap<u16, Transfer>,
+    /// Transfers running per client address.
+    per_client: HashMap<IpAddr, usize>,
+    /// Where [`TftpEngine::free_port`] looks next.
     next_port: u16,
-    events: Vec<HostEvent>,
+    events: Vec<Event>,
     /// Transfer timers, (deadline, port); entries go stale when a session moves its deadline
     /// and are dropped when they come up (so thousands of transfers cost a heap, not a scan).
     timers: BinaryHeap<Reverse<(Instant, u16)>>,
-    /// Octet-mode files, read once and shared by every transfer of them (a thousand
-    /// simulated machines fetching ipxe.efi share one copy, not a read buffer each).
-    files: HashMap<PathBuf, Arc<[u8]>>,
+    stats: Stats,
 }
 
-/// A transfer's read position in a shared file.
-struct Shared {
-    data: Arc<[u8]>,
-    pos: usize,
-}
-
-impl std::io::Read for Shared {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(self.data.len() - self.pos);
-        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-impl TftpHost {
-    pub fn new(config: TftpConfig) -> TftpHost {
-        TftpHost {
+impl TftpEngine {
+    pub fn new(config: TftpConfig, files: Box<dyn Files>) -> TftpEngine {
+        TftpEngine {
             config,
+            files,
             transfers: BTreeMap::new(),
+            per_client: HashMap::new(),
             next_port: 49152,
             events: Vec::new(),
             timers: BinaryHeap::new(),
-            files: HashMap::new(),
+            stats: Stats::default(),
         }
     }
 
-    fn shared(&mut self, path: &std::path::Path) -> std::io::Result<Arc<[u8]>> {
-        if let Some(data) = self.files.get(path) {
-            return Ok(data.clone());
-        }
-        let data: Arc<[u8]> = std::fs::read(path)?.into();
-        self.files.insert(path.to_path_buf(), data.clone());
-        Ok(data)
+    pub fn config(&self) -> &TftpConfig {
+        &self.config
     }
 
     /// The port requests arrive on.
@@ -106,11 +155,26 @@ impl TftpHost {
         self.config.listen.port()
     }
 
-    pub fn drain_events(&mut self) -> Vec<HostEvent> {
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn drain_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
     }
 
-    fn allocate_port(&mut self) -> u16 {
+    /// Transfers still running.
+    pub fn active(&self) -> usize {
+        self.transfers.len()
+    }
+
+    /// Whether a transfer runs on `port` (a shell keeps its socket while it does).
+    pub fn is_running(&self, port: u16) -> bool {
+        self.transfers.contains_key(&port)
+    }
+
+    /// A port no transfer uses, from the dynamic range, for shells without sockets.
+    pub fn free_port(&mut self) -> u16 {
         loop {
             let port = self.next_port;
             self.next_port = if port == u16::MAX { 49152 } else { port + 1 };
@@ -120,17 +184,30 @@ impl TftpHost {
         }
     }
 
-    /// A datagram from `from` to the server's `port`.
+    /// A datagram from `from` to the server's `port`: a request on the listening port (the
+    /// transfer then gets a [`TftpEngine::free_port`]), else a packet of a transfer.
     pub fn on_datagram(
         &mut self,
         now: Instant,
-        from: SocketAddrV4,
+        from: SocketAddr,
         port: u16,
         bytes: &[u8],
     ) -> Vec<Outgoing> {
         if port == self.port() {
-            return self.on_request(now, from, bytes);
+            let transfer_port = self.free_port();
+            return self.on_request(now, from, transfer_port, bytes);
         }
+        self.on_transfer_packet(now, from, port, bytes)
+    }
+
+    /// A packet to the transfer on `port`.
+    pub fn on_transfer_packet(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        port: u16,
+        bytes: &[u8],
+    ) -> Vec<Outgoing> {
         let Some(transfer) = self.transfers.get_mut(&port) else {
             return Vec::new();
         };
@@ -149,11 +226,19 @@ impl TftpHost {
             return Vec::new();
         };
         let sends = transfer.session.on_packet(now, &packet);
-        self.finish(port, sends)
+        self.settle(port, sends)
     }
 
-    fn on_request(&mut self, now: Instant, from: SocketAddrV4, bytes: &[u8]) -> Vec<Outgoing> {
-        let port = self.allocate_port();
+    /// A request from `from`; its transfer, if admitted, runs on `port`. Answers (an OACK,
+    /// the first block, an ACK, or an ERROR) leave from `port`.
+    pub fn on_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        port: u16,
+        bytes: &[u8],
+    ) -> Vec<Outgoing> {
+        self.stats.requests += 1;
         let reply = |packet: Packet| {
             vec![Outgoing {
                 src_port: port,
@@ -161,83 +246,146 @@ impl TftpHost {
                 packet,
             }]
         };
-        let request = match Packet::decode(bytes).ok().and_then(Request::from_packet) {
-            Some(r) => r,
-            None => {
-                return reply(Packet::Error {
-                    code: code::ILLEGAL,
-                    message: "Illegal TFTP operation".into(),
-                })
-            }
-        };
-        let asked = String::from_utf8_lossy(&request.filename).into_owned();
-        let admitted = if request.direction == Direction::Write {
-            Err(Refused {
-                code: code::ACCESS,
-                message: "Access violation".into(),
-                reason: "write refused: server is read-only".into(),
-            })
-        } else {
-            admit(&self.config, &request, (*from.ip()).into())
-        };
-        let admitted = match admitted {
-            Ok(a) => a,
-            Err(refused) => {
-                let packet = refused.packet();
-                self.events.push(HostEvent::Refused {
-                    client: from,
-                    file: asked,
-                    refused,
-                });
-                return reply(packet);
-            }
-        };
-        let opened = if request.mode == "octet" {
-            self.shared(&admitted.path).map(|data| {
-                let size = data.len() as u64;
-                let source: Box<dyn super::session::Source> = Box::new(Shared { data, pos: 0 });
-                (source, Some(size))
-            })
-        } else {
-            open_source(&admitted.path, &request.mode)
-        };
-        let (source, size) = match opened {
-            Ok(x) => x,
+        let request = match Packet::decode(bytes).map(Request::from_packet) {
+            Ok(Some(r)) => r,
+            // Not a request (a stray DATA or ACK to the listening port): tftpd-hpa ignores it.
+            Ok(None) => return Vec::new(),
             Err(e) => {
                 let refused = Refused {
-                    code: code::ACCESS,
-                    message: "Access violation".into(),
-                    reason: e.to_string(),
+                    code: code::ILLEGAL,
+                    message: "Illegal TFTP operation".into(),
+                    reason: format!("malformed request: {e}"),
                 };
+                self.stats.refused += 1;
                 let packet = refused.packet();
-                self.events.push(HostEvent::Refused {
+                self.events.push(Event::Refused {
                     client: from,
-                    file: asked,
+                    port,
+                    file: String::new(),
                     refused,
                 });
                 return reply(packet);
             }
         };
-        let (session, sends) =
-            ReadSession::start(now, source, size, &request.options, &self.config.limits);
-        self.events.push(HostEvent::Started {
-            client: from,
-            file: admitted.name.clone(),
-            port,
-        });
-        self.transfers.insert(
-            port,
-            Transfer {
-                client: from,
-                file: admitted.name,
-                session,
-            },
-        );
-        self.finish(port, sends)
+        let asked = String::from_utf8_lossy(&request.filename)
+            .escape_debug()
+            .to_string();
+        let started = self.admit_and_open(now, from, &request);
+        match started {
+            Ok((name, (session, sends))) => {
+                self.events.push(Event::Started {
+                    client: from,
+                    file: name.clone(),
+                    port,
+                    direction: request.direction,
+                });
+                self.transfers.insert(
+                    port,
+                    Transfer {
+                        client: from,
+                        file: name,
+                        session,
+                    },
+                );
+                self.settle(port, sends)
+            }
+            Err(refused) => {
+                self.stats.refused += 1;
+                let packet = refused.packet();
+                self.events.push(Event::Refused {
+                    client: from,
+                    port,
+                    file: asked,
+                    refused,
+                });
+                reply(packet)
+            }
+        }
     }
 
-    /// Addresses `sends` from transfer `port`, and forgets the transfer once it has ended.
-    fn finish(&mut self, port: u16, sends: Vec<Packet>) -> Vec<Outgoing> {
+    /// Admits `request` (tftpd-hpa's rules, then the caps) and opens its session.
+    fn admit_and_open(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        request: &Request,
+    ) -> Result<(String, (Session, Sends)), Refused> {
+        let admitted = admit(&self.config, request, from.ip())?;
+        self.acquire(from.ip())?;
+        let opened = self.open(now, request, &admitted.path);
+        if opened.is_err() {
+            self.release(from.ip());
+        }
+        Ok((admitted.name, opened?))
+    }
+
+    fn open(
+        &mut self,
+        now: Instant,
+        request: &Request,
+        path: &std::path::Path,
+    ) -> Result<(Session, Sends), Refused> {
+        let limits = &self.config.limits;
+        let io_refusal = |e: std::io::Error| Refused {
+            code: code::ACCESS,
+            message: "Access violation".into(),
+            reason: e.to_string(),
+        };
+        let session = match request.direction {
+            Direction::Read => {
+                let (reader, size) = self.files.open(path).map_err(io_refusal)?;
+                let (source, size): (Box<dyn Source>, _) = if request.mode == "netascii" {
+                    (Box::new(Netascii::new(reader)), None)
+                } else {
+                    (Box::new(reader), Some(size))
+                };
+                let (s, sends) = ReadSession::start(now, source, size, &request.options, limits);
+                (Session::Read(s), sends)
+            }
+            Direction::Write => {
+                let max_bytes = self.config.upload.as_ref().map_or(0, |u| u.max_bytes);
+                let upload = self.files.create(path).map_err(io_refusal)?;
+                let (s, sends) =
+                    WriteSession::start(now, upload, &request.options, limits, max_bytes);
+                (Session::Write(s), sends)
+            }
+        };
+        Ok(session)
+    }
+
+    /// Counts a transfer for `client` unless it, or the server, is at its cap.
+    fn acquire(&mut self, client: IpAddr) -> Result<(), Refused> {
+        let refuse = |reason: &str| Refused {
+            code: code::UNDEFINED,
+            message: "Too many transfers".into(),
+            reason: reason.into(),
+        };
+        if self.transfers.len() >= self.config.max_transfers {
+            return Err(refuse("the server is at its transfer limit"));
+        }
+        let count = self.per_client.entry(client).or_insert(0);
+        if *count >= self.config.per_client {
+            return Err(Refused {
+                message: "Too many transfers from this client".into(),
+                ..refuse("too many transfers from this client")
+            });
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    fn release(&mut self, client: IpAddr) {
+        if let Some(count) = self.per_client.get_mut(&client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.per_client.remove(&client);
+            }
+        }
+    }
+
+    /// Addresses `sends` from transfer `port`, arms its timer, and ends the transfer when its
+    /// session has ended: a complete upload is committed before its last ACK leaves.
+    fn settle(&mut self, port: u16, mut sends: Sends) -> Vec<Outgoing> {
         let Some(transfer) = self.transfers.get(&port) else {
             return Vec::new();
         };
@@ -245,11 +393,41 @@ impl TftpHost {
         if let Some(deadline) = transfer.session.deadline() {
             self.timers.push(Reverse((deadline, port)));
         }
-        if let Some(end) = transfer.session.end().cloned() {
+        if transfer.session.end().is_some() {
             let transfer = self.transfers.remove(&port).expect("present");
-            self.events.push(HostEvent::Ended {
+            self.release(client.ip());
+            let direction = transfer.session.direction();
+            let end = match transfer.session {
+                Session::Read(s) => s.end().cloned().expect("ended"),
+                Session::Write(s) => {
+                    let end = s.end().cloned().expect("ended");
+                    match end {
+                        End::Complete { .. } => match s.into_sink().commit() {
+                            Ok(()) => end,
+                            Err(e) => {
+                                // The last ACK would tell the client its file is stored.
+                                sends = vec![commit_error(&e)];
+                                End::WriteFailed(format!("{}: {e}", transfer.file))
+                            }
+                        },
+                        other => other,
+                    }
+                }
+            };
+            match &end {
+                End::Complete { bytes, .. } => {
+                    self.stats.completed += 1;
+                    self.stats.bytes += bytes;
+                }
+                // EDK2 ends its size probe with ERROR 8 after the OACK: not a failure.
+                End::ClientError { code: 8, .. } => {}
+                _ => self.stats.failed += 1,
+            }
+            self.events.push(Event::Ended {
                 client,
+                port,
                 file: transfer.file,
+                direction,
                 end,
             });
         }
@@ -264,7 +442,7 @@ impl TftpHost {
     }
 
     /// The earliest moment a transfer's timer may fire (possibly a stale one: then
-    /// [`TftpHost::on_timeout`] finds nothing due and drops it).
+    /// [`TftpEngine::on_timeout`] finds nothing due and drops it).
     pub fn next_deadline(&self) -> Option<Instant> {
         self.timers.peek().map(|Reverse((t, _))| *t)
     }
@@ -277,25 +455,30 @@ impl TftpHost {
                 break;
             }
             self.timers.pop();
-            let due = self
-                .transfers
-                .get(&port)
-                .and_then(|tr| tr.session.deadline())
-                .is_some_and(|d| d == t);
-            if !due {
-                continue; // stale: the session moved on or ended
-            }
-            let sends = match self.transfers.get_mut(&port) {
-                Some(tr) => tr.session.on_timeout(now),
-                None => continue,
+            let Some(transfer) = self.transfers.get_mut(&port) else {
+                continue; // ended
             };
-            out.extend(self.finish(port, sends));
+            if transfer.session.deadline() != Some(t) {
+                continue; // stale: the session moved its deadline
+            }
+            let sends = transfer.session.on_timeout(now);
+            out.extend(self.settle(port, sends));
         }
         out
     }
+}
 
-    /// Transfers still running.
-    pub fn active(&self) -> usize {
-        self.transfers.len()
+/// The ERROR for an upload that could not be stored.
+fn commit_error(e: &std::io::Error) -> Packet {
+    if e.kind() == std::io::ErrorKind::AlreadyExists {
+        Packet::Error {
+            code: code::EXISTS,
+            message: "File already exists".into(),
+        }
+    } else {
+        Packet::Error {
+            code: code::UNDEFINED,
+            message: e.to_string(),
+        }
     }
 }

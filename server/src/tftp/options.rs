@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::session::Limits;
+use super::config::Limits;
 
 /// What the transfer runs with, and the options to acknowledge.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,345 +1,221 @@
-//! The tokio shell: one listening socket; each read request gets its own task and its own
-//! socket (its transfer ID, from a port range when configured), driven by a [`ReadSession`].
-//! Files are streamed through a buffered reader, never loaded whole.
+//! The tokio shell around [`TftpEngine`]: it owns the sockets and the clock, the engine owns
+//! every decision. A request on the listening socket gets a socket of its own (its transfer
+//! ID, from the port range when configured), whose port the engine's transfer then sends
+//! from; a small task per transfer socket forwards what arrives on it; one loop feeds the
+//! engine requests, transfer packets and timer expiries, sends what it answers, and closes a
+//! transfer's socket when the engine ends it.
+//!
+//! The loop runs on a runtime of its own thread ([`spawn`]), so that a forwarded packet wakes
+//! the engine on the same thread: a lock-step transfer's speed is one turn-around per block.
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::UdpSocket;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
-use super::admit::{admit, open_source, Admitted, Request};
-use super::packet::{code, Packet};
-use super::receive::WriteSession;
-use super::remap::{Direction, RemapRules};
-use super::session::{End, Limits, ReadSession, Sends};
+use super::engine::{Event, Outgoing, Stats, TftpEngine};
+use super::remap::Direction;
+use super::transfer::End;
+use crate::time::Clock;
 
-/// Where uploads go, when writes are enabled at all.
-#[derive(Clone, Debug)]
-pub struct Upload {
-    /// Canonical directory; uploaded names resolve inside it.
-    pub dir: PathBuf,
-    /// Largest upload accepted, in bytes.
-    pub max_bytes: u64,
-}
+/// Packets waiting for the engine; beyond this, transfer tasks wait and the kernel's socket
+/// buffers take the excess (and drop it, as for any flooded UDP socket).
+const QUEUE: usize = 4096;
 
-#[derive(Clone, Debug)]
-pub struct TftpConfig {
-    /// The served directory, canonical.
-    pub root: PathBuf,
-    pub listen: SocketAddr,
-    pub secure: bool,
-    pub limits: Limits,
-    /// Ports for transfer sockets (tftpd-hpa's --port-range); None: any ephemeral port.
-    pub port_range: Option<(u16, u16)>,
-    /// Concurrent transfers allowed per client address.
-    pub per_client: usize,
-    /// tftpd-hpa's --map-file rules, applied to every requested name first.
-    pub remap: Option<Arc<RemapRules>>,
-    /// None: read-only (the default).
-    pub upload: Option<Upload>,
-}
-
-#[derive(Debug, Default)]
-pub struct TftpStats {
-    pub requests: AtomicU64,
-    pub completed: AtomicU64,
-    pub refused: AtomicU64,
-    pub failed: AtomicU64,
-    pub bytes: AtomicU64,
-}
-
-pub struct TftpServer {
-    pub config: TftpConfig,
-    pub stats: TftpStats,
-    active: Mutex<HashMap<IpAddr, usize>>,
-    next_port: AtomicU64,
-}
-
-impl TftpServer {
-    pub fn new(config: TftpConfig) -> Arc<Self> {
-        Arc::new(TftpServer {
-            config,
-            stats: TftpStats::default(),
-            active: Mutex::new(HashMap::new()),
-            next_port: AtomicU64::new(0),
+/// Serves TFTP with `engine` on `listen` from a thread of its own until `stop` turns true;
+/// the handle gives the engine's counters at the end.
+pub fn spawn(
+    engine: TftpEngine,
+    listen: std::net::UdpSocket,
+    stop: watch::Receiver<bool>,
+) -> io::Result<std::thread::JoinHandle<Stats>> {
+    listen.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("netbootd-tftp".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match UdpSocket::from_std(listen) {
+                    Ok(listen) => serve(engine, listen, stop).await,
+                    Err(e) => {
+                        tracing::error!("TFTP socket: {e}");
+                        engine.stats().clone()
+                    }
+                }
+            })
         })
-    }
+}
 
-    /// Serves requests arriving on `socket` until `stop` turns true.
-    pub async fn run(self: Arc<Self>, socket: UdpSocket, mut stop: watch::Receiver<bool>) {
-        let mut buf = vec![0u8; 65536];
-        loop {
-            let (n, peer) = tokio::select! {
-                r = socket.recv_from(&mut buf) => match r {
+struct TransferSocket {
+    socket: Arc<UdpSocket>,
+    reader: JoinHandle<()>,
+}
+
+/// Serves requests arriving on `listen` until `stop` turns true.
+pub async fn serve(
+    mut engine: TftpEngine,
+    listen: UdpSocket,
+    mut stop: watch::Receiver<bool>,
+) -> Stats {
+    let clock = Clock::start();
+    let (tx, mut rx) = mpsc::channel::<(u16, SocketAddr, Vec<u8>)>(QUEUE);
+    let mut sockets: HashMap<u16, TransferSocket> = HashMap::new();
+    let mut next_port = 0u64;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let deadline = engine.next_deadline().map(|d| clock.to_std(d));
+        let out = tokio::select! {
+            r = listen.recv_from(&mut buf) => {
+                let (n, peer) = match r {
                     Ok(x) => x,
                     Err(e) => {
                         tracing::warn!("tftp receive failed: {e}");
                         continue;
                     }
-                },
-                _ = stop.changed() => return,
-            };
-            let bytes = buf[..n].to_vec();
-            let server = self.clone();
-            tokio::spawn(async move { server.request(peer, &bytes).await });
-        }
-    }
-
-    /// Counts a transfer for `client` unless it is at its cap.
-    fn acquire(&self, client: IpAddr) -> bool {
-        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        let count = active.entry(client).or_insert(0);
-        if *count >= self.config.per_client {
-            return false;
-        }
-        *count += 1;
-        true
-    }
-
-    fn release(&self, client: IpAddr) {
-        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = active.get_mut(&client) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                active.remove(&client);
+                };
+                let socket = match transfer_socket(&engine, &mut next_port).await {
+                    Ok(s) => Arc::new(s),
+                    Err(e) => {
+                        tracing::error!(%peer, "no transfer socket: {e}");
+                        continue;
+                    }
+                };
+                let Ok(port) = socket.local_addr().map(|a| a.port()) else {
+                    continue;
+                };
+                let out = engine.on_request(clock.now(), peer, port, &buf[..n]);
+                let reader = tokio::spawn(forward(port, socket.clone(), tx.clone()));
+                sockets.insert(port, TransferSocket { socket, reader });
+                send(&sockets, out).await;
+                if !engine.is_running(port) {
+                    // Refused, or not a request: the answer has left, the socket goes.
+                    if let Some(closed) = sockets.remove(&port) {
+                        closed.reader.abort();
+                    }
+                }
+                Vec::new()
+            }
+            Some((port, from, bytes)) = rx.recv() => {
+                engine.on_transfer_packet(clock.now(), from, port, &bytes)
+            }
+            _ = sleep_until(deadline) => engine.on_timeout(clock.now()),
+            _ = stop.changed() => break,
+        };
+        send(&sockets, out).await;
+        for event in engine.drain_events() {
+            log(&event);
+            if let Event::Ended { port, .. } = event {
+                if let Some(closed) = sockets.remove(&port) {
+                    closed.reader.abort();
+                }
             }
         }
     }
-
-    async fn transfer_socket(&self) -> io::Result<UdpSocket> {
-        let ip = self.config.listen.ip();
-        let Some((low, high)) = self.config.port_range else {
-            return UdpSocket::bind(SocketAddr::new(ip, 0)).await;
-        };
-        let span = u64::from(high - low) + 1;
-        let start = self.next_port.fetch_add(1, Ordering::Relaxed);
-        for i in 0..span {
-            let port = low + ((start + i) % span) as u16;
-            if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
-                return Ok(s);
-            }
-        }
-        Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            "port range exhausted",
-        ))
+    for (_, s) in sockets {
+        s.reader.abort();
     }
+    engine.stats().clone()
+}
 
-    async fn error(&self, socket: &UdpSocket, peer: SocketAddr, code: u16, message: &str) {
-        let packet = Packet::Error {
-            code,
-            message: message.into(),
-        };
-        let _ = socket.send_to(&packet.encode(), peer).await;
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
     }
+}
 
-    async fn request(&self, peer: SocketAddr, bytes: &[u8]) {
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let socket = match self.transfer_socket().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(%peer, "no transfer socket: {e}");
-                return;
+/// Hands what arrives on a transfer's socket to the engine.
+async fn forward(port: u16, socket: Arc<UdpSocket>, tx: mpsc::Sender<(u16, SocketAddr, Vec<u8>)>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                if tx.send((port, from, buf[..n].to_vec())).await.is_err() {
+                    return;
+                }
             }
-        };
-        let request = match Packet::decode(bytes) {
-            Ok(p) => match Request::from_packet(p) {
-                Some(r) => r,
-                None => return,
-            },
-            Err(e) => {
-                tracing::info!(%peer, "malformed TFTP request: {e}");
-                return self
-                    .error(&socket, peer, code::ILLEGAL, "Illegal TFTP operation")
-                    .await;
-            }
-        };
-        let direction = request.direction;
-        let shown = String::from_utf8_lossy(&request.filename)
-            .escape_debug()
-            .to_string();
-        let Admitted { path, name: shown } = match admit(&self.config, &request, peer.ip()) {
-            Ok(a) => a,
-            Err(refused) => {
-                self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%peer, file = %shown, "refused: {}: {}", refused.reason, refused.message);
-                return self
-                    .error(&socket, peer, refused.code, &refused.message)
-                    .await;
-            }
-        };
-        let (mode, options) = (request.mode, request.options);
-        let client = peer.ip();
-        if !self.acquire(client) {
-            self.stats.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(%peer, "refused: too many transfers from this client");
-            return self
-                .error(
-                    &socket,
-                    peer,
-                    code::UNDEFINED,
-                    "Too many transfers from this client",
-                )
-                .await;
+            Err(e) => tracing::debug!(port, "transfer receive failed: {e}"),
         }
-        let end = match direction {
-            Direction::Read => self.send_file(&socket, peer, &path, &mode, &options).await,
-            Direction::Write => self.receive_file(&socket, peer, &path, &options).await,
+    }
+}
+
+async fn send(sockets: &HashMap<u16, TransferSocket>, out: Vec<Outgoing>) {
+    for o in out {
+        let Some(s) = sockets.get(&o.src_port) else {
+            continue;
         };
-        self.release(client);
-        match &end {
+        let bytes = o.packet.encode();
+        // A UDP send rarely waits; try it without a trip through the reactor first.
+        match s.socket.try_send_to(&bytes, o.dst) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if let Err(e) = s.socket.send_to(&bytes, o.dst).await {
+                    tracing::debug!(dst = %o.dst, "send failed: {e}");
+                }
+            }
+            Err(e) => tracing::debug!(dst = %o.dst, "send failed: {e}"),
+        }
+    }
+}
+
+/// A socket for one transfer: any port, or the next free one of tftpd-hpa's --port-range.
+async fn transfer_socket(engine: &TftpEngine, next: &mut u64) -> io::Result<UdpSocket> {
+    let config = engine.config();
+    let ip = config.listen.ip();
+    let Some((low, high)) = config.port_range else {
+        return UdpSocket::bind(SocketAddr::new(ip, 0)).await;
+    };
+    let span = u64::from(high - low) + 1;
+    for i in 0..span {
+        let port = low + ((*next + i) % span) as u16;
+        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
+            *next = (*next + i + 1) % span;
+            return Ok(s);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        "port range exhausted",
+    ))
+}
+
+/// tftpd-hpa's syslog lines, as tracing events.
+fn log(event: &Event) {
+    match event {
+        Event::Refused {
+            client,
+            file,
+            refused,
+            ..
+        } => {
+            tracing::warn!(peer = %client, file = %file, "refused: {}: {}", refused.reason, refused.message)
+        }
+        Event::Started { .. } => {}
+        Event::Ended {
+            client,
+            file,
+            direction,
+            end,
+            ..
+        } => match end {
             End::Complete { bytes, .. } => {
-                self.stats.completed.fetch_add(1, Ordering::Relaxed);
-                self.stats.bytes.fetch_add(*bytes, Ordering::Relaxed);
-                let verb = if direction == Direction::Read {
+                let verb = if *direction == Direction::Read {
                     "sent"
                 } else {
                     "received"
                 };
-                tracing::info!(%peer, file = %shown, bytes, "{verb}");
+                tracing::info!(peer = %client, file = %file, bytes, "{verb}");
             }
             End::ClientError { code: 8, .. } => {
-                tracing::debug!(%peer, file = %shown, "client ended after option negotiation");
+                tracing::debug!(peer = %client, file = %file, "client ended after option negotiation")
             }
-            other => {
-                self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(%peer, file = %shown, "transfer ended: {other:?}");
-            }
-        }
-    }
-
-    /// Receives an upload into a hidden temporary file next to `target`; only a complete
-    /// upload, synced to disk, is linked under its name (never over an existing file), so a
-    /// crash or an abandoned transfer leaves no partial file behind under the real name.
-    async fn receive_file(
-        &self,
-        socket: &UdpSocket,
-        peer: SocketAddr,
-        target: &std::path::Path,
-        options: &[(String, String)],
-    ) -> End {
-        let Some(upload) = &self.config.upload else {
-            return End::WriteFailed("read-only".into());
-        };
-        let file_name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp =
-            target.with_file_name(format!(".{file_name}.netbootd-{}", rand::random::<u32>()));
-        let file = match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-        {
-            Ok(f) => f,
-            Err(e) => {
-                self.error(socket, peer, code::ACCESS, "Access violation")
-                    .await;
-                return End::WriteFailed(e.to_string());
-            }
-        };
-        if socket.connect(peer).await.is_err() {
-            let _ = std::fs::remove_file(&temp);
-            return End::WriteFailed("cannot address the client".into());
-        }
-        let sink = io::BufWriter::with_capacity(256 * 1024, file);
-        let (mut session, sends) = WriteSession::start(
-            Instant::now(),
-            sink,
-            options,
-            &self.config.limits,
-            upload.max_bytes,
-        );
-        send_all(socket, sends).await;
-        let mut buf = vec![0u8; 65536];
-        let mut final_ack = Vec::new();
-        while let Some(deadline) = session.deadline() {
-            let sends = tokio::select! {
-                r = socket.recv(&mut buf) => match r.ok().and_then(|n| Packet::decode(&buf[..n]).ok()) {
-                    Some(p) => session.on_packet(Instant::now(), &p),
-                    None => Vec::new(),
-                },
-                _ = tokio::time::sleep_until(deadline.into()) => session.on_timeout(Instant::now()),
-            };
-            if matches!(session.end(), Some(End::Complete { .. })) {
-                // The last ACK tells the client its file is stored: commit first.
-                final_ack = sends;
-                break;
-            }
-            send_all(socket, sends).await;
-        }
-        let end = session.end().cloned().unwrap_or(End::TimedOut);
-        let committed = match (&end, session.into_sink().into_inner()) {
-            (End::Complete { .. }, Ok(file)) => file
-                .sync_all()
-                .and_then(|()| std::fs::hard_link(&temp, target)),
-            (End::Complete { .. }, Err(e)) => Err(e.into_error()),
-            _ => Ok(()),
-        };
-        let _ = std::fs::remove_file(&temp);
-        match committed {
-            Ok(()) => {
-                send_all(socket, final_ack).await;
-                end
-            }
-            Err(e) => {
-                let message = if e.kind() == io::ErrorKind::AlreadyExists {
-                    (code::EXISTS, "File already exists".to_string())
-                } else {
-                    (code::UNDEFINED, e.to_string())
-                };
-                self.error(socket, peer, message.0, &message.1).await;
-                End::WriteFailed(format!("{}: {e}", target.display()))
-            }
-        }
-    }
-
-    async fn send_file(
-        &self,
-        socket: &UdpSocket,
-        peer: SocketAddr,
-        path: &std::path::Path,
-        mode: &str,
-        options: &[(String, String)],
-    ) -> End {
-        let (source, size) = match open_source(path, mode) {
-            Ok(x) => x,
-            Err(e) => {
-                self.error(socket, peer, code::ACCESS, "Access violation")
-                    .await;
-                return End::ReadFailed(e.to_string());
-            }
-        };
-        if socket.connect(peer).await.is_err() {
-            return End::ReadFailed("cannot address the client".into());
-        }
-        let (mut session, sends) =
-            ReadSession::start(Instant::now(), source, size, options, &self.config.limits);
-        send_all(socket, sends).await;
-        let mut buf = vec![0u8; 65536];
-        while let Some(deadline) = session.deadline() {
-            let sends = tokio::select! {
-                r = socket.recv(&mut buf) => match r.ok().and_then(|n| Packet::decode(&buf[..n]).ok()) {
-                    Some(p) => session.on_packet(Instant::now(), &p),
-                    None => Vec::new(),
-                },
-                _ = tokio::time::sleep_until(deadline.into()) => session.on_timeout(Instant::now()),
-            };
-            send_all(socket, sends).await;
-        }
-        session.end().cloned().unwrap_or(End::TimedOut)
-    }
-}
-
-async fn send_all(socket: &UdpSocket, sends: Sends) {
-    for p in sends {
-        let _ = socket.send(&p.encode()).await;
+            other => tracing::info!(peer = %client, file = %file, "transfer ended: {other:?}"),
+        },
     }
 }
