@@ -128,6 +128,7 @@ fn tftp_config(args: &ServeArgs) -> Result<Option<(TftpConfig, Option<String>)>,
             if let Some(us) = d.retransmit_us {
                 limits.timeout = std::time::Duration::from_micros(us);
             }
+            limits.refused = d.refused.clone();
             map_file = map_file.or(d.map_file.clone());
             if d.create {
                 // in.tftpd -c: uploads create files in the served directory itself.

@@ -52,6 +52,9 @@ pub struct Limits {
     pub timeout: Duration,
     /// Retransmissions before giving up.
     pub retries: u32,
+    /// Options never granted, lowercase (tftpd-hpa's --refuse): a client asking for them
+    /// gets no OACK entry and the RFC 1350 default.
+    pub refused: Vec<String>,
 }
 
 impl Default for Limits {
@@ -61,6 +64,7 @@ impl Default for Limits {
             max_windowsize: 64,
             timeout: Duration::from_secs(1),
             retries: 6,
+            refused: Vec::new(),
         }
     }
 }
