@@ -400,7 +400,7 @@ async fn start_dhcp(
             SocketType::Raw => {
                 let port =
                     RawPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
-                tracing::info!(iface = %name, addr = %port.link.addr, port = args.dhcp_port, socket = "raw", "serving DHCPv4");
+                tracing::info!(iface = %name, addr = %port.addr, port = args.dhcp_port, socket = "raw", "serving DHCPv4");
                 tasks.push(tokio::spawn(
                     async move { service.serve_raw(port, stop).await },
                 ));

@@ -171,27 +171,33 @@ impl DhcpService {
     ///
     /// [`Link::answer`]: super::link::Link::answer
     pub async fn serve_raw(&self, port: RawPort, mut stop: watch::Receiver<bool>) {
+        let link = super::link::Link {
+            iface: port.iface.clone(),
+            addr: port.addr,
+            mac: port.mac,
+            port: port.port,
+        };
         let mut buf = vec![0u8; 65536];
         loop {
             let len = tokio::select! {
                 r = port.recv(&mut buf) => match r {
                     Ok(n) => n,
                     Err(e) => {
-                        tracing::warn!(iface = %port.link.iface, "receive failed: {e}");
+                        tracing::warn!(iface = %port.iface, "receive failed: {e}");
                         continue;
                     }
                 },
                 _ = stop.changed() => return,
             };
             let frame = &buf[..len];
-            let answer = self.decide(|engine, now| port.link.answer(engine, now, frame));
+            let answer = self.decide(|engine, now| link.answer(engine, now, frame));
             match answer {
                 Ok(FrameAnswer::NotForUs) => continue,
                 Ok(FrameAnswer::Malformed(e)) => {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);
                     record_frame(&self.capture, frame);
-                    tracing::info!(iface = %port.link.iface, "malformed DHCP packet dropped: {e}");
+                    tracing::info!(iface = %port.iface, "malformed DHCP packet dropped: {e}");
                 }
                 Ok(FrameAnswer::Silent { xid, why }) => {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
@@ -210,7 +216,7 @@ impl DhcpService {
                     tracing::debug!(xid = msg.xid, ?classes, "reply");
                     record_frame(&self.capture, &reply);
                     if let Err(e) = port.send(&reply) {
-                        tracing::warn!(iface = %port.link.iface, "send failed: {e}");
+                        tracing::warn!(iface = %port.iface, "send failed: {e}");
                     }
                     self.stats.answered.fetch_add(1, Ordering::Relaxed);
                 }
