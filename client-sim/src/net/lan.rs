@@ -559,7 +559,7 @@ impl Lan {
                     self.send(Towards::Client, reply, 0);
                 }
             }
-            Ok(FrameAnswer::Silent { xid, why }) => {
+            Ok(FrameAnswer::Silent { xid, why, .. }) => {
                 let n = note(Some(format!("{why:?}")), xid);
                 self.note(n);
             }

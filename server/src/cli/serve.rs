@@ -11,9 +11,12 @@ use std::time::Instant;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
+use netbootd::control::commands::Control;
+use netbootd::control::stats::Statistics;
 use netbootd::dhcp::engine::Engine;
 use netbootd::dhcp::lease::{Durability, LeaseTable, Memfile};
 use netbootd::dhcp::service::{DhcpService, Stats};
+use netbootd::dhcp::stats::{self as dhcp_stats, Shared};
 use netbootd::kea::check::check_file;
 use netbootd::kea::model::{Config, SocketType};
 use netbootd::kea::system::LocalSystem;
@@ -56,6 +59,9 @@ pub struct ServeArgs {
     /// Record every datagram received and sent to this pcap file.
     #[arg(long)]
     pub pcap: Option<PathBuf>,
+    /// Serve the statistics to Prometheus on this address (e.g. 127.0.0.1:9547).
+    #[arg(long)]
+    pub metrics: Option<std::net::SocketAddr>,
     /// UDP port to listen on (67; tests may use another).
     #[arg(long, default_value_t = 67)]
     pub dhcp_port: u16,
@@ -269,6 +275,8 @@ async fn serve(
     tftp: Option<(TftpConfig, Option<String>)>,
 ) -> Result<(), String> {
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let statistics: Shared = Arc::new(Mutex::new(Statistics::default()));
     let mut tasks = Vec::new();
     let mut drop_to = None;
     if let Some((tftp, user)) = tftp {
@@ -277,8 +285,8 @@ async fn serve(
         let local = socket.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(root = %tftp.root.display(), listen = %local, secure = tftp.secure, "serving TFTP");
         let engine = TftpEngine::new(tftp, Box::new(Disk));
-        let thread =
-            shell::spawn(engine, socket, stop_rx.clone()).map_err(|e| format!("TFTP: {e}"))?;
+        let thread = shell::spawn(engine, socket, stop_rx.clone(), Some(statistics.clone()))
+            .map_err(|e| format!("TFTP: {e}"))?;
         tasks.push(tokio::task::spawn_blocking(move || {
             if let Ok(stats) = thread.join() {
                 tracing::info!(
@@ -293,14 +301,38 @@ async fn serve(
         }));
         drop_to = user;
     }
+    let control_socket = config.as_ref().and_then(|c| c.control_socket.clone());
     let service = match config {
-        Some(config) => Some(start_dhcp(&args, config, &stop_rx, &mut tasks).await?),
+        Some(config) => {
+            Some(start_dhcp(&args, config, &stop_rx, &mut tasks, statistics.clone()).await?)
+        }
         None => None,
     };
+    let control = match (&service, control_socket, &args.config) {
+        (Some(service), Some(socket), Some(path)) => Some(super::control::start(
+            &args,
+            path,
+            service.clone(),
+            &socket,
+            stop_tx.clone(),
+            &mut tasks,
+        )?),
+        _ => None,
+    };
+    if let Some(addr) = args.metrics {
+        super::control::start_metrics(addr, statistics.clone(), stop_rx.clone(), &mut tasks)
+            .await?;
+    }
     if let Some(user) = drop_to {
         drop_privileges(&user)?;
     }
-    signals(&args, service.as_deref()).await?;
+    signals(
+        &args,
+        service.as_deref(),
+        control.as_deref(),
+        stop_rx.clone(),
+    )
+    .await?;
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = t.await;
@@ -337,6 +369,7 @@ async fn start_dhcp(
     config: Config,
     stop_rx: &watch::Receiver<bool>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    statistics: Shared,
 ) -> Result<Arc<DhcpService>, String> {
     let store = if config.lease_database.persist && config.lease_database.kind == "memfile" {
         let path = args
@@ -370,6 +403,9 @@ async fn start_dhcp(
     }
     let socket_type = config.interfaces.socket_type;
     let engine = Engine::new(Arc::new(config), leases, clock.epoch()).map_err(|e| e.to_string())?;
+    if let Ok(mut s) = statistics.lock() {
+        dhcp_stats::initialise(&mut s, engine.config(), engine.leases());
+    }
     let capture = match &args.pcap {
         Some(path) => {
             let file =
@@ -385,6 +421,7 @@ async fn start_dhcp(
         durability,
         clock,
         stats: Arc::new(Stats::default()),
+        statistics,
         capture,
     });
     for name in &names {
@@ -413,7 +450,12 @@ async fn start_dhcp(
     Ok(service)
 }
 
-async fn signals(args: &ServeArgs, service: Option<&DhcpService>) -> Result<(), String> {
+async fn signals(
+    args: &ServeArgs,
+    service: Option<&DhcpService>,
+    control: Option<&Control>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -426,6 +468,18 @@ async fn signals(args: &ServeArgs, service: Option<&DhcpService>) -> Result<(), 
         tokio::select! {
             _ = hup.recv() => match (service, load(args)) {
                 (None, _) => tracing::info!("SIGHUP: no DHCP configuration to reload"),
+                (Some(_), _) if control.is_some() => {
+                    // Through the control channel, so config-get and the statistics follow.
+                    if let Some(control) = control {
+                        match control.reload() {
+                            Ok(_) => tracing::info!("configuration reloaded"),
+                            Err(a) => tracing::error!(
+                                "reload refused, old configuration kept: {}",
+                                a.text.unwrap_or_default()
+                            ),
+                        }
+                    }
+                }
                 (Some(service), Ok(config)) => {
                     if let Ok(mut engine) = service.engine.lock() {
                         match engine.reconfigure(Arc::new(config)) {
@@ -451,19 +505,22 @@ async fn signals(args: &ServeArgs, service: Option<&DhcpService>) -> Result<(), 
                     since_flush = 0;
                 }
                 let epoch = service.clock.epoch();
-                let done = service.decide(|engine, now| {
+                let reclaimed = service.decide_as(dhcp_stats::Cause::Reclaim, |engine, now| {
                     // A corrected wall clock reaches the lease file within a second.
                     engine.set_epoch(epoch);
-                    let reclaimed = if reclaim { engine.reclaim(now) } else { 0 };
-                    let flushed = if flush { engine.flush_reclaimed(now) } else { 0 };
-                    Ok((reclaimed, flushed))
+                    Ok(if reclaim { engine.reclaim(now) } else { 0 })
                 });
+                let flushed = service.decide(|engine, now| {
+                    Ok(if flush { engine.flush_reclaimed(now) } else { 0 })
+                });
+                let done = reclaimed.and_then(|r| flushed.map(|f| (r, f)));
                 match done {
                     Ok((0, 0)) => {}
                     Ok((reclaimed, flushed)) => tracing::debug!(reclaimed, flushed, "expired leases processed"),
                     Err(e) => tracing::error!("expired lease processing failed: {e}"),
                 }
             }
+            _ = stop.changed() => break,
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

@@ -34,6 +34,8 @@ pub enum FrameAnswer {
     Malformed(String),
     Silent {
         xid: u32,
+        /// The query's message type.
+        kind: Option<u8>,
         why: Silence,
     },
     Reply {
@@ -82,6 +84,7 @@ impl Link {
         match engine.handle(now, &incoming)? {
             Outcome::Silent(why) => Ok(FrameAnswer::Silent {
                 xid: incoming.msg.xid,
+                kind: incoming.msg.message_type(),
                 why,
             }),
             Outcome::Reply {

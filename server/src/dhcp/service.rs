@@ -12,9 +12,11 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::addressing::{CLIENT_PORT, SERVER_PORT};
+use super::engine::Silence;
 use super::engine::{Engine, EngineError, Incoming, Outcome};
 use super::lease::{Durability, Memfile, MemfileError};
 use super::link::FrameAnswer;
+use super::stats::{self, Cause, Shared as SharedStats};
 use crate::time::{Clock, Instant};
 use crate::wire::dhcp::Message;
 use crate::wire::frame::{Datagram, BROADCAST_MAC};
@@ -40,6 +42,8 @@ pub struct DhcpService {
     pub durability: Durability,
     pub clock: Clock,
     pub stats: Arc<Stats>,
+    /// Kea's statistics (`statistic-get`), shared with the control channel.
+    pub statistics: SharedStats,
     pub capture: Option<Capture>,
 }
 
@@ -56,15 +60,44 @@ pub enum ServiceError {
 }
 
 impl DhcpService {
+    /// Updates Kea's statistics.
+    fn tally(&self, update: impl FnOnce(&mut crate::control::stats::Statistics)) {
+        if let Ok(mut s) = self.statistics.lock() {
+            update(&mut s);
+        }
+    }
+
+    /// A query left unanswered: dropped, unless no answer was due (RELEASE, DECLINE).
+    fn silent(&self, why: &Silence) {
+        self.stats.silent.fetch_add(1, Ordering::Relaxed);
+        if *why != Silence::NoReplyExpected {
+            self.tally(stats::dropped);
+        }
+    }
+
     /// Runs `decide` on the engine at the current instant, then records the lease changes it
     /// made; only when this returns may the caller answer the client.
     pub fn decide<T>(
         &self,
         decide: impl FnOnce(&mut Engine, Instant) -> Result<T, EngineError>,
     ) -> Result<T, ServiceError> {
+        self.decide_as(Cause::Query, decide)
+    }
+
+    /// [`DhcpService::decide`] for changes of another cause (statistics count them apart).
+    pub fn decide_as<T>(
+        &self,
+        cause: Cause,
+        decide: impl FnOnce(&mut Engine, Instant) -> Result<T, EngineError>,
+    ) -> Result<T, ServiceError> {
         let mut engine = self.engine.lock().map_err(|_| ServiceError::Poisoned)?;
         let decided = decide(&mut engine, self.clock.now());
         let changes = engine.take_changes();
+        if !changes.is_empty() || cause == Cause::Recount {
+            if let Ok(mut s) = self.statistics.lock() {
+                stats::leases_changed(&mut s, engine.config(), engine.leases(), &changes, cause);
+            }
+        }
         let Some(file) = self.lease_file.as_ref().filter(|_| !changes.is_empty()) else {
             return Ok(decided?);
         };
@@ -122,6 +155,7 @@ impl DhcpService {
                 Ok(_) => continue,
                 Err(e) => {
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    self.tally(stats::parse_failed);
                     tracing::info!(iface = %port.iface, %from, "malformed DHCP packet dropped: {e}");
                     continue;
                 }
@@ -135,6 +169,7 @@ impl DhcpService {
                 destination: Ipv4Addr::BROADCAST,
                 direct_response: false,
             };
+            self.tally(|s| stats::received(s, incoming.msg.message_type()));
             let outcome = self.decide(|engine, now| engine.handle(now, &incoming));
             match outcome {
                 Ok(Outcome::Reply {
@@ -153,16 +188,20 @@ impl DhcpService {
                         to,
                         &bytes,
                     );
-                    if let Err(e) = port.socket.send_to(&bytes, to).await {
-                        tracing::warn!(%to, "send failed: {e}");
+                    match port.socket.send_to(&bytes, to).await {
+                        Ok(_) => self.tally(|s| stats::sent(s, msg.message_type())),
+                        Err(e) => tracing::warn!(%to, "send failed: {e}"),
                     }
                     self.stats.answered.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(Outcome::Silent(why)) => {
                     tracing::debug!(xid = incoming.msg.xid, ?why, "no reply");
-                    self.stats.silent.fetch_add(1, Ordering::Relaxed);
+                    self.silent(&why);
                 }
-                Err(e) => tracing::error!("query dropped: {e}"),
+                Err(e) => {
+                    self.tally(stats::dropped);
+                    tracing::error!("query dropped: {e}");
+                }
             }
         }
     }
@@ -196,31 +235,38 @@ impl DhcpService {
                 Ok(FrameAnswer::Malformed(e)) => {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    self.tally(stats::parse_failed);
                     record_frame(&self.capture, frame);
                     tracing::info!(iface = %port.iface, "malformed DHCP packet dropped: {e}");
                 }
-                Ok(FrameAnswer::Silent { xid, why }) => {
+                Ok(FrameAnswer::Silent { xid, why, kind }) => {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
+                    self.tally(|s| stats::received(s, kind));
                     record_frame(&self.capture, frame);
                     tracing::debug!(xid, ?why, "no reply");
-                    self.stats.silent.fetch_add(1, Ordering::Relaxed);
+                    self.silent(&why);
                 }
                 Ok(FrameAnswer::Reply {
                     frame: reply,
+                    query,
                     reply: msg,
                     classes,
-                    ..
                 }) => {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
+                    self.tally(|s| stats::received(s, query.message_type()));
                     record_frame(&self.capture, frame);
                     tracing::debug!(xid = msg.xid, ?classes, "reply");
                     record_frame(&self.capture, &reply);
-                    if let Err(e) = port.send(&reply) {
-                        tracing::warn!(iface = %port.iface, "send failed: {e}");
+                    match port.send(&reply) {
+                        Ok(_) => self.tally(|s| stats::sent(s, msg.message_type())),
+                        Err(e) => tracing::warn!(iface = %port.iface, "send failed: {e}"),
                     }
                     self.stats.answered.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) => tracing::error!("query dropped: {e}"),
+                Err(e) => {
+                    self.tally(stats::dropped);
+                    tracing::error!("query dropped: {e}");
+                }
             }
         }
     }

@@ -136,11 +136,14 @@ const OPTIONS: &[(char, &str, bool)] = &[
     ('\0', "verbosity", true),
 ];
 
+/// An option found: its short letter, its long name, its value.
+type Found = (char, &'static str, Option<String>);
+
 /// Splits `words` into options as glibc's getopt_long does for in.tftpd: clustered short
 /// options (`-vvv`, `-sc`), a value glued (`-B1468`) or in the next word (`-B 1468`), long
 /// options with `=` or the next word, unambiguous long prefixes (`--block=1468`), `--` ending
 /// the options.
-fn getopt(words: &[String]) -> Result<Vec<(char, &'static str, Option<String>)>, String> {
+fn getopt(words: &[String]) -> Result<Vec<Found>, String> {
     let mut found = Vec::new();
     let mut i = 0;
     while i < words.len() {

@@ -20,6 +20,8 @@ use tokio::task::JoinHandle;
 use super::engine::{Event, Outgoing, Stats, TftpEngine};
 use super::remap::Direction;
 use super::transfer::End;
+use crate::control::stats::Statistics;
+use crate::dhcp::stats::Shared as SharedStats;
 use crate::time::Clock;
 
 /// Packets waiting for the engine; beyond this, transfer tasks wait and the kernel's socket
@@ -32,6 +34,7 @@ pub fn spawn(
     engine: TftpEngine,
     listen: std::net::UdpSocket,
     stop: watch::Receiver<bool>,
+    statistics: Option<SharedStats>,
 ) -> io::Result<std::thread::JoinHandle<Stats>> {
     listen.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -42,7 +45,7 @@ pub fn spawn(
         .spawn(move || {
             runtime.block_on(async move {
                 match UdpSocket::from_std(listen) {
-                    Ok(listen) => serve(engine, listen, stop).await,
+                    Ok(listen) => serve(engine, listen, stop, statistics).await,
                     Err(e) => {
                         tracing::error!("TFTP socket: {e}");
                         engine.stats().clone()
@@ -62,6 +65,7 @@ pub async fn serve(
     mut engine: TftpEngine,
     listen: UdpSocket,
     mut stop: watch::Receiver<bool>,
+    statistics: Option<SharedStats>,
 ) -> Stats {
     let clock = Clock::start();
     let (tx, mut rx) = mpsc::channel::<(u16, SocketAddr, Vec<u8>)>(QUEUE);
@@ -110,6 +114,9 @@ pub async fn serve(
         send(&sockets, out).await;
         for event in engine.drain_events() {
             log(&event);
+            if let Some(Ok(mut s)) = statistics.as_ref().map(|s| s.lock()) {
+                tally(&mut s, &event);
+            }
             if let Event::Ended { port, .. } = event {
                 if let Some(closed) = sockets.remove(&port) {
                     closed.reader.abort();
@@ -216,6 +223,32 @@ fn log(event: &Event) {
                 tracing::debug!(peer = %client, file = %file, "client ended after option negotiation")
             }
             other => tracing::info!(peer = %client, file = %file, "transfer ended: {other:?}"),
+        },
+    }
+}
+
+/// netbootd's own TFTP statistics beside Kea's (tftpd-hpa keeps none): requests, transfers
+/// by outcome, bytes each way, refusals by error code.
+fn tally(s: &mut Statistics, event: &Event) {
+    match event {
+        Event::Started { .. } => s.add("tftp-transfers-started", 1),
+        Event::Refused { refused, .. } => {
+            s.add("tftp-requests-refused", 1);
+            s.add(&format!("tftp-refused-code-{}", refused.code), 1);
+        }
+        Event::Ended { direction, end, .. } => match end {
+            End::Complete { bytes, .. } => {
+                s.add("tftp-transfers-completed", 1);
+                let name = if *direction == Direction::Read {
+                    "tftp-bytes-sent"
+                } else {
+                    "tftp-bytes-received"
+                };
+                s.add(name, *bytes as i64);
+            }
+            End::ClientError { code: 8, .. } => s.add("tftp-option-probes", 1),
+            End::TimedOut => s.add("tftp-transfers-timed-out", 1),
+            _ => s.add("tftp-transfers-failed", 1),
         },
     }
 }

@@ -138,6 +138,18 @@ impl Engine {
         self.upsert(lease);
     }
 
+    /// Removes the lease of `address`, as an operator's command would (Kea's lease4-del).
+    pub fn remove_lease(&mut self, address: Ipv4Addr) -> Option<Lease> {
+        let gone = self.leases.get(address).cloned();
+        self.delete(address);
+        gone
+    }
+
+    /// The Unix time at `now`, as leases record it.
+    pub fn unix_secs(&self, now: Instant) -> u64 {
+        self.epoch.unix_secs(now)
+    }
+
     fn upsert(&mut self, lease: Lease) {
         self.leases.insert(lease.clone());
         self.changes.push(LeaseChange::Upsert(lease));
@@ -428,10 +440,16 @@ impl Engine {
     /// the same address back (lease affinity); with `hold-reclaimed-time` 0 they are removed
     /// at once instead. Every change is returned by [`Engine::take_changes`].
     pub fn reclaim(&mut self, now: Instant) -> usize {
-        let now = self.epoch.unix_secs(now);
         let settings = &self.config.expired_leases;
         let remove = settings.hold_reclaimed_time == 0;
         let max = settings.max_reclaim_leases as usize;
+        self.reclaim_expired(now, remove, max)
+    }
+
+    /// Reclaims up to `max` expired leases (0: all), removing them when `remove` (the
+    /// `leases-reclaim` command's argument) and keeping them expired-reclaimed otherwise.
+    pub fn reclaim_expired(&mut self, now: Instant, remove: bool, max: usize) -> usize {
+        let now = self.epoch.unix_secs(now);
         let mut expired: Vec<&Lease> = self
             .leases
             .iter()

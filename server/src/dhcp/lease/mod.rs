@@ -8,7 +8,7 @@ mod table;
 
 pub use csv::{CsvError, Header, LeaseRow};
 pub use memfile::{Durability, LoadReport, Memfile, MemfileError};
-pub use table::LeaseTable;
+pub use table::{LeaseTable, SubnetCounts};
 
 use std::net::Ipv4Addr;
 

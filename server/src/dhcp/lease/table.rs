@@ -6,11 +6,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 
-use super::{Lease, LeaseChange};
+use super::{Lease, LeaseChange, LeaseState};
+
+/// How many addresses of a subnet are taken, as Kea's statistics count them: assigned
+/// includes declined ones (`subnet[id].assigned-addresses`, `subnet[id].declined-addresses`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SubnetCounts {
+    pub assigned: u64,
+    pub declined: u64,
+}
 
 #[derive(Debug, Default, Clone)]
 pub struct LeaseTable {
     leases: BTreeMap<Ipv4Addr, Lease>,
+    counts: HashMap<u32, SubnetCounts>,
     /// (subnet id, client id) and (subnet id, hardware address) to address.
     by_client_id: HashMap<(u32, Vec<u8>), Ipv4Addr>,
     by_hwaddr: HashMap<(u32, Vec<u8>), Ipv4Addr>,
@@ -32,11 +41,31 @@ impl LeaseTable {
             self.by_hwaddr
                 .insert((lease.subnet_id, lease.hwaddr.clone()), lease.address);
         }
+        self.count(&lease, true);
         self.leases.insert(lease.address, lease);
+    }
+
+    fn count(&mut self, lease: &Lease, added: bool) {
+        let held = matches!(lease.state, LeaseState::Default | LeaseState::Declined);
+        let declined = lease.state == LeaseState::Declined;
+        let c = self.counts.entry(lease.subnet_id).or_default();
+        let step = |n: &mut u64, yes: bool| {
+            if yes {
+                *n = if added { *n + 1 } else { n.saturating_sub(1) };
+            }
+        };
+        step(&mut c.assigned, held);
+        step(&mut c.declined, declined);
+    }
+
+    /// The subnet's assigned and declined addresses.
+    pub fn counts(&self, subnet_id: u32) -> SubnetCounts {
+        self.counts.get(&subnet_id).copied().unwrap_or_default()
     }
 
     pub fn remove(&mut self, address: Ipv4Addr) -> Option<Lease> {
         let old = self.leases.remove(&address)?;
+        self.count(&old, false);
         if let Some(id) = &old.client_id {
             let key = (old.subnet_id, id.clone());
             if self.by_client_id.get(&key) == Some(&address) {
