@@ -44,7 +44,8 @@ pub enum LeaseSync {
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The kea-dhcp4.conf to serve DHCPv4 from (no DHCP without it).
+    /// The kea-dhcp4.conf to serve DHCPv4 from (no DHCP without it). With neither this nor
+    /// a TFTP option, /etc/kea/kea-dhcp4.conf and /etc/default/tftpd-hpa, where they exist.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Read the config with this Kea release's keywords and expression tokens.
@@ -205,7 +206,22 @@ fn load(args: &ServeArgs) -> Result<Config, String> {
     }
 }
 
+/// Where Debian's Kea and tftpd-hpa packages keep their configurations: what `netbootd
+/// serve` with no arguments serves (the systemd unit runs it so).
+pub const KEA_CONFIG: &str = "/etc/kea/kea-dhcp4.conf";
+pub const TFTPD_HPA_DEFAULTS: &str = "/etc/default/tftpd-hpa";
+
+/// With nothing named, the Debian paths that exist.
+fn with_defaults(mut args: ServeArgs) -> ServeArgs {
+    if args.config.is_none() && args.tftp_root.is_none() && args.tftpd_hpa.is_none() {
+        args.config = Some(PathBuf::from(KEA_CONFIG)).filter(|p| p.exists());
+        args.tftpd_hpa = Some(PathBuf::from(TFTPD_HPA_DEFAULTS)).filter(|p| p.exists());
+    }
+    args
+}
+
 pub fn run(args: ServeArgs) -> ExitCode {
+    let args = with_defaults(args);
     let config = match &args.config {
         Some(_) => match load(&args) {
             Ok(c) => Some(c),
