@@ -1,0 +1,678 @@
+//! A client's chain told as steps in `bootsim boot`'s vocabulary (PXE DHCP, TFTP NBP, iPXE
+//! DHCP, TFTP script, iPXE fetch, chain), and why it stopped, with packet numbers. A capture
+//! that ends mid-chain leaves the client "unfinished", not failed.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::identify::{identify as identify_image, Image, Machine, Program};
+
+use super::flows::Transfer;
+use super::rounds::{OfferKind, Piece, Round};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditStep {
+    pub number: usize,
+    pub stage: String,
+    /// Seconds since the capture's first packet.
+    pub at: f64,
+    pub detail: String,
+    /// The packets this step is made of.
+    pub packets: Vec<usize>,
+}
+
+/// A named reason, with the packets that show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub kind: String,
+    pub text: String,
+    pub packets: Vec<usize>,
+    /// It stops the boot (unless the client recovers later in the capture).
+    pub fatal: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The last stage got its file (or was handed a URL outside TFTP).
+    HandedOff,
+    Failed,
+    /// The capture ends mid-chain.
+    Unfinished,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundSummary {
+    pub stage: String,
+    pub firmware: String,
+    pub class: String,
+    pub ja4d: String,
+    pub evidence: Vec<String>,
+    pub first_packet: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Story {
+    pub steps: Vec<AuditStep>,
+    pub rounds: Vec<RoundSummary>,
+    pub findings: Vec<Finding>,
+    pub outcome: Verdict,
+    /// One line: what happened last, or why it failed.
+    pub reason: String,
+    pub retransmissions: usize,
+}
+
+fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+fn stage_of(r: &Round) -> &'static str {
+    match r.identity.class.as_str() {
+        "ipxe" => "iPXE DHCP",
+        "uefi-http" => "HTTP DHCP",
+        "edk2-uefi" | "bios-pxe" => "PXE DHCP",
+        _ if r.identity.name.contains("PXE") => "PXE DHCP",
+        _ => "DHCP",
+    }
+}
+
+fn range(p: &[usize]) -> String {
+    match (p.first(), p.last()) {
+        (Some(a), Some(b)) if a == b => format!("packet {a}"),
+        (Some(a), Some(b)) => format!("packets {a}-{b}"),
+        _ => "no packets".into(),
+    }
+}
+
+/// "packet 3" or "packets 3, 5".
+fn list(p: &[usize]) -> String {
+    let n = p
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if p.len() == 1 {
+        format!("packet {n}")
+    } else {
+        format!("packets {n}")
+    }
+}
+
+/// What a fetched file is, as `bootsim boot` prints it.
+fn describe(bytes: &[u8]) -> String {
+    match identify_image(bytes) {
+        Image::Efi {
+            machine, program, ..
+        } => {
+            let arch = match machine {
+                Machine::X64 => "x86_64",
+                Machine::Ia32 => "IA32",
+                Machine::Aarch64 => "AArch64",
+                Machine::Arm => "ARM",
+                Machine::RiscV64 => "RISC-V",
+                Machine::Other(_) => "unknown-arch",
+            };
+            let what = match program {
+                Program::Ipxe => "iPXE",
+                Program::Refind => "rEFInd",
+                Program::Unknown => "EFI application",
+            };
+            format!("{arch} EFI, {what}")
+        }
+        Image::IpxeScript => "iPXE script".into(),
+        Image::Pe { .. } => "PE image, not EFI".into(),
+        Image::Raw {
+            program: Program::Ipxe,
+        } => "BIOS iPXE".into(),
+        Image::Raw { .. }
+            if bytes
+                .iter()
+                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) =>
+        {
+            "text".into()
+        }
+        Image::Raw { .. } => "raw".into(),
+    }
+}
+
+fn looks_like_ipxe(t: &Transfer) -> bool {
+    let name = t.file.to_ascii_lowercase();
+    describe(&t.content()).contains("iPXE") && !describe(&t.content()).contains("script")
+        || name.contains("ipxe") && !name.ends_with(".ipxe")
+        || name.contains("undionly")
+}
+
+fn options(o: &[(String, String)]) -> String {
+    if o.is_empty() {
+        return "none".into();
+    }
+    o.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+struct Builder {
+    story: Story,
+    /// The file whose transfer started the current program, if it was iPXE: (name, RRQ
+    /// packet, size).
+    started_by: Option<(String, usize, usize)>,
+    /// The last completed transfer: (file, stage, description).
+    last_complete: Option<(String, String, String)>,
+    /// The stage of the current program: "PXE DHCP", "iPXE DHCP"...
+    program: Option<String>,
+    /// The boot file the current program's DHCP gave.
+    dhcp_file: Option<String>,
+    /// The piece just before was a transfer that completed.
+    just_completed: bool,
+    capture_end: Duration,
+}
+
+impl Builder {
+    fn step(&mut self, stage: &str, at: Duration, detail: String, packets: Vec<usize>) {
+        let number = self.story.steps.len() + 1;
+        self.story.steps.push(AuditStep {
+            number,
+            stage: stage.into(),
+            at: secs(at),
+            detail,
+            packets,
+        });
+    }
+
+    fn find(&mut self, kind: &str, text: String, packets: Vec<usize>, fatal: bool) {
+        self.story.findings.push(Finding {
+            kind: kind.into(),
+            text,
+            packets,
+            fatal,
+        });
+    }
+
+    fn round(&mut self, r: &Round, after_failure: bool) {
+        let stage = stage_of(r);
+        self.story.rounds.push(RoundSummary {
+            stage: stage.into(),
+            firmware: r.identity.name.clone(),
+            class: r.identity.class.clone(),
+            ja4d: r.fingerprint.clone(),
+            evidence: r.identity.evidence.clone(),
+            first_packet: r.first.packet,
+        });
+        if stage == "iPXE DHCP" && self.just_completed {
+            if let Some((file, _, desc)) = self.last_complete.clone() {
+                if self.program.as_deref() == Some("iPXE DHCP") {
+                    self.step("chain", r.first.at, format!("{file} ({desc})"), vec![]);
+                }
+            }
+        }
+        self.program = Some(stage.into());
+        self.story.retransmissions += r.discovers.len().saturating_sub(1)
+            + r.requests.len().saturating_sub(1)
+            + r.binl.len().saturating_sub(1);
+
+        let mut parts = Vec::new();
+        let secs_seen: Vec<String> = r.discovers.iter().map(|d| d.2.to_string()).collect();
+        let xids = {
+            let mut x: Vec<u32> = r.discovers.iter().map(|d| d.1).collect();
+            x.dedup();
+            x.len()
+        };
+        if r.discovers.len() > 1 {
+            parts.push(format!(
+                "{} DISCOVERs ({} xid{}, secs {})",
+                r.discovers.len(),
+                xids,
+                if xids == 1 { "" } else { "s" },
+                secs_seen.join(",")
+            ));
+        }
+        match r.lease() {
+            Some((ip, server)) => parts.insert(0, format!("{ip} leased from {server}")),
+            None if !r.offers.is_empty() => {
+                parts.insert(0, format!("{} offer(s), no lease", r.offers.len()))
+            }
+            None => parts.insert(0, "no answer".into()),
+        }
+        let boot = r.boot_file();
+        if let Some((file, server, _)) = &boot {
+            parts.push(format!("file {file} from {server}"));
+        }
+        let proxies: Vec<_> = r
+            .offers
+            .iter()
+            .filter(|o| o.kind == OfferKind::Proxy)
+            .collect();
+        if let Some(p) = proxies.first() {
+            parts.push(format!("ProxyDHCP {}", p.dhcp.server()));
+        }
+        if let Some(b) = r.binl.first() {
+            let answered = if r.binl_replies.is_empty() {
+                "unanswered"
+            } else {
+                "answered"
+            };
+            parts.push(format!("4011 request to {} {answered}", b.dst.0));
+        }
+        self.dhcp_file = boot.as_ref().map(|b| b.0.clone());
+        self.step(stage, r.first.at, parts.join(", "), r.packets());
+
+        self.dhcp_findings(r, after_failure);
+    }
+
+    fn dhcp_findings(&mut self, r: &Round, after_failure: bool) {
+        // Servers racing: two servers offered addresses (firmware.md A.6: EDK2 sorts offers).
+        let mut servers: Vec<_> = r
+            .offers
+            .iter()
+            .filter(|o| o.kind != OfferKind::Proxy)
+            .map(|o| (o.dhcp.server(), o.dhcp.packet))
+            .collect();
+        servers.sort();
+        servers.dedup_by_key(|s| s.0);
+        if servers.len() > 1 {
+            let chosen = r.requests.first().map(|q| (q.server(), q.packet));
+            let text = format!(
+                "two servers offered addresses: {}{}",
+                servers
+                    .iter()
+                    .map(|(s, p)| format!("{s} (packet {p})"))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                chosen
+                    .map(|(s, p)| format!("; the client took {s} (REQUEST, packet {p})"))
+                    .unwrap_or_default()
+            );
+            self.find(
+                "servers-racing",
+                text,
+                servers.iter().map(|s| s.1).collect(),
+                false,
+            );
+        }
+        for n in &r.naks {
+            self.find(
+                "nak",
+                format!("{} refused the REQUEST (NAK)", n.server()),
+                vec![n.packet],
+                false,
+            );
+        }
+        if !r.declines.is_empty() {
+            self.find(
+                "address-conflict",
+                "the client declined its address (DECLINE: another host answers for it)".into(),
+                r.declines.clone(),
+                true,
+            );
+        }
+        // Option 60 "PXEClient" with an address, no option 43 and no boot file: EDK2 takes it as
+        // a PXE offer that needs a boot server and asks that server on UDP 4011
+        // (firmware.md A.5/A.6, `PxeBcParseDhcp4Packet`, `PxeBcSelectDhcp4Offer`).
+        let trap: Vec<_> = r
+            .offers
+            .iter()
+            .filter(|o| {
+                o.kind == OfferKind::AddressAndBoot && o.pxeclient && !o.has43 && o.file.is_none()
+            })
+            .collect();
+        if !r.binl.is_empty() && r.binl_replies.is_empty() {
+            let last = r.binl.last().expect("not empty");
+            let to = last.dst.0;
+            let icmp: Vec<_> = r.unreachable.iter().filter(|u| u.to.1 == 4011).collect();
+            let gave_up = !icmp.is_empty()
+                || r.binl.len() > 1
+                || !r.releases.is_empty()
+                || self.capture_end.saturating_sub(last.at) >= Duration::from_secs(4);
+            let mut packets: Vec<usize> = r.binl.iter().map(|b| b.packet).collect();
+            let how = if icmp.is_empty() {
+                format!("no reply from {to}:4011")
+            } else {
+                packets.extend(icmp.iter().map(|u| u.packet));
+                format!(
+                    "{} answered ICMP port unreachable (packet {})",
+                    icmp[0].from, icmp[0].packet
+                )
+            };
+            let release = if r.releases.is_empty() {
+                String::new()
+            } else {
+                packets.extend(&r.releases);
+                format!(
+                    "; the client RELEASEd (packet {}) and started over",
+                    r.releases[0]
+                )
+            };
+            let trapped = trap.iter().find(|o| o.dhcp.server() == to);
+            let (kind, text) = if let Some(o) = trapped {
+                packets.push(o.dhcp.packet);
+                (
+                    "binl-trap-opt60-without-opt43",
+                    format!(
+                        "{to} offered an address with option 60 \"PXEClient\" but no option 43 and no boot file (packet {}); the client asked it for a boot file on UDP 4011 ({}): {how}{release}. PXE-E16: No valid offer received. Stop {to} from sending option 60 to PXE clients",
+                        o.dhcp.packet,
+                        list(&r.binl.iter().map(|b| b.packet).collect::<Vec<_>>())
+                    ),
+                )
+            } else {
+                (
+                    "proxy-silent-on-4011",
+                    format!(
+                        "stopped at ProxyDHCP/4011: the boot server request to {to}:4011 ({}) got {how}{release}",
+                        list(&r.binl.iter().map(|b| b.packet).collect::<Vec<_>>())
+                    ),
+                )
+            };
+            packets.sort_unstable();
+            self.find(kind, text, packets, gave_up);
+        } else if !trap.is_empty() && r.binl.is_empty() {
+            let o = trap[0];
+            self.find(
+                "binl-trap-opt60-without-opt43",
+                format!(
+                    "{} offers an address with option 60 \"PXEClient\" but no option 43 and no boot file (packet {}): EDK2 clients that take it go to UDP 4011",
+                    o.dhcp.server(),
+                    o.dhcp.packet
+                ),
+                vec![o.dhcp.packet],
+                false,
+            );
+        }
+        if after_failure || r.lease().is_some() || !r.binl.is_empty() {
+            return;
+        }
+        let discovers: Vec<usize> = r.discovers.iter().map(|d| d.0).collect();
+        if r.offers.is_empty() && discovers.len() >= 3 {
+            self.find(
+                "no-offer",
+                format!(
+                    "no offer: {} DISCOVERs ({}) and no OFFER seen (PXE-E51)",
+                    discovers.len(),
+                    range(&discovers)
+                ),
+                discovers,
+                true,
+            );
+        } else if !r.offers.is_empty()
+            && r.boot_file().is_none()
+            && r.offers.iter().all(|o| !o.pxeclient)
+            && discovers.len() >= 3
+            && r.requests.is_empty()
+        {
+            let offers: Vec<usize> = r.offers.iter().map(|o| o.dhcp.packet).collect();
+            self.find(
+                "offer-without-boot-file",
+                format!(
+                    "only offers without a boot file ({}) and the client keeps sending DISCOVERs (PXE-E53: No boot filename received)",
+                    range(&offers)
+                ),
+                offers,
+                true,
+            );
+        }
+    }
+
+    fn transfer(&mut self, t: &Transfer, probe_before: bool) {
+        let before = self.story.findings.len();
+        let program = self.program.clone().unwrap_or_default();
+        let stage = match program.as_str() {
+            "iPXE DHCP" if self.dhcp_file.as_deref() == Some(t.file.as_str()) => "TFTP script",
+            "iPXE DHCP" => "iPXE fetch",
+            "PXE DHCP" => "TFTP NBP",
+            _ => "TFTP",
+        };
+        let bytes = t.bytes();
+        let content = t.content();
+        let desc = describe(&content);
+        let mut detail = format!("{} from {}", t.file, t.server);
+        if let Some((_, granted)) = &t.granted {
+            detail.push_str(&format!(
+                " (asked {}, granted {})",
+                options(&t.asked),
+                options(granted)
+            ));
+        } else if !t.asked.is_empty() {
+            detail.push_str(&format!(" (asked {}, no OACK)", options(&t.asked)));
+        }
+        if probe_before {
+            detail.push_str(", after a tsize probe (normal)");
+        }
+        let blocks = t.blocks.keys().next_back().copied().unwrap_or(0);
+        self.story.retransmissions +=
+            t.data_resent.len() + t.acks_resent.len() + t.rrq_repeats.len();
+        // Chainload loop: iPXE fetches the very file that started it (ipxe/ipxe#1527).
+        if let Some((file, packet, size)) = self.started_by.clone() {
+            // The same name is a loop unless the size shows another file (a server that
+            // answers iPXE with its second stage under the same name).
+            let now_size = if t.complete() {
+                Some(bytes)
+            } else {
+                t.granted
+                    .as_ref()
+                    .and_then(|(_, o)| o.iter().find(|(k, _)| k == "tsize"))
+                    .and_then(|(_, v)| v.parse().ok())
+            };
+            if program == "iPXE DHCP" && file == t.file && now_size.is_none_or(|n| n == size) {
+                let earlier = self
+                    .story
+                    .findings
+                    .iter_mut()
+                    .find(|f| f.kind == "chainload-loop");
+                let mut packets = earlier
+                    .as_ref()
+                    .map(|f| f.packets.clone())
+                    .unwrap_or(vec![packet]);
+                packets.push(t.rrq);
+                let text = format!(
+                    "chainload loop: iPXE (started by {file}, packet {}) requests {file} again ({}); match iPXE by user-class (option 77) or option 175 and give it its next stage",
+                    packets[0],
+                    list(&packets[1..])
+                );
+                match earlier {
+                    Some(f) => {
+                        f.text = text;
+                        f.packets = packets;
+                        f.fatal = true;
+                    }
+                    None => self.find("chainload-loop", text, packets, true),
+                }
+            }
+        }
+        if t.complete() {
+            detail.push_str(&format!(": {bytes} bytes in {blocks} blocks ({desc})"));
+            self.step(stage, t.at, detail, t.packets.clone());
+            self.last_complete = Some((t.file.clone(), stage.into(), desc));
+            self.started_by = looks_like_ipxe(t).then(|| (t.file.clone(), t.rrq, bytes));
+            // A completed transfer means the client got past any earlier failure (a loop found
+            // by this very transfer stays: the loop goes on).
+            for f in &mut self.story.findings[..before] {
+                if f.kind != "chainload-loop" {
+                    f.fatal = false;
+                }
+            }
+            return;
+        }
+        match &t.error {
+            Some((code, msg, by_client, packet)) if !*by_client && t.data_resent.len() < 2 => {
+                let kind = match code {
+                    1 => "tftp-file-not-found",
+                    2 => "tftp-access-violation",
+                    8 => "tftp-option-refused",
+                    _ => "tftp-error",
+                };
+                detail.push_str(&format!(": ERROR {code} {msg:?} from the server"));
+                self.step(stage, t.at, detail, t.packets.clone());
+                self.find(
+                    kind,
+                    format!(
+                        "TFTP {} from {}: ERROR {code} {msg:?} (packet {packet})",
+                        t.file, t.server
+                    ),
+                    vec![t.rrq, *packet],
+                    true,
+                );
+                return;
+            }
+            Some((code, msg, true, packet)) => {
+                detail.push_str(&format!(
+                    ": the client aborted with ERROR {code} {msg:?} after {bytes} bytes"
+                ));
+                self.step(stage, t.at, detail, t.packets.clone());
+                self.find(
+                    "tftp-client-abort",
+                    format!(
+                        "the client aborted {} with ERROR {code} {msg:?} (packet {packet})",
+                        t.file
+                    ),
+                    vec![*packet],
+                    true,
+                );
+                return;
+            }
+            _ => {}
+        }
+        // A stall: the server keeps resending a block the client does not acknowledge.
+        if t.data_resent.len() >= 2 {
+            let (block, first_resend) = t.data_resent[0];
+            let acked = t.last_ack.map(|a| a.0).unwrap_or(0);
+            let (ack_text, ack_packet) = match t.last_ack {
+                Some((b, p)) => (format!("last ACK: block {b}, packet {p}"), vec![p]),
+                None => ("it never ACKed".to_string(), vec![]),
+            };
+            let gave_up = match &t.error {
+                Some((code, msg, false, p)) => format!(
+                    ", then gave up with ERROR {code} {msg:?} (packet {p}, at {:.1} s)",
+                    t.last_at.as_secs_f64()
+                ),
+                _ => " until the capture ends".into(),
+            };
+            detail.push_str(&format!(": stalled at block {block}, {acked} acknowledged"));
+            self.step(stage, t.at, detail, t.packets.clone());
+            let mut packets = ack_packet;
+            packets.push(first_resend);
+            if let Some((_, _, _, p)) = &t.error {
+                packets.push(*p);
+            }
+            self.find(
+                "tftp-stall",
+                format!(
+                    "TFTP {} stalled at block {block}: the client never acknowledged it ({ack_text}); the server resent block {block} {} times (from packet {first_resend}){gave_up}",
+                    t.file,
+                    t.data_resent.len()
+                ),
+                packets,
+                true,
+            );
+            return;
+        }
+        detail.push_str(&format!(
+            ": {bytes} bytes so far, capture ends mid-transfer"
+        ));
+        self.step(stage, t.at, detail, t.packets.clone());
+    }
+}
+
+/// Tells one client's chain.
+pub fn tell(pieces: &[Piece], capture_end: Duration) -> Story {
+    let mut b = Builder {
+        story: Story {
+            steps: Vec::new(),
+            rounds: Vec::new(),
+            findings: Vec::new(),
+            outcome: Verdict::Unfinished,
+            reason: String::new(),
+            retransmissions: 0,
+        },
+        started_by: None,
+        last_complete: None,
+        program: None,
+        dhcp_file: None,
+        just_completed: false,
+        capture_end,
+    };
+    let mut i = 0;
+    while i < pieces.len() {
+        match &pieces[i] {
+            Piece::Round(r) => {
+                let after_failure = b.story.findings.iter().any(|f| f.fatal);
+                b.round(r, after_failure);
+                b.just_completed = false;
+            }
+            Piece::Transfer(t) if t.is_size_probe() => {
+                // Folded into the download of the same file that follows.
+                let next_same =
+                    matches!(pieces.get(i + 1), Some(Piece::Transfer(n)) if n.file == t.file);
+                if next_same {
+                    if let Some(Piece::Transfer(n)) = pieces.get(i + 1) {
+                        let mut n = n.clone();
+                        n.packets.splice(0..0, t.packets.iter().copied());
+                        n.at = t.at;
+                        b.transfer(&n, true);
+                    }
+                    i += 2;
+                    continue;
+                }
+                let stage = if b.program.as_deref() == Some("iPXE DHCP") {
+                    "iPXE fetch"
+                } else {
+                    "TFTP NBP"
+                };
+                b.step(
+                    stage,
+                    t.at,
+                    format!(
+                        "{} from {}: tsize probe, answered {} (normal)",
+                        t.file,
+                        t.server,
+                        t.granted
+                            .as_ref()
+                            .map(|g| options(&g.1))
+                            .unwrap_or_default()
+                    ),
+                    t.packets.clone(),
+                );
+            }
+            Piece::Transfer(t) => b.transfer(t, false),
+        }
+        b.just_completed = matches!(&pieces[i], Piece::Transfer(t) if t.complete())
+            || matches!((&pieces[i], pieces.get(i + 1)), (Piece::Transfer(t), Some(Piece::Transfer(n))) if t.is_size_probe() && n.complete());
+        i += 1;
+    }
+    let mut story = b.story;
+    let fatal: Vec<&Finding> = story.findings.iter().filter(|f| f.fatal).collect();
+    let hard = fatal
+        .iter()
+        .rev()
+        .find(|f| f.kind != "chainload-loop")
+        .or(fatal.last());
+    if let Some(f) = hard {
+        story.outcome = Verdict::Failed;
+        story.reason = f.text.clone();
+    } else {
+        let handed_url = b
+            .dhcp_file
+            .as_ref()
+            .filter(|f| f.contains("://") && !f.starts_with("tftp://"));
+        let last_is_complete = matches!(pieces.last(), Some(Piece::Transfer(t)) if t.complete());
+        if let Some(url) = handed_url.filter(|_| matches!(pieces.last(), Some(Piece::Round(_)))) {
+            story.outcome = Verdict::HandedOff;
+            story.reason = format!("handed off: the last stage was given {url} (outside TFTP)");
+        } else if last_is_complete {
+            let (file, _, desc) = b.last_complete.clone().unwrap_or_default();
+            story.outcome = Verdict::HandedOff;
+            story.reason =
+                format!("handed off to {file} ({desc}); the capture shows no later stage");
+        } else {
+            let last = story
+                .steps
+                .last()
+                .map(|s| format!("step {} ({})", s.number, s.stage));
+            story.reason = format!(
+                "capture ends mid-chain after {}",
+                last.unwrap_or_else(|| "no step".into())
+            );
+        }
+    }
+    story
+}
