@@ -350,6 +350,9 @@ pub fn flows(capture: &Capture) -> Flows {
                             _ => f.client_for_ip(p.ip.src, &by_ip),
                         },
                     };
+                    if f.clients[i].vlans.is_empty() {
+                        f.clients[i].vlans = p.vlans.clone();
+                    }
                     f.clients[i].events.push(Event::Tftp(t));
                     continue;
                 }

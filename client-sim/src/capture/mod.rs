@@ -10,6 +10,7 @@ pub mod read;
 pub mod report;
 pub mod rounds;
 pub mod verdict;
+pub mod words;
 
 use std::path::Path;
 use std::time::Duration;

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::identify::{identify as identify_image, Image, Machine, Program};
-
 use super::flows::Transfer;
 use super::rounds::{OfferKind, Piece, Round};
+use super::words::{describe, list, looks_like_ipxe, options, range, secs};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditStep {
@@ -63,10 +62,6 @@ pub struct Story {
     pub retransmissions: usize,
 }
 
-fn secs(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1000.0).round() / 1000.0
-}
-
 fn stage_of(r: &Round) -> &'static str {
     match r.identity.class.as_str() {
         "ipxe" => "iPXE DHCP",
@@ -75,82 +70,6 @@ fn stage_of(r: &Round) -> &'static str {
         _ if r.identity.name.contains("PXE") => "PXE DHCP",
         _ => "DHCP",
     }
-}
-
-fn range(p: &[usize]) -> String {
-    match (p.first(), p.last()) {
-        (Some(a), Some(b)) if a == b => format!("packet {a}"),
-        (Some(a), Some(b)) => format!("packets {a}-{b}"),
-        _ => "no packets".into(),
-    }
-}
-
-/// "packet 3" or "packets 3, 5".
-fn list(p: &[usize]) -> String {
-    let n = p
-        .iter()
-        .map(|n| n.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if p.len() == 1 {
-        format!("packet {n}")
-    } else {
-        format!("packets {n}")
-    }
-}
-
-/// What a fetched file is, as `bootsim boot` prints it.
-fn describe(bytes: &[u8]) -> String {
-    match identify_image(bytes) {
-        Image::Efi {
-            machine, program, ..
-        } => {
-            let arch = match machine {
-                Machine::X64 => "x86_64",
-                Machine::Ia32 => "IA32",
-                Machine::Aarch64 => "AArch64",
-                Machine::Arm => "ARM",
-                Machine::RiscV64 => "RISC-V",
-                Machine::Other(_) => "unknown-arch",
-            };
-            let what = match program {
-                Program::Ipxe => "iPXE",
-                Program::Refind => "rEFInd",
-                Program::Unknown => "EFI application",
-            };
-            format!("{arch} EFI, {what}")
-        }
-        Image::IpxeScript => "iPXE script".into(),
-        Image::Pe { .. } => "PE image, not EFI".into(),
-        Image::Raw {
-            program: Program::Ipxe,
-        } => "BIOS iPXE".into(),
-        Image::Raw { .. }
-            if bytes
-                .iter()
-                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) =>
-        {
-            "text".into()
-        }
-        Image::Raw { .. } => "raw".into(),
-    }
-}
-
-fn looks_like_ipxe(t: &Transfer) -> bool {
-    let name = t.file.to_ascii_lowercase();
-    describe(&t.content()).contains("iPXE") && !describe(&t.content()).contains("script")
-        || name.contains("ipxe") && !name.ends_with(".ipxe")
-        || name.contains("undionly")
-}
-
-fn options(o: &[(String, String)]) -> String {
-    if o.is_empty() {
-        return "none".into();
-    }
-    o.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 struct Builder {
@@ -166,6 +85,8 @@ struct Builder {
     dhcp_file: Option<String>,
     /// The piece just before was a transfer that completed.
     just_completed: bool,
+    /// The file that started the first iPXE of a loop.
+    loop_origin: Option<String>,
     capture_end: Duration,
 }
 
@@ -379,10 +300,41 @@ impl Builder {
                 false,
             );
         }
-        if after_failure || r.lease().is_some() || !r.binl.is_empty() {
+        let discovers: Vec<usize> = r.discovers.iter().map(|d| d.0).collect();
+        if after_failure {
             return;
         }
-        let discovers: Vec<usize> = r.discovers.iter().map(|d| d.0).collect();
+        if let (Some((ip, server)), None, true) = (r.lease(), r.boot_file(), r.binl.is_empty()) {
+            let ack = r.acks.last().map(|a| a.dhcp.packet).unwrap_or(0);
+            let mut others: Vec<String> = r
+                .offers
+                .iter()
+                .filter(|o| o.file.is_some() && o.dhcp.server() != server)
+                .map(|o| o.dhcp.server().to_string())
+                .collect();
+            others.dedup();
+            let hint = if others.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; an offer with a boot file came from {}",
+                    others.join(", ")
+                )
+            };
+            self.find(
+                "lease-without-boot-file",
+                format!(
+                    "{} leased {ip} from {server} with no boot file (ACK, packet {ack}): the DHCPACK has no boot file name{hint}",
+                    stage_of(r).trim_end_matches(" DHCP")
+                ),
+                vec![ack],
+                true,
+            );
+            return;
+        }
+        if r.lease().is_some() || !r.binl.is_empty() {
+            return;
+        }
         if r.offers.is_empty() && discovers.len() >= 3 {
             self.find(
                 "no-offer",
@@ -415,9 +367,21 @@ impl Builder {
 
     fn transfer(&mut self, t: &Transfer, probe_before: bool) {
         let before = self.story.findings.len();
+        // The client asks for a file after all: it had a boot file from somewhere (iPXE keeps
+        // the filename of an earlier ProxyDHCP offer).
+        for f in &mut self.story.findings {
+            if f.kind == "lease-without-boot-file" {
+                f.fatal = false;
+            }
+        }
         let program = self.program.clone().unwrap_or_default();
         let stage = match program.as_str() {
-            "iPXE DHCP" if self.dhcp_file.as_deref() == Some(t.file.as_str()) => "TFTP script",
+            "iPXE DHCP"
+                if self.dhcp_file.as_deref().map(|f| f.trim_start_matches('/'))
+                    == Some(t.file.trim_start_matches('/')) =>
+            {
+                "TFTP script"
+            }
             "iPXE DHCP" => "iPXE fetch",
             "PXE DHCP" => "TFTP NBP",
             _ => "TFTP",
@@ -453,7 +417,8 @@ impl Builder {
                     .and_then(|(_, o)| o.iter().find(|(k, _)| k == "tsize"))
                     .and_then(|(_, v)| v.parse().ok())
             };
-            if program == "iPXE DHCP" && file == t.file && now_size.is_none_or(|n| n == size) {
+            let same_name = file.trim_start_matches('/') == t.file.trim_start_matches('/');
+            if program == "iPXE DHCP" && same_name && now_size.is_none_or(|n| n == size) {
                 let earlier = self
                     .story
                     .findings
@@ -464,9 +429,11 @@ impl Builder {
                     .map(|f| f.packets.clone())
                     .unwrap_or(vec![packet]);
                 packets.push(t.rrq);
+                let origin = self.loop_origin.get_or_insert(file.clone()).clone();
                 let text = format!(
-                    "chainload loop: iPXE (started by {file}, packet {}) requests {file} again ({}); match iPXE by user-class (option 77) or option 175 and give it its next stage",
+                    "chainload loop: iPXE (started by {origin}, packet {}) requests {} again ({}); match iPXE by user-class (option 77) or option 175 and give it its next stage",
                     packets[0],
+                    t.file,
                     list(&packets[1..])
                 );
                 match earlier {
@@ -589,6 +556,7 @@ pub fn tell(pieces: &[Piece], capture_end: Duration) -> Story {
         program: None,
         dhcp_file: None,
         just_completed: false,
+        loop_origin: None,
         capture_end,
     };
     let mut i = 0;

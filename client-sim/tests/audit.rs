@@ -1,0 +1,619 @@
+//! `bootsim audit` against real captures (../shared/corpus/field-pcaps, read from there and
+//! skipped when absent), against variants of them this test derives in a tempdir (Linux
+//! cooked SLL and SLL2, 802.1Q, QinQ, nanosecond pcap, pcapng with two interfaces and ns
+//! if_tsresol, files cut at every frame boundary and inside frames), and against captures
+//! of simulated boots written with bootsim's own `--pcap`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use bootsim::capture::verdict::Verdict;
+use bootsim::capture::{audit, read_bytes, report, Audit};
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::{
+    InterfaceDescriptionBlock, InterfaceDescriptionOption,
+};
+use pcap_file::pcapng::{Block, PcapNgReader, PcapNgWriter};
+use pcap_file::{DataLink, TsResolution};
+
+fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var_os("BOOTSIM_FIELD_PCAPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/field-pcaps")
+        });
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: the field captures are not at {} (../shared is absent)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn audit_path(path: &Path) -> Audit {
+    let bytes = std::fs::read(path).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    audit(&read_bytes(&name, &bytes).unwrap(), None)
+}
+
+fn bootsim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bootsim"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The Ethernet frames of a corpus capture with their times and original lengths.
+fn frames(path: &Path) -> Vec<(Duration, Vec<u8>)> {
+    let file = std::fs::File::open(path).unwrap();
+    if path.extension().is_some_and(|e| e == "pcapng") {
+        let mut r = PcapNgReader::new(file).unwrap();
+        let mut out = Vec::new();
+        while let Some(block) = r.next_block() {
+            if let Block::EnhancedPacket(p) = block.unwrap().into_owned() {
+                let resol = r
+                    .packet_interface(&p)
+                    .and_then(|i| {
+                        i.options.iter().find_map(|o| match o {
+                            InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
+                            _ => None,
+                        })
+                    })
+                    .unwrap_or(6);
+                let ticks = p.timestamp.as_nanos() as u64;
+                let at = Duration::from_nanos(ticks * 10u64.pow(9 - u32::from(resol)));
+                out.push((at, p.data.into_owned()));
+            }
+        }
+        out
+    } else {
+        let mut r = PcapReader::new(file).unwrap();
+        let mut out = Vec::new();
+        while let Some(p) = r.next_packet() {
+            let p = p.unwrap();
+            out.push((p.timestamp, p.data.into_owned()));
+        }
+        out
+    }
+}
+
+fn write_pcap(frames: &[(Duration, Vec<u8>)], link: DataLink, ts: TsResolution) -> Vec<u8> {
+    let header = PcapHeader {
+        datalink: link,
+        ts_resolution: ts,
+        ..PcapHeader::default()
+    };
+    let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
+    for (at, f) in frames {
+        w.write_packet(&PcapPacket::new(*at, f.len() as u32, f))
+            .unwrap();
+    }
+    w.into_writer()
+}
+
+/// Linux cooked v1: packet type, ARPHRD_ETHER, address length 6, the sender's MAC padded to
+/// 8 bytes, then the Ethernet type (LINKTYPE_LINUX_SLL).
+fn to_sll(f: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 0, 1, 0, 6];
+    out.extend_from_slice(&f[6..12]);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&f[12..]);
+    out
+}
+
+/// Linux cooked v2: Ethernet type, reserved, interface index, ARPHRD_ETHER, packet type,
+/// address length, the address padded to 8 bytes (LINKTYPE_LINUX_SLL2).
+fn to_sll2(f: &[u8]) -> Vec<u8> {
+    let mut out = f[12..14].to_vec();
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 1, 0, 6]);
+    out.extend_from_slice(&f[6..12]);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&f[14..]);
+    out
+}
+
+/// 802.1Q tags inserted after the MAC addresses, outer first (802.1ad 0x88a8 for QinQ).
+fn tagged(f: &[u8], vlans: &[u16]) -> Vec<u8> {
+    let mut out = f[..12].to_vec();
+    for (i, v) in vlans.iter().enumerate() {
+        let tpid: u16 = if i == 0 && vlans.len() > 1 {
+            0x88a8
+        } else {
+            0x8100
+        };
+        out.extend_from_slice(&tpid.to_be_bytes());
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out.extend_from_slice(&f[12..]);
+    out
+}
+
+/// pcapng, frames spread over two interfaces, nanosecond `if_tsresol`.
+fn write_pcapng_two_interfaces(frames: &[(Duration, Vec<u8>)]) -> Vec<u8> {
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    for _ in 0..2 {
+        w.write_block(&Block::InterfaceDescription(InterfaceDescriptionBlock {
+            linktype: DataLink::ETHERNET,
+            snaplen: 0,
+            options: vec![InterfaceDescriptionOption::IfTsResol(9)],
+        }))
+        .unwrap();
+    }
+    for (i, (at, f)) in frames.iter().enumerate() {
+        w.write_block(&Block::EnhancedPacket(EnhancedPacketBlock {
+            interface_id: (i % 2) as u32,
+            timestamp: *at,
+            original_len: f.len() as u32,
+            data: f.as_slice().into(),
+            options: vec![],
+        }))
+        .unwrap();
+    }
+    w.into_inner()
+}
+
+/// What must not change when only the framing changes.
+fn essence(a: &Audit) -> String {
+    a.clients
+        .iter()
+        .map(|c| {
+            let steps: Vec<String> = c
+                .steps
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {:.3} {} {} {:?}",
+                        s.number, s.at, s.stage, s.detail, s.packets
+                    )
+                })
+                .collect();
+            format!(
+                "{} {:?} {:?} {}\n{}\n",
+                c.mac,
+                c.firmware,
+                c.outcome,
+                c.diagnosis,
+                steps.join("\n")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_corpus_capture_is_told_and_its_transcript_snapshotted() {
+    let Some(dir) = corpus() else { return };
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 15, "{names:?}");
+    for path in &names {
+        let a = audit_path(path);
+        assert!(a.cut.is_none(), "{}: {:?}", path.display(), a.cut);
+        assert!(!a.clients.is_empty(), "{}", path.display());
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        insta::with_settings!({ snapshot_suffix => name, prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!("field", report::render(&a));
+        });
+        let (code, _, err) = bootsim(&["audit", path.to_str().unwrap()]);
+        let want = if a.failed() { 1 } else { 0 };
+        assert_eq!(code, want, "{}: {err}", path.display());
+    }
+}
+
+#[test]
+fn the_three_failures_are_named_with_their_packets() {
+    let Some(dir) = corpus() else { return };
+    let a = audit_path(&dir.join("rspxe-bios-proxy-4011-unanswered-FAIL.pcapng"));
+    let c = &a.clients[0];
+    assert_eq!(c.outcome, Verdict::Failed);
+    assert!(
+        c.diagnosis.contains("stopped at ProxyDHCP/4011"),
+        "{}",
+        c.diagnosis
+    );
+    assert!(
+        c.diagnosis.contains("no reply from 192.168.178.21:4011"),
+        "{}",
+        c.diagnosis
+    );
+    assert!(c.diagnosis.contains("(packet 11)"), "{}", c.diagnosis);
+    assert!(
+        c.diagnosis.contains("RELEASEd (packet 12)"),
+        "{}",
+        c.diagnosis
+    );
+
+    let a = audit_path(&dir.join("rspxe-bios-ipxe-chainload-loop.pcapng"));
+    let c = &a.clients[0];
+    assert_eq!(c.outcome, Verdict::Failed);
+    assert!(c.diagnosis.starts_with("chainload loop"), "{}", c.diagnosis);
+    assert!(
+        c.diagnosis.contains("requests ipxe.pxe again (packet 501)"),
+        "{}",
+        c.diagnosis
+    );
+    assert!(
+        c.firmware
+            .iter()
+            .any(|f| f.contains("opt60 plain \"PXEClient\"")),
+        "{:?}",
+        c.firmware
+    );
+
+    let a = audit_path(&dir.join("rspxe-bios-ipxe-tftp-timeout-FAIL.pcapng"));
+    let c = &a.clients[0];
+    assert_eq!(c.outcome, Verdict::Failed);
+    assert!(
+        c.diagnosis.contains("stalled at block 29"),
+        "{}",
+        c.diagnosis
+    );
+    assert!(
+        c.diagnosis.contains("resent block 29 10 times"),
+        "{}",
+        c.diagnosis
+    );
+    assert!(
+        c.diagnosis.contains("ERROR 0 \"Connection timed out\""),
+        "{}",
+        c.diagnosis
+    );
+}
+
+#[test]
+fn full_chains_list_their_files_and_firmware_stages_in_order() {
+    let Some(dir) = corpus() else { return };
+    let a = audit_path(&dir.join("rspxe-uefi-pixiecore-full-chain.pcapng"));
+    let c = &a.clients[0];
+    let stages: Vec<&str> = c.steps.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(stages, ["PXE DHCP", "TFTP NBP", "iPXE DHCP"]);
+    let classes: Vec<&str> = c.rounds.iter().map(|r| r.class.as_str()).collect();
+    assert_eq!(classes, ["edk2-uefi", "ipxe"]);
+    assert!(
+        c.steps[1].detail.contains("935264 bytes"),
+        "{}",
+        c.steps[1].detail
+    );
+    assert!(c.steps[1].detail.contains("after a tsize probe (normal)"));
+    assert!(c.steps[0]
+        .detail
+        .contains("7 DISCOVERs (2 xids, secs 0,4,12,28,0,4,12)"));
+    assert_eq!(c.outcome, Verdict::HandedOff);
+
+    let a = audit_path(&dir.join("rspxe-bios-two-stage-full.pcapng"));
+    let c = &a.clients[0];
+    let classes: Vec<&str> = c.rounds.iter().map(|r| r.class.as_str()).collect();
+    assert_eq!(classes, ["bios-pxe", "ipxe"]);
+    let sizes: Vec<bool> = c
+        .steps
+        .iter()
+        .map(|s| s.detail.contains("1251776 bytes"))
+        .collect();
+    assert_eq!(sizes, [false, false, false, true]);
+    assert_eq!(c.outcome, Verdict::HandedOff);
+}
+
+#[test]
+fn firmware_is_identified_from_the_bytes_of_each_round() {
+    let Some(dir) = corpus() else { return };
+    let cases = [
+        ("rspxe-amd-efi-discover.pcapng", "edk2-uefi", "UNDI 3.16"),
+        ("rspxe-intel-efi-proxydhcp-dhcp.pcapng", "edk2-uefi", "x64"),
+        (
+            "pixiecore-bios-proxydhcp-usec.pcap",
+            "bios-pxe",
+            "Intel-style, UNDI 2.1",
+        ),
+        ("rspxe-ipxe-dhcp.pcapng", "ipxe", "iPXE BIOS"),
+    ];
+    for (file, class, name) in cases {
+        let a = audit_path(&dir.join(file));
+        let r = &a.clients[0].rounds[0];
+        assert_eq!(r.class, class, "{file}");
+        assert!(r.firmware.contains(name), "{file}: {}", r.firmware);
+        assert!(r.ja4d.starts_with("disco"), "{file}: {}", r.ja4d);
+    }
+    // JA4D of the EDK2 DISCOVER: 57 = 1472, no 50 or 81, options without 53, then opt55.
+    let a = audit_path(&dir.join("rspxe-amd-efi-discover.pcapng"));
+    assert!(a.clients[0].rounds[0]
+        .ja4d
+        .starts_with("disco1472nn_57-55-97-94-93-60_1-2-3-4-5-6-12-13-"));
+    // Two clients interleaved, one of them relayed.
+    let a = audit_path(&dir.join("pixiecore-dhcp4-proxy-and-relay.pcap"));
+    assert_eq!(a.clients.len(), 2);
+    assert_eq!(
+        a.clients[1].relay.as_deref(),
+        Some("relayed by 192.168.40.1 (hops 1)")
+    );
+    assert!(a.clients[1].firmware[0].starts_with("unknown, looks like"));
+}
+
+#[test]
+fn usec_and_nsec_magic_read_the_same() {
+    let Some(dir) = corpus() else { return };
+    let u = audit_path(&dir.join("pixiecore-bios-proxydhcp-usec.pcap"));
+    let n = audit_path(&dir.join("pixiecore-bios-proxydhcp-nsec.pcap"));
+    assert_eq!(essence(&u), essence(&n));
+}
+
+#[test]
+fn derived_framings_tell_the_same_story() {
+    let Some(dir) = corpus() else { return };
+    for file in [
+        "rspxe-bios-proxy-4011-unanswered-FAIL.pcapng",
+        "pixiecore-bios-proxydhcp-usec.pcap",
+        "rspxe-intel-efi-tftp-windowsize.pcapng",
+    ] {
+        let src = frames(&dir.join(file));
+        let original = write_pcap(&src, DataLink::ETHERNET, TsResolution::MicroSecond);
+        let want = essence(&audit(&read_bytes("x", &original).unwrap(), None));
+        assert!(!want.is_empty());
+        let map = |f: fn(&[u8]) -> Vec<u8>| -> Vec<(Duration, Vec<u8>)> {
+            src.iter().map(|(t, d)| (*t, f(d))).collect()
+        };
+        let variants: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "sll",
+                write_pcap(&map(to_sll), DataLink::LINUX_SLL, TsResolution::MicroSecond),
+            ),
+            (
+                "sll2",
+                write_pcap(
+                    &map(to_sll2),
+                    DataLink::LINUX_SLL2,
+                    TsResolution::MicroSecond,
+                ),
+            ),
+            (
+                "802.1q",
+                write_pcap(
+                    &map(|f| tagged(f, &[42])),
+                    DataLink::ETHERNET,
+                    TsResolution::MicroSecond,
+                ),
+            ),
+            (
+                "qinq",
+                write_pcap(
+                    &map(|f| tagged(f, &[100, 42])),
+                    DataLink::ETHERNET,
+                    TsResolution::MicroSecond,
+                ),
+            ),
+            (
+                "nsec",
+                write_pcap(&src, DataLink::ETHERNET, TsResolution::NanoSecond),
+            ),
+            ("pcapng-2if-ns", write_pcapng_two_interfaces(&src)),
+        ];
+        let tmp = tempfile::tempdir().unwrap();
+        for (label, bytes) in variants {
+            let a = audit(&read_bytes(label, &bytes).unwrap(), None);
+            assert_eq!(essence(&a), want, "{file} as {label}");
+            if label == "qinq" {
+                assert_eq!(a.clients[0].vlans, [100, 42], "{file}: {a:#?}");
+            }
+            // And through the CLI, from a file.
+            let path = tmp.path().join(format!("{label}.cap"));
+            std::fs::write(&path, &bytes).unwrap();
+            let (code, out, _) = bootsim(&["audit", "--json", path.to_str().unwrap()]);
+            let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+            let c = &json["clients"][0];
+            assert_eq!(c["outcome"], serde_json::json!(a.clients[0].outcome));
+            assert!(c["steps"].is_array() && c["firmware"].is_array() && c["mac"].is_string());
+            assert_eq!(code, if a.failed() { 1 } else { 0 }, "{label}");
+        }
+    }
+}
+
+#[test]
+fn every_truncation_reads_as_far_as_it_goes_and_never_panics() {
+    let Some(dir) = corpus() else { return };
+    let path = dir.join("rspxe-bios-proxy-4011-unanswered-FAIL.pcapng");
+    let bytes = std::fs::read(&path).unwrap();
+    let whole = audit(&read_bytes("whole", &bytes).unwrap(), None);
+    // Every prefix: the header is unreadable (an error) or the capture is read up to a cut.
+    let mut cuts = 0;
+    for len in 0..bytes.len() {
+        match read_bytes("cut", &bytes[..len]) {
+            Err(e) => assert!(e.to_string().starts_with("cut: "), "{e}"),
+            Ok(c) => {
+                let a = audit(&c, None);
+                assert!(a.packets <= whole.packets);
+                if let Some(cut) = &c.cut {
+                    cuts += 1;
+                    assert!(cut.offset <= len && cut.packet >= 1, "{cut:?}");
+                }
+            }
+        }
+    }
+    assert!(cuts > bytes.len() / 2, "{cuts}");
+    // Cut in the middle of packet 12 (the RELEASE): packets 1-11 are read, and the note says so.
+    let pcap = write_pcap(
+        &frames(&path),
+        DataLink::ETHERNET,
+        TsResolution::MicroSecond,
+    );
+    let c = read_bytes("mid", &pcap).unwrap();
+    let offset12 = c.packets.iter().find(|p| p.number == 12).unwrap().offset;
+    let c = read_bytes("mid", &pcap[..offset12 + 30]).unwrap();
+    assert_eq!(c.packets.last().map(|p| p.number), Some(11));
+    let cut = c.cut.clone().unwrap();
+    assert_eq!((cut.packet, cut.offset), (12, offset12));
+    assert!(cut.to_string().contains("packet 12 (byte offset"), "{cut}");
+    // Through the CLI at every frame boundary and mid-frame: exit 0, 1 or 2.
+    let tmp = tempfile::tempdir().unwrap();
+    let full = read_bytes("x", &pcap).unwrap();
+    let mut ends: Vec<usize> = full.packets.iter().map(|p| p.offset).collect();
+    ends.extend(full.packets.iter().map(|p| p.offset + 20));
+    ends.extend([0, 3, 10, pcap.len()]);
+    for end in ends {
+        let f = tmp.path().join("cut.pcap");
+        std::fs::write(&f, &pcap[..end.min(pcap.len())]).unwrap();
+        let (code, out, err) = bootsim(&["audit", f.to_str().unwrap()]);
+        assert!(matches!(code, 0..=2), "cut at {end}: {code} {out} {err}");
+        if end < 24 {
+            assert_eq!(code, 2, "{err}");
+            assert!(err.contains("cut.pcap"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn snaplen_cut_frames_are_flagged_not_fatal() {
+    let Some(dir) = corpus() else { return };
+    let src = frames(&dir.join("pixiecore-bios-proxydhcp-usec.pcap"));
+    let mut w = PcapWriter::with_header(Vec::new(), PcapHeader::default()).unwrap();
+    for (at, f) in &src {
+        let keep = f.len().min(200);
+        w.write_packet(&PcapPacket::new(*at, f.len() as u32, &f[..keep]))
+            .unwrap();
+    }
+    let c = read_bytes("snap", &w.into_writer()).unwrap();
+    assert!(c.packets.iter().any(|p| p.snapped));
+    let a = audit(&c, None);
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.contains("cut by the snapshot length")),
+        "{:?}",
+        a.notes
+    );
+}
+
+#[test]
+fn garbage_and_missing_files_exit_2_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("garbage.pcap");
+    std::fs::write(&f, b"this is not a capture at all, not even close").unwrap();
+    let (code, _, err) = bootsim(&["audit", f.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("garbage.pcap: not a pcap or pcapng capture"),
+        "{err}"
+    );
+    let (code, _, err) = bootsim(&["audit", "/nonexistent/x.pcapng"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/x.pcapng"), "{err}");
+}
+
+/// Simulated boots written with `bootsim run --pcap`, told back by audit.
+fn simulated(scenario: &str) -> (Audit, PathBuf, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, out, err) = bootsim(&[
+        "run",
+        &format!("scenarios/{scenario}.toml"),
+        "--pcap",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let path = tmp.path().join(format!("{scenario}.pcap"));
+    (audit_path(&path), path, tmp)
+}
+
+#[test]
+fn a_simulated_guide_boot_lists_its_four_files_and_stages() {
+    let (a, path, _tmp) = simulated("seed");
+    let c = &a.clients[0];
+    let files: Vec<String> = c
+        .steps
+        .iter()
+        .filter(|s| s.stage.starts_with("TFTP") || s.stage == "iPXE fetch")
+        .map(|s| {
+            s.detail
+                .split(' ')
+                .next()
+                .unwrap()
+                .trim_start_matches('/')
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        files,
+        ["ipxe.efi", "refind.pxe", "refind.conf", "refind_x64.efi"]
+    );
+    let classes: Vec<&str> = c.rounds.iter().map(|r| r.class.as_str()).collect();
+    assert_eq!(classes, ["edk2-uefi", "ipxe"]);
+    assert_eq!(c.outcome, Verdict::HandedOff);
+    insta::assert_snapshot!("simulated_seed", report::render(&a));
+    let junit = tempfile::NamedTempFile::new().unwrap();
+    let (code, _, _) = bootsim(&[
+        "audit",
+        path.to_str().unwrap(),
+        "--junit",
+        junit.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let xml = std::fs::read_to_string(junit.path()).unwrap();
+    assert!(
+        xml.contains("<testcase name=\"52:54:00:12:34:56\""),
+        "{xml}"
+    );
+    assert!(!xml.contains("<failure"), "{xml}");
+}
+
+#[test]
+fn the_simulated_option60_trap_names_4011_and_pxe_e16() {
+    let (a, path, _tmp) = simulated("option60-trap");
+    let c = &a.clients[0];
+    assert_eq!(c.outcome, Verdict::Failed);
+    assert!(c
+        .findings
+        .iter()
+        .any(|f| f.kind == "binl-trap-opt60-without-opt43"));
+    assert!(c.diagnosis.contains("UDP 4011"), "{}", c.diagnosis);
+    assert!(c.diagnosis.contains("PXE-E16"), "{}", c.diagnosis);
+    assert!(c.diagnosis.contains("192.168.1.5"), "{}", c.diagnosis);
+    insta::assert_snapshot!("simulated_option60_trap", report::render(&a));
+    let junit = tempfile::NamedTempFile::new().unwrap();
+    let (code, _, _) = bootsim(&[
+        "audit",
+        path.to_str().unwrap(),
+        "--junit",
+        junit.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    let xml = std::fs::read_to_string(junit.path()).unwrap();
+    assert!(xml.contains("<failure") && xml.contains("PXE-E16"), "{xml}");
+}
+
+#[test]
+fn the_simulated_class_loop_is_a_chainload_loop() {
+    let (a, _path, _tmp) = simulated("class-loop");
+    let c = &a.clients[0];
+    assert_eq!(c.outcome, Verdict::Failed);
+    assert!(c.diagnosis.starts_with("chainload loop"), "{}", c.diagnosis);
+    assert!(c.steps.iter().filter(|s| s.stage == "chain").count() >= 2);
+    insta::assert_snapshot!("simulated_class_loop", report::render(&a));
+}
+
+#[test]
+fn client_filter_keeps_one_client() {
+    let Some(dir) = corpus() else { return };
+    let p = dir.join("pixiecore-dhcp4-proxy-and-relay.pcap");
+    let (code, out, _) = bootsim(&[
+        "audit",
+        "--json",
+        "--client",
+        "00:24:d7:ba:0b:20",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["clients"].as_array().unwrap().len(), 1);
+    assert_eq!(json["clients"][0]["mac"], "00:24:d7:ba:0b:20");
+}
