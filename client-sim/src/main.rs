@@ -40,6 +40,60 @@ enum Command {
     /// and why it stopped: exit 0 when every client handed off or the capture ends mid-chain,
     /// 1 when one failed, 2 when a file is unreadable.
     Audit(AuditArgs),
+    /// Send each client's side of a capture to netbootd in-process running a config and diff
+    /// every answer against the captured one: exit 0 when none differs, 1 when one does, 2
+    /// on bad input.
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The capture (pcap or pcapng).
+    capture: PathBuf,
+    /// The kea-dhcp4.conf netbootd runs.
+    #[arg(long)]
+    config: PathBuf,
+    /// The TFTP root netbootd serves; without it, transfers are not replayed.
+    #[arg(long)]
+    tftp_root: Option<PathBuf>,
+    #[arg(long, default_value_t = KeaVersion::default())]
+    kea_version: KeaVersion,
+    /// The captured server netbootd stands in for (default: the one at netbootd's address,
+    /// else the first that offered a boot file).
+    #[arg(long)]
+    replace: Option<std::net::Ipv4Addr>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn run_replay(args: ReplayArgs) -> ExitCode {
+    let req = bootsim::capture::replay::Request {
+        capture: args.capture,
+        config: args.config,
+        tftp_root: args.tftp_root,
+        kea_version: args.kea_version,
+        replace: args.replace,
+    };
+    let replay = match bootsim::capture::replay::replay(&req) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bootsim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&replay).unwrap_or_default()
+        );
+    } else {
+        print!("{}", replay.render());
+    }
+    if replay.differences == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 #[derive(clap::Args)]
@@ -510,5 +564,6 @@ fn main() -> ExitCode {
         Command::Storm(args) => run_storm(args),
         Command::Validate(args) => run_validate(args),
         Command::Audit(args) => run_audit(args),
+        Command::Replay(args) => run_replay(args),
     }
 }

@@ -4,9 +4,11 @@
 //! `read` parses the file, `flows` separates clients, `rounds` groups DHCP, `verdict` tells
 //! the story, `report` renders it.
 
+pub mod compare;
 pub mod firmware;
 pub mod flows;
 pub mod read;
+pub mod replay;
 pub mod report;
 pub mod rounds;
 pub mod verdict;
