@@ -617,3 +617,43 @@ fn client_filter_keeps_one_client() {
     assert_eq!(json["clients"].as_array().unwrap().len(), 1);
     assert_eq!(json["clients"][0]["mac"], "00:24:d7:ba:0b:20");
 }
+
+#[test]
+fn every_corpus_capture_cut_at_every_frame_boundary_and_every_byte_mutated_never_panics() {
+    let Some(dir) = corpus() else { return };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let bytes = std::fs::read(&path).unwrap();
+        let whole = read_bytes("whole", &bytes).unwrap();
+        // Cut at each packet record's start, and 7 bytes into it (for the long captures,
+        // at eight packets spread over the file: each audit of them takes a while).
+        let step = if bytes.len() > 65_536 {
+            whole.packets.len() / 8 + 1
+        } else {
+            1
+        };
+        for p in whole.packets.iter().step_by(step) {
+            for end in [p.offset, p.offset + 7] {
+                let c = read_bytes("cut", &bytes[..end.min(bytes.len())]).unwrap();
+                let _ = report::render(&audit(&c, None));
+            }
+        }
+        // Small captures: every byte set to 0x00, 0xff and flipped in its top bit.
+        if bytes.len() <= 8192 {
+            for i in 0..bytes.len() {
+                for v in [0x00, 0xff, bytes[i] ^ 0x80] {
+                    let mut m = bytes.clone();
+                    m[i] = v;
+                    if let Ok(c) = read_bytes("mutated", &m) {
+                        let _ = report::render(&audit(&c, None));
+                    }
+                }
+            }
+        }
+    }
+}

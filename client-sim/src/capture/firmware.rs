@@ -233,3 +233,95 @@ pub fn ja4d(m: &Message) -> String {
         join(&params)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(kind: u8, options: &[(u8, &[u8])]) -> Message {
+        let mut m = Message::default();
+        m.options.push(53, &[kind]);
+        for (code, value) in options {
+            m.options.push(*code, value);
+        }
+        m.options.end();
+        m
+    }
+
+    #[test]
+    fn ja4d_matches_foxios_reference_vectors() {
+        // FoxIO-LLC/ja4 wireshark/test/testdata/dhcp.pcapng.json frames 1 and 2: a Windows
+        // DISCOVER (61, 50, 55) and its OFFER (1, 58, 59, 51, 54, no 55).
+        let discover = message(
+            1,
+            &[
+                (61, &[1, 0, 11, 130, 1, 252, 66]),
+                (50, &[0, 0, 0, 0]),
+                (55, &[1, 3, 6, 42]),
+            ],
+        );
+        assert_eq!(ja4d(&discover), "disco0000in_61-55_1-3-6-42");
+        let ip = [192, 168, 0, 1];
+        let offer = message(
+            2,
+            &[
+                (1, &[255, 255, 255, 0]),
+                (58, &[0, 0, 7, 8]),
+                (59, &[0, 0, 12, 78]),
+                (51, &[0, 0, 14, 16]),
+                (54, &ip),
+            ],
+        );
+        assert_eq!(ja4d(&offer), "offer0000nn_1-58-59-51-54_00");
+        // Option 57 is capped at 9999 (EDK2's REQUEST says 65280: firmware.md A.3).
+        let request = message(3, &[(57, &[0xff, 0x00])]);
+        assert!(ja4d(&request).starts_with("reqst9999nn_57_00"));
+    }
+
+    #[test]
+    fn http_boot_ipxe_with_another_user_class_and_unknown_clients_are_named() {
+        let http = message(
+            1,
+            &[(93, &[0, 16]), (60, b"HTTPClient:Arch:00016:UNDI:003000")],
+        );
+        let id = identify(&http, 64);
+        assert_eq!(id.class, "uefi-http");
+        assert!(id.name.contains("x64 HTTP"), "{}", id.name);
+
+        let ipxe = message(
+            1,
+            &[
+                (93, &[0, 7]),
+                (60, b"PXEClient:Arch:00007:UNDI:003010"),
+                (77, b"pixiecore"),
+                (175, &[0xb1, 5, 1, 0x1a, 0xf4, 0x10, 0]),
+            ],
+        );
+        let id = identify(&ipxe, 64);
+        assert_eq!(id.class, "ipxe");
+        assert_eq!(id.name, "iPXE EFI (x64), user-class \"pixiecore\"");
+
+        // A PXE client whose option order is neither EDK2's nor the BIOS ROMs'.
+        let odd = message(
+            1,
+            &[
+                (60, b"PXEClient:Arch:00007:UNDI:003000"),
+                (93, &[0, 7]),
+                (55, &[1, 3]),
+            ],
+        );
+        let id = identify(&odd, 64);
+        assert_eq!(id.class, "unknown");
+        assert!(
+            id.name.starts_with("unknown, looks like UEFI PXE x64"),
+            "{}",
+            id.name
+        );
+
+        let os = message(1, &[(60, b"MSFT 5.0"), (55, &[1, 3])]);
+        assert_eq!(
+            identify(&os, 128).name,
+            "unknown, looks like an OS DHCP client (MSFT 5.0)"
+        );
+    }
+}
