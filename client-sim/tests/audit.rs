@@ -657,3 +657,49 @@ fn every_corpus_capture_cut_at_every_frame_boundary_and_every_byte_mutated_never
         }
     }
 }
+
+#[test]
+fn audit_agrees_with_every_simulated_scenario_on_who_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenarios: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
+            .unwrap()
+            .map(|e| format!("scenarios/{}", e.unwrap().file_name().to_string_lossy()))
+            .filter(|p| p.ends_with(".toml"))
+            .collect();
+    let mut args = vec!["run", "--json", "--pcap", tmp.path().to_str().unwrap()];
+    args.extend(scenarios.iter().map(|s| s.as_str()));
+    let (code, out, err) = bootsim(&args);
+    assert_eq!(code, 0, "{err}");
+    let runs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), scenarios.len());
+    for run in runs {
+        let file = run["file"].as_str().unwrap();
+        let stem = Path::new(file)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let a = audit_path(&tmp.path().join(format!("{stem}.pcap")));
+        for t in run["transcripts"].as_array().unwrap() {
+            let mac = t["mac"].as_str().unwrap();
+            let c = a
+                .clients
+                .iter()
+                .find(|c| c.mac == mac)
+                .unwrap_or_else(|| panic!("{stem}: {mac} not in the audit"));
+            let sim = t["outcome"]["result"].as_str().unwrap();
+            let want = if sim == "booted" {
+                Verdict::HandedOff
+            } else {
+                Verdict::Failed
+            };
+            assert_eq!(
+                c.outcome, want,
+                "{stem} {mac}: simulated {sim}, audit says {}",
+                c.diagnosis
+            );
+        }
+    }
+}

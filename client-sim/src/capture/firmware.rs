@@ -18,6 +18,8 @@ pub struct Identity {
     pub name: String,
     /// The bytes that decided it.
     pub evidence: Vec<String>,
+    /// Option 93, the client system architecture (RFC 4578 section 2.1).
+    pub arch: Option<u16>,
 }
 
 /// RFC 4578 section 2.1 and the IANA processor-architecture registry.
@@ -97,6 +99,7 @@ pub fn identify(m: &Message, ttl: u8) -> Identity {
         class: class.into(),
         name,
         evidence,
+        arch,
     };
 
     // iPXE: option 175 (encapsulated iPXE options) is iPXE's own; option 77 is "iPXE" unless

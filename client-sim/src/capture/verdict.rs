@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::flows::Transfer;
 use super::rounds::{OfferKind, Piece, Round};
-use super::words::{describe, list, looks_like_ipxe, options, range, secs};
+use super::words::{arch_mismatch, describe, list, looks_like_ipxe, options, range, secs};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditStep {
@@ -83,6 +83,8 @@ struct Builder {
     program: Option<String>,
     /// The boot file the current program's DHCP gave.
     dhcp_file: Option<String>,
+    /// Option 93 of the program that fetches: (arch, its firmware name).
+    arch: Option<(u16, String)>,
     /// The piece just before was a transfer that completed.
     just_completed: bool,
     /// The file that started the first iPXE of a loop.
@@ -129,6 +131,7 @@ impl Builder {
             }
         }
         self.program = Some(stage.into());
+        self.arch = r.identity.arch.map(|a| (a, r.identity.name.clone()));
         self.story.retransmissions += r.discovers.len().saturating_sub(1)
             + r.requests.len().saturating_sub(1)
             + r.binl.len().saturating_sub(1);
@@ -212,12 +215,31 @@ impl Builder {
                 false,
             );
         }
+        // A NAK with no ACK after it ends the round: EDK2 stops with PXE-E07 (the sim's
+        // model, firmware.md A.4); a later lease means the client started over and got one.
+        if r.lease().is_some() {
+            for f in &mut self.story.findings {
+                if f.kind == "nak" {
+                    f.fatal = false;
+                }
+            }
+        }
         for n in &r.naks {
+            let acked_after = r.acks.iter().any(|a| a.dhcp.packet > n.packet);
             self.find(
                 "nak",
-                format!("{} refused the REQUEST (NAK)", n.server()),
+                format!(
+                    "{} refused the REQUEST (DHCPNAK, packet {}){}",
+                    n.server(),
+                    n.packet,
+                    if acked_after {
+                        ""
+                    } else {
+                        ": PXE-E07 (another client may hold the address; is the pool too small?)"
+                    }
+                ),
                 vec![n.packet],
-                false,
+                !acked_after,
             );
         }
         if !r.declines.is_empty() {
@@ -449,6 +471,19 @@ impl Builder {
         if t.complete() {
             detail.push_str(&format!(": {bytes} bytes in {blocks} blocks ({desc})"));
             self.step(stage, t.at, detail, t.packets.clone());
+            if let Some((arch, firmware)) = self.arch.clone().filter(|_| stage == "TFTP NBP") {
+                if let Some(image) = arch_mismatch(arch, &content) {
+                    self.find(
+                        "offer-arch-mismatch",
+                        format!(
+                            "{} is a {image} image; the firmware that fetched it ({firmware}, option 93 = {arch}) cannot start it (EFI_UNSUPPORTED): serve it a build for its architecture",
+                            t.file
+                        ),
+                        vec![t.rrq],
+                        true,
+                    );
+                }
+            }
             self.last_complete = Some((t.file.clone(), stage.into(), desc));
             self.started_by = looks_like_ipxe(t).then(|| (t.file.clone(), t.rrq, bytes));
             // A completed transfer means the client got past any earlier failure (a loop found
@@ -555,6 +590,7 @@ pub fn tell(pieces: &[Piece], capture_end: Duration) -> Story {
         last_complete: None,
         program: None,
         dhcp_file: None,
+        arch: None,
         just_completed: false,
         loop_origin: None,
         capture_end,

@@ -86,3 +86,22 @@ pub fn options(o: &[(String, String)]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Whether firmware of architecture `arch` (option 93) can start `bytes`: an EFI image must
+/// be built for its machine (UEFI spec 2.x section 2.1.1; EDK2 `CoreLoadImage` refuses
+/// others with EFI_UNSUPPORTED), and BIOS (0) runs no EFI image. `None` when it can, or
+/// when the image is not one whose machine we know.
+pub fn arch_mismatch(arch: u16, bytes: &[u8]) -> Option<String> {
+    let Image::Efi { machine, .. } = identify_image(bytes) else {
+        return None;
+    };
+    let fits = match arch {
+        0 => false,
+        6 | 15 => machine == Machine::Ia32,
+        7 | 9 | 16 => machine == Machine::X64,
+        10 | 18 => machine == Machine::Arm,
+        11 | 19 => machine == Machine::Aarch64,
+        _ => true,
+    };
+    (!fits).then(|| describe(bytes))
+}
