@@ -703,3 +703,42 @@ fn audit_agrees_with_every_simulated_scenario_on_who_failed() {
         }
     }
 }
+
+#[test]
+fn an_icmp_port_unreachable_for_the_4011_request_is_named() {
+    let Some(dir) = corpus() else { return };
+    let mut src = frames(&dir.join("rspxe-bios-proxy-4011-unanswered-FAIL.pcapng"));
+    // Packet 11 is the 4011 REQUEST; the proxy host answers it with ICMP port unreachable,
+    // quoting its IPv4 header and 8 bytes of UDP (RFC 792), as a host with nothing on 4011.
+    let (at, request) = src[10].clone();
+    let ihl = usize::from(request[14] & 0x0f) * 4;
+    let quoted = &request[14..14 + ihl + 8];
+    let (client_mac, proxy_mac): ([u8; 6], [u8; 6]) = (
+        request[6..12].try_into().unwrap(),
+        request[..6].try_into().unwrap(),
+    );
+    let src_ip: [u8; 4] = request[26..30].try_into().unwrap();
+    let dst_ip: [u8; 4] = request[30..34].try_into().unwrap();
+    let mut icmp = Vec::new();
+    etherparse::PacketBuilder::ethernet2(proxy_mac, client_mac)
+        .ipv4(dst_ip, src_ip, 64)
+        .icmpv4_raw(3, 3, [0; 4])
+        .write(&mut icmp, quoted)
+        .unwrap();
+    src.insert(11, (at + Duration::from_millis(1), icmp));
+    let pcap = write_pcap(&src, DataLink::ETHERNET, TsResolution::MicroSecond);
+    let a = audit(&read_bytes("icmp", &pcap).unwrap(), None);
+    let c = &a.clients[0];
+    assert_eq!(c.outcome, Verdict::Failed);
+    assert!(
+        c.diagnosis
+            .contains("192.168.178.21 answered ICMP port unreachable (packet 12)"),
+        "{}",
+        c.diagnosis
+    );
+    assert!(
+        c.diagnosis.contains("RELEASEd (packet 13)"),
+        "{}",
+        c.diagnosis
+    );
+}
