@@ -86,6 +86,20 @@ pub fn decided_by(
             };
             set.then(|| at("subnet", s.prefix.to_string(), &s.span))
         }
+        "yiaddr" => {
+            let s = subnet?;
+            match s.pools.iter().find(|p| p.contains(addr)) {
+                Some(p) => Some(format!(
+                    "pool {}-{} of subnet {} at {}:{}",
+                    p.first,
+                    p.last,
+                    s.prefix,
+                    short(&p.span.file),
+                    p.span.start.line
+                )),
+                None => Some(at("subnet", s.prefix.to_string(), &s.span)),
+            }
+        }
         f if f.starts_with("option ") => {
             let code: u16 = f.trim_start_matches("option ").parse().ok()?;
             if let Some(s) = subnet {
