@@ -140,3 +140,43 @@ fn bad_input_exits_2_naming_the_file() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("/nonexistent/kea.conf"), "{err}");
 }
+
+#[test]
+fn a_moved_pool_rewrites_the_requested_address_and_names_the_pool_line() {
+    let (tmp, pcap, _root) = seed_capture();
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seed/kea-dhcp4.conf");
+    let text = std::fs::read_to_string(seed).unwrap();
+    let moved = text.replace("192.168.1.2 - 192.168.1.14", "192.168.1.5 - 192.168.1.14");
+    assert_ne!(moved, text);
+    let config = tmp.path().join("moved.conf");
+    std::fs::write(&config, moved).unwrap();
+    let line = text.lines().position(|l| l.contains("\"pool\"")).unwrap() + 1;
+    let (code, out, err) = bootsim(&[
+        "replay",
+        pcap.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "! yiaddr         192.168.1.2 -> 192.168.1.5  (pool 192.168.1.5-192.168.1.14 of subnet 192.168.1.0/28 at moved.conf:{line})"
+        )),
+        "{out}"
+    );
+    // The REQUEST asks for the address the new OFFER gave, and says so.
+    assert!(
+        out.contains("rewrote option 50 192.168.1.2 -> 192.168.1.5"),
+        "{out}"
+    );
+    // With the address rewritten, the ACK differs only in yiaddr.
+    let ack = out
+        .split("REQUEST xid")
+        .nth(1)
+        .unwrap()
+        .split("  ! packet")
+        .next()
+        .unwrap();
+    let fields: Vec<&str> = ack.lines().filter(|l| l.starts_with("      !")).collect();
+    assert_eq!(fields.len(), 1, "{ack}");
+}
