@@ -567,3 +567,22 @@ fn an_icmp_port_unreachable_for_the_4011_request_is_named() {
         c.diagnosis
     );
 }
+
+#[test]
+fn simulated_edk2_and_ipxe_fingerprint_like_the_real_boards() {
+    let Some(dir) = corpus() else { return };
+    let (sim, _path, _tmp) = simulated("seed");
+    let rounds = &sim.clients[0].rounds;
+    // EDK2: byte-identical layout to the ASRock (Intel NIC) and AMD boards' UEFI.
+    for file in [
+        "rspxe-amd-efi-discover.pcapng",
+        "rspxe-intel-efi-proxydhcp-dhcp.pcapng",
+    ] {
+        let real = audit_path(&dir.join(file));
+        assert_eq!(rounds[0].ja4d, real.clients[0].rounds[0].ja4d, "{file}");
+    }
+    // iPXE: the same message type, size and option order; option 55 depends on the build.
+    let real = audit_path(&dir.join("rspxe-ipxe-dhcp.pcapng"));
+    let head = |s: &str| s.rsplit_once('_').map(|(h, _)| h.to_string()).unwrap();
+    assert_eq!(head(&rounds[1].ja4d), head(&real.clients[0].rounds[0].ja4d));
+}
