@@ -586,3 +586,35 @@ fn simulated_edk2_and_ipxe_fingerprint_like_the_real_boards() {
     let head = |s: &str| s.rsplit_once('_').map(|(h, _)| h.to_string()).unwrap();
     assert_eq!(head(&rounds[1].ja4d), head(&real.clients[0].rounds[0].ja4d));
 }
+
+#[test]
+fn a_server_that_stops_sending_is_a_stall_after_the_last_block() {
+    let Some(dir) = corpus() else { return };
+    let src = frames(&dir.join("rspxe-ipxe-tftp.pcapng"));
+    // The client's last ACK, then nothing from the server: the ACK sent twice more, 1 s apart.
+    let is_ack = |f: &[u8]| {
+        etherparse::SlicedPacket::from_ethernet(f)
+            .ok()
+            .and_then(|p| match p.transport {
+                Some(etherparse::TransportSlice::Udp(u)) => Some(u.payload().starts_with(&[0, 4])),
+                _ => None,
+            })
+            .unwrap_or(false)
+    };
+    let last = src.iter().rposition(|(_, f)| is_ack(f)).unwrap();
+    let mut cut: Vec<(Duration, Vec<u8>)> = src[..=last].to_vec();
+    let (at, ack) = src[last].clone();
+    for i in 1..=2 {
+        cut.push((at + Duration::from_secs(i), ack.clone()));
+    }
+    let pcap = write_pcap(&cut, DataLink::ETHERNET, TsResolution::MicroSecond);
+    let a = audit(&read_bytes("stopped", &pcap).unwrap(), None);
+    let c = &a.clients[0];
+    assert_eq!(c.outcome, Verdict::Failed, "{}", report::render(&a));
+    assert!(
+        c.diagnosis
+            .contains("the server stopped sending; the client re-sent ACK"),
+        "{}",
+        c.diagnosis
+    );
+}

@@ -5,6 +5,7 @@
 //! the story, `report` renders it.
 
 pub mod compare;
+mod diagnose;
 pub mod firmware;
 pub mod flows;
 pub mod read;
