@@ -1,5 +1,6 @@
 //! bootsim: boot emulated firmware against a DHCP/TFTP configuration and say how it went.
 
+use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -267,7 +268,7 @@ fn run_storm(args: StormArgs) -> ExitCode {
         kea_version: args.kea_version,
         tftp_root: Some(root),
         server_addr: None,
-        epoch: 1_700_000_000,
+        epoch: SIMULATION_EPOCH,
     }) {
         Ok(s) => s,
         Err(e) => {
@@ -508,7 +509,7 @@ fn run_boot(args: BootArgs) -> ExitCode {
             kea_version: args.kea_version,
             tftp_root: Some(root.clone()),
             server_addr: args.server_addr,
-            epoch: 1_700_000_000,
+            epoch: SIMULATION_EPOCH,
         };
         let server = match build(&spec) {
             Ok(s) => s,

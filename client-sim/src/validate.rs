@@ -6,6 +6,7 @@
 //! firmware matches, option 60 traps, boot files without a next-server, pools too small for
 //! a boot storm.
 
+use crate::net::embedded::SIMULATION_EPOCH;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
@@ -294,7 +295,7 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
         kea_version: req.kea_version,
         tftp_root: req.tftp_root.clone(),
         server_addr: None,
-        epoch: 1_700_000_000,
+        epoch: SIMULATION_EPOCH,
     };
     let mut rows = Vec::new();
     let mut problems = Vec::new();
@@ -315,7 +316,7 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
         .to_frame();
         let answer = server
             .link
-            .answer(&mut server.engine, 1_700_000_000, &frame);
+            .answer(&mut server.engine, netbootd::time::Instant::ZERO, &frame);
         let (classes, reply) = match answer {
             Ok(FrameAnswer::Reply { reply, classes, .. }) => (classes, Some(*reply)),
             _ => (Vec::new(), None),

@@ -5,13 +5,13 @@
 //! in a REQUEST, the server's address), and the report says what it rewrote. Replay is
 //! stateful, not blind: tcpreplay cannot answer a server (appneta/tcpreplay#248).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
-use std::time::Instant;
 
 use netbootd::dhcp::link::FrameAnswer;
 use netbootd::kea::KeaVersion;
 use netbootd::tftp::packet::Packet as Tftp;
+use netbootd::time::Instant;
 use netbootd::wire::dhcp::{Item, Message};
 use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
 use serde::Serialize;
@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::compare::{compare, decided_by, FieldDiff, Status};
 use super::flows::{flows, mac_text, Dhcp, Event, Transfer};
 use super::read::{read_file, ReadError};
-use crate::net::embedded::{build, ServerSpec, SetupError};
+use crate::net::embedded::{build, ServerSpec, SetupError, SIMULATION_EPOCH};
 use crate::net::lan::Server;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +72,6 @@ pub struct Replay {
     pub differences: usize,
     pub notes: Vec<String>,
 }
-
-const EPOCH: u64 = 1_700_000_000;
 
 fn kind_name(t: Option<u8>) -> String {
     match t {
@@ -133,7 +131,6 @@ struct Session {
     replaced: Option<Ipv4Addr>,
     /// (captured address from the replaced server, the address netbootd gave instead).
     addresses: Vec<(Ipv4Addr, Ipv4Addr)>,
-    start: Instant,
 }
 
 impl Session {
@@ -184,7 +181,8 @@ impl Session {
             m.encode(),
         )
         .to_frame();
-        let now = EPOCH + d.at.as_secs();
+        // The capture's own clock, from its first packet: leases age as they did.
+        let now = Instant::from_duration(d.at);
         let server = &mut self.server;
         let answer = server.link.answer(&mut server.engine, now, &frame);
         let query = format!("{} xid {:08x}", kind_name(m.message_type()), m.xid);
@@ -258,8 +256,8 @@ impl Session {
             mode: "octet".into(),
             options: t.asked.clone(),
         };
-        let from = SocketAddrV4::new(t.client.0, t.client.1);
-        let now = self.start + t.at;
+        let from = SocketAddr::V4(SocketAddrV4::new(t.client.0, t.client.1));
+        let now = Instant::from_duration(t.at);
         let mut out = host.on_datagram(now, from, host.port(), &rrq.encode());
         let mut granted: Option<Vec<(String, String)>> = None;
         let mut error: Option<(u16, String)> = None;
@@ -390,7 +388,7 @@ pub fn replay(req: &Request) -> Result<Replay, ReplayError> {
         kea_version: req.kea_version,
         tftp_root: req.tftp_root.clone(),
         server_addr: None,
-        epoch: EPOCH,
+        epoch: SIMULATION_EPOCH,
     })?;
     let f = flows(&capture);
     let own = server.link.addr;
@@ -407,7 +405,6 @@ pub fn replay(req: &Request) -> Result<Replay, ReplayError> {
         server,
         replaced,
         addresses: Vec::new(),
-        start: Instant::now(),
     };
     let mut clients = Vec::new();
     for c in &f.clients {

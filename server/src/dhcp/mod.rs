@@ -6,3 +6,4 @@ pub mod engine;
 pub mod lease;
 pub mod link;
 pub mod service;
+pub mod stats;
