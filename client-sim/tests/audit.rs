@@ -224,6 +224,7 @@ fn derived_framings_tell_the_same_story() {
                 write_pcap(&src, DataLink::ETHERNET, TsResolution::NanoSecond),
             ),
             ("pcapng-2if-ns", write_pcapng_two_interfaces(&src)),
+            ("big-endian", write_pcap_big_endian(&src)),
         ];
         let tmp = tempfile::tempdir().unwrap();
         for (label, bytes) in variants {
@@ -616,5 +617,26 @@ fn a_server_that_stops_sending_is_a_stall_after_the_last_block() {
             .contains("the server stopped sending; the client re-sent ACK"),
         "{}",
         c.diagnosis
+    );
+}
+
+#[test]
+fn a_capture_without_any_server_answer_says_they_may_be_unseen() {
+    let Some(dir) = corpus() else { return };
+    let src = frames(&dir.join("rspxe-bios-proxy-4011-unanswered-FAIL.pcapng"));
+    // The BIOS client of captures.md, 00:01:2e:91:f7:fe.
+    let client = [0x00, 0x01, 0x2e, 0x91, 0xf7, 0xfe];
+    let only_client: Vec<(Duration, Vec<u8>)> = src
+        .into_iter()
+        .filter(|(_, f)| f[6..12] == client[..])
+        .collect();
+    let pcap = write_pcap(&only_client, DataLink::ETHERNET, TsResolution::MicroSecond);
+    let a = audit(&read_bytes("client-side", &pcap).unwrap(), None);
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.starts_with("no DHCP answer from any server")),
+        "{:?}",
+        a.notes
     );
 }

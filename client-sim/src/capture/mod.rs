@@ -99,13 +99,31 @@ pub fn audit(capture: &Capture, only: Option<[u8; 6]>) -> Audit {
             retransmissions: story.retransmissions,
         });
     }
+    let mut notes = f.notes;
+    let dhcp: Vec<bool> = f
+        .clients
+        .iter()
+        .flat_map(|c| c.events.iter())
+        .filter_map(|e| match e {
+            flows::Event::Dhcp(d) => Some(d.from_client()),
+            _ => None,
+        })
+        .collect();
+    // A client asking again and no answer at all: the answers may be there, unseen.
+    if dhcp.iter().filter(|c| **c).count() > 1 && dhcp.iter().all(|c| *c) {
+        // ipxe/ipxe#1374: a capture taken where the servers' answers do not pass.
+        notes.push(
+            "no DHCP answer from any server in this capture: was it taken where answers cannot be seen (another segment, a filter)?"
+                .into(),
+        );
+    }
     Audit {
         schema: "bootsim.audit/1",
         file: capture.file.clone(),
         packets: capture.packets.len() + capture.ignored,
         cut: capture.cut.as_ref().map(|c| c.to_string()),
         ignored_frames: capture.ignored,
-        notes: f.notes,
+        notes,
         clients,
     }
 }

@@ -14,7 +14,7 @@ use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
 use pcap_file::pcapng::{Block, PcapNgReader, PcapNgWriter};
-use pcap_file::{DataLink, TsResolution};
+use pcap_file::{DataLink, Endianness, TsResolution};
 
 pub fn corpus() -> Option<PathBuf> {
     let dir = std::env::var_os("BOOTSIM_FIELD_PCAPS")
@@ -186,4 +186,21 @@ pub fn essence(a: &Audit) -> String {
             )
         })
         .collect()
+}
+
+/// A classic pcap written big-endian (magic a1b2c3d4 as the bytes a1 b2 c3 d4).
+pub fn write_pcap_big_endian(frames: &[(Duration, Vec<u8>)]) -> Vec<u8> {
+    let header = PcapHeader {
+        datalink: DataLink::ETHERNET,
+        endianness: Endianness::Big,
+        ..PcapHeader::default()
+    };
+    let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
+    for (at, f) in frames {
+        w.write_packet(&PcapPacket::new(*at, f.len() as u32, f))
+            .unwrap();
+    }
+    let out = w.into_writer();
+    assert_eq!(out[..4], [0xa1, 0xb2, 0xc3, 0xd4]);
+    out
 }
