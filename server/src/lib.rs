@@ -4,6 +4,7 @@
 pub mod control;
 pub mod dhcp;
 pub mod kea;
+pub mod log;
 pub mod tftp;
 pub mod time;
 pub mod wire;

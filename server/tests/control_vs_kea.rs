@@ -24,7 +24,7 @@ fn config(dir: &Path) -> PathBuf {
   "hooks-libraries": [ {{ "library": "{HOOK}" }} ],
   "valid-lifetime": 3600,
   "subnet4": [ {{ "id": 1, "subnet": "10.0.0.0/24", "pools": [ {{ "pool": "10.0.0.10 - 10.0.0.20" }} ] }} ],
-  "loggers": [ {{ "name": "kea-dhcp4", "severity": "INFO", "output_options": [ {{ "output": "stdout" }} ] }} ]
+  "loggers": [ {{ "name": "kea-dhcp4", "severity": "INFO", "output_options": [ {{ "output": "{dir}/server.log" }} ] }} ]
 }} }}"#,
         dir = dir.display()
     );
@@ -129,8 +129,8 @@ const COMMANDS: &[&str] = &[
     r#"{"command":"statistic-reset-all"}"#,
 ];
 
-/// What one server answers to the traffic, then the commands.
-fn session(kea: bool) -> Vec<String> {
+/// What one server answers to the traffic, then the commands; and its log.
+fn session(kea: bool) -> (Vec<String>, String) {
     let dir = tempfile::tempdir().unwrap();
     let server_ns = Netns::new("cs");
     let client = Netns::new("cc");
@@ -172,7 +172,27 @@ fn session(kea: bool) -> Vec<String> {
         exited.is_some_and(|s| s.success()),
         "still running or failed after shutdown: {exited:?}"
     );
-    answers
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+    (answers, log)
+}
+
+/// The log lines operators grep for, from the logger on (time, pid and thread dropped).
+fn lease_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.split_once("] "))
+        .filter(|(head, rest)| {
+            head.contains(" INFO ")
+                && (rest.starts_with("DHCP4_LEASE_") || rest.starts_with("COMMAND_RECEIVED"))
+        })
+        .map(|(head, rest)| {
+            let logger = head
+                .rsplit('[')
+                .next()
+                .and_then(|l| l.split('/').next())
+                .unwrap_or("");
+            format!("{logger} {rest}")
+        })
+        .collect()
 }
 
 /// config-test and config-set with the file's own configuration (valid-lifetime changed),
@@ -212,8 +232,29 @@ fn commands_answer_as_kea_2_2_answers_them() {
         eprintln!("skipping: {HOOK} is not installed");
         return;
     }
-    let kea = session(true);
-    let ours = session(false);
+    let (kea, kea_log) = session(true);
+    let (ours, our_log) = session(false);
+    // The lease lines and command lines of the log, in Kea's layout, are the same lines.
+    let (kea_lines, our_lines) = (lease_lines(&kea_log), lease_lines(&our_log));
+    assert!(
+        kea_lines.iter().any(|l| l.contains("DHCP4_LEASE_ALLOC")),
+        "{kea_log}"
+    );
+    assert_eq!(
+        kea_lines, our_lines,
+        "kea's log:\n{kea_log}\nnetbootd's log:\n{our_log}"
+    );
+    for id in [
+        "DHCP4_STARTING",
+        "DHCP4_CONFIG_COMPLETE",
+        "DHCP4_STARTED",
+        "DHCP4_SHUTDOWN",
+    ] {
+        assert!(
+            our_log.contains(&format!("] {id} ")),
+            "{id} missing:\n{our_log}"
+        );
+    }
     let mut differences = Vec::new();
     let names = COMMANDS.iter().map(|c| c.to_string()).chain(
         [

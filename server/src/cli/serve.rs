@@ -191,28 +191,17 @@ fn load(args: &ServeArgs) -> Result<Config, String> {
     };
     let outcome = check_file(path, args.kea_version, &LocalSystem).map_err(|e| e.to_string())?;
     for w in &outcome.warnings {
-        tracing::warn!("{}", kea_line(w));
+        tracing::warn!(
+            logger = "kea-dhcp4.dhcp4",
+            id = "DHCP4_CONFIG_SYNTAX_WARNING",
+            "configuration syntax warning: {}",
+            kea_line(w)
+        );
     }
     match (outcome.config, outcome.error) {
         (Some(config), None) => Ok(config),
         (_, Some(e)) => Err(kea_line(&e)),
         (None, None) => Err("configuration has no Dhcp4 section".into()),
-    }
-}
-
-/// Kea's logger severity for kea-dhcp4 as a tracing filter.
-fn log_filter(config: &Config) -> &'static str {
-    let severity = config
-        .loggers
-        .iter()
-        .find(|l| l.name == "kea-dhcp4")
-        .map(|l| l.severity.to_ascii_uppercase())
-        .unwrap_or_else(|| "INFO".into());
-    match severity.as_str() {
-        "FATAL" | "ERROR" => "error",
-        "WARN" => "warn",
-        "DEBUG" => "debug",
-        _ => "info",
     }
 }
 
@@ -240,16 +229,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let filter = config.as_ref().map(log_filter).unwrap_or("info");
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal; logs and pipes get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let loggers = config
+        .as_ref()
+        .map(|c| c.loggers.clone())
+        .unwrap_or_default();
+    if let Err(e) = netbootd::log::install(&loggers) {
+        eprintln!("{e}");
+        return ExitCode::from(1);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -274,6 +261,12 @@ async fn serve(
     config: Option<Config>,
     tftp: Option<(TftpConfig, Option<String>)>,
 ) -> Result<(), String> {
+    tracing::info!(
+        logger = "kea-dhcp4.dhcp4",
+        id = "DHCP4_STARTING",
+        "netbootd DHCPv4 server version {} starting",
+        env!("CARGO_PKG_VERSION")
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let statistics: Shared = Arc::new(Mutex::new(Statistics::default()));
@@ -283,7 +276,13 @@ async fn serve(
         let socket = std::net::UdpSocket::bind(tftp.listen)
             .map_err(|e| format!("TFTP {}: {e}", tftp.listen))?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
-        tracing::info!(root = %tftp.root.display(), listen = %local, secure = tftp.secure, "serving TFTP");
+        tracing::info!(
+            logger = "in.tftpd",
+            id = "",
+            "serving TFTP from {} on {local}{}",
+            tftp.root.display(),
+            if tftp.secure { " (secure)" } else { "" }
+        );
         let engine = TftpEngine::new(tftp, Box::new(Disk));
         let thread = shell::spawn(engine, socket, stop_rx.clone(), Some(statistics.clone()))
             .map_err(|e| format!("TFTP: {e}"))?;
@@ -340,10 +339,12 @@ async fn serve(
     if let Some(service) = service {
         let stats = &service.stats;
         tracing::info!(
-            received = stats.received.load(std::sync::atomic::Ordering::Relaxed),
-            answered = stats.answered.load(std::sync::atomic::Ordering::Relaxed),
-            malformed = stats.malformed.load(std::sync::atomic::Ordering::Relaxed),
-            "stopped"
+            logger = "kea-dhcp4.dhcp4",
+            id = "DHCP4_SHUTDOWN",
+            "server shutdown (received {}, answered {}, malformed {})",
+            stats.received.load(std::sync::atomic::Ordering::Relaxed),
+            stats.answered.load(std::sync::atomic::Ordering::Relaxed),
+            stats.malformed.load(std::sync::atomic::Ordering::Relaxed)
         );
     }
     Ok(())
@@ -383,9 +384,19 @@ async fn start_dhcp(
         };
         let (file, leases, report) = Memfile::open(&path, sync).map_err(|e| e.to_string())?;
         for e in &report.errors {
-            tracing::warn!("lease file row skipped: {e}");
+            tracing::warn!(
+                logger = "kea-dhcp4.dhcpsrv",
+                id = "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR",
+                "discarding row: {e}"
+            );
         }
-        tracing::info!(leases = leases.len(), file = %path.display(), "leases loaded");
+        tracing::info!(
+            logger = "kea-dhcp4.dhcpsrv",
+            id = "DHCPSRV_MEMFILE_LEASE_FILE_LOAD",
+            "loading leases from file {} ({} leases)",
+            path.display(),
+            leases.len()
+        );
         (Some(Arc::new(Mutex::new(file))), leases, sync)
     } else {
         (None, LeaseTable::new(), Durability::Write)
@@ -406,6 +417,7 @@ async fn start_dhcp(
     if let Ok(mut s) = statistics.lock() {
         dhcp_stats::initialise(&mut s, engine.config(), engine.leases());
     }
+    config_complete(engine.config());
     let capture = match &args.pcap {
         Some(path) => {
             let file =
@@ -431,13 +443,13 @@ async fn start_dhcp(
             SocketType::Udp => {
                 let port =
                     UdpPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
-                tracing::info!(iface = %name, addr = %port.addr, port = args.dhcp_port, socket = "udp", "serving DHCPv4");
+                listening(name, port.addr, args.dhcp_port, "udp");
                 tasks.push(tokio::spawn(async move { service.serve(port, stop).await }));
             }
             SocketType::Raw => {
                 let port =
                     RawPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
-                tracing::info!(iface = %name, addr = %port.addr, port = args.dhcp_port, socket = "raw", "serving DHCPv4");
+                listening(name, port.addr, args.dhcp_port, "raw");
                 tasks.push(tokio::spawn(
                     async move { service.serve_raw(port, stop).await },
                 ));
@@ -447,7 +459,52 @@ async fn start_dhcp(
     if names.is_empty() {
         return Err("no interface to serve: interfaces-config.interfaces is empty".into());
     }
+    tracing::info!(
+        logger = "kea-dhcp4.dhcp4",
+        id = "DHCP4_STARTED",
+        "netbootd DHCPv4 server version {} started",
+        env!("CARGO_PKG_VERSION")
+    );
     Ok(service)
+}
+
+/// Kea's lines for an interface it listens on (CfgIface::openSockets).
+fn listening(iface: &str, addr: std::net::Ipv4Addr, port: u16, socket: &str) {
+    tracing::info!(
+        logger = "kea-dhcp4.dhcpsrv",
+        id = "DHCPSRV_CFGMGR_SOCKET_TYPE_SELECT",
+        "using socket type {socket}"
+    );
+    tracing::info!(
+        logger = "kea-dhcp4.dhcpsrv",
+        id = "DHCPSRV_CFGMGR_ADD_IFACE",
+        "listening on interface {iface} ({addr}:{port}, serving DHCPv4)"
+    );
+}
+
+/// A SIGHUP whose configuration was refused; the old one serves on (Kea's
+/// DHCP4_DYNRECONF_FAIL).
+fn reload_failed(args: &ServeArgs, why: &str) {
+    let file = args
+        .config
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    tracing::error!(
+        logger = "kea-dhcp4.dhcp4",
+        id = "DHCP4_DYNRECONF_FAIL",
+        "dynamic server reconfiguration failed with file: {file}: {why}"
+    );
+}
+
+/// DHCP4_CONFIG_COMPLETE, as Kea logs it when a configuration is in force.
+pub fn config_complete(config: &Config) {
+    tracing::info!(
+        logger = "kea-dhcp4.dhcp4",
+        id = "DHCP4_CONFIG_COMPLETE",
+        "DHCPv4 server has completed configuration: added IPv4 subnets: {}; DDNS: disabled",
+        config.subnets.len()
+    );
 }
 
 async fn signals(
@@ -472,23 +529,20 @@ async fn signals(
                     // Through the control channel, so config-get and the statistics follow.
                     if let Some(control) = control {
                         match control.reload() {
-                            Ok(_) => tracing::info!("configuration reloaded"),
-                            Err(a) => tracing::error!(
-                                "reload refused, old configuration kept: {}",
-                                a.text.unwrap_or_default()
-                            ),
+                            Ok(_) => {}
+                            Err(a) => reload_failed(args, &a.text.unwrap_or_default()),
                         }
                     }
                 }
                 (Some(service), Ok(config)) => {
                     if let Ok(mut engine) = service.engine.lock() {
                         match engine.reconfigure(Arc::new(config)) {
-                            Ok(()) => tracing::info!("configuration reloaded"),
-                            Err(e) => tracing::error!("reload refused: {e}"),
+                            Ok(()) => config_complete(engine.config()),
+                            Err(e) => reload_failed(args, &e.to_string()),
                         }
                     }
                 }
-                (Some(_), Err(e)) => tracing::error!("reload refused, old configuration kept: {e}"),
+                (Some(_), Err(e)) => reload_failed(args, &e),
             },
             _ = tick.tick() => {
                 let Some(service) = service else { continue };

@@ -185,6 +185,11 @@ impl Control {
     }
 
     pub fn run(&self, command: &str, args: Option<&Value>) -> Answer {
+        tracing::info!(
+            logger = "kea-dhcp4.commands",
+            id = "COMMAND_RECEIVED",
+            "Received command '{command}'"
+        );
         if command.starts_with("lease4-") && leases::COMMANDS.contains(&command) {
             if !self.lease_commands() {
                 return Answer::unsupported(command);
@@ -343,6 +348,12 @@ impl Control {
         if let Ok(mut t) = self.reloaded.lock() {
             *t = std::time::Instant::now();
         }
+        tracing::info!(
+            logger = "kea-dhcp4.dhcp4",
+            id = "DHCP4_CONFIG_COMPLETE",
+            "DHCPv4 server has completed configuration: added IPv4 subnets: {}; DDNS: disabled",
+            config.subnets.len()
+        );
         Ok(Answer::ok("Configuration successful."))
     }
 

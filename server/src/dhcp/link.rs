@@ -37,6 +37,7 @@ pub enum FrameAnswer {
         /// The query's message type.
         kind: Option<u8>,
         why: Silence,
+        query: Box<Message>,
     },
     Reply {
         frame: Vec<u8>,
@@ -86,6 +87,7 @@ impl Link {
                 xid: incoming.msg.xid,
                 kind: incoming.msg.message_type(),
                 why,
+                query: Box::new(incoming.msg),
             }),
             Outcome::Reply {
                 msg, dest, classes, ..

@@ -3,6 +3,7 @@
 
 pub mod addressing;
 pub mod engine;
+pub mod journal;
 pub mod lease;
 pub mod link;
 pub mod service;

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::addressing::{CLIENT_PORT, SERVER_PORT};
 use super::engine::Silence;
 use super::engine::{Engine, EngineError, Incoming, Outcome};
+use super::journal;
 use super::lease::{Durability, Memfile, MemfileError};
 use super::link::FrameAnswer;
 use super::stats::{self, Cause, Shared as SharedStats};
@@ -156,7 +157,7 @@ impl DhcpService {
                 Err(e) => {
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);
                     self.tally(stats::parse_failed);
-                    tracing::info!(iface = %port.iface, %from, "malformed DHCP packet dropped: {e}");
+                    journal::parse_failed(from, &port.iface, &e.to_string());
                     continue;
                 }
             };
@@ -170,6 +171,7 @@ impl DhcpService {
                 direct_response: false,
             };
             self.tally(|s| stats::received(s, incoming.msg.message_type()));
+            journal::received(&incoming.msg, from, port.addr, &port.iface);
             let outcome = self.decide(|engine, now| engine.handle(now, &incoming));
             match outcome {
                 Ok(Outcome::Reply {
@@ -181,7 +183,8 @@ impl DhcpService {
                     } else {
                         dest.to
                     };
-                    tracing::debug!(xid = msg.xid, %to, ?classes, "reply");
+                    let here = SocketAddrV4::new(port.addr, SERVER_PORT);
+                    journal::answered(&incoming.msg, &msg, &classes, here, to, &port.iface);
                     record(
                         &self.capture,
                         SocketAddrV4::new(port.addr, SERVER_PORT),
@@ -195,7 +198,7 @@ impl DhcpService {
                     self.stats.answered.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(Outcome::Silent(why)) => {
-                    tracing::debug!(xid = incoming.msg.xid, ?why, "no reply");
+                    journal::silent(&incoming.msg, &why);
                     self.silent(&why);
                 }
                 Err(e) => {
@@ -237,13 +240,15 @@ impl DhcpService {
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);
                     self.tally(stats::parse_failed);
                     record_frame(&self.capture, frame);
-                    tracing::info!(iface = %port.iface, "malformed DHCP packet dropped: {e}");
+                    journal::parse_failed("(a frame)", &port.iface, &e);
                 }
-                Ok(FrameAnswer::Silent { xid, why, kind }) => {
+                Ok(FrameAnswer::Silent {
+                    why, kind, query, ..
+                }) => {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                     self.tally(|s| stats::received(s, kind));
                     record_frame(&self.capture, frame);
-                    tracing::debug!(xid, ?why, "no reply");
+                    journal::silent(&query, &why);
                     self.silent(&why);
                 }
                 Ok(FrameAnswer::Reply {
@@ -255,7 +260,7 @@ impl DhcpService {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                     self.tally(|s| stats::received(s, query.message_type()));
                     record_frame(&self.capture, frame);
-                    tracing::debug!(xid = msg.xid, ?classes, "reply");
+                    journal::answered(&query, &msg, &classes, port.addr, "(client)", &port.iface);
                     record_frame(&self.capture, &reply);
                     match port.send(&reply) {
                         Ok(_) => self.tally(|s| stats::sent(s, msg.message_type())),

@@ -192,18 +192,42 @@ async fn transfer_socket(engine: &TftpEngine, next: &mut u64) -> io::Result<UdpS
     ))
 }
 
-/// tftpd-hpa's syslog lines, as tracing events.
+/// tftpd-hpa's syslog lines (tftpd.c: `"%s from %s filename %s"` for each request, `"sending
+/// NAK (%d, %s) to %s"` for each refusal), under the logger `in.tftpd` and no message ID.
 fn log(event: &Event) {
     match event {
+        Event::Started {
+            client,
+            file,
+            direction,
+            ..
+        } => {
+            let op = if *direction == Direction::Read {
+                "RRQ"
+            } else {
+                "WRQ"
+            };
+            tracing::info!(
+                logger = "in.tftpd",
+                id = "",
+                "{op} from {} filename {file}",
+                client.ip()
+            );
+        }
         Event::Refused {
             client,
             file,
             refused,
             ..
-        } => {
-            tracing::warn!(peer = %client, file = %file, "refused: {}: {}", refused.reason, refused.message)
-        }
-        Event::Started { .. } => {}
+        } => tracing::info!(
+            logger = "in.tftpd",
+            id = "",
+            "sending NAK ({}, {}) to {} (filename {file}: {})",
+            refused.code,
+            refused.message,
+            client.ip(),
+            refused.reason
+        ),
         Event::Ended {
             client,
             file,
@@ -217,12 +241,25 @@ fn log(event: &Event) {
                 } else {
                     "received"
                 };
-                tracing::info!(peer = %client, file = %file, bytes, "{verb}");
+                tracing::debug!(
+                    logger = "in.tftpd",
+                    id = "",
+                    "{verb} {file} ({bytes} bytes) to {}",
+                    client.ip()
+                );
             }
-            End::ClientError { code: 8, .. } => {
-                tracing::debug!(peer = %client, file = %file, "client ended after option negotiation")
-            }
-            other => tracing::info!(peer = %client, file = %file, "transfer ended: {other:?}"),
+            End::ClientError { code: 8, .. } => tracing::debug!(
+                logger = "in.tftpd",
+                id = "",
+                "{} ended {file} after option negotiation",
+                client.ip()
+            ),
+            other => tracing::info!(
+                logger = "in.tftpd",
+                id = "",
+                "transfer of {file} to {} ended: {other:?}",
+                client.ip()
+            ),
         },
     }
 }
