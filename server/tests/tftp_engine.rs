@@ -53,7 +53,9 @@ fn an_upload_is_stored_before_its_last_ack_and_never_over_a_file() {
     let root = tempfile::tempdir().unwrap();
     let uploads = tempfile::tempdir().unwrap();
     std::fs::write(uploads.path().join("taken.log"), b"old").unwrap();
-    let mut e = TftpEngine::new(config(root.path(), Some(uploads.path())), Box::new(Disk));
+    let config = config(root.path(), Some(uploads.path()));
+    let disk = Disk::new(&config.root, Some(&config.upload.as_ref().unwrap().dir)).unwrap();
+    let mut e = TftpEngine::new(config, Box::new(disk));
     let now = Instant::ZERO;
     let wrq = |name: &str| {
         Packet::Wrq {
@@ -221,4 +223,66 @@ fn garbage_on_the_listening_port_is_refused_and_a_stray_ack_ignored() {
     );
     assert!(out.is_empty());
     assert_eq!(e.active(), 0);
+}
+
+/// Files that swap a directory of the root with a symlink to outside it at the worst moment:
+/// after the engine's name checks passed, just before the open.
+struct SwapBeforeOpen {
+    disk: Disk,
+    sub: std::path::PathBuf,
+    alt: std::path::PathBuf,
+}
+
+impl netbootd::tftp::files::Files for SwapBeforeOpen {
+    fn open(&mut self, path: &Path) -> std::io::Result<(netbootd::tftp::files::Reader, u64)> {
+        nix::fcntl::renameat2(
+            None,
+            &self.sub,
+            None,
+            &self.alt,
+            nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+        )?;
+        self.disk.open(path)
+    }
+
+    fn create(&mut self, target: &Path) -> std::io::Result<Box<dyn netbootd::tftp::files::Upload>> {
+        self.disk.create(target)
+    }
+}
+
+/// A symlink swapped in between the name checks and the open never leads outside the root:
+/// the open (openat2 beneath the root's descriptor) refuses it.
+#[test]
+fn a_symlink_swapped_in_after_the_checks_never_leads_outside_the_root() {
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("root");
+    let outside = base.path().join("outside");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(root.join("sub/a.bin"), b"inside").unwrap();
+    std::fs::write(outside.join("a.bin"), b"SECRET").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("alt")).unwrap();
+    let config = config(&root, None);
+    let files = SwapBeforeOpen {
+        disk: Disk::new(&config.root, None).unwrap(),
+        sub: config.root.join("sub"),
+        alt: config.root.join("alt"),
+    };
+    let mut e = TftpEngine::new(config, Box::new(files));
+    // The checks see the directory, the open meets the symlink.
+    let out = e.on_request(Instant::ZERO, client(2), 50000, &rrq("sub/a.bin"));
+    assert!(
+        matches!(
+            only(&out),
+            Packet::Error {
+                code: code::ACCESS,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert!(
+        matches!(&e.drain_events()[..], [Event::Refused { refused, .. }] if refused.reason.contains("cross-device")),
+        "openat2 refuses with EXDEV"
+    );
 }

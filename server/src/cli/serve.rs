@@ -299,7 +299,9 @@ async fn serve(
             tftp.root.display(),
             if tftp.secure { " (secure)" } else { "" }
         );
-        let engine = TftpEngine::new(tftp, Box::new(Disk));
+        let disk = Disk::new(&tftp.root, tftp.upload.as_ref().map(|u| u.dir.as_path()))
+            .map_err(|e| format!("TFTP root {}: {e}", tftp.root.display()))?;
+        let engine = TftpEngine::new(tftp, Box::new(disk));
         let thread = shell::spawn(engine, socket, stop_rx.clone(), Some(statistics.clone()))
             .map_err(|e| format!("TFTP: {e}"))?;
         tasks.push(tokio::task::spawn_blocking(move || {
