@@ -392,3 +392,29 @@ mod link {
         ));
     }
 }
+
+/// A lease the shell could not write is taken back, so memory agrees with the file (Kea
+/// writes first and inserts after); a lease changed again since is left alone.
+#[test]
+fn changes_the_shell_could_not_record_are_undone() {
+    let mut e = engine();
+    let (offer, _) = reply(&mut e, 10, query(1, 1, BIOS));
+    e.take_changes();
+    reply(&mut e, 11, request(1, offer.yiaddr, Some(SERVER)));
+    let failed = e.take_changes();
+    assert_eq!(failed.len(), 1);
+    e.undo(&failed);
+    assert!(
+        e.leases().get(offer.yiaddr).is_none(),
+        "the ACKed lease went back"
+    );
+    // Stored this time; then a renewal that cannot be written leaves the stored lease.
+    reply(&mut e, 12, request(1, offer.yiaddr, Some(SERVER)));
+    let stored = e.leases().get(offer.yiaddr).cloned().expect("stored");
+    e.take_changes();
+    reply(&mut e, 500, request(1, offer.yiaddr, Some(SERVER)));
+    let renewal = e.take_changes();
+    assert_eq!(e.leases().get(offer.yiaddr).unwrap().cltt, 500);
+    e.undo(&renewal);
+    assert_eq!(e.leases().get(offer.yiaddr), Some(&stored));
+}

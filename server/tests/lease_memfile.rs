@@ -124,6 +124,7 @@ fn a_torn_last_line_is_reported_with_its_line_and_skipped() {
     assert_eq!(report.errors.len(), 1);
     assert!(report.errors[0].ends_with("kea-leases4.csv:line 3: 2 fields, the header has 11"));
     store.upsert(lease(3)).unwrap();
+    drop(store);
     let (store, report) = Store::open(&path).unwrap();
     assert_eq!(store.len(), 2, "{:?}", report.errors);
 }
@@ -258,4 +259,24 @@ fn kill_9_at_random_moments_loses_no_acknowledged_lease() {
         }
     }
     assert!(acked.len() > 2000);
+}
+
+/// Two servers on one lease file would interleave their rows: the second is refused, naming
+/// the process that holds it; once the first is gone the file opens again.
+#[test]
+fn a_second_server_on_the_same_lease_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kea-leases4.csv");
+    let first = Store::open(&path).unwrap();
+    let second = Store::open(&path).err().expect("refused");
+    assert_eq!(
+        second.to_string(),
+        format!(
+            "{}: in use by another process (pid {}); only one server may own a lease file",
+            path.display(),
+            std::process::id()
+        )
+    );
+    drop(first);
+    assert!(Store::open(&path).is_ok());
 }

@@ -106,11 +106,26 @@ impl DhcpService {
         drop(engine);
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if self.durability == Durability::Fsync && multi_thread {
+        let written = if self.durability == Durability::Fsync && multi_thread {
             // A disk flush takes milliseconds: let tokio move other tasks off this worker.
-            tokio::task::block_in_place(|| file.persist(&changes))?;
+            tokio::task::block_in_place(|| file.persist(&changes))
         } else {
-            file.persist(&changes)?;
+            file.persist(&changes)
+        };
+        if let Err(e) = written {
+            // Not on disk, so not given: memory goes back to what the file holds, the
+            // answer is dropped and the client asks again later (Kea drops the packet when
+            // its memfile cannot write, DHCP4_PACKET_PROCESS_STD_EXCEPTION).
+            drop(file);
+            if let Ok(mut engine) = self.engine.lock() {
+                engine.undo(&changes);
+            }
+            tracing::error!(
+                logger = "kea-dhcp4.dhcpsrv",
+                id = "DHCPSRV_MEMFILE_WRITE_FAILED",
+                "lease file write failed, the query is dropped: {e}"
+            );
+            return Err(e.into());
         }
         Ok(decided?)
     }

@@ -79,12 +79,27 @@ pub enum EngineError {
     Class { class: String, message: String },
 }
 
+/// The lease changes of one decision (or several), in order, and what each replaced.
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    changes: Vec<LeaseChange>,
+    before: Vec<Option<Lease>>,
+}
+
+impl std::ops::Deref for Changes {
+    type Target = [LeaseChange];
+    fn deref(&self) -> &[LeaseChange] {
+        &self.changes
+    }
+}
+
 pub struct Engine {
     config: Arc<Config>,
     classifier: Classifier,
     leases: LeaseTable,
-    /// Changes not yet taken by the caller, in the order they were made.
-    changes: Vec<LeaseChange>,
+    /// Changes not yet taken by the caller, in the order they were made, with the lease each
+    /// replaced (so a change the caller could not record can be undone).
+    changes: Changes,
     /// Unix time at the clock's origin: lease times are written in it.
     epoch: Epoch,
     /// IterativeAllocator's last address per (subnet id, pool index).
@@ -100,7 +115,7 @@ impl Engine {
             config,
             classifier,
             leases,
-            changes: Vec::new(),
+            changes: Changes::default(),
             epoch,
             cursor: Default::default(),
         })
@@ -129,8 +144,30 @@ impl Engine {
 
     /// The lease changes made since the last call, in order: the caller records them (in
     /// the lease file) before it sends the answer that promises them.
-    pub fn take_changes(&mut self) -> Vec<LeaseChange> {
+    pub fn take_changes(&mut self) -> Changes {
         std::mem::take(&mut self.changes)
+    }
+
+    /// Takes back `changes` the caller could not record (the lease file refused the write),
+    /// so memory agrees with the file again, as Kea's memfile keeps them in step by writing
+    /// first (Memfile_LeaseMgr::addLeaseInternal). A lease changed again since is left alone.
+    pub fn undo(&mut self, changes: &Changes) {
+        for (change, before) in changes.changes.iter().zip(&changes.before).rev() {
+            let address = change.lease().address;
+            let after = match change {
+                LeaseChange::Upsert(l) => Some(l),
+                LeaseChange::Delete(_) => None,
+            };
+            if self.leases.get(address) != after {
+                continue;
+            }
+            match before {
+                Some(old) => self.leases.insert(old.clone()),
+                None => {
+                    self.leases.remove(address);
+                }
+            }
+        }
     }
 
     /// Adds or replaces a lease, as an operator's command would (Kea's lease4-add/update).
@@ -151,13 +188,16 @@ impl Engine {
     }
 
     fn upsert(&mut self, lease: Lease) {
+        let before = self.leases.get(lease.address).cloned();
         self.leases.insert(lease.clone());
-        self.changes.push(LeaseChange::Upsert(lease));
+        self.changes.changes.push(LeaseChange::Upsert(lease));
+        self.changes.before.push(before);
     }
 
     fn delete(&mut self, address: Ipv4Addr) {
         if let Some(gone) = self.leases.remove(address) {
-            self.changes.push(LeaseChange::Delete(gone));
+            self.changes.before.push(Some(gone.clone()));
+            self.changes.changes.push(LeaseChange::Delete(gone));
         }
     }
 

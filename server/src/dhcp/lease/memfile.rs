@@ -37,6 +37,10 @@ pub enum MemfileError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process holds the lease file (a second netbootd on the same file would
+    /// interleave rows and lose leases; Kea refuses a second server the same way).
+    #[error("{path}: in use by another process ({holder}); only one server may own a lease file")]
+    Locked { path: String, holder: String },
     #[error("{path}:{source}")]
     Header {
         path: String,
@@ -73,6 +77,38 @@ pub struct Memfile {
     file: Option<File>,
     header: Header,
     durability: Durability,
+    /// `<lease file>.lock`, flock'ed for as long as this process owns the file.
+    _lock: nix::fcntl::Flock<File>,
+}
+
+/// Takes `<path>.lock` (flock, exclusive, without waiting) and writes this process's id in it.
+fn lock(path: &Path) -> Result<nix::fcntl::Flock<File>, MemfileError> {
+    let lock_path = companion(path, ".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(&lock_path))?;
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(mut locked) => {
+            let _ = locked.set_len(0);
+            let _ = writeln!(&mut *locked, "{}", std::process::id());
+            Ok(locked)
+        }
+        Err((_, _)) => {
+            let holder = fs::read_to_string(&lock_path)
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .map_or_else(|| "unknown".to_string(), |pid| format!("pid {pid}"));
+            Err(MemfileError::Locked {
+                path: path.display().to_string(),
+                holder,
+            })
+        }
+    }
 }
 
 impl Memfile {
@@ -88,6 +124,7 @@ impl Memfile {
             file: None,
             header: Header::default(),
             durability,
+            _lock: lock(path)?,
         };
         let mut table = LeaseTable::new();
         let mut report = LoadReport::default();
