@@ -18,6 +18,7 @@ use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
 use nix::libc;
 
+use super::ether::{self, ArpRequest, Inbound};
 use super::lan::{Frame, ServerNote, Station};
 use super::Network;
 
@@ -132,14 +133,19 @@ impl Iface {
             return None;
         }
         let frame = &buf[..n as usize];
-        if let Some(reply) = self.arp_reply(frame) {
-            // SAFETY: send(2) of a buffer we own on a bound packet socket.
-            unsafe {
-                libc::send(self.fd.as_raw_fd(), reply.as_ptr().cast(), reply.len(), 0);
+        let d = match ether::classify(frame) {
+            Inbound::Udp(d) => d,
+            Inbound::Arp(request) => {
+                if let Some(reply) = self.arp_reply(&request) {
+                    // SAFETY: send(2) of a buffer we own on a bound packet socket.
+                    unsafe {
+                        libc::send(self.fd.as_raw_fd(), reply.as_ptr().cast(), reply.len(), 0);
+                    }
+                }
+                return None;
             }
-            return None;
-        }
-        let d = Datagram::from_frame(frame).ok().flatten()?;
+            Inbound::Ignored(_) => return None,
+        };
         if d.src.port() == 67 {
             if let Ok(m) = Message::decode(&d.payload) {
                 if m.message_type() == Some(5) {
@@ -161,23 +167,9 @@ impl Iface {
 impl Iface {
     /// Firmware answers ARP for its address (EDK2's ArpDxe, iPXE's arp.c); the models do not
     /// speak ARP, so the wire answers for them, for the addresses their DHCPACKs gave.
-    fn arp_reply(&self, frame: &[u8]) -> Option<Vec<u8>> {
-        if frame.len() < 42 || frame[12..14] != [0x08, 0x06] || frame[20..22] != [0, 1] {
-            return None;
-        }
-        let target = Ipv4Addr::new(frame[38], frame[39], frame[40], frame[41]);
-        let (mac, _) = self.acks.iter().find(|(_, ip)| **ip == target)?;
-        let sender_mac = &frame[22..28];
-        let sender_ip = &frame[28..32];
-        let mut r = Vec::with_capacity(42);
-        r.extend_from_slice(sender_mac);
-        r.extend_from_slice(mac);
-        r.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 2]);
-        r.extend_from_slice(mac);
-        r.extend_from_slice(&target.octets());
-        r.extend_from_slice(sender_mac);
-        r.extend_from_slice(sender_ip);
-        Some(r)
+    fn arp_reply(&self, request: &ArpRequest) -> Option<Vec<u8>> {
+        let (mac, _) = self.acks.iter().find(|(_, ip)| **ip == request.target)?;
+        Some(ether::arp_reply(request, *mac))
     }
 }
 

@@ -155,6 +155,11 @@ impl Run {
     pub fn wake(&mut self, index: usize) {
         self.dirty.push(index);
     }
+
+    /// True once every station is finished.
+    pub fn finished(&self) -> bool {
+        self.unfinished == 0
+    }
 }
 
 pub struct Lan {
