@@ -83,7 +83,7 @@ const LOOP_ROUNDS: usize = 3;
 /// Virtual time a stage may take before the run is cut.
 const STAGE_LIMIT: Duration = Duration::from_secs(600);
 
-fn mib(n: usize) -> String {
+pub fn mib(n: usize) -> String {
     if n >= 1 << 20 {
         format!("{:.1} MiB", n as f64 / (1 << 20) as f64)
     } else {
@@ -91,7 +91,7 @@ fn mib(n: usize) -> String {
     }
 }
 
-fn describe(content: &Content) -> String {
+pub fn describe(content: &Content) -> String {
     let bytes = content.bytes();
     match content.image().clone() {
         Image::Efi {

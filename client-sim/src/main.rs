@@ -36,6 +36,108 @@ enum Command {
     /// and BIOS, UEFI HTTP boot): exit 0 when no errors, 1 with errors, 2 when Kea would
     /// refuse the config.
     Validate(ValidateArgs),
+    /// Boot the real firmware in QEMU (OVMF's UEFI PXE, or SeaBIOS with QEMU's iPXE ROM)
+    /// against netbootd in-process, no root: exit 0 when the VM reached a disk loader, 1 when
+    /// not, 2 on bad input.
+    Qemu(QemuArgs),
+}
+
+#[derive(clap::Args)]
+struct QemuArgs {
+    /// The kea-dhcp4.conf the in-process server runs.
+    #[arg(long)]
+    config: PathBuf,
+    /// The TFTP root it serves (real ipxe.efi, refind_x64.efi...).
+    #[arg(long)]
+    tftp_root: PathBuf,
+    /// A disk of the VM: a GPT image, or a recipe (.toml, built into an image whose x86_64
+    /// loaders print a marker and halt). Repeat for more disks.
+    #[arg(long)]
+    disk: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "uefi-x64")]
+    firmware: bootsim::qemu::VmFirmware,
+    #[arg(long, default_value_t = KeaVersion::default())]
+    kea_version: KeaVersion,
+    /// The VM's MAC address.
+    #[arg(long, default_value = "52:54:00:12:34:56", value_parser = parse_mac)]
+    mac: [u8; 6],
+    /// Use KVM (default TCG: a /dev/kvm that opens may still fail to run the guest).
+    #[arg(long)]
+    kvm: bool,
+    /// Seconds before the VM is stopped.
+    #[arg(long, default_value_t = 180)]
+    timeout: u64,
+    /// Print the transcript as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also print the serial console.
+    #[arg(long)]
+    console: bool,
+    /// Write every frame the segment carried to this pcap file.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+}
+
+fn run_qemu(args: QemuArgs) -> ExitCode {
+    let work = match tempfile::tempdir() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("bootsim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let req = bootsim::qemu::Request {
+        config: args.config,
+        tftp_root: args.tftp_root,
+        kea_version: args.kea_version,
+        disks: args.disk,
+        firmware: args.firmware,
+        mac: args.mac,
+        timeout: Duration::from_secs(args.timeout),
+        files: Default::default(),
+        kvm: args.kvm,
+    };
+    let run = match bootsim::qemu::run(&req, work.path()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bootsim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(path) = &args.pcap {
+        if let Err(e) = write_pcap(path, &run.frames) {
+            eprintln!("bootsim: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if args.json {
+        let value = serde_json::json!({
+            "transcript": run.transcript,
+            "wire": run.wire,
+            "ignored": run.ignored,
+            "arp_answered": run.arp_answered,
+            "stopped": run.stopped,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        print!("{}", run.transcript.render(args.console));
+        println!(
+            "stopped: {}; frames not carried: {} IPv6, {} ARP, {} other; ARP answered: {}",
+            run.stopped,
+            run.ignored.ipv6,
+            run.ignored.arp,
+            run.ignored.ipv4_other + run.ignored.other,
+            run.arp_answered
+        );
+    }
+    if run.transcript.booted() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 #[derive(clap::Args)]
@@ -450,5 +552,6 @@ fn main() -> ExitCode {
         Command::Run(args) => run_scenarios(args),
         Command::Storm(args) => run_storm(args),
         Command::Validate(args) => run_validate(args),
+        Command::Qemu(args) => run_qemu(args),
     }
 }
