@@ -292,6 +292,18 @@ impl ChainClient {
         };
     }
 
+    /// An iPXE build identified by content as one from before v1.20 waits for its IPv6
+    /// configurator in `ifconf` (ipxe::machine::ipv6conf, OBSERVED with Debian 12's
+    /// ipxe.efi under QEMU: "Configuring" lasts 16-18 s with no IPv6 router).
+    fn legacy_ipv6(&mut self, bytes: &Content) {
+        if !bytes.legacy_ipxe() {
+            return;
+        }
+        if let Stage::Ipxe { machine, .. } = &mut self.stage {
+            machine.set_ipv6_configurator(crate::firmware::ipxe::machine::ipv6conf::LEGACY);
+        }
+    }
+
     /// Moves on when the current stage has finished.
     fn advance(&mut self, now: Duration) {
         self.now = now;
@@ -436,7 +448,10 @@ impl ChainClient {
                     );
                 }
                 match program {
-                    Program::Ipxe => self.start_ipxe(now, Build::EfiX64, round + 1),
+                    Program::Ipxe => {
+                        self.start_ipxe(now, Build::EfiX64, round + 1);
+                        self.legacy_ipv6(bytes);
+                    }
                     _ => self.fail(
                         "start NBP",
                         format!(
@@ -452,7 +467,10 @@ impl ChainClient {
                     program: Program::Ipxe,
                 },
                 None,
-            ) => self.start_ipxe(now, Build::BiosUndi, round + 1),
+            ) => {
+                self.start_ipxe(now, Build::BiosUndi, round + 1);
+                self.legacy_ipv6(bytes);
+            }
             (_, None) => self.fail(
                 "start NBP",
                 format!("{name} ({}) is not a BIOS iPXE image", describe(bytes)),

@@ -20,6 +20,8 @@ pub struct Content {
     len: u64,
     hash: u64,
     image: Image,
+    /// An iPXE build from before v1.20 ([`Signatures::legacy_ipxe`]).
+    legacy_ipxe: bool,
 }
 
 impl fmt::Debug for Content {
@@ -53,6 +55,11 @@ impl Content {
     /// What the file is.
     pub fn image(&self) -> &Image {
         &self.image
+    }
+
+    /// An iPXE build from before v1.20 (Debian 12's ipxe.efi is one).
+    pub fn legacy_ipxe(&self) -> bool {
+        self.legacy_ipxe
     }
 
     /// A hash of the whole file (equality of two downloads; word-wise FNV-1a).
@@ -160,6 +167,7 @@ impl ContentBuilder {
             len: self.len,
             hash: self.hash,
             image,
+            legacy_ipxe: self.signatures.legacy_ipxe(),
         }
     }
 }

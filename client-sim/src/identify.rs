@@ -82,18 +82,20 @@ pub fn identify(bytes: &[u8]) -> Image {
 /// The program signatures, found anywhere in a file seen block by block.
 #[derive(Debug, Clone, Default)]
 pub struct Signatures {
-    found: [bool; 4],
+    found: [bool; 5],
     /// The last bytes of the previous block, so a signature split across blocks is seen.
     carry: Vec<u8>,
 }
 
 /// iPXE's `PXEClient:Arch:` template and its `ipxe.org/` error links; the BIOS build's PXE
-/// prefix string; rEFInd's UTF-16 name.
-const SIGNATURES: [&[u8]; 4] = [
+/// prefix string; rEFInd's UTF-16 name; the product version of iPXE builds from before its
+/// first numbered release (v1.20.1, 2020): "1.0.0+git-20190125.36a4c85-5.1" in Debian 12.
+const SIGNATURES: [&[u8]; 5] = [
     b"PXEClient:Arch:",
     b"ipxe.org/",
     b"PXE->EB:",
     b"r\0E\0F\0I\0n\0d\0",
+    b"1.0.0+git-",
 ];
 
 impl Signatures {
@@ -108,6 +110,13 @@ impl Signatures {
         }
         let keep = window.len().min(longest - 1);
         self.carry = window[window.len() - keep..].to_vec();
+    }
+
+    /// An iPXE build from before v1.20 (version "1.0.0+"): its IPv6 configurator backs off
+    /// from 1/4 s to 10 s (src/net/ndp.c `ipv6conf` with retry.c's defaults), where builds
+    /// since October 2020 use 1/8 s to 3 s (`IPV6CONF_MIN/MAX_TIMEOUT`).
+    pub fn legacy_ipxe(&self) -> bool {
+        self.program() == Program::Ipxe && self.found[4]
     }
 
     fn program(&self) -> Program {

@@ -76,6 +76,10 @@ struct QemuArgs {
     /// Write every frame the segment carried to this pcap file.
     #[arg(long)]
     pcap: Option<PathBuf>,
+    /// Also boot the models with the same inputs and print every difference (exit 1 when
+    /// there is one).
+    #[arg(long)]
+    compare: bool,
 }
 
 fn run_qemu(args: QemuArgs) -> ExitCode {
@@ -110,14 +114,37 @@ fn run_qemu(args: QemuArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let comparison = if args.compare {
+        match bootsim::qemu::compare::simulate(&req, &run.disks) {
+            Ok((sim, wire)) => Some(bootsim::qemu::compare::compare(&run, sim, &wire)),
+            Err(e) => {
+                eprintln!("bootsim: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
     if args.json {
-        let value = serde_json::json!({
-            "transcript": run.transcript,
-            "wire": run.wire,
-            "ignored": run.ignored,
-            "arp_answered": run.arp_answered,
-            "stopped": run.stopped,
-        });
+        let value = match &comparison {
+            Some(c) => serde_json::json!({
+                "real": c.real,
+                "simulated": c.simulated,
+                "differences": c.differences,
+                "gaps": c.gaps,
+                "guest_clock": c.guest_clock,
+                "real_wire": run.wire,
+                "ignored": run.ignored,
+                "stopped": run.stopped,
+            }),
+            None => serde_json::json!({
+                "transcript": run.transcript,
+                "wire": run.wire,
+                "ignored": run.ignored,
+                "arp_answered": run.arp_answered,
+                "stopped": run.stopped,
+            }),
+        };
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -132,8 +159,12 @@ fn run_qemu(args: QemuArgs) -> ExitCode {
             run.ignored.ipv4_other + run.ignored.other,
             run.arp_answered
         );
+        if let Some(c) = &comparison {
+            print!("{}", c.render());
+        }
     }
-    if run.transcript.booted() {
+    let same = comparison.as_ref().is_none_or(|c| c.differences.is_empty());
+    if run.transcript.booted() && same {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

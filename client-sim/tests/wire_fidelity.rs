@@ -318,4 +318,70 @@ fn ipxe_messages_match_the_capture() {
     );
     let rrq = rrqs(&lan.frames);
     assert_eq!(rrq[0].1, strings(&i["tftp"]["rrq_options"]));
+    let names: Vec<String> = lan
+        .frames
+        .iter()
+        .filter(|f| f.from_client && f.datagram.dst.port() == 69)
+        .filter_map(|f| match Packet::decode(&f.datagram.payload).ok()? {
+            Packet::Rrq { filename, .. } => Some(String::from_utf8_lossy(&filename).into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names[0], i["tftp"]["rrq_filename"].as_str().unwrap());
+}
+
+#[test]
+fn ipxe_bios_rom_sends_its_own_feature_list() {
+    let o = observed();
+    let want = &o["ipxe_bios"]["discover"];
+    let id = IpxeId {
+        mac: MAC,
+        build: Build::BiosUndi,
+        uuid: Some(UUID),
+    };
+    let d = id.discover(1, 4);
+    assert_eq!(
+        d.options
+            .codes()
+            .iter()
+            .map(|c| i64::from(*c))
+            .collect::<Vec<_>>(),
+        ints(&want["options"])
+    );
+    assert_eq!(d.option(175).unwrap(), hex(&want["encapsulated"]));
+}
+
+#[test]
+fn a_legacy_ipxe_waits_for_its_ipv6_configurator_as_observed() {
+    // The real Debian ipxe.efi is recognised by its version string; the model then keeps
+    // "Configuring" open until the IPv6 configurator gives up.
+    let o = observed();
+    let c = &o["ipxe"]["configuring"];
+    let dir = root();
+    let mut lan = lan(dir.path(), "seed/kea-dhcp4.conf");
+    let mut ipxe = Ipxe::new(
+        IpxeId {
+            mac: MAC,
+            build: Build::EfiX64,
+            uuid: Some(UUID),
+        },
+        77,
+    );
+    ipxe.set_ipv6_configurator(bootsim::firmware::ipxe::machine::ipv6conf::LEGACY);
+    ipxe.start(Duration::ZERO);
+    lan.run(&mut ipxe, Duration::from_secs(120));
+    let t0 = dhcp_from_client(&lan.frames, 1)[0].0;
+    let first_rrq = lan
+        .frames
+        .iter()
+        .find(|f| f.from_client && f.datagram.dst.port() == 69)
+        .unwrap()
+        .at;
+    let model = (first_rrq - t0).as_secs_f64();
+    assert_eq!(model, c["legacy_model_s"].as_float().unwrap());
+    // Within the 25% `bootsim qemu --compare` allows timer-set gaps, of every real run.
+    for real in c["observed_s"].as_array().unwrap() {
+        let real = real.as_float().unwrap();
+        assert!((real - model).abs() <= 0.25 * real, "{real} vs {model}");
+    }
 }

@@ -7,6 +7,7 @@
 //! frames on the segment and the serial console, so real and simulated boots can be compared
 //! (`compare`).
 
+pub mod compare;
 pub mod image;
 pub mod launch;
 pub mod observe;

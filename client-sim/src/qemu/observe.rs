@@ -321,6 +321,7 @@ pub fn transcript(
     // Downloads after each acknowledged round, until the next round.
     let acked: Vec<&DhcpRound> = wire.rounds.iter().filter(|r| r.ack().is_some()).collect();
     let mut last_image: Option<(String, Content)> = None;
+    let mut names: Vec<(String, String)> = Vec::new();
     for (i, r) in acked.iter().enumerate() {
         let until = acked.get(i + 1).map(|n| n.start()).unwrap_or(Duration::MAX);
         let leased = r.ack().map(|a| a.yiaddr).unwrap_or(Ipv4Addr::UNSPECIFIED);
@@ -347,28 +348,34 @@ pub fn transcript(
             .collect();
         for (n, d) in downloads.iter().enumerate() {
             let content = Content::from(d.bytes.clone());
-            let what = format!(
-                "{}: {} ({})",
-                d.file,
-                mib(d.bytes.len()),
-                describe(&content)
-            );
+            let base = d.file.rsplit('/').next().unwrap_or(&d.file).to_string();
+            let name = names
+                .iter()
+                .find(|(b, _)| *b == base)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_else(|| base.clone());
+            let size = mib(d.bytes.len());
+            let what = describe(&content);
+            let path = d.file.trim_start_matches('/');
             let (stage, detail) = match (ipxe, n) {
                 (false, _) => (
                     "TFTP NBP",
-                    format!(
-                        "{} from {}: {} ({})",
-                        d.file,
-                        d.server,
-                        mib(d.bytes.len()),
-                        describe(&content)
-                    ),
+                    format!("{} from {}: {size} ({what})", d.file, d.server),
                 ),
-                (true, 0) => ("TFTP script", format!("tftp://{}/{what}", d.server)),
-                (true, _) => ("iPXE fetch", format!("tftp://{}/{what}", d.server)),
+                (true, 0) => {
+                    names = image_names(&d.bytes);
+                    (
+                        "TFTP script",
+                        format!("tftp://{}/{path} as {name}: {size} ({what})", d.server),
+                    )
+                }
+                (true, _) => (
+                    "iPXE fetch",
+                    format!("tftp://{}/{path} as {name}: {size} ({what})", d.server),
+                ),
             };
             step(&mut t, stage, d.end, detail);
-            last_image = Some((d.file.clone(), content));
+            last_image = Some((name, content));
         }
     }
     // rEFInd, from its console.
@@ -448,6 +455,51 @@ pub fn transcript(
     }
     t.outcome = failure(&t, wire, console, marker.is_some());
     t
+}
+
+/// The names an iPXE script gives the images it fetches (`--name`/`-n`, else the URI's last
+/// path component, as iPXE's `imgdownload` names them): (file name in the URI, image name).
+fn image_names(script: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in String::from_utf8_lossy(script).lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((cmd, args)) = words.split_first() else {
+            continue;
+        };
+        if !matches!(
+            *cmd,
+            "imgfetch"
+                | "module"
+                | "initrd"
+                | "kernel"
+                | "chain"
+                | "imgexec"
+                | "imgload"
+                | "imgselect"
+        ) {
+            continue;
+        }
+        let (mut name, mut uri) = (None, None);
+        let mut i = 0;
+        while i < args.len() {
+            match args[i] {
+                "--name" | "-n" => {
+                    name = args.get(i + 1).map(|s| s.to_string());
+                    i += 1;
+                }
+                a if a.starts_with("--name=") => name = Some(a["--name=".len()..].to_string()),
+                a if a.starts_with('-') => {}
+                a if uri.is_none() => uri = Some(a.to_string()),
+                _ => {}
+            }
+            i += 1;
+        }
+        if let (Some(name), Some(uri)) = (name, uri) {
+            let base = uri.rsplit('/').next().unwrap_or(&uri).to_string();
+            out.push((base, name));
+        }
+    }
+    out
 }
 
 /// Why the chain stopped, from the firmware's own words.
