@@ -12,6 +12,7 @@
 
 use std::io::{BufReader, Read};
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -157,6 +158,14 @@ pub fn command(spec: &VmSpec) -> Result<Command, QemuError> {
     c.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // QEMU dies with bootsim even when bootsim is killed by a signal and no Drop runs.
+    // SAFETY: prctl(2) is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        c.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
     Ok(c)
 }
 
