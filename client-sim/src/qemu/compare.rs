@@ -281,6 +281,18 @@ pub fn compare(run: &QemuRun, simulated: Transcript, sim_wire: &Wire) -> Compari
         }
     };
     diff("outcome".into(), outcome(real), outcome(&simulated));
+    // rEFInd's loader entries as its menu shows them ("Boot <title> from <volume>").
+    let menu = |t: &Transcript| {
+        let mut entries: Vec<String> = Vec::new();
+        for (_, _, line) in &t.console {
+            let l = line.trim();
+            if l.starts_with("Boot ") && l.contains(" from ") && !entries.iter().any(|e| e == l) {
+                entries.push(l.to_string());
+            }
+        }
+        entries.join(" | ")
+    };
+    diff("rEFInd menu entries".into(), menu(real), menu(&simulated));
     let files = |w: &Wire| {
         w.downloads()
             .map(|t| t.file.clone())
