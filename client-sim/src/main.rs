@@ -44,12 +44,16 @@ enum Command {
 
 #[derive(clap::Args)]
 struct QemuArgs {
-    /// The kea-dhcp4.conf the in-process server runs.
-    #[arg(long)]
-    config: PathBuf,
+    /// The kea-dhcp4.conf the in-process server runs (with --iface: what --compare simulates).
+    #[arg(long, required_unless_present = "iface")]
+    config: Option<PathBuf>,
     /// The TFTP root it serves (real ipxe.efi, refind_x64.efi...).
+    #[arg(long, required_unless_present = "iface")]
+    tftp_root: Option<PathBuf>,
+    /// Put the VM on a tap on this Linux bridge instead of the in-process segment, to boot
+    /// against whatever serves it (real Kea, tftpd-hpa, dnsmasq). Needs CAP_NET_ADMIN.
     #[arg(long)]
-    tftp_root: PathBuf,
+    iface: Option<String>,
     /// A disk of the VM: a GPT image, or a recipe (.toml, built into an image whose x86_64
     /// loaders print a marker and halt). Repeat for more disks.
     #[arg(long)]
@@ -93,6 +97,7 @@ fn run_qemu(args: QemuArgs) -> ExitCode {
     let req = bootsim::qemu::Request {
         config: args.config,
         tftp_root: args.tftp_root,
+        iface: args.iface,
         kea_version: args.kea_version,
         disks: args.disk,
         firmware: args.firmware,

@@ -292,6 +292,10 @@ fn ipxe_messages_match_the_capture() {
     let requests = dhcp_from_client(&lan.frames, 3);
     let r = &requests[0].2;
     assert_eq!(
+        i64::from(r.secs),
+        i["request"]["observed_secs"].as_integer().unwrap()
+    );
+    assert_eq!(
         r.options
             .codes()
             .iter()

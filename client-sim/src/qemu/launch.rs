@@ -55,6 +55,18 @@ impl Default for FirmwareFiles {
     }
 }
 
+/// The VM's network.
+#[derive(Debug, Clone)]
+pub enum Link {
+    /// `-netdev dgram`: QEMU's end and the segment's, on 127.0.0.1 (no root).
+    Dgram {
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    /// `-netdev tap` on an existing tap device (root; `--iface`).
+    Tap(String),
+}
+
 /// One VM to start.
 #[derive(Debug, Clone)]
 pub struct VmSpec {
@@ -63,9 +75,8 @@ pub struct VmSpec {
     pub mac: [u8; 6],
     /// SMBIOS type 1 UUID, canonical text (EDK2 and iPXE send it as option 97).
     pub uuid: String,
-    /// QEMU's end of the dgram link, and the segment's.
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
+    /// Where the NIC's frames go.
+    pub link: Link,
     /// Disk images, attached after the NIC in the boot order, copy-on-write (`snapshot=on`).
     pub disks: Vec<PathBuf>,
     /// A directory for the run's own files (the OVMF_VARS copy).
@@ -137,11 +148,16 @@ pub fn command(spec: &VmSpec) -> Result<Command, QemuError> {
             None
         }
     };
-    c.arg("-netdev").arg(format!(
-        "dgram,id=n0,{},{}",
-        inet("local", spec.local),
-        inet("remote", spec.remote)
-    ));
+    match &spec.link {
+        Link::Dgram { local, remote } => c.arg("-netdev").arg(format!(
+            "dgram,id=n0,{},{}",
+            inet("local", *local),
+            inet("remote", *remote)
+        )),
+        Link::Tap(name) => c
+            .arg("-netdev")
+            .arg(format!("tap,id=n0,ifname={name},script=no,downscript=no")),
+    };
     let rom = romfile.map(|r| format!(",romfile={r}")).unwrap_or_default();
     c.arg("-device").arg(format!(
         "virtio-net-pci,netdev=n0,mac={}{rom},bootindex=1",
@@ -348,8 +364,10 @@ mod tests {
             },
             mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
             uuid: "4c4c4544-0042-3510-8052-b4c04f384d32".into(),
-            local: "127.0.0.1:5001".parse().unwrap(),
-            remote: "127.0.0.1:5002".parse().unwrap(),
+            link: Link::Dgram {
+                local: "127.0.0.1:5001".parse().unwrap(),
+                remote: "127.0.0.1:5002".parse().unwrap(),
+            },
             disks: vec!["/d/sda.img".into()],
             work: work.path().to_path_buf(),
             kvm: false,

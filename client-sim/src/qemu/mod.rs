@@ -11,6 +11,7 @@ pub mod compare;
 pub mod image;
 pub mod launch;
 pub mod observe;
+pub mod tap;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ use crate::net::realtime::{self, FramePort, Stopped};
 use crate::transcript::Transcript;
 
 pub use launch::VmFirmware;
-use launch::{FirmwareFiles, Vm, VmSpec};
+use launch::{FirmwareFiles, Link, Vm, VmSpec};
 use observe::Wire;
 
 /// The SMBIOS UUID the VM gets, the one `bootsim boot` gives its clients (and research's
@@ -51,8 +52,12 @@ pub enum QemuError {
 /// What to boot.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub config: PathBuf,
-    pub tftp_root: PathBuf,
+    /// The server's config and TFTP root: netbootd in-process runs them, and `--compare`
+    /// simulates them. Optional with `iface` (the server is then whatever answers there).
+    pub config: Option<PathBuf>,
+    pub tftp_root: Option<PathBuf>,
+    /// A Linux bridge to put the VM on instead of the in-process segment (root).
+    pub iface: Option<String>,
     pub kea_version: KeaVersion,
     /// Disk images or recipes (`.toml`); recipes are built into images in `work`.
     pub disks: Vec<PathBuf>,
@@ -79,6 +84,8 @@ pub struct QemuRun {
     pub images: Vec<PathBuf>,
     /// How the run ended, and what QEMU said on stderr.
     pub stopped: String,
+    /// The server's decisions are known (netbootd in-process), so DHCP rounds have classes.
+    pub server_visible: bool,
     pub qemu_stderr: String,
 }
 
@@ -132,12 +139,114 @@ pub fn read_disks(images: &[(PathBuf, Option<String>)]) -> Result<Vec<Disk>, Qem
         .collect()
 }
 
+/// The serial console as the run goes: lines with their time, and whether the boot has
+/// ended (the loader's marker, or a failure the firmware has finished saying).
+struct ConsoleWatch {
+    origin: Instant,
+    source: &'static str,
+    lines: Vec<(Duration, String, String)>,
+    end_seen: Option<Instant>,
+    marker: bool,
+}
+
+impl ConsoleWatch {
+    fn new(origin: Instant, firmware: VmFirmware) -> ConsoleWatch {
+        ConsoleWatch {
+            origin,
+            source: match firmware {
+                VmFirmware::UefiX64 => "uefi",
+                VmFirmware::Bios => "bios",
+            },
+            lines: Vec::new(),
+            end_seen: None,
+            marker: false,
+        }
+    }
+
+    fn take(&mut self, at: Instant, line: String) {
+        if observe::ends_boot(&line) && self.end_seen.is_none() {
+            self.end_seen = Some(Instant::now());
+        }
+        self.marker |= line.contains(image::MARKER);
+        self.lines.push((
+            at.saturating_duration_since(self.origin),
+            self.source.into(),
+            line,
+        ));
+    }
+
+    /// Reads what arrived; true while the boot goes on.
+    fn keep_going(&mut self, vm: &mut Vm) -> bool {
+        while let Ok((at, line)) = vm.console.try_recv() {
+            self.take(at, line);
+        }
+        // A failure line: give the firmware a second to finish saying why.
+        let settled = self
+            .end_seen
+            .is_some_and(|t| self.marker || t.elapsed() > Duration::from_secs(1));
+        !settled && vm.exited().is_none()
+    }
+
+    /// Stops the VM and reads the lines still in the pipe (the loader's marker before its
+    /// halt); returns QEMU's stderr.
+    fn finish(&mut self, vm: &mut Vm) -> String {
+        let stderr = vm.stop();
+        while let Ok((at, line)) = vm.console.recv_timeout(Duration::from_millis(200)) {
+            self.take(at, line);
+        }
+        stderr
+    }
+
+    fn stopped(&self, limit: bool) -> &'static str {
+        if self.marker {
+            "the loader started"
+        } else if self.end_seen.is_some() {
+            "the firmware gave up"
+        } else if limit {
+            "the time limit"
+        } else {
+            "QEMU exited"
+        }
+    }
+}
+
 /// Boots the VM and reads the run back.
 pub fn run(req: &Request, work: &std::path::Path) -> Result<QemuRun, QemuError> {
+    let named = images(&req.disks, work)?;
+    let disks = read_disks(&named)?;
+    let images: Vec<PathBuf> = named.into_iter().map(|(p, _)| p).collect();
+    let spec = |link| VmSpec {
+        firmware: req.firmware,
+        files: req.files.clone(),
+        mac: req.mac,
+        uuid: UUID.into(),
+        link,
+        disks: images.clone(),
+        work: work.to_path_buf(),
+        kvm: req.kvm,
+    };
+    match &req.iface {
+        Some(bridge) => on_bridge(req, bridge, disks, images.clone(), spec),
+        None => in_process(req, disks, images.clone(), spec),
+    }
+}
+
+/// The VM on the in-process segment, netbootd running the config.
+fn in_process(
+    req: &Request,
+    disks: Vec<Disk>,
+    images: Vec<PathBuf>,
+    spec: impl Fn(Link) -> VmSpec,
+) -> Result<QemuRun, QemuError> {
+    let (Some(config), Some(root)) = (&req.config, &req.tftp_root) else {
+        return Err(QemuError::Input(
+            "give --config and --tftp-root, or --iface".into(),
+        ));
+    };
     let server = embedded::build(&ServerSpec {
-        config: req.config.clone(),
+        config: config.clone(),
         kea_version: req.kea_version,
-        tftp_root: Some(req.tftp_root.clone()),
+        tftp_root: Some(root.clone()),
         server_addr: None,
         epoch: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -145,9 +254,6 @@ pub fn run(req: &Request, work: &std::path::Path) -> Result<QemuRun, QemuError> 
             .unwrap_or(0),
     })
     .map_err(|e| QemuError::Input(e.to_string()))?;
-    let named = images(&req.disks, work)?;
-    let disks = read_disks(&named)?;
-    let images: Vec<PathBuf> = named.into_iter().map(|(p, _)| p).collect();
     let mut lan = Lan::new(server);
     let qemu_end = free_port()?;
     let mut port = FramePort::bind(
@@ -163,63 +269,31 @@ pub fn run(req: &Request, work: &std::path::Path) -> Result<QemuRun, QemuError> 
             .collect(),
     );
     let waiter = port.waiter()?;
-    let spec = VmSpec {
-        firmware: req.firmware,
-        files: req.files.clone(),
-        mac: req.mac,
-        uuid: UUID.into(),
+    let spec = spec(Link::Dgram {
         local: qemu_end,
         remote: port.local_addr()?,
-        disks: images.clone(),
-        work: work.to_path_buf(),
-        kvm: req.kvm,
-    };
+    });
     let origin = Instant::now();
     let mut vm = Vm::start(&spec)?;
-    let mut console: Vec<(Duration, String, String)> = Vec::new();
-    let mut end_seen: Option<Instant> = None;
-    let mut marker = false;
-    let source = match req.firmware {
-        VmFirmware::UefiX64 => "uefi",
-        VmFirmware::Bios => "bios",
-    };
-    let stopped = {
-        let mut keep_going = |_: &Lan| {
-            while let Ok((at, line)) = vm.console.try_recv() {
-                if observe::ends_boot(&line) && end_seen.is_none() {
-                    end_seen = Some(Instant::now());
-                }
-                marker |= line.contains(image::MARKER);
-                console.push((at.saturating_duration_since(origin), source.into(), line));
-            }
-            // A failure line: give the firmware a second to finish saying why.
-            let settled = end_seen.is_some_and(|t| marker || t.elapsed() > Duration::from_secs(1));
-            !settled && vm.exited().is_none()
-        };
-        realtime::run(
-            &mut lan,
-            &mut [&mut port],
-            0,
-            &waiter,
-            req.timeout,
-            &mut keep_going,
-        )?
-    };
+    let mut watch = ConsoleWatch::new(origin, req.firmware);
+    let stopped = realtime::run(
+        &mut lan,
+        &mut [&mut port],
+        0,
+        &waiter,
+        req.timeout,
+        &mut |_: &Lan| watch.keep_going(&mut vm),
+    )?;
     port.close();
-    let qemu_stderr = vm.stop();
-    // Lines still in the pipe when QEMU ended (the loader's marker before its halt).
-    while let Ok((at, line)) = vm.console.recv_timeout(Duration::from_millis(200)) {
-        console.push((at.saturating_duration_since(origin), source.into(), line));
-    }
-    let elapsed = origin.elapsed();
+    let qemu_stderr = watch.finish(&mut vm);
     let wire = Wire::read(&lan.frames, req.mac, &lan.notes);
     let transcript = observe::transcript(
         req.firmware.name(),
         req.mac,
         &wire,
-        &console,
+        &watch.lines,
         &disks,
-        elapsed,
+        origin.elapsed(),
     );
     Ok(QemuRun {
         transcript,
@@ -229,14 +303,70 @@ pub fn run(req: &Request, work: &std::path::Path) -> Result<QemuRun, QemuError> 
         arp_answered: port.arp_answered,
         disks,
         images,
-        stopped: match stopped {
-            Stopped::Finished => "the port closed",
-            Stopped::Asked if marker => "the loader started",
-            Stopped::Asked if end_seen.is_some() => "the firmware gave up",
-            Stopped::Asked => "QEMU exited",
-            Stopped::Limit => "the time limit",
+        stopped: watch.stopped(stopped == Stopped::Limit).into(),
+        server_visible: true,
+        qemu_stderr,
+    })
+}
+
+/// The VM on a tap on `bridge`, against whatever serves that segment.
+fn on_bridge(
+    req: &Request,
+    bridge: &str,
+    disks: Vec<Disk>,
+    images: Vec<PathBuf>,
+    spec: impl Fn(Link) -> VmSpec,
+) -> Result<QemuRun, QemuError> {
+    let tap = tap::Tap::on_bridge(bridge)?;
+    let spec = spec(Link::Tap(tap.name.clone()));
+    let origin = Instant::now();
+    let mut vm = Vm::start(&spec)?;
+    let mut watch = ConsoleWatch::new(origin, req.firmware);
+    let mut frames = Vec::new();
+    let mut ignored = Ignored::default();
+    let mut limit = false;
+    while watch.keep_going(&mut vm) {
+        if origin.elapsed() >= req.timeout {
+            limit = true;
+            break;
         }
-        .into(),
+        while let Some((frame, from_vm)) = tap.frame(Duration::from_millis(100)) {
+            let at = origin.elapsed();
+            match crate::net::ether::classify(&frame) {
+                crate::net::ether::Inbound::Udp(datagram) => frames.push(Frame {
+                    at,
+                    from_client: from_vm,
+                    datagram,
+                }),
+                crate::net::ether::Inbound::Arp(_) => ignored.count(crate::net::ether::Kind::Arp),
+                crate::net::ether::Inbound::Ignored(kind) => ignored.count(kind),
+            }
+            if !watch.keep_going(&mut vm) {
+                break;
+            }
+        }
+    }
+    let qemu_stderr = watch.finish(&mut vm);
+    drop(tap);
+    let wire = Wire::read(&frames, req.mac, &[]);
+    let transcript = observe::transcript(
+        req.firmware.name(),
+        req.mac,
+        &wire,
+        &watch.lines,
+        &disks,
+        origin.elapsed(),
+    );
+    Ok(QemuRun {
+        transcript,
+        wire,
+        frames,
+        ignored,
+        arp_answered: 0,
+        disks,
+        images,
+        stopped: watch.stopped(limit).into(),
+        server_visible: false,
         qemu_stderr,
     })
 }
