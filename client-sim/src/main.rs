@@ -119,6 +119,10 @@ fn run_qemu(args: QemuArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    if run.transcript.steps.is_empty() && !run.qemu_stderr.trim().is_empty() {
+        // Nothing reached the network: what QEMU said is the likeliest reason.
+        eprintln!("qemu-system-x86_64: {}", run.qemu_stderr.trim());
+    }
     let comparison = if args.compare {
         match bootsim::qemu::compare::simulate(&req, &run.disks) {
             Ok((sim, wire)) => Some(bootsim::qemu::compare::compare(&run, sim, &wire)),

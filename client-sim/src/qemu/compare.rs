@@ -412,7 +412,27 @@ pub fn compare(run: &QemuRun, simulated: Transcript, sim_wire: &Wire) -> Compari
             }
         }
     }
-    for (rs, ss) in real.steps.windows(2).zip(simulated.steps.windows(2)) {
+    // The simulation read the way the real run is read (steps at their first frame, not at
+    // the start of the model's stage), so that the gaps between steps mean the same thing.
+    let mut console = simulated.console.clone();
+    if simulated.booted() {
+        let at = simulated.steps.last().map(|s| s.at).unwrap_or_default();
+        console.push((
+            at,
+            "loader".into(),
+            format!("{}model", super::image::MARKER),
+        ));
+    }
+    let sim_seen = super::observe::transcript(
+        &simulated.firmware,
+        [0; 6],
+        sim_wire,
+        &console,
+        &run.disks,
+        simulated.elapsed,
+        true,
+    );
+    for (rs, ss) in real.steps.windows(2).zip(sim_seen.steps.windows(2)) {
         if rs[0].stage != ss[0].stage || rs[1].stage != ss[1].stage {
             break;
         }

@@ -294,6 +294,7 @@ fn in_process(
         &watch.lines,
         &disks,
         origin.elapsed(),
+        true,
     );
     Ok(QemuRun {
         transcript,
@@ -356,6 +357,7 @@ fn on_bridge(
         &watch.lines,
         &disks,
         origin.elapsed(),
+        false,
     );
     Ok(QemuRun {
         transcript,

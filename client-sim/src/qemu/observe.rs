@@ -289,6 +289,7 @@ pub fn transcript(
     console: &Console,
     disks: &[Disk],
     elapsed: Duration,
+    server_visible: bool,
 ) -> Transcript {
     let mut t = Transcript::new(firmware, mac);
     t.console = console.to_vec();
@@ -312,7 +313,9 @@ pub fn transcript(
             })
             .map(|c| format!("\"{c}\""))
             .collect();
-        if own.is_empty() {
+        if !server_visible {
+            "classes not visible".to_string()
+        } else if own.is_empty() {
             "no class".to_string()
         } else {
             own.join(", ")
