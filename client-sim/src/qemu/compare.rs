@@ -467,7 +467,7 @@ impl Comparison {
         );
         for g in &self.gaps {
             out.push_str(&format!(
-                "  {:<56} {:>7.2} {:>9.2}  {}\n",
+                "  {:<62} {:>7.2} {:>9.2}  {}\n",
                 g.what,
                 g.real,
                 g.simulated,
