@@ -128,3 +128,49 @@ fn the_bios_machine_read_from_its_frames_fails_where_the_model_says() {
     assert_eq!(stage(&seen), stage(&sim));
     assert_eq!(stage(&seen), ("iPXE".to_string(), 2));
 }
+
+fn bootsim(args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bootsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_input_to_bootsim_qemu_is_exit_2_naming_the_place() {
+    // All refused before any VM starts: no QEMU needed.
+    let (code, err) = bootsim(&[
+        "qemu",
+        "--config",
+        "/nonexistent/kea.conf",
+        "--tftp-root",
+        "/tmp",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("/nonexistent/kea.conf"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("bad.toml");
+    std::fs::write(&recipe, "name = \"sda\"\n[[volume]]\nlabel = 3\n").unwrap();
+    let config = fixture("seed/kea-dhcp4.conf");
+    let (code, err) = bootsim(&[
+        "qemu",
+        "--config",
+        config.to_str().unwrap(),
+        "--tftp-root",
+        "/tmp",
+        "--disk",
+        recipe.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bad.toml") && err.contains("line 3"), "{err}");
+    let (code, err) = bootsim(&["qemu", "--iface", "nbq-no-such-bridge"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("nbq-no-such-bridge: not a Linux bridge"),
+        "{err}"
+    );
+}

@@ -31,6 +31,8 @@ pub struct FramePort {
     /// The addresses the port answers ARP for, with the MAC it answers.
     servers: Vec<(Ipv4Addr, [u8; 6])>,
     inbox: VecDeque<Datagram>,
+    /// One frame's worth of receive buffer, kept between reads.
+    buf: Vec<u8>,
     closed: bool,
     /// Frames from the guest that the segment does not carry.
     pub ignored: Ignored,
@@ -53,6 +55,7 @@ impl FramePort {
             mac,
             servers: Vec::new(),
             inbox: VecDeque::new(),
+            buf: vec![0u8; 65536],
             closed: false,
             ignored: Ignored::default(),
             arp_answered: 0,
@@ -90,13 +93,13 @@ impl FramePort {
 
     /// Reads every frame waiting on the socket.
     fn drain(&mut self) {
-        let mut buf = vec![0u8; 65536];
+        let mut buf = std::mem::take(&mut self.buf);
         loop {
             let n = match self.socket.recv_from(&mut buf) {
                 Ok((n, from)) if from == self.peer => n,
                 // Datagrams from anyone but QEMU are not frames of this machine.
                 Ok(_) => continue,
-                Err(_) => return,
+                Err(_) => break,
             };
             match ether::classify(&buf[..n]) {
                 Inbound::Udp(d) => self.inbox.push_back(d),
@@ -117,6 +120,7 @@ impl FramePort {
                 Inbound::Ignored(kind) => self.ignored.count(kind),
             }
         }
+        self.buf = buf;
     }
 }
 

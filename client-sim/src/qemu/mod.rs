@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use netbootd::kea::KeaVersion;
 
 use crate::disk::Disk;
-use crate::net::embedded::{self, ServerSpec, SERVER_MAC};
+use crate::net::embedded::{self, ServerSpec};
 use crate::net::ether::Ignored;
 use crate::net::lan::{Frame, Lan};
 use crate::net::realtime::{self, FramePort, Stopped};
@@ -265,7 +265,6 @@ fn in_process(
         lan.servers
             .iter()
             .map(|s| (s.link.addr, s.link.mac))
-            .chain(std::iter::once((lan.server_addr(), SERVER_MAC)))
             .collect(),
     );
     let waiter = port.waiter()?;
