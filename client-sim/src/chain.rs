@@ -177,6 +177,8 @@ pub struct ChainClient {
     dhcp_windows: Vec<(usize, (Duration, Duration))>,
     change: Option<Change>,
     now: Duration,
+    /// The version of the iPXE build about to start, when it is one from before v1.20.
+    legacy: Option<String>,
 }
 
 impl ChainClient {
@@ -189,6 +191,7 @@ impl ChainClient {
             dhcp_windows: Vec::new(),
             change: None,
             now,
+            legacy: None,
             client,
         };
         match c.client.firmware {
@@ -283,6 +286,14 @@ impl ChainClient {
             },
             c.seed.wrapping_add(0x100 * (round as u32 + 1)),
         );
+        // An iPXE build identified by content as one from before v1.20 (Debian 12's): its
+        // banner and links, and `ifconf` waiting for its IPv6 configurator
+        // (ipxe::machine::ipv6conf; OBSERVED under QEMU: "Configuring" lasts 16-20 s with
+        // no IPv6 router).
+        if let Some(version) = self.legacy.clone() {
+            machine.set_ipv6_configurator(crate::firmware::ipxe::machine::ipv6conf::LEGACY);
+            machine.set_legacy_version(version);
+        }
         machine.start(now);
         self.stage = Stage::Ipxe {
             machine: Box::new(machine),
@@ -290,18 +301,6 @@ impl ChainClient {
             round,
             start: now,
         };
-    }
-
-    /// An iPXE build identified by content as one from before v1.20 waits for its IPv6
-    /// configurator in `ifconf` (ipxe::machine::ipv6conf, OBSERVED with Debian 12's
-    /// ipxe.efi under QEMU: "Configuring" lasts 16-18 s with no IPv6 router).
-    fn legacy_ipv6(&mut self, bytes: &Content) {
-        if !bytes.legacy_ipxe() {
-            return;
-        }
-        if let Stage::Ipxe { machine, .. } = &mut self.stage {
-            machine.set_ipv6_configurator(crate::firmware::ipxe::machine::ipv6conf::LEGACY);
-        }
     }
 
     /// Moves on when the current stage has finished.
@@ -449,8 +448,8 @@ impl ChainClient {
                 }
                 match program {
                     Program::Ipxe => {
+                        self.legacy = bytes.legacy_ipxe().map(str::to_string);
                         self.start_ipxe(now, Build::EfiX64, round + 1);
-                        self.legacy_ipv6(bytes);
                     }
                     _ => self.fail(
                         "start NBP",
@@ -468,8 +467,8 @@ impl ChainClient {
                 },
                 None,
             ) => {
+                self.legacy = bytes.legacy_ipxe().map(str::to_string);
                 self.start_ipxe(now, Build::BiosUndi, round + 1);
-                self.legacy_ipv6(bytes);
             }
             (_, None) => self.fail(
                 "start NBP",

@@ -83,6 +83,10 @@ pub fn identify(bytes: &[u8]) -> Image {
 #[derive(Debug, Clone, Default)]
 pub struct Signatures {
     found: [bool; 5],
+    /// The product version after a "1.0.0+git-" signature, read up to its NUL (it may
+    /// straddle two blocks).
+    version: Option<Vec<u8>>,
+    version_done: bool,
     /// The last bytes of the previous block, so a signature split across blocks is seen.
     carry: Vec<u8>,
 }
@@ -103,9 +107,25 @@ impl Signatures {
         let longest = SIGNATURES.iter().map(|s| s.len()).max().unwrap_or(1);
         let mut window = std::mem::take(&mut self.carry);
         window.extend_from_slice(block);
+        if let Some(v) = self.version.as_mut().filter(|_| !self.version_done) {
+            // The rest of a version string cut by the previous block (after the carry).
+            let rest = &window[window.len() - block.len()..];
+            let end = rest.iter().position(|b| !b.is_ascii_graphic());
+            v.extend_from_slice(&rest[..end.unwrap_or(rest.len())]);
+            self.version_done = end.is_some() || v.len() >= 64;
+        }
         for (i, sig) in SIGNATURES.iter().enumerate() {
-            if !self.found[i] && memchr::memmem::find(&window, sig).is_some() {
+            if self.found[i] {
+                continue;
+            }
+            if let Some(at) = memchr::memmem::find(&window, sig) {
                 self.found[i] = true;
+                if i == 4 {
+                    let tail = &window[at..];
+                    let end = tail.iter().position(|b| !b.is_ascii_graphic());
+                    self.version = Some(tail[..end.unwrap_or(tail.len()).min(64)].to_vec());
+                    self.version_done = end.is_some_and(|e| e <= 64);
+                }
             }
         }
         let keep = window.len().min(longest - 1);
@@ -117,6 +137,14 @@ impl Signatures {
     /// since October 2020 use 1/8 s to 3 s (`IPV6CONF_MIN/MAX_TIMEOUT`).
     pub fn legacy_ipxe(&self) -> bool {
         self.program() == Program::Ipxe && self.found[4]
+    }
+
+    /// The product version of a pre-v1.20 iPXE build ("1.0.0+git-20190125.36a4c85-5.1").
+    pub fn ipxe_version(&self) -> Option<String> {
+        if !self.legacy_ipxe() {
+            return None;
+        }
+        Some(String::from_utf8_lossy(self.version.as_deref()?).into_owned())
     }
 
     fn program(&self) -> Program {

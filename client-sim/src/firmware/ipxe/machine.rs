@@ -164,6 +164,8 @@ pub struct Ipxe {
     ipv6_gives_up: Option<Duration>,
     /// When the running `ifconf`'s IPv6 configurator gives up.
     ipv6_until: Option<Duration>,
+    /// The product version of a build from before v1.20, whose console differs.
+    legacy_version: Option<String>,
 }
 
 /// iPXE's IPv6 configurator on a segment without a router (no router advertisement ever
@@ -212,7 +214,17 @@ impl Ipxe {
             menus: Vec::new(),
             ipv6_gives_up: None,
             ipv6_until: None,
+            legacy_version: None,
         }
+    }
+
+    /// A build from before v1.20 with this product version (Debian 12's
+    /// "1.0.0+git-20190125.36a4c85-5.1"): its banner names that version and
+    /// `PRODUCT_URI` "http://ipxe.org" (src/config/branding.h then), its errors link to
+    /// http://ipxe.org/<code>, and `ifstat` prints no link-layer name (src/usr/ifmgmt.c).
+    /// OBSERVED under QEMU, whole lines.
+    pub fn set_legacy_version(&mut self, version: String) {
+        self.legacy_version = Some(version);
     }
 
     /// Models the IPv6 configurator inside `ifconf` ([`ipv6conf`]): from the next `ifconf`
@@ -222,10 +234,11 @@ impl Ipxe {
     }
 
     fn say(&mut self, at: Duration, text: impl Into<String>) {
-        self.console.push(Console {
-            at,
-            text: text.into(),
-        });
+        let mut text = text.into();
+        if self.legacy_version.is_some() {
+            text = text.replace("https://ipxe.org", "http://ipxe.org");
+        }
+        self.console.push(Console { at, text });
     }
 
     fn mac_text(&self) -> String {
@@ -241,11 +254,24 @@ impl Ipxe {
     /// (`BANNER_TIMEOUT`).
     pub fn start(&mut self, now: Duration) {
         self.say(now, "iPXE initialising devices...ok");
+        let version = self
+            .legacy_version
+            .as_deref()
+            .unwrap_or("1.21.1+")
+            .to_string();
         self.say(
             now,
-            "iPXE 1.21.1+ -- Open Source Network Boot Firmware -- https://ipxe.org",
+            format!("iPXE {version} -- Open Source Network Boot Firmware -- https://ipxe.org"),
         );
-        self.say(now, "Features: DNS HTTP HTTPS iSCSI TFTP SRP AoE EFI Menu");
+        // The features linked in (OBSERVED for Debian 12's 2019 EFI and BIOS builds).
+        let features = match (&self.legacy_version, self.id.build) {
+            (None, _) => "DNS HTTP HTTPS iSCSI TFTP SRP AoE EFI Menu",
+            (Some(_), Build::EfiX64) => "DNS HTTP iSCSI NFS TFTP SRP AoE EFI Menu",
+            (Some(_), Build::BiosUndi) => {
+                "DNS HTTP iSCSI NFS TFTP AoE ELF MBOOT PXE bzImage Menu PXEXT"
+            }
+        };
+        self.say(now, format!("Features: {features}"));
         self.say(now, "Press Ctrl-B for the iPXE command line...");
         self.banner_until = now + Duration::from_secs(2);
         self.wait = Wait::Banner;
@@ -316,9 +342,14 @@ impl Ipxe {
             Wait::Banner if now >= self.banner_until => {
                 self.wait = Wait::None;
                 let mac = self.mac_text();
+                let ll = if self.legacy_version.is_some() {
+                    ""
+                } else {
+                    " (Ethernet)"
+                };
                 self.say(
                     now,
-                    format!("net0: {mac} using SNP on SNP-0000:00:02.0 (Ethernet) (open)"),
+                    format!("net0: {mac} using SNP on SNP-0000:00:02.0{ll} (open)"),
                 );
                 self.say(now, "  [Link:up, TX:0 TXE:0 RX:0 RXE:0]");
                 self.start_dhcp(now, true);
@@ -416,7 +447,13 @@ impl Ipxe {
             self.say(
                 now,
                 format!(
-                    "Configuring (net0 {mac}){dots} No configuration methods succeeded (https://ipxe.org/040ee186)"
+                    "Configuring (net0 {mac}){dots} No configuration methods succeeded (https://ipxe.org/{})",
+                    // EFI builds map the error through EFI_NOT_READY; BIOS builds do not
+                    // (OBSERVED with QEMU's BIOS ROM: 040ee119).
+                    match self.id.build {
+                        Build::EfiX64 => "040ee186",
+                        Build::BiosUndi => "040ee119",
+                    }
                 ),
             );
             if autoboot {
@@ -465,9 +502,15 @@ impl Ipxe {
             (Some(f), _) if f.contains("://") => f,
             (Some(f), Some(n)) => format!("tftp://{n}/{}", f.trim_start_matches('/')),
             _ => {
+                // 2d03e18e for EFI builds, 2d03e13b for BIOS ones (OBSERVED with QEMU's BIOS
+                // ROM on the guide's network; firmware.md B.5).
+                let code = match self.id.build {
+                    Build::EfiX64 => "2d03e18e",
+                    Build::BiosUndi => "2d03e13b",
+                };
                 self.say(
                     now,
-                    "Nothing to boot: No such file or directory (https://ipxe.org/2d03e18e)",
+                    format!("Nothing to boot: No such file or directory (https://ipxe.org/{code})"),
                 );
                 return self.give_up(now, rc::ENOENT, "the DHCPACK has no boot file name");
             }
