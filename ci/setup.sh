@@ -13,6 +13,9 @@ PACKAGES=(
   dnsmasq-base                  # dnsmasq: another DHCP+TFTP server bootsim --iface boots against
   iproute2                      # ip netns, veth
   gdisk dosfstools mtools       # sgdisk, mkfs.fat, mcopy: real GPT disk images with an ESP
+  qemu-system-x86 ovmf          # bootsim qemu: real OVMF (UEFI PXE) in a VM, no root needed
+  ipxe-qemu seabios             # the BIOS machine: SeaBIOS with QEMU's iPXE NIC ROM
+  grub-efi-amd64-bin            # grub-mkstandalone: real EFI loaders that print a marker and halt
 )
 
 missing=()

@@ -83,7 +83,7 @@ const LOOP_ROUNDS: usize = 3;
 /// Virtual time a stage may take before the run is cut.
 const STAGE_LIMIT: Duration = Duration::from_secs(600);
 
-fn mib(n: usize) -> String {
+pub fn mib(n: usize) -> String {
     if n >= 1 << 20 {
         format!("{:.1} MiB", n as f64 / (1 << 20) as f64)
     } else {
@@ -91,7 +91,7 @@ fn mib(n: usize) -> String {
     }
 }
 
-fn describe(content: &Content) -> String {
+pub fn describe(content: &Content) -> String {
     let bytes = content.bytes();
     match content.image().clone() {
         Image::Efi {
@@ -177,6 +177,8 @@ pub struct ChainClient {
     dhcp_windows: Vec<(usize, (Duration, Duration))>,
     change: Option<Change>,
     now: Duration,
+    /// The version of the iPXE build about to start, when it is one from before v1.20.
+    legacy: Option<String>,
 }
 
 impl ChainClient {
@@ -189,6 +191,7 @@ impl ChainClient {
             dhcp_windows: Vec::new(),
             change: None,
             now,
+            legacy: None,
             client,
         };
         match c.client.firmware {
@@ -283,6 +286,14 @@ impl ChainClient {
             },
             c.seed.wrapping_add(0x100 * (round as u32 + 1)),
         );
+        // An iPXE build identified by content as one from before v1.20 (Debian 12's): its
+        // banner and links, and `ifconf` waiting for its IPv6 configurator
+        // (ipxe::machine::ipv6conf; OBSERVED under QEMU: "Configuring" lasts 16-20 s with
+        // no IPv6 router).
+        if let Some(version) = self.legacy.clone() {
+            machine.set_ipv6_configurator(crate::firmware::ipxe::machine::ipv6conf::LEGACY);
+            machine.set_legacy_version(version);
+        }
         machine.start(now);
         self.stage = Stage::Ipxe {
             machine: Box::new(machine),
@@ -436,7 +447,10 @@ impl ChainClient {
                     );
                 }
                 match program {
-                    Program::Ipxe => self.start_ipxe(now, Build::EfiX64, round + 1),
+                    Program::Ipxe => {
+                        self.legacy = bytes.legacy_ipxe().map(str::to_string);
+                        self.start_ipxe(now, Build::EfiX64, round + 1);
+                    }
                     _ => self.fail(
                         "start NBP",
                         format!(
@@ -452,7 +466,10 @@ impl ChainClient {
                     program: Program::Ipxe,
                 },
                 None,
-            ) => self.start_ipxe(now, Build::BiosUndi, round + 1),
+            ) => {
+                self.legacy = bytes.legacy_ipxe().map(str::to_string);
+                self.start_ipxe(now, Build::BiosUndi, round + 1);
+            }
             (_, None) => self.fail(
                 "start NBP",
                 format!("{name} ({}) is not a BIOS iPXE image", describe(bytes)),

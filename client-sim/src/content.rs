@@ -20,6 +20,8 @@ pub struct Content {
     len: u64,
     hash: u64,
     image: Image,
+    /// The version of an iPXE build from before v1.20 ([`Signatures::ipxe_version`]).
+    legacy_ipxe: Option<String>,
 }
 
 impl fmt::Debug for Content {
@@ -53,6 +55,12 @@ impl Content {
     /// What the file is.
     pub fn image(&self) -> &Image {
         &self.image
+    }
+
+    /// The version of an iPXE build from before v1.20 (Debian 12's ipxe.efi is one:
+    /// "1.0.0+git-20190125.36a4c85-5.1").
+    pub fn legacy_ipxe(&self) -> Option<&str> {
+        self.legacy_ipxe.as_deref()
     }
 
     /// A hash of the whole file (equality of two downloads; word-wise FNV-1a).
@@ -160,6 +168,7 @@ impl ContentBuilder {
             len: self.len,
             hash: self.hash,
             image,
+            legacy_ipxe: self.signatures.ipxe_version(),
         }
     }
 }

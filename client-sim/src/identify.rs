@@ -82,44 +82,69 @@ pub fn identify(bytes: &[u8]) -> Image {
 /// The program signatures, found anywhere in a file seen block by block.
 #[derive(Debug, Clone, Default)]
 pub struct Signatures {
-    found: [bool; 4],
+    found: [bool; 5],
+    /// The product version after a "1.0.0+git-" signature, read up to its NUL (it may
+    /// straddle two blocks).
+    version: Option<Vec<u8>>,
+    version_done: bool,
     /// The last bytes of the previous block, so a signature split across blocks is seen.
     carry: Vec<u8>,
 }
 
 /// iPXE's `PXEClient:Arch:` template and its `ipxe.org/` error links; the BIOS build's PXE
-/// prefix string; rEFInd's UTF-16 name.
-const SIGNATURES: [&[u8]; 4] = [
+/// prefix string; rEFInd's UTF-16 name; the product version of iPXE builds from before its
+/// first numbered release (v1.20.1, 2020): "1.0.0+git-20190125.36a4c85-5.1" in Debian 12.
+const SIGNATURES: [&[u8]; 5] = [
     b"PXEClient:Arch:",
     b"ipxe.org/",
     b"PXE->EB:",
     b"r\0E\0F\0I\0n\0d\0",
+    b"1.0.0+git-",
 ];
 
 impl Signatures {
     pub fn scan(&mut self, block: &[u8]) {
         let longest = SIGNATURES.iter().map(|s| s.len()).max().unwrap_or(1);
-        // Across the boundary: the previous block's tail and this block's head.
-        let mut seam = std::mem::take(&mut self.carry);
-        seam.extend_from_slice(&block[..block.len().min(longest - 1)]);
+        let mut window = std::mem::take(&mut self.carry);
+        window.extend_from_slice(block);
+        if let Some(v) = self.version.as_mut().filter(|_| !self.version_done) {
+            // The rest of a version string cut by the previous block (after the carry).
+            let rest = &window[window.len() - block.len()..];
+            let end = rest.iter().position(|b| !b.is_ascii_graphic());
+            v.extend_from_slice(&rest[..end.unwrap_or(rest.len())]);
+            self.version_done = end.is_some() || v.len() >= 64;
+        }
         for (i, sig) in SIGNATURES.iter().enumerate() {
-            if !self.found[i]
-                && (memchr::memmem::find(block, sig).is_some()
-                    || memchr::memmem::find(&seam, sig).is_some())
-            {
+            if self.found[i] {
+                continue;
+            }
+            if let Some(at) = memchr::memmem::find(&window, sig) {
                 self.found[i] = true;
+                if i == 4 {
+                    let tail = &window[at..];
+                    let end = tail.iter().position(|b| !b.is_ascii_graphic());
+                    self.version = Some(tail[..end.unwrap_or(tail.len()).min(64)].to_vec());
+                    self.version_done = end.is_some_and(|e| e <= 64);
+                }
             }
         }
-        // Keep the last bytes seen for the next seam.
-        let keep = longest - 1;
-        if block.len() >= keep {
-            seam.clear();
-            seam.extend_from_slice(&block[block.len() - keep..]);
-        } else {
-            let start = seam.len().saturating_sub(keep);
-            seam.drain(..start);
+        let keep = window.len().min(longest - 1);
+        self.carry = window[window.len() - keep..].to_vec();
+    }
+
+    /// An iPXE build from before v1.20 (version "1.0.0+"): its IPv6 configurator backs off
+    /// from 1/4 s to 10 s (src/net/ndp.c `ipv6conf` with retry.c's defaults), where builds
+    /// since October 2020 use 1/8 s to 3 s (`IPV6CONF_MIN/MAX_TIMEOUT`).
+    pub fn legacy_ipxe(&self) -> bool {
+        self.program() == Program::Ipxe && self.found[4]
+    }
+
+    /// The product version of a pre-v1.20 iPXE build ("1.0.0+git-20190125.36a4c85-5.1").
+    pub fn ipxe_version(&self) -> Option<String> {
+        if !self.legacy_ipxe() {
+            return None;
         }
-        self.carry = seam;
+        Some(String::from_utf8_lossy(self.version.as_deref()?).into_owned())
     }
 
     fn program(&self) -> Program {

@@ -7,6 +7,7 @@ pub mod disk;
 pub mod firmware;
 pub mod identify;
 pub mod net;
+pub mod qemu;
 pub mod recipe;
 pub mod scenario;
 pub mod storm;

@@ -8,14 +8,15 @@ use serde::Deserialize;
 use crate::disk::{Disk, Volume};
 use crate::identify::synthetic;
 
+/// A recipe as written (`bootsim qemu` builds a real disk image from it).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Recipe {
-    name: String,
+pub struct Recipe {
+    pub name: String,
     #[serde(default = "yes")]
-    internal: bool,
+    pub internal: bool,
     #[serde(default)]
-    volume: Vec<VolumeRecipe>,
+    pub volume: Vec<VolumeRecipe>,
 }
 
 fn yes() -> bool {
@@ -24,19 +25,19 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VolumeRecipe {
-    label: String,
+pub struct VolumeRecipe {
+    pub label: String,
     #[serde(default = "yes")]
-    esp: bool,
+    pub esp: bool,
     #[serde(default)]
-    files: Vec<FileRecipe>,
+    pub files: Vec<FileRecipe>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileRecipe {
-    path: String,
-    content: String,
+pub struct FileRecipe {
+    pub path: String,
+    pub content: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +83,17 @@ pub fn content(spec: &str, base: &Path) -> Result<Vec<u8>, String> {
     ))
 }
 
+/// Reads a recipe file as written.
+pub fn parse(path: &Path) -> Result<Recipe, RecipeError> {
+    let bad = |message: String| RecipeError::Bad {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    // toml's errors carry "line N, column M" and the offending text.
+    toml::from_str(&text).map_err(|e| bad(e.to_string()))
+}
+
 /// Reads a recipe file into a disk.
 pub fn load(path: &Path) -> Result<Disk, RecipeError> {
     let shown = path.display().to_string();
@@ -89,9 +101,7 @@ pub fn load(path: &Path) -> Result<Disk, RecipeError> {
         path: shown.clone(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    // toml's errors carry "line N, column M" and the offending text.
-    let recipe: Recipe = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let recipe = parse(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut volumes = Vec::new();
     for v in recipe.volume {

@@ -43,6 +43,20 @@ fn debian_firmware_images_are_identified() {
             program: Program::Ipxe
         }
     );
+    // Debian's build is one from before v1.20, recognised by its version, read whole even
+    // when TFTP's 1432-byte blocks cut it in two.
+    let ipxe = read("boot/ipxe.efi");
+    for block in [1432, 512, 7] {
+        let mut b = bootsim::content::ContentBuilder::default();
+        for chunk in ipxe.chunks(block) {
+            b.push(chunk);
+        }
+        assert_eq!(
+            b.finish().legacy_ipxe(),
+            Some("1.0.0+git-20190125.36a4c85-5.1"),
+            "blocks of {block}"
+        );
+    }
     assert_eq!(
         identify(&read("usr/share/refind/refind/refind_x64.efi")),
         Image::Efi {

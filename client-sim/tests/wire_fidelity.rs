@@ -293,6 +293,10 @@ fn ipxe_messages_match_the_capture() {
     let requests = dhcp_from_client(&lan.frames, 3);
     let r = &requests[0].2;
     assert_eq!(
+        i64::from(r.secs),
+        i["request"]["observed_secs"].as_integer().unwrap()
+    );
+    assert_eq!(
         r.options
             .codes()
             .iter()
@@ -319,4 +323,139 @@ fn ipxe_messages_match_the_capture() {
     );
     let rrq = rrqs(&lan.frames);
     assert_eq!(rrq[0].1, strings(&i["tftp"]["rrq_options"]));
+    let names: Vec<String> = lan
+        .frames
+        .iter()
+        .filter(|f| f.from_client && f.datagram.dst.port() == 69)
+        .filter_map(|f| match Packet::decode(&f.datagram.payload).ok()? {
+            Packet::Rrq { filename, .. } => Some(String::from_utf8_lossy(&filename).into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names[0], i["tftp"]["rrq_filename"].as_str().unwrap());
+}
+
+#[test]
+fn ipxe_bios_rom_sends_its_own_feature_list() {
+    let o = observed();
+    let want = &o["ipxe_bios"]["discover"];
+    let id = IpxeId {
+        mac: MAC,
+        build: Build::BiosUndi,
+        uuid: Some(UUID),
+    };
+    let d = id.discover(1, 4);
+    assert_eq!(
+        d.options
+            .codes()
+            .iter()
+            .map(|c| i64::from(*c))
+            .collect::<Vec<_>>(),
+        ints(&want["options"])
+    );
+    assert_eq!(d.option(175).unwrap(), hex(&want["encapsulated"]));
+}
+
+#[test]
+fn a_legacy_ipxe_waits_for_its_ipv6_configurator_as_observed() {
+    // The real Debian ipxe.efi is recognised by its version string; the model then keeps
+    // "Configuring" open until the IPv6 configurator gives up.
+    let o = observed();
+    let c = &o["ipxe"]["configuring"];
+    let dir = root();
+    let mut lan = lan(dir.path(), "seed/kea-dhcp4.conf");
+    let mut ipxe = Ipxe::new(
+        IpxeId {
+            mac: MAC,
+            build: Build::EfiX64,
+            uuid: Some(UUID),
+        },
+        77,
+    );
+    ipxe.set_ipv6_configurator(bootsim::firmware::ipxe::machine::ipv6conf::LEGACY);
+    ipxe.start(Duration::ZERO);
+    lan.run(&mut ipxe, Duration::from_secs(120));
+    let t0 = dhcp_from_client(&lan.frames, 1)[0].0;
+    let first_rrq = lan
+        .frames
+        .iter()
+        .find(|f| f.from_client && f.datagram.dst.port() == 69)
+        .unwrap()
+        .at;
+    let model = (first_rrq - t0).as_secs_f64();
+    assert_eq!(model, c["legacy_model_s"].as_float().unwrap());
+    within_a_quarter_of_the_fastest_run(c, model);
+}
+
+/// The fastest real run is the one TCG stretched least: the model's timer must be within the
+/// 25% `bootsim qemu --compare` allows of it.
+fn within_a_quarter_of_the_fastest_run(observed: &toml::Value, model: f64) {
+    let fastest = observed["observed_s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_float().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        (fastest - model).abs() <= 0.25 * fastest,
+        "model {model} s, fastest real run {fastest} s"
+    );
+}
+
+#[test]
+fn the_models_timers_agree_with_the_fastest_real_runs() {
+    let o = observed();
+    let t = &o["timing"];
+    // The values the models use: EDK2's offer wait (uefi_pxe, 1-s tick), iPXE's (DHCP
+    // discovery), rEFInd's `timeout 1` of the guide's refind.conf.
+    let (edk2, ipxe, refind) = guide_timers();
+    for (name, model) in [
+        ("edk2_offer_wait", edk2),
+        ("ipxe_offer_wait", ipxe),
+        ("refind_timeout", refind),
+    ] {
+        assert_eq!(model, t[name]["model_s"].as_float().unwrap(), "{name}");
+        within_a_quarter_of_the_fastest_run(&t[name], model);
+    }
+}
+
+/// The three timer gaps of the guide's simulated chain, read from its frames and console.
+fn guide_timers() -> (f64, f64, f64) {
+    use bootsim::chain::{boot, Client, Firmware};
+    use bootsim::qemu::observe::Wire;
+    let dir = root();
+    let mut lan = lan(dir.path(), "seed/kea-dhcp4.conf");
+    let client = Client {
+        firmware: Firmware::UefiX64,
+        mac: MAC,
+        uuid: UUID,
+        disks: vec![bootsim::recipe::load(&fixture("disks/debian.toml")).unwrap()],
+        seed: 0x1d2c_3b4a,
+    };
+    let t = boot(&mut lan, &client);
+    let wire = Wire::read(&lan.frames, MAC, &lan.notes);
+    let gap = |round: usize| {
+        let r = &wire.rounds[round];
+        let at = |kind| {
+            r.messages
+                .iter()
+                .find(|m| m.from_client && m.kind == Some(kind))
+                .unwrap()
+                .at
+        };
+        (at(3) - at(1)).as_secs_f64()
+    };
+    let menu = t
+        .console
+        .iter()
+        .find(|c| c.2.contains("Main Menu"))
+        .unwrap()
+        .0;
+    let start = t
+        .console
+        .iter()
+        .find(|c| c.2.starts_with("Starting"))
+        .unwrap()
+        .0;
+    (gap(0), gap(1), (start - menu).as_secs_f64())
 }

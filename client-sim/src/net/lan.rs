@@ -123,6 +123,43 @@ struct InFlight {
     datagram: Datagram,
 }
 
+/// One run of a set of stations on the segment: what the event loop keeps between steps.
+pub struct Run {
+    by_mac: HashMap<[u8; 6], usize>,
+    /// Station timers: (deadline, station), checked against the station when popped.
+    timers: BinaryHeap<Reverse<(Duration, usize)>>,
+    /// Stations that may have something to transmit.
+    dirty: Vec<usize>,
+    done: Vec<bool>,
+    unfinished: usize,
+}
+
+impl Run {
+    pub fn new(stations: &[&mut dyn Station]) -> Run {
+        Run {
+            by_mac: stations
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.mac().map(|m| (m, i)))
+                .collect(),
+            timers: BinaryHeap::new(),
+            dirty: (0..stations.len()).collect(),
+            done: stations.iter().map(|s| s.finished()).collect(),
+            unfinished: stations.iter().filter(|s| !s.finished()).count(),
+        }
+    }
+
+    /// Station `index` has something to transmit (a frame from outside reached it).
+    pub fn wake(&mut self, index: usize) {
+        self.dirty.push(index);
+    }
+
+    /// True once every station is finished.
+    pub fn finished(&self) -> bool {
+        self.unfinished == 0
+    }
+}
+
 pub struct Lan {
     /// The primary server first; others (a rogue or racing server) after it.
     pub servers: Vec<Server>,
@@ -229,51 +266,9 @@ impl Lan {
     /// Server timers still pending when the stations are done run on in later calls.
     pub fn run_all(&mut self, stations: &mut [&mut dyn Station], limit: Duration) {
         let end = self.now + limit;
-        let by_mac: HashMap<[u8; 6], usize> = stations
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.mac().map(|m| (m, i)))
-            .collect();
-        // Station timers: (deadline, station), checked against the station when popped.
-        let mut timers: BinaryHeap<Reverse<(Duration, usize)>> = BinaryHeap::new();
-        let mut dirty: Vec<usize> = (0..stations.len()).collect();
-        let mut unfinished = stations.iter().filter(|s| !s.finished()).count();
-        let mut done: Vec<bool> = stations.iter().map(|s| s.finished()).collect();
+        let mut run = Run::new(stations);
         loop {
-            for i in std::mem::take(&mut dirty) {
-                while let Some(d) = stations[i].poll_transmit() {
-                    self.send(Towards::Server, d, 0);
-                }
-                if !done[i] && stations[i].finished() {
-                    done[i] = true;
-                    unfinished -= 1;
-                }
-                if let Some(t) = stations[i].poll_timeout() {
-                    timers.push(Reverse((t, i)));
-                }
-            }
-            if unfinished == 0 {
-                return;
-            }
-            // The next event: a frame arriving, a station timer, a server timer.
-            let frame_at = if self.immediate.is_empty() {
-                self.queue.peek().map(|Reverse((at, _))| *at)
-            } else {
-                Some(self.now)
-            };
-            let timer_at = loop {
-                match timers.peek() {
-                    Some(Reverse((t, i)))
-                        if stations[*i].poll_timeout() != Some(*t) || done[*i] =>
-                    {
-                        timers.pop();
-                    }
-                    Some(Reverse((t, _))) => break Some(*t),
-                    None => break None,
-                }
-            };
-            let server_at = self.server_deadline();
-            let Some(next) = [frame_at, timer_at, server_at].into_iter().flatten().min() else {
+            let Some(next) = self.poll(&mut run, stations) else {
                 return;
             };
             if next > end {
@@ -281,46 +276,115 @@ impl Lan {
                 return;
             }
             self.now = self.now.max(next);
-            if frame_at == Some(next) {
-                let due_in_heap = self
-                    .queue
-                    .peek()
-                    .is_some_and(|Reverse((at, _))| *at <= self.now);
-                let item = if due_in_heap {
-                    let Reverse((_, seq)) = self.queue.pop().expect("peeked");
-                    self.flight.remove(&seq).expect("in flight")
-                } else {
-                    self.immediate.pop_front().expect("an immediate frame")
-                };
-                match item.towards {
-                    Towards::Server => self.at_server(item.datagram),
-                    Towards::Client => {
-                        self.record(false, &item.datagram);
-                        for i in self.recipients(&item.datagram, &by_mac, stations.len()) {
-                            if !done[i] {
-                                stations[i].handle(self.now, &item.datagram);
-                                dirty.push(i);
-                            }
+            self.step(&mut run, stations);
+        }
+    }
+
+    /// Lets every station with something to say transmit, then tells when the next event
+    /// (a frame arriving, a station timer, a server timer) is due: `None` when every station
+    /// is finished or nothing is pending. The caller moves the clock (`advance_to`) and calls
+    /// [`Lan::step`]: instantly on a virtual clock, after waiting on a real one.
+    pub fn poll(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) -> Option<Duration> {
+        for i in std::mem::take(&mut run.dirty) {
+            while let Some(d) = stations[i].poll_transmit() {
+                self.send(Towards::Server, d, 0);
+            }
+            if !run.done[i] && stations[i].finished() {
+                run.done[i] = true;
+                run.unfinished -= 1;
+            }
+            if let Some(t) = stations[i].poll_timeout() {
+                run.timers.push(Reverse((t, i)));
+            }
+        }
+        if run.unfinished == 0 {
+            return None;
+        }
+        let (frame_at, timer_at, server_at) = self.pending(run, stations);
+        [frame_at, timer_at, server_at].into_iter().flatten().min()
+    }
+
+    /// When the next frame, station timer and server timer are due.
+    fn pending(
+        &mut self,
+        run: &mut Run,
+        stations: &[&mut dyn Station],
+    ) -> (Option<Duration>, Option<Duration>, Option<Duration>) {
+        let frame_at = if self.immediate.is_empty() {
+            self.queue.peek().map(|Reverse((at, _))| *at)
+        } else {
+            Some(self.now)
+        };
+        // Stale timers (the station moved its deadline, or finished) are dropped here.
+        let timer_at = loop {
+            match run.timers.peek() {
+                Some(Reverse((t, i)))
+                    if stations[*i].poll_timeout() != Some(*t) || run.done[*i] =>
+                {
+                    run.timers.pop();
+                }
+                Some(Reverse((t, _))) => break Some(*t),
+                None => break None,
+            }
+        };
+        (frame_at, timer_at, self.server_deadline())
+    }
+
+    /// Moves the clock to `at` (never backwards): a real-time driver calls this with the
+    /// time it woke at.
+    pub fn advance_to(&mut self, at: Duration) {
+        self.now = self.now.max(at);
+    }
+
+    /// Handles the earliest event due by now (a frame first, then station timers, then the
+    /// servers' timers when they are due at the same time).
+    pub fn step(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) {
+        let (frame_at, timer_at, server_at) = self.pending(run, stations);
+        let Some(first) = [frame_at, timer_at, server_at].into_iter().flatten().min() else {
+            return;
+        };
+        if first > self.now {
+            return;
+        }
+        if frame_at == Some(first) {
+            let due_in_heap = self
+                .queue
+                .peek()
+                .is_some_and(|Reverse((at, _))| *at <= self.now);
+            let item = if due_in_heap {
+                let Reverse((_, seq)) = self.queue.pop().expect("peeked");
+                self.flight.remove(&seq).expect("in flight")
+            } else {
+                self.immediate.pop_front().expect("an immediate frame")
+            };
+            match item.towards {
+                Towards::Server => self.at_server(item.datagram),
+                Towards::Client => {
+                    self.record(false, &item.datagram);
+                    for i in self.recipients(&item.datagram, &run.by_mac, stations.len()) {
+                        if !run.done[i] {
+                            stations[i].handle(self.now, &item.datagram);
+                            run.dirty.push(i);
                         }
                     }
                 }
-                continue;
             }
-            if timer_at == Some(next) {
-                while let Some(Reverse((t, i))) = timers.peek().copied() {
-                    if t > self.now {
-                        break;
-                    }
-                    timers.pop();
-                    if !done[i] && stations[i].poll_timeout() == Some(t) {
-                        stations[i].handle_timeout(self.now);
-                        dirty.push(i);
-                    }
-                }
-                continue;
-            }
-            self.server_timers();
+            return;
         }
+        if timer_at == Some(first) {
+            while let Some(Reverse((t, i))) = run.timers.peek().copied() {
+                if t > self.now {
+                    break;
+                }
+                run.timers.pop();
+                if !run.done[i] && stations[i].poll_timeout() == Some(t) {
+                    stations[i].handle_timeout(self.now);
+                    run.dirty.push(i);
+                }
+            }
+            return;
+        }
+        self.server_timers();
     }
 
     /// Which stations a frame from the server reaches.

@@ -1,8 +1,10 @@
 //! Where the firmware models meet servers: an in-process segment with netbootd on it.
 
 pub mod embedded;
+pub mod ether;
 pub mod iface;
 pub mod lan;
+pub mod realtime;
 
 use std::time::Duration;
 

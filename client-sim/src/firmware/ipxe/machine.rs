@@ -123,6 +123,14 @@ enum Wait {
         until: Duration,
         rc: i32,
     },
+    /// DHCP is done; `ifconf` still waits for the IPv6 configurator, which gives up at
+    /// `until` on a segment without a router.
+    Ipv6 {
+        until: Duration,
+        started: Duration,
+        lease: Option<Box<Lease>>,
+        autoboot: bool,
+    },
     None,
 }
 
@@ -152,6 +160,30 @@ pub struct Ipxe {
     out: Vec<Datagram>,
     next_port: u16,
     menus: Vec<(String, Vec<(String, bool)>)>,
+    /// How long the IPv6 configurator runs with no router to answer, when modelled.
+    ipv6_gives_up: Option<Duration>,
+    /// When the running `ifconf`'s IPv6 configurator gives up.
+    ipv6_until: Option<Duration>,
+    /// The product version of a build from before v1.20, whose console differs.
+    legacy_version: Option<String>,
+}
+
+/// iPXE's IPv6 configurator on a segment without a router (no router advertisement ever
+/// comes): router solicitations on a retry timer started with no delay that doubles from its
+/// minimum and fails once the doubled timeout passes its maximum (src/net/retry.c
+/// `timer_expired`). `ifconf` runs every configurator at once and finishes when the last
+/// one has (src/usr/ifmgmt.c `ifconf`), so with no router "Configuring" lasts this long even
+/// when DHCP is done in 3 s.
+pub mod ipv6conf {
+    use std::time::Duration;
+
+    /// Builds before October 2020 (Debian 12's 1.0.0+git-20190125): src/net/ndp.c
+    /// `ipv6conf` uses retry.c's defaults, 1/4 s to 10 s: solicitations at 0, 0.25, 0.75,
+    /// 1.75, 3.75, 7.75 s, failure at 15.75 s. OBSERVED under QEMU/TCG: 16.7-18 s.
+    pub const LEGACY: Duration = Duration::from_millis(15_750);
+    /// Since October 2020 (`IPV6CONF_MIN_TIMEOUT` 1/8 s, `IPV6CONF_MAX_TIMEOUT` 3 s):
+    /// 0, 0.125, 0.375, 0.875, 1.875, failure at 3.875 s.
+    pub const CURRENT: Duration = Duration::from_millis(3_875);
 }
 
 const FETCH_OPTIONS: OptionSpec = &[
@@ -180,14 +212,33 @@ impl Ipxe {
             end: None,
             out: Vec::new(),
             menus: Vec::new(),
+            ipv6_gives_up: None,
+            ipv6_until: None,
+            legacy_version: None,
         }
     }
 
+    /// A build from before v1.20 with this product version (Debian 12's
+    /// "1.0.0+git-20190125.36a4c85-5.1"): its banner names that version and
+    /// `PRODUCT_URI` "http://ipxe.org" (src/config/branding.h then), its errors link to
+    /// http://ipxe.org/<code>, and `ifstat` prints no link-layer name (src/usr/ifmgmt.c).
+    /// OBSERVED under QEMU, whole lines.
+    pub fn set_legacy_version(&mut self, version: String) {
+        self.legacy_version = Some(version);
+    }
+
+    /// Models the IPv6 configurator inside `ifconf` ([`ipv6conf`]): from the next `ifconf`
+    /// on, DHCP alone no longer ends "Configuring" before `gives_up` has passed.
+    pub fn set_ipv6_configurator(&mut self, gives_up: Duration) {
+        self.ipv6_gives_up = Some(gives_up);
+    }
+
     fn say(&mut self, at: Duration, text: impl Into<String>) {
-        self.console.push(Console {
-            at,
-            text: text.into(),
-        });
+        let mut text = text.into();
+        if self.legacy_version.is_some() {
+            text = text.replace("https://ipxe.org", "http://ipxe.org");
+        }
+        self.console.push(Console { at, text });
     }
 
     fn mac_text(&self) -> String {
@@ -203,11 +254,24 @@ impl Ipxe {
     /// (`BANNER_TIMEOUT`).
     pub fn start(&mut self, now: Duration) {
         self.say(now, "iPXE initialising devices...ok");
+        let version = self
+            .legacy_version
+            .as_deref()
+            .unwrap_or("1.21.1+")
+            .to_string();
         self.say(
             now,
-            "iPXE 1.21.1+ -- Open Source Network Boot Firmware -- https://ipxe.org",
+            format!("iPXE {version} -- Open Source Network Boot Firmware -- https://ipxe.org"),
         );
-        self.say(now, "Features: DNS HTTP HTTPS iSCSI TFTP SRP AoE EFI Menu");
+        // The features linked in (OBSERVED for Debian 12's 2019 EFI and BIOS builds).
+        let features = match (&self.legacy_version, self.id.build) {
+            (None, _) => "DNS HTTP HTTPS iSCSI TFTP SRP AoE EFI Menu",
+            (Some(_), Build::EfiX64) => "DNS HTTP iSCSI NFS TFTP SRP AoE EFI Menu",
+            (Some(_), Build::BiosUndi) => {
+                "DNS HTTP iSCSI NFS TFTP AoE ELF MBOOT PXE bzImage Menu PXEXT"
+            }
+        };
+        self.say(now, format!("Features: {features}"));
         self.say(now, "Press Ctrl-B for the iPXE command line...");
         self.banner_until = now + Duration::from_secs(2);
         self.wait = Wait::Banner;
@@ -250,6 +314,7 @@ impl Ipxe {
             Wait::Dhcp { session, .. } => session.poll_timeout(),
             Wait::Fetch { get, .. } => get.poll_timeout(),
             Wait::Sleep { until, .. } => Some(*until),
+            Wait::Ipv6 { until, .. } => Some(*until),
             Wait::None => None,
         }
     }
@@ -277,9 +342,14 @@ impl Ipxe {
             Wait::Banner if now >= self.banner_until => {
                 self.wait = Wait::None;
                 let mac = self.mac_text();
+                let ll = if self.legacy_version.is_some() {
+                    ""
+                } else {
+                    " (Ethernet)"
+                };
                 self.say(
                     now,
-                    format!("net0: {mac} using SNP on SNP-0000:00:02.0 (Ethernet) (open)"),
+                    format!("net0: {mac} using SNP on SNP-0000:00:02.0{ll} (open)"),
                 );
                 self.say(now, "  [Link:up, TX:0 TXE:0 RX:0 RXE:0]");
                 self.start_dhcp(now, true);
@@ -293,6 +363,19 @@ impl Ipxe {
                 self.resume(now, rc);
                 return;
             }
+            Wait::Ipv6 { until, .. } if now >= *until => {
+                if let Wait::Ipv6 {
+                    started,
+                    lease,
+                    autoboot,
+                    ..
+                } = std::mem::replace(&mut self.wait, Wait::None)
+                {
+                    self.ipv6_until = None;
+                    self.dhcp_done(now, started, lease.map(|l| *l), autoboot);
+                }
+                return;
+            }
             _ => return,
         }
         self.advance(now);
@@ -301,6 +384,7 @@ impl Ipxe {
     fn start_dhcp(&mut self, now: Duration, autoboot: bool) {
         let session = Box::new(DhcpSession::new(self.id.clone(), self.xid, now));
         self.xid = self.xid.wrapping_add(1);
+        self.ipv6_until = self.ipv6_gives_up.map(|d| now + d);
         self.wait = Wait::Dhcp {
             session,
             autoboot,
@@ -347,6 +431,15 @@ impl Ipxe {
         lease: Option<Lease>,
         autoboot: bool,
     ) {
+        if let Some(until) = self.ipv6_until.filter(|u| *u > now) {
+            self.wait = Wait::Ipv6 {
+                until,
+                started,
+                lease: lease.map(Box::new),
+                autoboot,
+            };
+            return;
+        }
         // "Configuring (net0 <mac>)..." then a dot per second, then " ok" or the error.
         let dots = ".".repeat(3 + now.saturating_sub(started).as_secs() as usize);
         let mac = self.mac_text();
@@ -354,7 +447,13 @@ impl Ipxe {
             self.say(
                 now,
                 format!(
-                    "Configuring (net0 {mac}){dots} No configuration methods succeeded (https://ipxe.org/040ee186)"
+                    "Configuring (net0 {mac}){dots} No configuration methods succeeded (https://ipxe.org/{})",
+                    // EFI builds map the error through EFI_NOT_READY; BIOS builds do not
+                    // (OBSERVED with QEMU's BIOS ROM: 040ee119).
+                    match self.id.build {
+                        Build::EfiX64 => "040ee186",
+                        Build::BiosUndi => "040ee119",
+                    }
                 ),
             );
             if autoboot {
@@ -372,6 +471,20 @@ impl Ipxe {
             .map(|g| format!(" gw {g}"))
             .unwrap_or_default();
         self.say(now, format!("net0: {}/{mask}{gw}", lease.address));
+        if self.ipv6_gives_up.is_some() {
+            // The link-local address the IPv6 configurator leaves (EUI-64 from the MAC).
+            let m = self.id.mac;
+            self.say(
+                now,
+                format!(
+                    "net0: fe80::{:x}:{:x}:{:x}:{:x}/64",
+                    u16::from_be_bytes([m[0] ^ 0x02, m[1]]),
+                    u16::from_be_bytes([m[2], 0xff]),
+                    u16::from_be_bytes([0xfe, m[3]]),
+                    u16::from_be_bytes([m[4], m[5]])
+                ),
+            );
+        }
         self.settings.lease = Some(lease.clone());
         if !autoboot {
             return self.resume(now, 0);
@@ -389,9 +502,15 @@ impl Ipxe {
             (Some(f), _) if f.contains("://") => f,
             (Some(f), Some(n)) => format!("tftp://{n}/{}", f.trim_start_matches('/')),
             _ => {
+                // 2d03e18e for EFI builds, 2d03e13b for BIOS ones (OBSERVED with QEMU's BIOS
+                // ROM on the guide's network; firmware.md B.5).
+                let code = match self.id.build {
+                    Build::EfiX64 => "2d03e18e",
+                    Build::BiosUndi => "2d03e13b",
+                };
                 self.say(
                     now,
-                    "Nothing to boot: No such file or directory (https://ipxe.org/2d03e18e)",
+                    format!("Nothing to boot: No such file or directory (https://ipxe.org/{code})"),
                 );
                 return self.give_up(now, rc::ENOENT, "the DHCPACK has no boot file name");
             }
@@ -438,13 +557,16 @@ impl Ipxe {
         };
         let local = SocketAddrV4::new(lease.address, self.next_port);
         self.next_port = self.next_port.wrapping_add(1).max(49152);
+        // The RRQ names the URI's path without its leading '/' (`tftp_send_rrq`, iPXE
+        // src/net/udp/tftp.c: `path = uri->path + 1`, in Debian's 2019 build and HEAD;
+        // OBSERVED under QEMU: "refind.pxe"): tftp://s/x asks for "x", tftp://s//x for "/x".
         let get = Box::new(TftpGet::new(
             now,
             self.id.mac,
             self.server_mac,
             local,
             server,
-            &format!("/{path}"),
+            path,
         ));
         self.wait = Wait::Fetch { get, uri, then };
     }

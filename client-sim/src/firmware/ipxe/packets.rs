@@ -70,6 +70,27 @@ pub const ENCAPSULATED: [u8; 39] = [
     0x12, 0x01, 0x01, // AoE
 ];
 
+/// Option 175 of the BIOS build (QEMU's ipxe-qemu ROM for virtio-net, Debian 12's
+/// 1.0.0+git-20190125), OBSERVED under QEMU by `bootsim qemu --firmware bios --compare`: the
+/// same bus id and version, then the features linked into a BIOS build, in link order
+/// (`DHCP_EB_FEATURE_*`, src/include/ipxe/features.h): PXE_EXT carries the value 2.
+pub const ENCAPSULATED_BIOS: [u8; 48] = [
+    0xb1, 0x05, 0x01, 0x1a, 0xf4, 0x10, 0x00, // bus-id
+    0xeb, 0x03, 0x01, 0x00, 0x00, // version
+    0x17, 0x01, 0x01, // DNS
+    0x22, 0x01, 0x01, // ELF
+    0x13, 0x01, 0x01, // HTTP
+    0x11, 0x01, 0x01, // iSCSI
+    0x27, 0x01, 0x01, // Menu
+    0x19, 0x01, 0x01, // Multiboot
+    0x29, 0x01, 0x01, // NFS
+    0x10, 0x01, 0x02, // PXE API extensions
+    0x21, 0x01, 0x01, // PXE format
+    0x15, 0x01, 0x01, // TFTP
+    0x18, 0x01, 0x01, // bzImage
+    0x12, 0x01, 0x01, // AoE
+];
+
 /// Who the client is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -116,7 +137,13 @@ impl Identity {
         // 77 is the raw string "iPXE", not RFC 3004's length-prefixed form.
         m.options.push(77, b"iPXE");
         m.options.push(55, &PARAMETER_REQUEST_LIST);
-        m.options.push(175, &ENCAPSULATED);
+        m.options.push(
+            175,
+            match self.build {
+                Build::EfiX64 => &ENCAPSULATED[..],
+                Build::BiosUndi => &ENCAPSULATED_BIOS[..],
+            },
+        );
         let mut client_id = vec![1u8];
         client_id.extend_from_slice(&self.mac);
         m.options.push(61, &client_id);

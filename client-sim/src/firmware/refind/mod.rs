@@ -152,10 +152,16 @@ fn scan_volume(
             }
         }
     }
-    // The fallback loader, unless it is byte-identical to one already listed.
+    // The fallback loader, unless it is byte-identical to one already listed. rEFInd titles
+    // it "Fallback boot loader" (scan.c ScanEfiFiles: `AddLoaderEntry(FALLBACK_FULLNAME,
+    // L"Fallback boot loader", Volume, TRUE)`; OBSERVED with 0.13.2 under QEMU:
+    // "Boot Fallback boot loader from ESP").
     if let Some(b) = volume.get("EFI\\BOOT\\bootx64.efi") {
         if is_loader(b) && !entries.iter().any(|e| e.bytes == b) {
             add("EFI\\BOOT\\bootx64.efi".into(), b, &mut entries);
+            if let Some(e) = entries.last_mut() {
+                e.title = format!("Boot Fallback boot loader from {}", volume.label);
+            }
         }
     }
     entries
@@ -341,7 +347,7 @@ mod tests {
             titles,
             [
                 "Boot EFI\\debian\\grubx64.efi from ESP",
-                "Boot EFI\\BOOT\\bootx64.efi from ESP"
+                "Boot Fallback boot loader from ESP"
             ]
         );
         assert_eq!(run.elapsed, Duration::from_secs(1));
