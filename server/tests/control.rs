@@ -39,7 +39,7 @@ fn config(dir: &Path, lifetime: u32) -> String {
   // comments are Kea's dialect, and config-get gives plain JSON
   "interfaces-config": {{ "interfaces": [ "lo" ], "dhcp-socket-type": "udp" }},
   "control-socket": {{ "socket-type": "unix", "socket-name": "{dir}/ctrl.sock" }},
-  "lease-database": {{ "type": "memfile", "name": "{dir}/leases.csv" }},
+  "lease-database": {{ "type": "memfile", "name": "{dir}/leases.csv", "lfc-interval": 1 }},
   "valid-lifetime": {lifetime},
   "subnet4": [ {{ "id": 1, "subnet": "127.0.0.0/8", "pools": [ {{ "pool": "127.0.0.10 - 127.0.0.20" }} ] }} ]
 }} }}"#,
@@ -138,6 +138,16 @@ fn the_control_channel_serves_operators_without_the_lease_hook() {
         json!(900),
         "old one kept"
     );
+
+    // lfc-interval 1: the lease file is cleaned up as kea-lfc does, into leases.csv.1.
+    let cleaned = dir.path().join("leases.csv.1");
+    for _ in 0..50 {
+        if cleaned.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cleaned.exists(), "no lease file cleanup within 5 s");
 
     // A TFTP download counts, and the Prometheus endpoint shows it.
     let fetched = dir.path().join("fetched");

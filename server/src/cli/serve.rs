@@ -500,6 +500,36 @@ fn listening(iface: &str, addr: std::net::Ipv4Addr, port: u16, socket: &str) {
     );
 }
 
+/// Kea's lease file cleanup every lfc-interval seconds (Memfile_LeaseMgr::lfcCallback, which
+/// runs kea-lfc): the same .1/.2/.output/.completed files, done in-process under the file's
+/// lock, so lease writes wait for it.
+fn lease_file_cleanup(service: &DhcpService) {
+    let Some(file) = &service.lease_file else {
+        return;
+    };
+    tracing::info!(
+        logger = "kea-dhcp4.dhcpsrv",
+        id = "DHCPSRV_MEMFILE_LFC_START",
+        "starting Lease File Cleanup"
+    );
+    let result = match file.lock() {
+        Ok(mut f) => f.compact(),
+        Err(_) => return,
+    };
+    match result {
+        Ok(()) => tracing::info!(
+            logger = "kea-dhcp4.dhcpsrv",
+            id = "DHCPSRV_MEMFILE_LFC_EXECUTE",
+            "Lease File Cleanup completed"
+        ),
+        Err(e) => tracing::error!(
+            logger = "kea-dhcp4.dhcpsrv",
+            id = "DHCPSRV_MEMFILE_LFC_SPAWN_FAIL",
+            "lease file cleanup failed: {e}"
+        ),
+    }
+}
+
 /// A SIGHUP whose configuration was refused; the old one serves on (Kea's
 /// DHCP4_DYNRECONF_FAIL).
 fn reload_failed(args: &ServeArgs, why: &str) {
@@ -538,7 +568,7 @@ async fn signals(
     // and a flush every flush-reclaimed-timer-wait-time (0 turns either off), read from the
     // configuration in force, so a reload changes them.
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    let (mut since_reclaim, mut since_flush) = (0u32, 0u32);
+    let (mut since_reclaim, mut since_flush, mut since_lfc) = (0u32, 0u32, 0u32);
     loop {
         tokio::select! {
             _ = hup.recv() => match (service, load(args)) {
@@ -564,9 +594,18 @@ async fn signals(
             },
             _ = tick.tick() => {
                 let Some(service) = service else { continue };
-                let Ok(timers) = service.engine.lock().map(|e| e.config().expired_leases.clone()) else { continue };
+                let Ok((timers, lfc_interval)) = service.engine.lock().map(|e| {
+                    (e.config().expired_leases.clone(), e.config().lease_database.lfc_interval)
+                }) else {
+                    continue;
+                };
                 since_reclaim += 1;
                 since_flush += 1;
+                since_lfc += 1;
+                if lfc_interval > 0 && since_lfc >= lfc_interval {
+                    since_lfc = 0;
+                    lease_file_cleanup(service);
+                }
                 let reclaim = timers.reclaim_timer_wait_time > 0 && since_reclaim >= timers.reclaim_timer_wait_time;
                 let flush = timers.flush_reclaimed_timer_wait_time > 0
                     && since_flush >= timers.flush_reclaimed_timer_wait_time;
