@@ -1,42 +1,13 @@
-//! Global settings: interfaces, hooks, lease database, timers and the inheritable scope.
+//! Global settings: hooks, lease database, timers and the inheritable scope.
 
 use std::path::Path;
 
 use crate::kea::json::Node;
 use crate::kea::model::{
-    ControlSocket, ExpiredLeases, HookLibrary, IdentifierKind, Interfaces, LeaseDatabase, Logger,
-    Scope, SocketType,
+    ControlSocket, ExpiredLeases, HookLibrary, IdentifierKind, LeaseDatabase, Logger, Scope,
 };
 
 use super::{error, read, Check, Ctx};
-
-/// IfaceMgr's check in `kea-dhcp4 -t` (CfgIface::use): every named interface exists; `*`
-/// means all; `name/address` names an interface and one of its addresses. Kea's message
-/// carries the name's position, then the interfaces-config position.
-pub fn interfaces(ctx: &mut Ctx, node: &Node) -> Check<Interfaces> {
-    let mut out = Interfaces::default();
-    if let Some(items) = node.get("interfaces").and_then(Node::items) {
-        for item in items {
-            let Some(name) = item.as_str() else { continue };
-            let iface = name.split('/').next().unwrap_or(name);
-            if name != "*" && !ctx.system.interface_exists(iface) {
-                return Err(error(
-                    read::key_span(node, "interfaces"),
-                    format!(
-                        "Failed to select interface: interface '{iface}' doesn't exist in the \
-                         system ({})",
-                        item.span.element()
-                    ),
-                ));
-            }
-            out.names.push(name.to_string());
-        }
-    }
-    if read::string(node, "dhcp-socket-type").as_deref() == Some("udp") {
-        out.socket_type = SocketType::Udp;
-    }
-    Ok(out)
-}
 
 pub fn host_identifiers(node: &Node) -> Vec<IdentifierKind> {
     node.items()

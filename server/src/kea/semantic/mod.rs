@@ -8,6 +8,7 @@
 mod classes;
 mod globals;
 mod hosts;
+mod interfaces;
 mod networks;
 mod options;
 mod read;
@@ -75,7 +76,7 @@ fn configure(ctx: &mut Ctx, dhcp4: &Node) -> Check<Config> {
         config.host_identifiers = globals::host_identifiers(ids);
     }
     if let Some(interfaces) = dhcp4.get("interfaces-config") {
-        config.interfaces = globals::interfaces(ctx, interfaces)?;
+        config.interfaces = interfaces::interfaces(ctx, interfaces)?;
     }
     if let Some(expired) = dhcp4.get("expired-leases-processing") {
         config.expired_leases = globals::expired_leases(expired);

@@ -4,7 +4,7 @@
 //! (prefix, timers, boot fields, interface, then each pool against the prefix), reservations,
 //! and last the subnet's id and prefix against every subnet configured before it.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
 
@@ -365,23 +365,35 @@ fn init_subnet(
     Ok(())
 }
 
-/// PoolParser::parse: "first - last" or "prefix/len", spaces ignored.
+/// PoolParser::parse (src/lib/dhcpsrv/parsers/dhcp_parsers.cc at Kea-2.2.0): "first - last"
+/// or "prefix/len", blanks removed. Kea words two failures apart: text that is not an address
+/// (IOAddress, which also takes IPv6) or a length that `lexical_cast<int>` refuses or that does
+/// not fit a `uint8_t` is "Failed to parse pool definition"; parsed values that Pool4's
+/// constructor refuses (IPv6, first after last, length over 32) are "Failed to create pool
+/// defined by".
 fn pool(ctx: &mut Ctx, item: &Node) -> Check<Pool> {
     let value = item.get("pool");
     let span = value.map(|n| &n.span).unwrap_or(&item.span);
     let written = value.and_then(Node::as_str).unwrap_or_default();
     let text = written.replace([' ', '\t'], "");
-    let failed = || error(span, format!("Failed to create pool defined by: {text}"));
+    let unparsable = || error(span, format!("Failed to parse pool definition: {text}"));
+    let refused = || error(span, format!("Failed to create pool defined by: {text}"));
+    let v4 = |a: IpAddr| match a {
+        IpAddr::V4(a) => Ok(a),
+        IpAddr::V6(_) => Err(refused()),
+    };
     let (first, last) = if let Some((addr, len)) = text.split_once('/') {
-        let addr: Ipv4Addr = addr.parse().map_err(|_| failed())?;
-        let len: u8 = len.parse().map_err(|_| failed())?;
-        let net = Ipv4Net::new(addr, len).map_err(|_| failed())?;
+        let addr: IpAddr = addr.parse().map_err(|_| unparsable())?;
+        let len: i32 = len.parse().map_err(|_| unparsable())?;
+        let len = u8::try_from(len).map_err(|_| unparsable())?;
+        let net = Ipv4Net::new(v4(addr)?, len).map_err(|_| refused())?;
         (net.network(), net.broadcast())
     } else if let Some((a, b)) = text.split_once('-') {
-        let a: Ipv4Addr = a.parse().map_err(|_| failed())?;
-        let b: Ipv4Addr = b.parse().map_err(|_| failed())?;
+        let a: IpAddr = a.parse().map_err(|_| unparsable())?;
+        let b: IpAddr = b.parse().map_err(|_| unparsable())?;
+        let (a, b) = (v4(a)?, v4(b)?);
         if a > b {
-            return Err(failed());
+            return Err(refused());
         }
         (a, b)
     } else {
