@@ -120,3 +120,39 @@ fn the_cli_exit_codes_and_junit() {
     assert!(xml.contains("failures=\"2\""), "{xml}");
     assert_eq!(run("kea/public/mengxifl-dhcp.json").status.code(), Some(2));
 }
+
+/// Classes that never match, each explained per firmware down to the term: bytes compared with
+/// text (an error, with the fix), a substring outside its value, member() of a class that is
+/// only evaluated when required, a class that waits for the host lookup.
+#[test]
+fn each_class_is_explained_per_firmware_down_to_the_term() {
+    let r = validate(&Request {
+        config: fixture("broken/class-explain.conf"),
+        kea_version: KeaVersion::V2_2,
+        tftp_root: None,
+        storm: 50,
+    })
+    .unwrap();
+    assert_eq!(r.errors(), 1, "{}", text(&r));
+    let text_class = &r.classes[0];
+    assert_eq!(text_class.class, "UEFI x64 (text)");
+    assert_eq!(text_class.at, "class-explain.conf:9");
+    let uefi = &text_class.verdicts[0];
+    assert_eq!(
+        (uefi.firmware.as_str(), uefi.result.as_str()),
+        ("uefi-x64", "false")
+    );
+    assert!(
+        uefi.reasons[0].ends_with("never true; write `option[93].hex == 0x0007`"),
+        "{:?}",
+        uefi.reasons
+    );
+    let bios = &r.classes[3];
+    assert!(bios.notes[0].contains("'PXE firmware' (line 21) is only-if-required"));
+    let unknown = &r.classes[4];
+    assert!(unknown
+        .when
+        .starts_with("after the host-reservation lookup"));
+    assert_eq!(unknown.verdicts[1].result, "true");
+    insta::assert_snapshot!(text(&r));
+}

@@ -106,10 +106,7 @@ fn an_option_the_firmware_does_not_send_is_named() {
     assert_eq!(result, Ok(false));
     assert_eq!(
         why,
-        [
-            "option 77 is absent from this packet, so `option[77].hex` is ''",
-            "`substring(option[77].hex, 0, 4)` is '', not 'iPXE'",
-        ]
+        ["option 77 is absent from this packet, so `option[77].hex` is ''"]
     );
     let (_, why) = reasons("option[77].exists and option[93].hex == 0x0007", &uefi());
     assert_eq!(why, ["option 77 is absent from this packet"]);

@@ -212,10 +212,15 @@ fn why_false(step: &Step, pkt: &Packet, out: &mut Explanation) {
             let (Some(sa), Some(sb)) = (step.children.first(), step.children.get(1)) else {
                 return;
             };
+            let before = out.reasons.len();
             for side in [sa, sb] {
                 notes(side, pkt, &mut out.reasons);
             }
-            out.reasons.push(compare(a, b, value_of(sa), value_of(sb)));
+            let (reason, plain) = compare(a, b, value_of(sa), value_of(sb));
+            // "X is '', not 'iPXE'" adds nothing to the note that says why X is ''.
+            if !(plain && out.reasons.len() > before) {
+                out.reasons.push(reason);
+            }
         }
         Expr::OptionExists(c) => out
             .reasons
@@ -338,8 +343,9 @@ fn meant_hex(text: &str, size: usize) -> Option<String> {
         .then(|| format!("0x{}", digits.to_ascii_lowercase()))
 }
 
-/// Why `a == b` is false, with the fix when the two sides are of different types.
-fn compare(a: &Str, b: &Str, va: &[u8], vb: &[u8]) -> String {
+/// Why `a == b` is false, with the fix when the two sides are of different types; `true`
+/// with it when the reason only states the two values.
+fn compare(a: &Str, b: &Str, va: &[u8], vb: &[u8]) -> (String, bool) {
     for (bin, bv, lit, lv) in [(a, va, b, vb), (b, vb, a, va)] {
         let Str::Literal(text) = lit else { continue };
         if !binary(bin) {
@@ -348,7 +354,7 @@ fn compare(a: &Str, b: &Str, va: &[u8], vb: &[u8]) -> String {
         let text = String::from_utf8_lossy(text);
         if let Some(hex) = meant_hex(&text, bv.len()) {
             if lv.iter().all(|c| c.is_ascii_graphic() || *c == b' ') {
-                return format!(
+                let reason = format!(
                     "`{}` is {} byte(s) ({}) and '{text}' is a {}-character string: bytes never \
                      equal that text, so this is never true; write `{} == {hex}`",
                     render_str(bin),
@@ -357,13 +363,14 @@ fn compare(a: &Str, b: &Str, va: &[u8], vb: &[u8]) -> String {
                     lv.len(),
                     render_str(bin)
                 );
+                return (reason, false);
             }
         }
     }
     let (ta, tb) = (render_str(a), render_str(b));
     for (t, v, other) in [(&ta, va, vb), (&tb, vb, va)] {
         if !other.is_empty() && v.len() > other.len() && v.starts_with(other) {
-            return format!(
+            let reason = format!(
                 "`{t}` is {}, which only begins with {}; to compare the start, write \
                  `substring({t}, 0, {}) == {}`",
                 literal(v),
@@ -371,11 +378,13 @@ fn compare(a: &Str, b: &Str, va: &[u8], vb: &[u8]) -> String {
                 other.len(),
                 literal(other)
             );
+            return (reason, false);
         }
     }
-    match (a, b) {
+    let reason = match (a, b) {
         (_, Str::Literal(_)) => format!("`{ta}` is {}, not {}", literal(va), literal(vb)),
         (Str::Literal(_), _) => format!("`{tb}` is {}, not {}", literal(vb), literal(va)),
         _ => format!("`{ta}` is {} but `{tb}` is {}", literal(va), literal(vb)),
-    }
+    };
+    (reason, true)
 }

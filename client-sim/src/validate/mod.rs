@@ -6,12 +6,19 @@
 //! firmware matches, option 60 traps, boot files without a next-server, pools too small for
 //! a boot storm.
 
+mod explain;
+mod report;
+
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
+
+use explain::Explainer;
+pub use explain::{ClassReport, ClassVerdict};
+pub use report::{Problem, Report, Row, Severity};
 
 use crate::chain::{ChainClient, Client, Firmware};
 use crate::firmware::ipxe::packets::{Build, Identity as IpxeId};
@@ -134,145 +141,6 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Row {
-    pub firmware: String,
-    pub classes: Vec<String>,
-    pub file: Option<String>,
-    pub next_server: Option<Ipv4Addr>,
-    /// "booted ...", "failed at ...", or "not run" without a TFTP root.
-    pub chain: String,
-    pub chain_ok: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    pub severity: Severity,
-    pub firmware: Option<String>,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub config: String,
-    pub rows: Vec<Row>,
-    pub problems: Vec<Problem>,
-}
-
-impl Report {
-    pub fn errors(&self) -> usize {
-        self.problems
-            .iter()
-            .filter(|p| p.severity == Severity::Error)
-            .count()
-    }
-
-    pub fn render(&self) -> String {
-        let mut out = format!("{}\n", self.config);
-        let _ = writeln!(
-            out,
-            "{:<11} {:<28} {:<24} {:<13} chain",
-            "firmware", "classes", "file", "next-server"
-        );
-        for r in &self.rows {
-            let classes = if r.classes.is_empty() {
-                "-".to_string()
-            } else {
-                r.classes.join(", ")
-            };
-            let _ = writeln!(
-                out,
-                "{:<11} {:<28} {:<24} {:<13} {}",
-                r.firmware,
-                classes,
-                r.file.as_deref().unwrap_or("-"),
-                r.next_server.map_or("-".to_string(), |a| a.to_string()),
-                r.chain
-            );
-        }
-        if self.problems.is_empty() {
-            out.push_str("no problems found\n");
-        }
-        for p in &self.problems {
-            let who = p
-                .firmware
-                .as_ref()
-                .map(|f| format!("{f}: "))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "{}: {who}{}",
-                match p.severity {
-                    Severity::Error => "error",
-                    Severity::Warning => "warning",
-                },
-                p.message
-            );
-        }
-        out
-    }
-
-    /// JUnit: one testcase per firmware, one for the config as a whole.
-    pub fn junit(&self) -> String {
-        let esc = |t: &str| {
-            t.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', "&quot;")
-        };
-        let mut cases = Vec::new();
-        for r in &self.rows {
-            let errs: Vec<&Problem> = self
-                .problems
-                .iter()
-                .filter(|p| {
-                    p.severity == Severity::Error && p.firmware.as_deref() == Some(&r.firmware)
-                })
-                .collect();
-            cases.push((r.firmware.clone(), errs));
-        }
-        let general: Vec<&Problem> = self
-            .problems
-            .iter()
-            .filter(|p| p.severity == Severity::Error && p.firmware.is_none())
-            .collect();
-        cases.push(("config".into(), general));
-        let failures = cases.iter().filter(|(_, e)| !e.is_empty()).count();
-        let mut out = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"bootsim validate {}\" tests=\"{}\" failures=\"{failures}\">\n",
-            esc(&self.config),
-            cases.len()
-        );
-        for (name, errs) in cases {
-            if errs.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "  <testcase classname=\"validate\" name=\"{}\"/>",
-                    esc(&name)
-                );
-            } else {
-                let text: Vec<String> = errs.iter().map(|p| p.message.clone()).collect();
-                let _ = writeln!(
-                    out,
-                    "  <testcase classname=\"validate\" name=\"{}\">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
-                    esc(&name),
-                    esc(&text[0]),
-                    esc(&text.join("\n"))
-                );
-            }
-        }
-        out.push_str("</testsuite>\n");
-        out
-    }
-}
-
 fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
@@ -300,6 +168,7 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
     let mut problems = Vec::new();
     let mut matched: Vec<String> = Vec::new();
     let mut offered: Vec<(Kind, Option<String>)> = Vec::new();
+    let mut explainer = Explainer::new(build(&spec)?.engine.config());
     for (i, kind) in Kind::ALL.iter().enumerate() {
         // The DHCP offer, straight from the engine.
         let mut server = build(&spec)?;
@@ -320,6 +189,7 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
             Ok(FrameAnswer::Reply { reply, classes, .. }) => (classes, Some(*reply)),
             _ => (Vec::new(), None),
         };
+        explainer.firmware(kind.name(), &query, classes.iter().any(|c| c == "KNOWN"));
         let own: Vec<String> = classes
             .iter()
             .filter(|c| {
@@ -493,6 +363,22 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
             || class.next_server.is_some()
             || !class.options.is_empty();
         if gives && !matched.contains(&class.name) {
+            if let Some(reason) = explainer.never_true(&class.name) {
+                problems.push(Problem {
+                    severity: Severity::Error,
+                    firmware: None,
+                    message: format!(
+                        "class '{}' at {}: its test is never true: {reason}",
+                        class.name,
+                        explainer
+                            .reports
+                            .iter()
+                            .find(|r| r.class == class.name)
+                            .map_or(String::new(), |r| r.at.clone())
+                    ),
+                });
+                continue;
+            }
             let file = class
                 .span
                 .file
@@ -504,8 +390,12 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
                 severity: Severity::Warning,
                 firmware: None,
                 message: format!(
-                    "class '{}' at {file}:{} matches none of the firmware matrix",
-                    class.name, class.span.start.line
+                    "class '{}' at {file}:{} matches none of the firmware matrix{}",
+                    class.name,
+                    class.span.start.line,
+                    explainer
+                        .why_unmatched(&class.name)
+                        .map_or(String::new(), |w| format!(": {w}"))
                 ),
             });
         }
@@ -529,6 +419,7 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
     Ok(Report {
         config: req.config.display().to_string(),
         rows,
+        classes: explainer.reports,
         problems,
     })
 }
