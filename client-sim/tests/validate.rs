@@ -27,7 +27,7 @@ fn report(config: &str, with_root: bool) -> bootsim::validate::Report {
     let tftp_root = with_root.then(|| root(dir.path()));
     validate(&Request {
         config: fixture(config),
-        kea_version: KeaVersion::V3_0,
+        kea_version: Some(KeaVersion::V3_0),
         tftp_root,
         storm: 50,
     })
@@ -80,7 +80,7 @@ fn option_60_and_missing_next_server_are_found() {
 fn a_public_config_is_refused_as_kea_refuses_it_and_its_fix_is_checked() {
     let err = validate(&Request {
         config: fixture("kea/public/mengxifl-dhcp.json"),
-        kea_version: KeaVersion::V3_0,
+        kea_version: Some(KeaVersion::V3_0),
         tftp_root: None,
         storm: 50,
     })
@@ -128,7 +128,7 @@ fn the_cli_exit_codes_and_junit() {
 fn each_class_is_explained_per_firmware_down_to_the_term() {
     let r = validate(&Request {
         config: fixture("broken/class-explain.conf"),
-        kea_version: KeaVersion::V2_2,
+        kea_version: Some(KeaVersion::V2_2),
         tftp_root: None,
         storm: 50,
     })
@@ -154,5 +154,60 @@ fn each_class_is_explained_per_firmware_down_to_the_term() {
         .when
         .starts_with("after the host-reservation lookup"));
     assert_eq!(unknown.verdicts[1].result, "true");
+    // Under `or`, a comparison that is never true leaves the other branch: a warning.
+    assert!(r.problems.iter().any(|p| p.severity == Severity::Warning
+        && p.message.starts_with(
+            "class 'legacy' at class-explain.conf:35: part of its test is never true: \
+             `option[93].hex` is 2 byte(s)"
+        )));
     insta::assert_snapshot!(text(&r));
+}
+
+/// Without --kea-version, validate uses the newest release whose grammar takes the file and
+/// says why older or newer ones refuse it.
+#[test]
+fn the_kea_release_is_chosen_from_the_keywords() {
+    let r = validate(&Request {
+        config: fixture("seed/kea-dhcp4.conf"),
+        kea_version: None,
+        tftp_root: None,
+        storm: 50,
+    })
+    .unwrap();
+    assert_eq!(r.kea_version, "3.0");
+    let verdicts: Vec<(&str, bool)> = r
+        .releases
+        .iter()
+        .map(|x| (x.version.as_str(), x.accepts))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("2.2", false), ("2.4", false), ("2.6", true), ("3.0", true)]
+    );
+    assert_eq!(
+        r.releases[0].refusal.as_deref(),
+        Some("line 62: got unexpected keyword \"output-options\" in loggers map.")
+    );
+
+    // `generated-prefix` left dhcp-ddns in 2.6: the newest release that takes it is 2.4.
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    std::fs::write(
+        &old,
+        r#"{ "Dhcp4": { "dhcp-ddns": { "enable-updates": false, "generated-prefix": "myhost" },
+             "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24",
+                            "pools": [ { "pool": "192.0.2.10 - 192.0.2.200" } ] } ] } }"#,
+    )
+    .unwrap();
+    let r = validate(&Request {
+        config: old,
+        kea_version: None,
+        tftp_root: None,
+        storm: 50,
+    })
+    .unwrap();
+    assert_eq!(r.kea_version, "2.4");
+    assert!(r.render().lines().nth(1).unwrap().starts_with(
+        "Kea releases: 2.2 accepts; 2.4 accepts; 2.6 refuses (line 1: got unexpected keyword \"generated-prefix\""
+    ));
 }

@@ -8,9 +8,9 @@
 
 use serde::Serialize;
 
-use netbootd::kea::expr::explain::explain;
+use netbootd::kea::expr::explain::{explain, render_str};
 use netbootd::kea::expr::{
-    self, depends_on_known, ClassDef, ClassLookup, ClassSet, Expr, OptionLookup, Packet,
+    self, depends_on_known, ClassDef, ClassLookup, ClassSet, Expr, OptionLookup, Packet, Str,
 };
 use netbootd::kea::model::Config;
 use netbootd::kea::options::Registry;
@@ -247,12 +247,28 @@ impl Explainer {
                     .reasons
                     .into_iter()
                     .map(|r| {
-                        // A member() that is false: say why from the class order.
-                        x.false_members
+                        // A member() that is false: say why from the class order, or from
+                        // that class's own verdict on this packet.
+                        let Some(m) = x
+                            .false_members
                             .iter()
                             .find(|m| r.contains(&format!("class '{m}'")))
-                            .and_then(|m| notes.iter().find(|n| n.contains(&format!("'{m}'"))))
-                            .map_or(r.clone(), |_| format!("{r} (see the note)"))
+                        else {
+                            return r;
+                        };
+                        if notes.iter().any(|n| n.contains(&format!("'{m}'"))) {
+                            return format!("{r} (see the note)");
+                        }
+                        let own = self
+                            .classes
+                            .iter()
+                            .position(|c| &c.name == m)
+                            .and_then(|j| verdicts[j].as_ref());
+                        match own.map(|v| v.result.as_str()) {
+                            Some("false") => format!("{r}: its own test is false for this packet"),
+                            Some("error") => format!("{r}: its own test fails to evaluate"),
+                            _ => r,
+                        }
                     })
                     .collect();
                 let result = match x.result {
@@ -295,16 +311,42 @@ impl Explainer {
         })
     }
 
-    /// A one-line reason why `class` never matched, when its test is never true (bytes
-    /// compared with text): for the "matches none of the firmware matrix" problem.
-    pub fn never_true(&self, class: &str) -> Option<String> {
-        let report = self.reports.iter().find(|r| r.class == class)?;
-        report
+    /// A comparison of bytes with text in `class`'s test (never true), and whether the test
+    /// needs it (reached through `and` only), so the whole test is never true.
+    pub fn never_true(&self, class: &str) -> Option<(String, bool)> {
+        let i = self.reports.iter().position(|r| r.class == class)?;
+        let reason = self.reports[i]
             .verdicts
             .iter()
             .flat_map(|v| v.reasons.iter())
-            .find(|r| r.contains("never true"))
-            .cloned()
+            .find(|r| r.contains("never true"))?
+            .clone();
+        let mut needed = Vec::new();
+        if let Some(test) = &self.classes[i].test {
+            necessary_comparisons(test, &mut needed);
+        }
+        let necessary = needed.iter().any(|(a, b)| {
+            [(a, b), (b, a)].iter().any(|(x, y)| match y {
+                Str::Literal(text) => {
+                    reason.starts_with(&format!("`{}`", render_str(x)))
+                        && reason.contains(&format!("'{}'", String::from_utf8_lossy(text)))
+                }
+                _ => false,
+            })
+        });
+        Some((reason, necessary))
+    }
+}
+
+/// The comparisons a test cannot be true without: those joined to it by `and` alone.
+fn necessary_comparisons<'e>(e: &'e Expr, out: &mut Vec<(&'e Str, &'e Str)>) {
+    match e {
+        Expr::Equal(a, b) => out.push((a, b)),
+        Expr::And(a, b, _) => {
+            necessary_comparisons(a, out);
+            necessary_comparisons(b, out);
+        }
+        _ => {}
     }
 }
 

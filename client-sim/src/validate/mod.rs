@@ -7,6 +7,7 @@
 //! a boot storm.
 
 mod explain;
+mod release;
 mod report;
 
 use std::fmt::Write as _;
@@ -18,6 +19,7 @@ use serde::Serialize;
 
 use explain::Explainer;
 pub use explain::{ClassReport, ClassVerdict};
+pub use release::Release;
 pub use report::{Problem, Report, Row, Severity};
 
 use crate::chain::{ChainClient, Client, Firmware};
@@ -26,6 +28,7 @@ use crate::firmware::uefi_pxe::packets::{Arch, Identity as PxeId, Undi};
 use crate::net::embedded::{build, ServerSpec, SetupError};
 use crate::net::lan::{Lan, Station};
 use crate::transcript::Outcome;
+use netbootd::dhcp::engine::Silence;
 use netbootd::dhcp::link::FrameAnswer;
 use netbootd::kea::KeaVersion;
 use netbootd::wire::dhcp::Message;
@@ -141,6 +144,20 @@ impl Kind {
     }
 }
 
+/// Why the engine stayed silent, in an operator's words (Dhcpv4Srv's drop reasons).
+fn silence_words(why: &Silence) -> String {
+    match why {
+        Silence::NoSubnet => "no subnet fits it (Kea's selectSubnet: every subnet is bound to \
+                              another interface or relay, or restricted to a client class it \
+                              lacks, or there are no subnets)"
+            .into(),
+        Silence::NoAddress => "no free address in the pools it may use (pools restricted to \
+                               client classes it lacks, or all leased)"
+            .into(),
+        other => format!("{other:?}"),
+    }
+}
+
 fn c_string(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
@@ -150,16 +167,22 @@ fn c_string(bytes: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub config: PathBuf,
-    pub kea_version: KeaVersion,
+    /// The release to validate against; `None`: the newest release whose grammar accepts
+    /// the file.
+    pub kea_version: Option<KeaVersion>,
     pub tftp_root: Option<PathBuf>,
     /// Warn when the pools hold fewer addresses than this many machines.
     pub storm: u64,
 }
 
 pub fn validate(req: &Request) -> Result<Report, SetupError> {
+    let releases = release::releases(&req.config).unwrap_or_default();
+    let kea_version = req
+        .kea_version
+        .unwrap_or_else(|| release::newest_accepting(&releases));
     let spec = ServerSpec {
         config: req.config.clone(),
-        kea_version: req.kea_version,
+        kea_version,
         tftp_root: req.tftp_root.clone(),
         server_addr: None,
         epoch: 1_700_000_000,
@@ -185,9 +208,11 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
         let answer = server
             .link
             .answer(&mut server.engine, 1_700_000_000, &frame);
-        let (classes, reply) = match answer {
-            Ok(FrameAnswer::Reply { reply, classes, .. }) => (classes, Some(*reply)),
-            _ => (Vec::new(), None),
+        let (classes, reply, silence) = match answer {
+            Ok(FrameAnswer::Reply { reply, classes, .. }) => (classes, Some(*reply), None),
+            Ok(FrameAnswer::Silent { why, .. }) => (Vec::new(), None, Some(silence_words(&why))),
+            Ok(other) => (Vec::new(), None, Some(format!("{other:?}"))),
+            Err(e) => (Vec::new(), None, Some(e.to_string())),
         };
         explainer.firmware(kind.name(), &query, classes.iter().any(|c| c == "KNOWN"));
         let own: Vec<String> = classes
@@ -217,7 +242,10 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
             problems.push(Problem {
                 severity: Severity::Warning,
                 firmware: Some(name.clone()),
-                message: "the server does not answer this firmware's DISCOVER".into(),
+                message: format!(
+                    "the server does not answer this firmware's DISCOVER: {}",
+                    silence.unwrap_or_default()
+                ),
             });
         }
         if let Some(r) = &reply {
@@ -362,23 +390,34 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
         let gives = class.boot_file_name.is_some()
             || class.next_server.is_some()
             || !class.options.is_empty();
-        if gives && !matched.contains(&class.name) {
-            if let Some(reason) = explainer.never_true(&class.name) {
+        let at = explainer
+            .reports
+            .iter()
+            .find(|r| r.class == class.name)
+            .map_or(String::new(), |r| r.at.clone());
+        match explainer.never_true(&class.name) {
+            Some((reason, true)) => {
                 problems.push(Problem {
                     severity: Severity::Error,
                     firmware: None,
                     message: format!(
-                        "class '{}' at {}: its test is never true: {reason}",
-                        class.name,
-                        explainer
-                            .reports
-                            .iter()
-                            .find(|r| r.class == class.name)
-                            .map_or(String::new(), |r| r.at.clone())
+                        "class '{}' at {at}: its test is never true: {reason}",
+                        class.name
                     ),
                 });
                 continue;
             }
+            Some((reason, false)) => problems.push(Problem {
+                severity: Severity::Warning,
+                firmware: None,
+                message: format!(
+                    "class '{}' at {at}: part of its test is never true: {reason}",
+                    class.name
+                ),
+            }),
+            None => {}
+        }
+        if gives && !matched.contains(&class.name) {
             let file = class
                 .span
                 .file
@@ -418,6 +457,8 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
     }
     Ok(Report {
         config: req.config.display().to_string(),
+        kea_version: kea_version.to_string(),
+        releases: releases.into_iter().map(|(_, r)| r).collect(),
         rows,
         classes: explainer.reports,
         problems,

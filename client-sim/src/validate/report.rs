@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::explain::ClassReport;
+use super::release::Release;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -36,6 +37,10 @@ pub struct Problem {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub config: String,
+    /// The Kea release the config was validated as.
+    pub kea_version: String,
+    /// Which releases' grammars accept the config, and why the others refuse it.
+    pub releases: Vec<Release>,
     pub rows: Vec<Row>,
     /// Every class, its test's verdict per firmware and why.
     pub classes: Vec<ClassReport>,
@@ -52,6 +57,9 @@ impl Report {
 
     pub fn render(&self) -> String {
         let mut out = format!("{}\n", self.config);
+        if !self.releases.is_empty() {
+            let _ = writeln!(out, "{}", releases_line(&self.releases, &self.kea_version));
+        }
         let _ = writeln!(
             out,
             "{:<11} {:<28} {:<24} {:<13} chain",
@@ -197,4 +205,19 @@ fn render_classes(classes: &[ClassReport], out: &mut String) {
             }
         }
     }
+}
+
+/// "Kea releases: 2.2 refuses (line 62: ...); 2.6 accepts; ...; validated as Kea 3.0".
+fn releases_line(releases: &[Release], used: &str) -> String {
+    let parts: Vec<String> = releases
+        .iter()
+        .map(|r| match &r.refusal {
+            None => format!("{} accepts", r.version),
+            Some(why) => format!("{} refuses ({why})", r.version),
+        })
+        .collect();
+    format!(
+        "Kea releases: {}; validated as Kea {used}",
+        parts.join("; ")
+    )
 }
