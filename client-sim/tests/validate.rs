@@ -211,3 +211,34 @@ fn the_kea_release_is_chosen_from_the_keywords() {
         "Kea releases: 2.2 accepts; 2.4 accepts; 2.6 refuses (line 1: got unexpected keyword \"generated-prefix\""
     ));
 }
+
+/// Without a TFTP root, boot files are judged by name: a BIOS machine offered grubx64.efi,
+/// iPXE EFI offered a .kpxe, each naming the class or subnet line that gave the file.
+#[test]
+fn boot_files_are_judged_by_name_without_a_tftp_root() {
+    let r = report("broken/names-mismatch.conf", false);
+    let errors: Vec<String> = r
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| format!("{}: {}", p.firmware.as_deref().unwrap_or("-"), p.message))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "uefi-ia32: offered EFI/debian/grubx64.efi by subnet 192.168.1.0/24 at \
+             names-mismatch.conf:14: EFI/debian/grubx64.efi is a UEFI binary for x64 by its \
+             name; this firmware runs only IA32 binaries",
+            "uefi-arm64: offered EFI/debian/grubx64.efi by subnet 192.168.1.0/24 at \
+             names-mismatch.conf:14: EFI/debian/grubx64.efi is a UEFI binary for x64 by its \
+             name; this firmware runs only AArch64 binaries",
+            "bios: offered EFI/debian/grubx64.efi by subnet 192.168.1.0/24 at \
+             names-mismatch.conf:14: EFI/debian/grubx64.efi is a UEFI binary by its name; \
+             BIOS PXE cannot run it (give this firmware undionly.kpxe or pxelinux.0)",
+            "ipxe-efi: offered undionly.kpxe by class 'iPXE' at names-mismatch.conf:7: \
+             undionly.kpxe is a BIOS PXE program by its name; UEFI firmware cannot run it",
+        ]
+    );
+    // The guide's iPXE script refind.pxe is no BIOS binary to iPXE: no error there.
+    assert_eq!(report("seed/kea-dhcp4.conf", false).errors(), 0);
+}

@@ -6,6 +6,7 @@
 //! firmware matches, option 60 traps, boot files without a next-server, pools too small for
 //! a boot storm.
 
+mod bootfile;
 mod explain;
 mod release;
 mod report;
@@ -191,7 +192,9 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
     let mut problems = Vec::new();
     let mut matched: Vec<String> = Vec::new();
     let mut offered: Vec<(Kind, Option<String>)> = Vec::new();
-    let mut explainer = Explainer::new(build(&spec)?.engine.config());
+    let server = build(&spec)?;
+    let config = server.engine.config();
+    let mut explainer = Explainer::new(config);
     for (i, kind) in Kind::ALL.iter().enumerate() {
         // The DHCP offer, straight from the engine.
         let mut server = build(&spec)?;
@@ -290,6 +293,18 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
                 });
             }
         }
+        if let (None, Some(f)) = (&req.tftp_root, &file) {
+            if let Some(why) = bootfile::mismatch(*kind, f) {
+                problems.push(Problem {
+                    severity: Severity::Error,
+                    firmware: Some(name.clone()),
+                    message: format!(
+                        "offered {f} by {}: {why}",
+                        bootfile::source(config, &classes, f)
+                    ),
+                });
+            }
+        }
         offered.push((*kind, file.clone()));
         // The whole chain, when there is a TFTP root to boot from.
         let (chain, chain_ok) = match (&req.tftp_root, kind.firmware()) {
@@ -384,8 +399,6 @@ pub fn validate(req: &Request) -> Result<Report, SetupError> {
             });
         }
     }
-    let server = build(&spec)?;
-    let config = server.engine.config();
     for class in &config.classes {
         let gives = class.boot_file_name.is_some()
             || class.next_server.is_some()
