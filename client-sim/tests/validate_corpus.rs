@@ -82,6 +82,27 @@ fn every_public_config_is_validated_or_refused_with_keas_words() {
         ),
         "{e}"
     );
+    // stork's demo for Kea 3: 2.x refuse `control-sockets`, 3.0 a keyword of later releases.
+    let e = run(&dir, "031-stork-demo-kea3-shared-networks-relay.json").unwrap_err();
+    let lines: Vec<&str> = e.lines().collect();
+    assert!(
+        lines[2].starts_with(
+            "Kea releases: 2.2 refuses (line 7: got unexpected keyword \"control-sockets\" in \
+             Dhcp4 map.)"
+        ),
+        "{e}"
+    );
+    assert!(
+        lines[2].ends_with(
+            "3.0 refuses (line 237: got unexpected keyword \"adaptive-lease-time-threshold\" \
+             in shared-networks map.)"
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        lines[3],
+        "no release bootsim follows takes these keywords: the config may be for a newer Kea"
+    );
 }
 
 /// spectre63's option-93 classes compare two bytes with text: never true, each with its fix;

@@ -58,7 +58,11 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = format!("{}\n", self.config);
         if !self.releases.is_empty() {
-            let _ = writeln!(out, "{}", releases_line(&self.releases, &self.kea_version));
+            let _ = writeln!(
+                out,
+                "{}",
+                releases_line(&self.releases, Some(&self.kea_version))
+            );
         }
         let _ = writeln!(
             out,
@@ -208,7 +212,7 @@ fn render_classes(classes: &[ClassReport], out: &mut String) {
 }
 
 /// "Kea releases: 2.2 refuses (line 62: ...); 2.6 accepts; ...; validated as Kea 3.0".
-fn releases_line(releases: &[Release], used: &str) -> String {
+pub(super) fn releases_line(releases: &[Release], used: Option<&str>) -> String {
     let parts: Vec<String> = releases
         .iter()
         .map(|r| match &r.refusal {
@@ -216,8 +220,11 @@ fn releases_line(releases: &[Release], used: &str) -> String {
             Some(why) => format!("{} refuses ({why})", r.version),
         })
         .collect();
-    format!(
-        "Kea releases: {}; validated as Kea {used}",
-        parts.join("; ")
-    )
+    match used {
+        Some(used) => format!(
+            "Kea releases: {}; validated as Kea {used}",
+            parts.join("; ")
+        ),
+        None => format!("Kea releases: {}", parts.join("; ")),
+    }
 }
