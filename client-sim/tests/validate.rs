@@ -133,7 +133,7 @@ fn each_class_is_explained_per_firmware_down_to_the_term() {
         storm: 50,
     })
     .unwrap();
-    assert_eq!(r.errors(), 1, "{}", text(&r));
+    assert_eq!(r.errors(), 2, "{}", text(&r));
     let text_class = &r.classes[0];
     assert_eq!(text_class.class, "UEFI x64 (text)");
     assert_eq!(text_class.at, "class-explain.conf:9");
@@ -157,7 +157,7 @@ fn each_class_is_explained_per_firmware_down_to_the_term() {
     // Under `or`, a comparison that is never true leaves the other branch: a warning.
     assert!(r.problems.iter().any(|p| p.severity == Severity::Warning
         && p.message.starts_with(
-            "class 'legacy' at class-explain.conf:35: part of its test is never true: \
+            "class 'legacy' at class-explain.conf:40: part of its test is never true: \
              `option[93].hex` is 2 byte(s)"
         )));
     insta::assert_snapshot!(text(&r));
@@ -241,4 +241,16 @@ fn boot_files_are_judged_by_name_without_a_tftp_root() {
     );
     // The guide's iPXE script refind.pxe is no BIOS binary to iPXE: no error there.
     assert_eq!(report("seed/kea-dhcp4.conf", false).errors(), 0);
+}
+
+/// A one-byte literal for the two-byte option 93 is an error with the padded fix.
+#[test]
+fn a_hex_literal_shorter_than_the_option_is_an_error_with_its_fix() {
+    let r = report("broken/class-explain.conf", false);
+    assert!(r.problems.iter().any(|p| p.severity == Severity::Error
+        && p.message
+            == "class 'ARM64 (one byte)' at class-explain.conf:35: its test is never true: \
+                `option[93].hex` is 2 byte(s) (0x0007) and 0x0b is 1 byte(s): values of \
+                different lengths never compare equal, so this is never true; write \
+                `option[93].hex == 0x000b`"));
 }

@@ -164,3 +164,21 @@ fn member_and_errors_are_reported() {
         "not (option[77].exists or pkt4.mac == 0x01)"
     );
 }
+
+#[test]
+fn a_hex_literal_of_another_length_or_a_mac_written_as_text_is_never_true() {
+    let (result, why) = reasons("option[93].hex == 0x07", &uefi());
+    assert_eq!(result, Ok(false));
+    assert_eq!(
+        why,
+        [
+            "`option[93].hex` is 2 byte(s) (0x0007) and 0x07 is 1 byte(s): values of different \
+          lengths never compare equal, so this is never true; write `option[93].hex == 0x0007`"
+        ]
+    );
+    let (_, why) = reasons("pkt4.mac == '52:54:00:12:34:56'", &uefi());
+    assert!(
+        why[0].ends_with("write `pkt4.mac == 0x525400123456`"),
+        "{why:?}"
+    );
+}

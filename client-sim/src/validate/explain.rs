@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use netbootd::kea::expr::explain::{explain, render_str};
+use netbootd::kea::expr::explain::{explain, literal, render_str};
 use netbootd::kea::expr::{
     self, depends_on_known, ClassDef, ClassLookup, ClassSet, Expr, OptionLookup, Packet, Str,
 };
@@ -327,9 +327,10 @@ impl Explainer {
         }
         let necessary = needed.iter().any(|(a, b)| {
             [(a, b), (b, a)].iter().any(|(x, y)| match y {
-                Str::Literal(text) => {
+                Str::Literal(v) => {
                     reason.starts_with(&format!("`{}`", render_str(x)))
-                        && reason.contains(&format!("'{}'", String::from_utf8_lossy(text)))
+                        && (reason.contains(&format!("'{}'", String::from_utf8_lossy(v)))
+                            || reason.contains(&literal(v)))
                 }
                 _ => false,
             })

@@ -366,6 +366,27 @@ fn compare(a: &Str, b: &Str, va: &[u8], vb: &[u8]) -> (String, bool) {
                 return (reason, false);
             }
         }
+        // A hex literal of another length than the field: `option[93].hex == 0x07`.
+        let printable = lv.iter().all(|c| c.is_ascii_graphic() || *c == b' ');
+        if !bv.is_empty() && !lv.is_empty() && lv.len() != bv.len() && !printable {
+            let extra = lv.len().saturating_sub(bv.len());
+            if lv[..extra].iter().all(|b| *b == 0) {
+                let mut fixed = vec![0u8; bv.len().saturating_sub(lv.len())];
+                fixed.extend_from_slice(&lv[extra..]);
+                let reason = format!(
+                    "`{}` is {} byte(s) ({}) and {} is {} byte(s): values of different lengths \
+                     never compare equal, so this is never true; write `{} == {}`",
+                    render_str(bin),
+                    bv.len(),
+                    literal(bv),
+                    literal(lv),
+                    lv.len(),
+                    render_str(bin),
+                    literal(&fixed)
+                );
+                return (reason, false);
+            }
+        }
     }
     let (ta, tb) = (render_str(a), render_str(b));
     for (t, v, other) in [(&ta, va, vb), (&tb, vb, va)] {
