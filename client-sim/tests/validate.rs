@@ -254,3 +254,32 @@ fn a_hex_literal_shorter_than_the_option_is_an_error_with_its_fix() {
                 different lengths never compare equal, so this is never true; write \
                 `option[93].hex == 0x000b`"));
 }
+
+/// `--json` carries what the text shows: the release chosen, each release's verdict, and each
+/// class's verdict per firmware with its reasons (true ones too).
+#[test]
+fn the_json_report_has_releases_and_class_verdicts() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bootsim"))
+        .args(["validate", "--json"])
+        .arg(fixture("broken/class-explain.conf"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kea_version"], "3.0");
+    assert_eq!(v["releases"].as_array().map(Vec::len), Some(4));
+    let class = &v["classes"][4];
+    assert_eq!(class["class"], "unknown machines");
+    assert_eq!(class["verdicts"][1]["firmware"], "uefi-ia32");
+    assert_eq!(class["verdicts"][1]["result"], "true");
+    assert_eq!(
+        class["verdicts"][1]["reasons"][0],
+        "`member('UNKNOWN')` is true"
+    );
+    assert_eq!(
+        v["classes"][0]["verdicts"][0]["reasons"][0]
+            .as_str()
+            .map(|r| r.ends_with("write `option[93].hex == 0x0007`")),
+        Some(true)
+    );
+}
