@@ -162,6 +162,15 @@ fn the_release_is_chosen_from_each_configs_keywords() {
         .map(|x| x.version.as_str())
         .collect();
     assert_eq!(accepting, ["3.0"]);
+    // Its class is only-in-additional-list, evaluated for the subnet that lists it in
+    // evaluate-additional-classes (3.0's name for require-client-classes).
+    let ubnt = r.classes.iter().find(|c| c.class == "ubnt").unwrap();
+    assert_eq!(
+        ubnt.when,
+        "only after subnet selection, because it is only-in-additional-list, for subnet \
+         10.250.4.0/24"
+    );
+    assert_eq!(ubnt.verdicts[0].result, "false");
 }
 
 /// dhcp-bats' AllGroups tests member() of two vendor classes that no PXE firmware matches,

@@ -92,7 +92,7 @@ pub fn scope(node: &Node) -> Scope {
         boot_file_name: read::string(node, "boot-file-name"),
         options: Vec::new(),
         client_class: read::string(node, "client-class").filter(|c| !c.is_empty()),
-        require_client_classes: read::strings(node, "require-client-classes"),
+        require_client_classes: read::required_classes(node),
         reservations_global: read::boolean(node, "reservations-global"),
         reservations_in_subnet: read::boolean(node, "reservations-in-subnet"),
         reservations_out_of_pool: read::boolean(node, "reservations-out-of-pool"),

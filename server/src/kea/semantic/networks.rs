@@ -413,7 +413,7 @@ fn pool(ctx: &mut Ctx, item: &Node) -> Check<Pool> {
         first,
         last,
         client_class: read::string(item, "client-class").filter(|c| !c.is_empty()),
-        require_client_classes: read::strings(item, "require-client-classes"),
+        require_client_classes: read::required_classes(item),
         options,
         span: item.span.clone(),
     })
