@@ -74,6 +74,26 @@ pub fn named(file: &str) -> Option<Named> {
     base.ends_with(".pxe").then_some(Named::Pxe)
 }
 
+/// Whether `file` may be an iPXE build by its name: iPXE's own names (`ipxe.efi`,
+/// `snponly.efi`, `undionly.kpxe`, netboot.xyz's builds) or a UEFI binary whose name does
+/// not say it is another loader (GRUB, shim, rEFInd, syslinux, a kernel).
+pub fn could_be_ipxe(file: &str) -> bool {
+    let f = file.to_ascii_lowercase();
+    let base = f.rsplit('/').next().unwrap_or(&f);
+    if ["ipxe", "snp", "undionly", "netboot.xyz", "kpxe"]
+        .iter()
+        .any(|n| base.contains(n))
+    {
+        return true;
+    }
+    base.ends_with(".efi")
+        && ![
+            "grub", "shim", "refind", "syslinux", "vmlinuz", "linux", "mm",
+        ]
+        .iter()
+        .any(|n| base.contains(n))
+}
+
 /// Why `kind` cannot run `file`, judged by its name; `None` when the name fits or says
 /// nothing.
 pub fn mismatch(kind: Kind, file: &str) -> Option<String> {
@@ -189,5 +209,17 @@ mod tests {
         assert_eq!(mismatch(Kind::UefiX64, "ipxe.efi"), None);
         assert_eq!(mismatch(Kind::Bios, "pxelinux.0"), None);
         assert_eq!(mismatch(Kind::IpxeBios, "boot.ipxe"), None);
+    }
+
+    #[test]
+    fn only_names_that_may_be_ipxe_make_a_loop() {
+        assert!(could_be_ipxe("ipxe.efi"));
+        assert!(could_be_ipxe("netboot.xyz.efi"));
+        assert!(could_be_ipxe("bin-x86_64-efi/snponly.efi"));
+        assert!(could_be_ipxe("boot.efi"));
+        assert!(!could_be_ipxe("uefi/grubx64.efi"));
+        assert!(!could_be_ipxe("shimx64.efi"));
+        assert!(!could_be_ipxe("uImage"));
+        assert!(!could_be_ipxe("pxelinux.0"));
     }
 }

@@ -4,11 +4,13 @@
 
 use netbootd::kea::model::Config;
 
+use super::bootfile;
 use super::explain::Explainer;
 use super::kind::Kind;
 use super::report::{Problem, Severity};
 
-/// iPXE EFI offered the same file as UEFI x64 firmware: if that file is iPXE, a loop.
+/// iPXE EFI offered the same file as UEFI x64 firmware: if that file may be iPXE by its name,
+/// a loop (iPXE offered GRUB or a kernel just boots it).
 pub fn chainload_loop(offered: &[(Kind, Option<String>)]) -> Option<Problem> {
     let file = |kind| {
         offered
@@ -17,7 +19,8 @@ pub fn chainload_loop(offered: &[(Kind, Option<String>)]) -> Option<Problem> {
             .and_then(|(_, f)| f.clone())
     };
     let uefi = file(Kind::UefiX64)?;
-    (file(Kind::IpxeEfi).as_ref() == Some(&uefi)).then(|| Problem {
+    let same = file(Kind::IpxeEfi).as_ref() == Some(&uefi);
+    (same && bootfile::could_be_ipxe(&uefi)).then(|| Problem {
         severity: Severity::Error,
         firmware: Some("ipxe-efi".into()),
         message: format!(
