@@ -191,3 +191,24 @@ fn member_of_classes_false_for_this_packet_is_explained() {
         "the server does not answer this firmware's DISCOVER: no free address in the pools it may use"
     )));
 }
+
+/// A config that network-boots nothing (Aruba and Cisco access points' option 43) gets one
+/// line saying so, not one per firmware.
+#[test]
+fn a_config_that_boots_nothing_says_so_once() {
+    let Some(dir) = corpus() else { return };
+    let r = run(&dir, "016-infraserv-japanese-opt43-ap.json").unwrap();
+    let boot: Vec<&str> = r
+        .problems
+        .iter()
+        .map(|p| p.message.as_str())
+        .filter(|m| m.contains("boot file"))
+        .collect();
+    assert_eq!(
+        boot,
+        [
+            "no firmware of the matrix is offered a boot file (no boot-file-name or option 67 \
+          reaches any of them): this config does not network-boot UEFI, BIOS or iPXE machines"
+        ]
+    );
+}

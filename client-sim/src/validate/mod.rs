@@ -118,6 +118,18 @@ fn matrix(
             chain_ok: b.ok,
         });
     }
+    // A config that boots nothing says so once, not once per firmware.
+    if rows.iter().all(|r| r.file.is_none()) {
+        problems.retain(|p| !p.message.starts_with("no boot file for this firmware"));
+        problems.push(Problem {
+            severity: Severity::Warning,
+            firmware: None,
+            message: "no firmware of the matrix is offered a boot file (no boot-file-name or \
+                      option 67 reaches any of them): this config does not network-boot \
+                      UEFI, BIOS or iPXE machines"
+                .into(),
+        });
+    }
     // Without a TFTP root, loops show in the offers: iPXE offered what the firmware got.
     if req.tftp_root.is_none() {
         problems.extend(findings::chainload_loop(&offered));
