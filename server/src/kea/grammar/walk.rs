@@ -171,7 +171,7 @@ fn first_tokens(shape: &Shape) -> Vec<String> {
             // already matched (`"udp"` and `(?i:"UDP")` are both UDP).
             let mut names: Vec<String> = Vec::new();
             for v in values {
-                let v = v.trim_start_matches("i:");
+                let v = enum_token_name(v.trim_start_matches("i:"));
                 if !names.iter().any(|n| n.eq_ignore_ascii_case(v)) {
                     names.push(v.to_string());
                 }
@@ -179,6 +179,18 @@ fn first_tokens(shape: &Shape) -> Vec<String> {
             names.extend(also.iter().map(|t| token_alias(t).to_string()));
             names
         }
+    }
+}
+
+/// Bison's name for the token an enum keyword lexes to, where it is not the keyword itself:
+/// dhcp4_lexer.ll returns DISABLED for `"off"` too, and dhcp4_parser.yy aliases UDP and TCP
+/// as `"udp"` and `"tcp"` (Kea 2.2 prints "expecting udp or tcp").
+fn enum_token_name(keyword: &str) -> &str {
+    match keyword {
+        "off" => "disabled",
+        "UDP" => "udp",
+        "TCP" => "tcp",
+        other => other,
     }
 }
 

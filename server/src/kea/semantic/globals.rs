@@ -9,6 +9,11 @@ use crate::kea::model::{
 
 use super::{error, read, Check, Ctx};
 
+/// The value's position when present, else the map's (Element::getPosition of the entry).
+fn position_of<'a>(map: &'a Node, key: &str) -> &'a crate::kea::diag::Span {
+    map.get(key).map(|n| &n.span).unwrap_or(&map.span)
+}
+
 pub fn host_identifiers(node: &Node) -> Vec<IdentifierKind> {
     node.items()
         .unwrap_or_default()
@@ -44,6 +49,15 @@ pub fn hooks(ctx: &mut Ctx, node: &Node, dhcp4: &Node) -> Check<Vec<HookLibrary>
         let Some(library) = read::string(item, "library") else {
             continue;
         };
+        // HooksLibrariesParser::parse: quotes removed, blanks trimmed, then not empty.
+        let library = library.replace('"', "").trim().to_string();
+        if library.is_empty() {
+            return Err(error(
+                position_of(item, "library"),
+                "hooks library configuration error: value of 'library' element must not be \
+                 blank",
+            ));
+        }
         if !ctx.system.file_exists(Path::new(&library)) {
             missing.push(library.clone());
         }

@@ -148,6 +148,10 @@ fn reservation(ctx: &mut Ctx, item: &Node) -> Check<Reservation> {
             ),
         ));
     };
+    // Host::setIdentifier (src/lib/dhcpsrv/host.cc): an empty text is refused first.
+    if text.is_empty() {
+        return Err(error(&item.span, "empty host identifier used"));
+    }
     let id = match decode_hex(text) {
         Ok(bytes) if !bytes.is_empty() => bytes,
         _ => {

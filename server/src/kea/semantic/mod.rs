@@ -9,6 +9,7 @@ mod classes;
 mod globals;
 mod hosts;
 mod interfaces;
+mod limits;
 mod networks;
 mod options;
 mod read;
@@ -79,6 +80,7 @@ fn configure(ctx: &mut Ctx, dhcp4: &Node) -> Check<Config> {
         config.interfaces = interfaces::interfaces(ctx, interfaces)?;
     }
     if let Some(expired) = dhcp4.get("expired-leases-processing") {
+        limits::expired_leases(expired)?;
         config.expired_leases = globals::expired_leases(expired);
     }
     if let Some(hooks) = dhcp4.get("hooks-libraries") {
@@ -88,6 +90,7 @@ fn configure(ctx: &mut Ctx, dhcp4: &Node) -> Check<Config> {
         config.classes = classes::client_classes(ctx, list)?;
     }
     if let Some(db) = dhcp4.get("lease-database") {
+        limits::lease_database(db)?;
         config.lease_database = globals::lease_database(db);
     }
     config.globals = globals::scope(dhcp4);
@@ -112,6 +115,7 @@ fn configure(ctx: &mut Ctx, dhcp4: &Node) -> Check<Config> {
     if let Some(n) = dhcp4.get("echo-client-id").and_then(Node::as_bool) {
         config.echo_client_id = n;
     }
+    limits::globals(dhcp4)?;
     if let Some(n) = read::uint(dhcp4, "decline-probation-period") {
         config.decline_probation_period = n;
     }

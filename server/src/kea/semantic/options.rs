@@ -13,6 +13,21 @@ fn position<'a>(entry: &'a Node, key: &str) -> &'a crate::kea::diag::Span {
     entry.get(key).map(|n| &n.span).unwrap_or(&entry.span)
 }
 
+/// OptionSpace::validateName and the name rule of OptionDefinition::validate: letters,
+/// digits, `-` and `_`, not empty, neither starting nor ending with `-` or `_`.
+fn valid_name(name: &str) -> bool {
+    let edge = |c: Option<char>| matches!(c, Some('-' | '_'));
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !edge(name.chars().next())
+        && !edge(name.chars().last())
+}
+
+/// OptionDefParser::parse (src/lib/dhcpsrv/parsers/dhcp_parsers.cc at Kea-2.2.0), in its
+/// order: the code, the space name, PAD and END, an array that encapsulates, then
+/// OptionDefinition::validate (name, encapsulated space, type).
 pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
     let mut out: Vec<OptionDef> = Vec::new();
     for entry in list.items().unwrap_or_default() {
@@ -20,11 +35,14 @@ pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
         let space = read::string(entry, "space").unwrap_or_else(|| "dhcp4".into());
         let code = entry.get("code").and_then(Node::as_int).unwrap_or(0);
         let type_name = read::string(entry, "type").unwrap_or_default();
-        // OptionDataTypeUtil::getDataType maps an unknown name to OPT_UNKNOWN_TYPE, whose
-        // value (18 in option_data_types.h) is what OptionDefinition::validate prints.
-        let Some(ty) = DataType::from_kea_name(&type_name) else {
-            return Err(error(&entry.span, "option type 18 not supported."));
-        };
+        let array = read::boolean(entry, "array").unwrap_or(false);
+        let encapsulates = read::string(entry, "encapsulate").unwrap_or_default();
+        if code < 0 {
+            return Err(error(
+                position(entry, "code"),
+                "option code must not be negative",
+            ));
+        }
         let code = match u16::try_from(code) {
             Ok(c) if c <= 255 => c,
             _ => {
@@ -33,6 +51,42 @@ pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
                     format!("invalid option code '{code}', it must not be greater than '255'"),
                 ))
             }
+        };
+        if !valid_name(&space) {
+            return Err(error(
+                position(entry, "space"),
+                format!("invalid option space name '{space}'"),
+            ));
+        }
+        if space == "dhcp4" && (code == 0 || code == 255) {
+            let what = if code == 0 { "PAD" } else { "END" };
+            return Err(error(
+                position(entry, "code"),
+                format!("invalid option code '{code}': reserved for {what}"),
+            ));
+        }
+        if !encapsulates.is_empty() && array {
+            return Err(error(
+                &entry.span,
+                format!(
+                    "option '{space}.{name}', comprising an array of data fields may not \
+                     encapsulate any option space"
+                ),
+            ));
+        }
+        if !valid_name(&name) {
+            return Err(error(&entry.span, format!("invalid option name '{name}'")));
+        }
+        if !encapsulates.is_empty() && !valid_name(&encapsulates) {
+            return Err(error(
+                &entry.span,
+                format!("invalid encapsulated option space name: '{encapsulates}'"),
+            ));
+        }
+        // OptionDataTypeUtil::getDataType maps an unknown name to OPT_UNKNOWN_TYPE, whose
+        // value (18 in option_data_types.h) is what OptionDefinition::validate prints.
+        let Some(ty) = DataType::from_kea_name(&type_name) else {
+            return Err(error(&entry.span, "option type 18 not supported."));
         };
         if ctx.registry.standard_by_code(&space, code).is_some() && space == "dhcp4" {
             return Err(error(
@@ -73,9 +127,9 @@ pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
             code,
             space,
             ty,
-            array: read::boolean(entry, "array").unwrap_or(false),
+            array,
             record,
-            encapsulates: read::string(entry, "encapsulate").unwrap_or_default(),
+            encapsulates,
         };
         ctx.registry.add(def.clone());
         out.push(def);
@@ -121,8 +175,10 @@ fn option_data(ctx: &mut Ctx, entry: &Node, defaults: Defaults) -> Check<OptionD
     let data = read::string(entry, "data").unwrap_or_default();
     let csv_given = read::boolean(entry, "csv-format");
     let csv_given = csv_given.or((defaults == Defaults::Applied).then_some(true));
-    let code = match entry.get("code").and_then(Node::as_int) {
-        Some(c) if !(0..=255).contains(&c) => {
+    // OptionDataParser::extractCode reads the code into a uint32_t: -1 is 4294967295 and
+    // 2^32 is 0 by the time it is checked.
+    let code = match entry.get("code").and_then(Node::as_int).map(|c| c as u32) {
+        Some(c) if c > 255 => {
             return Err(error(
                 position(entry, "code"),
                 format!("invalid option code '{c}', it must not be greater than '255'"),
@@ -131,6 +187,19 @@ fn option_data(ctx: &mut Ctx, entry: &Node, defaults: Defaults) -> Check<OptionD
         Some(c) => Some(c as u16),
         None => None,
     };
+    // extractName, then extractSpace (after the data), each with its value's position.
+    if let Some(name) = name.as_deref().filter(|n| n.contains(' ')) {
+        return Err(error(
+            position(entry, "name"),
+            format!("invalid option name '{name}', space character is not allowed"),
+        ));
+    }
+    if entry.get("space").is_some() && !valid_name(&space) {
+        return Err(error(
+            position(entry, "space"),
+            format!("invalid option space name '{space}'"),
+        ));
+    }
     if code.is_none() && name.is_none() {
         return Err(error(
             &entry.span,
