@@ -165,7 +165,7 @@ fn integer(value: &str, min: i64, max: i64) -> Result<i64, EncodeError> {
     });
     let Some(n) = parsed else {
         return Err(EncodeError::Value(format!(
-            "unable to convert the value '{value}' to type"
+            "unable to convert the value '{value}' to integer data type"
         )));
     };
     if n < min || n > max {

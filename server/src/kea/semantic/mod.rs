@@ -9,6 +9,7 @@ mod classes;
 mod globals;
 mod hosts;
 mod interfaces;
+mod lifetimes;
 mod limits;
 mod networks;
 mod options;
@@ -33,6 +34,10 @@ pub(crate) struct Ctx<'a> {
     pub system: &'a dyn System,
     pub registry: Registry,
     pub warnings: Vec<Diagnostic>,
+    /// Lease times as written globally and per shared network (by index), for the checks
+    /// each subnet makes on what it inherits.
+    pub global_lifetimes: lifetimes::Lifetimes,
+    pub network_lifetimes: Vec<lifetimes::Lifetimes>,
 }
 
 pub(crate) type Check<T> = Result<T, Diagnostic>;
@@ -48,6 +53,8 @@ pub fn check(root: &Node, version: KeaVersion, system: &dyn System) -> SemanticO
         system,
         registry: Registry::new(version),
         warnings: Vec::new(),
+        global_lifetimes: Default::default(),
+        network_lifetimes: Vec::new(),
     };
     let result = match root.get("Dhcp4") {
         Some(dhcp4) => configure(&mut ctx, dhcp4),
@@ -94,6 +101,7 @@ fn configure(ctx: &mut Ctx, dhcp4: &Node) -> Check<Config> {
         config.lease_database = globals::lease_database(db);
     }
     config.globals = globals::scope(dhcp4);
+    ctx.global_lifetimes = lifetimes::Lifetimes::global(dhcp4);
     config.globals.options = global_options;
     let mut subnets = networks::SubnetRegistry::default();
     if let Some(list) = dhcp4.get("shared-networks") {

@@ -10,7 +10,7 @@ use ipnet::Ipv4Net;
 
 use crate::kea::diag::{Diagnostic, Layout, Span};
 use crate::kea::json::Node;
-use crate::kea::model::{Config, Pool, Scope, SharedNetwork, Subnet};
+use crate::kea::model::{Config, Pool, SharedNetwork, Subnet};
 
 use super::hosts::{self, HostRegistry};
 use super::options::option_data_list;
@@ -43,6 +43,8 @@ pub fn shared_networks(
             None => Vec::new(),
         };
         let index = config.shared_networks.len();
+        ctx.network_lifetimes
+            .push(super::lifetimes::Lifetimes::read(item));
         let interface = read::string(item, "interface").filter(|i| !i.is_empty());
         config.shared_networks.push(SharedNetwork {
             name: name.clone(),
@@ -129,7 +131,7 @@ pub fn subnets(
     shared: Option<usize>,
 ) -> Check<()> {
     for item in list.items().unwrap_or_default() {
-        let subnet = subnet(ctx, item, config, registry, shared)?;
+        let subnet = subnet(ctx, item, registry, shared)?;
         if registry.ids.contains(&subnet.id) {
             return Err(error(
                 &item.span,
@@ -170,7 +172,6 @@ fn failed(d: Diagnostic) -> Diagnostic {
 fn subnet(
     ctx: &mut Ctx,
     item: &Node,
-    config: &Config,
     registry: &mut SubnetRegistry,
     shared: Option<usize>,
 ) -> Check<Subnet> {
@@ -189,16 +190,7 @@ fn subnet(
     let text = subnet_text(item);
     let prefix = prefix(&text, item).map_err(failed)?;
     let interface = read::string(item, "interface").filter(|i| !i.is_empty());
-    init_subnet(
-        ctx,
-        item,
-        &text,
-        &scope,
-        config,
-        shared,
-        interface.as_deref(),
-    )
-    .map_err(failed)?;
+    init_subnet(ctx, item, &text, shared, interface.as_deref()).map_err(failed)?;
     for (i, p) in pools.iter().enumerate() {
         let range = format!("{}-{}", p.first, p.last);
         let network = prefix.trunc();
@@ -299,26 +291,26 @@ fn init_subnet(
     ctx: &mut Ctx,
     item: &Node,
     text: &str,
-    scope: &Scope,
-    config: &Config,
     shared: Option<usize>,
     interface: Option<&str>,
 ) -> Check<()> {
-    let network = shared.map(|i| &config.shared_networks[i].scope);
-    let levels = [Some(scope), network, Some(&config.globals)];
-    let renew = levels.iter().flatten().find_map(|s| s.renew_timer);
-    let rebind = levels.iter().flatten().find_map(|s| s.rebind_timer);
-    if let (Some(renew), Some(rebind)) = (renew, rebind) {
-        if renew > rebind {
+    // Subnet4ConfigParser::initSubnet reads the id first, with SimpleParser::getInteger's
+    // range (SubnetID max is reserved for "unused").
+    if let Some(id) = item.get("id").and_then(Node::as_int) {
+        if !(0..=4_294_967_294).contains(&id) {
             return Err(Diagnostic::semantic_error(
                 None,
-                format!(
-                    "the value of renew-timer ({renew}) is greater than the value of \
-                     rebind-timer ({rebind})"
-                ),
+                format!("The 'id' value ({id}) is not within expected range: (0 - 4294967294)"),
             ));
         }
     }
+    let inherited = shared
+        .and_then(|i| ctx.network_lifetimes.get(i).copied())
+        .unwrap_or_default()
+        .within(ctx.global_lifetimes);
+    super::lifetimes::Lifetimes::read(item)
+        .within(inherited)
+        .check()?;
     if let Some(next) = item.get("next-server") {
         let text = next.as_str().unwrap_or_default();
         if !text.is_empty() && text.parse::<Ipv4Addr>().is_err() {
@@ -359,6 +351,26 @@ fn init_subnet(
                     "Specified network interface name {iface} for subnet {text} is not present \
                      in the system"
                 ),
+            ));
+        }
+    }
+    // initSubnet's DHCPv4-over-DHCPv6 subnet: "prefix6/length".
+    if let Some(s4o6) = read::string(item, "4o6-subnet").filter(|s| !s.is_empty()) {
+        let fail = |m: String| Err(Diagnostic::semantic_error(None, m));
+        let Some((prefix, len)) = s4o6.split_once('/') else {
+            return fail(format!(
+                "Missing / in the 4o6-subnet parameter:{s4o6}, expected format: prefix6/length"
+            ));
+        };
+        if len.parse::<u32>().is_err() {
+            return fail(format!(
+                "Invalid prefix length specified in 4o6-subnet parameter: {s4o6}, expected \
+                 0..128 value"
+            ));
+        }
+        if prefix.parse::<IpAddr>().is_err() {
+            return fail(format!(
+                "Failed to convert string to address '{prefix}': Invalid argument"
             ));
         }
     }
