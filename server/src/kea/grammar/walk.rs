@@ -257,6 +257,7 @@ fn map(node: &Node, entries: &[Entry], shape: &MapShape, owner: Option<&Span>) -
         };
         duplicate(entries, i, &shape.context)?;
         value(&entry.value, inner, Some(&entry.key_span))?;
+        action_check(&shape.context, entry)?;
     }
     for key in shape.required.iter().filter(|_| !node.open) {
         if !entries.iter().any(|e| &e.key == key) {
@@ -280,6 +281,29 @@ fn map(node: &Node, entries: &[Entry], shape: &MapShape, owner: Option<&Span>) -
         }
     }
     Ok(())
+}
+
+/// The values a grammar action refuses after the token was accepted: dhcp4_parser.yy's
+/// `lease_checks` rule knows five words and calls `error(@4, ...)` on the string otherwise.
+fn action_check(context: &str, entry: &Entry) -> Walk {
+    const LEASE_CHECKS: [&str; 5] = ["none", "warn", "fix", "fix-del", "del"];
+    match (context, entry.key.as_str(), entry.value.as_str()) {
+        ("sanity-checks", "lease-checks", Some(v)) if !LEASE_CHECKS.contains(&v) => {
+            let at = entry.value.span.clone();
+            Err(GrammarError {
+                diagnostic: Diagnostic::syntax_error(
+                    at.clone(),
+                    format!(
+                        "Unsupported 'lease-checks value: {v}, supported values are: none, \
+                         warn, fix, fix-del, del"
+                    ),
+                ),
+                at,
+                after_comma: false,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Parser4Context::unique: a key seen twice in one map; the earlier value's position is where

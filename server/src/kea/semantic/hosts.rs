@@ -161,15 +161,30 @@ fn reservation(ctx: &mut Ctx, item: &Node) -> Check<Reservation> {
             ))
         }
     };
+    // HostReservationParser4::parseInternal: an IPv4 address, neither 0.0.0.0 nor the
+    // broadcast address.
     let ip_address = match item.get("ip-address") {
         Some(node) => {
             let text = node.as_str().unwrap_or_default();
-            Some(text.parse::<Ipv4Addr>().map_err(|_| {
+            let addr = text.parse::<std::net::IpAddr>().map_err(|_| {
                 error(
                     &node.span,
                     format!("Failed to convert string to address '{text}': Invalid argument"),
                 )
-            })?)
+            })?;
+            let std::net::IpAddr::V4(v4) = addr else {
+                return Err(error(
+                    &node.span,
+                    format!("address '{addr}' is not a valid IPv4 address"),
+                ));
+            };
+            if v4.is_unspecified() || v4.is_broadcast() {
+                return Err(error(
+                    &node.span,
+                    format!("must not make reservation for the '{v4}' address"),
+                ));
+            }
+            Some(v4)
         }
         None => None,
     };

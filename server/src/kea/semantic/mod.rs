@@ -6,6 +6,7 @@
 //! first error reported is the one Kea reports. The result is the typed [`Config`].
 
 mod classes;
+mod ddns;
 mod globals;
 mod hosts;
 mod interfaces;
@@ -92,6 +93,9 @@ fn configure(ctx: &mut Ctx, dhcp4: &Node) -> Check<Config> {
     }
     if let Some(hooks) = dhcp4.get("hooks-libraries") {
         config.hooks = globals::hooks(ctx, hooks, dhcp4)?;
+    }
+    if let Some(ddns) = dhcp4.get("dhcp-ddns") {
+        ddns::dhcp_ddns(ddns)?;
     }
     if let Some(list) = dhcp4.get("client-classes") {
         config.classes = classes::client_classes(ctx, list)?;
