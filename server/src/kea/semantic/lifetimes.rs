@@ -79,6 +79,12 @@ impl Lifetimes {
                          max-valid-lifetime ({max})"
                     ))
                 }
+                (Some(min), Some(max)) if value < min || value > max => {
+                    return fail(format!(
+                        "the value of (default) valid-lifetime ({value}) is not between \
+                         min-valid-lifetime ({min}) and max-valid-lifetime ({max})"
+                    ))
+                }
                 (Some(min), _) if value < min => {
                     return fail(format!(
                         "the value of min-valid-lifetime ({min}) is not less than (default) \

@@ -1,6 +1,7 @@
 //! `option-def` and `option-data` lists as Kea's OptionDefParser and OptionDataParser
 //! (src/lib/dhcpsrv/parsers/option_data_parser.cc) check them.
 
+use crate::kea::diag::{Diagnostic, Layout};
 use crate::kea::json::Node;
 use crate::kea::model::OptionData;
 use crate::kea::options::{encode, DataType, EncodeError, OptionDef};
@@ -28,67 +29,90 @@ fn valid_name(name: &str) -> bool {
 /// OptionDefParser::parse (src/lib/dhcpsrv/parsers/dhcp_parsers.cc at Kea-2.2.0), in its
 /// order: the code, the space name, PAD and END, an array that encapsulates, then
 /// OptionDefinition::validate (name, encapsulated space, type).
+fn parse_def(entry: &Node) -> Check<OptionDef> {
+    let name = read::string(entry, "name").unwrap_or_default();
+    let space = read::string(entry, "space").unwrap_or_else(|| "dhcp4".into());
+    let code = entry.get("code").and_then(Node::as_int).unwrap_or(0);
+    let type_name = read::string(entry, "type").unwrap_or_default();
+    let array = read::boolean(entry, "array").unwrap_or(false);
+    let encapsulates = read::string(entry, "encapsulate").unwrap_or_default();
+    if code < 0 {
+        return Err(error(
+            position(entry, "code"),
+            "option code must not be negative",
+        ));
+    }
+    let code = match u16::try_from(code) {
+        Ok(c) if c <= 255 => c,
+        _ => {
+            return Err(error(
+                position(entry, "code"),
+                format!("invalid option code '{code}', it must not be greater than '255'"),
+            ))
+        }
+    };
+    if !valid_name(&space) {
+        return Err(error(
+            position(entry, "space"),
+            format!("invalid option space name '{space}'"),
+        ));
+    }
+    if space == "dhcp4" && (code == 0 || code == 255) {
+        let what = if code == 0 { "PAD" } else { "END" };
+        return Err(error(
+            position(entry, "code"),
+            format!("invalid option code '{code}': reserved for {what}"),
+        ));
+    }
+    if !encapsulates.is_empty() && array {
+        return Err(error(
+            &entry.span,
+            format!(
+                "option '{space}.{name}', comprising an array of data fields may not \
+                 encapsulate any option space"
+            ),
+        ));
+    }
+    if !valid_name(&name) {
+        return Err(error(&entry.span, format!("invalid option name '{name}'")));
+    }
+    if !encapsulates.is_empty() && !valid_name(&encapsulates) {
+        return Err(error(
+            &entry.span,
+            format!("invalid encapsulated option space name: '{encapsulates}'"),
+        ));
+    }
+    // OptionDataTypeUtil::getDataType maps an unknown name to OPT_UNKNOWN_TYPE, whose
+    // value (18 in option_data_types.h) is what OptionDefinition::validate prints.
+    let Some(ty) = DataType::from_kea_name(&type_name) else {
+        return Err(error(&entry.span, "option type 18 not supported."));
+    };
+    let record = read::string(entry, "record-types")
+        .map(|r| {
+            r.split(',')
+                .filter_map(|t| DataType::from_kea_name(t.trim()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(OptionDef {
+        name,
+        code,
+        space,
+        ty,
+        array,
+        record,
+        encapsulates,
+    })
+}
+
+/// The global `option-def` list: each definition parsed, then stored in the option space
+/// (CfgOptionDef::add refuses standard codes and repeated names or codes).
 pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
     let mut out: Vec<OptionDef> = Vec::new();
     for entry in list.items().unwrap_or_default() {
-        let name = read::string(entry, "name").unwrap_or_default();
-        let space = read::string(entry, "space").unwrap_or_else(|| "dhcp4".into());
-        let code = entry.get("code").and_then(Node::as_int).unwrap_or(0);
-        let type_name = read::string(entry, "type").unwrap_or_default();
-        let array = read::boolean(entry, "array").unwrap_or(false);
-        let encapsulates = read::string(entry, "encapsulate").unwrap_or_default();
-        if code < 0 {
-            return Err(error(
-                position(entry, "code"),
-                "option code must not be negative",
-            ));
-        }
-        let code = match u16::try_from(code) {
-            Ok(c) if c <= 255 => c,
-            _ => {
-                return Err(error(
-                    position(entry, "code"),
-                    format!("invalid option code '{code}', it must not be greater than '255'"),
-                ))
-            }
-        };
-        if !valid_name(&space) {
-            return Err(error(
-                position(entry, "space"),
-                format!("invalid option space name '{space}'"),
-            ));
-        }
-        if space == "dhcp4" && (code == 0 || code == 255) {
-            let what = if code == 0 { "PAD" } else { "END" };
-            return Err(error(
-                position(entry, "code"),
-                format!("invalid option code '{code}': reserved for {what}"),
-            ));
-        }
-        if !encapsulates.is_empty() && array {
-            return Err(error(
-                &entry.span,
-                format!(
-                    "option '{space}.{name}', comprising an array of data fields may not \
-                     encapsulate any option space"
-                ),
-            ));
-        }
-        if !valid_name(&name) {
-            return Err(error(&entry.span, format!("invalid option name '{name}'")));
-        }
-        if !encapsulates.is_empty() && !valid_name(&encapsulates) {
-            return Err(error(
-                &entry.span,
-                format!("invalid encapsulated option space name: '{encapsulates}'"),
-            ));
-        }
-        // OptionDataTypeUtil::getDataType maps an unknown name to OPT_UNKNOWN_TYPE, whose
-        // value (18 in option_data_types.h) is what OptionDefinition::validate prints.
-        let Some(ty) = DataType::from_kea_name(&type_name) else {
-            return Err(error(&entry.span, "option type 18 not supported."));
-        };
-        if ctx.registry.standard_by_code(&space, code).is_some() && space == "dhcp4" {
+        let def = parse_def(entry)?;
+        let (name, code, space) = (&def.name, def.code, &def.space);
+        if ctx.registry.standard_by_code(space, code).is_some() && space == "dhcp4" {
             return Err(error(
                 &entry.span,
                 format!(
@@ -97,7 +121,7 @@ pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
                 ),
             ));
         }
-        if out.iter().any(|d| d.space == space && d.name == name) {
+        if out.iter().any(|d| &d.space == space && &d.name == name) {
             return Err(error(
                 &entry.span,
                 format!(
@@ -106,7 +130,7 @@ pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
                 ),
             ));
         }
-        if out.iter().any(|d| d.space == space && d.code == code) {
+        if out.iter().any(|d| &d.space == space && d.code == code) {
             return Err(error(
                 &entry.span,
                 format!(
@@ -115,23 +139,32 @@ pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
                 ),
             ));
         }
-        let record = read::string(entry, "record-types")
-            .map(|r| {
-                r.split(',')
-                    .filter_map(|t| DataType::from_kea_name(t.trim()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let def = OptionDef {
-            name,
-            code,
-            space,
-            ty,
-            array,
-            record,
-            encapsulates,
-        };
         ctx.registry.add(def.clone());
+        out.push(def);
+    }
+    Ok(out)
+}
+
+/// A class's `option-def` list (ClientClassDefParser::parse): each definition parsed as the
+/// global ones are, and only for options whose unpacking Kea defers to classification
+/// (LibDHCP::shouldDeferOptionUnpack: 43 and 224-254 in dhcp4).
+pub fn class_option_defs(list: &Node) -> Check<Vec<OptionDef>> {
+    let mut out = Vec::new();
+    for entry in list.items().unwrap_or_default() {
+        let def = parse_def(entry)?;
+        let deferred = def.space == "dhcp4" && (def.code == 43 || (224..=254).contains(&def.code));
+        if !deferred {
+            return Err(Diagnostic::semantic_error(
+                Some(entry.span.clone()),
+                format!(
+                    "Not allowed option definition for code '{}' in space '{}' at ({})",
+                    def.code,
+                    def.space,
+                    entry.span.element()
+                ),
+            )
+            .laid_out(Layout::Verbatim));
+        }
         out.push(def);
     }
     Ok(out)
