@@ -94,6 +94,8 @@ fn client_class(ctx: &mut Ctx, item: &Node, defined: &[ClientClass]) -> Check<Cl
             }
         }
     }
+    // ClientClassDefParser::parse ends with the class's valid-lifetime triplet.
+    super::lifetimes::Lifetimes::read(item).valid_triplet(Some(&item.span))?;
     Ok(ClientClass {
         name,
         test,

@@ -5,7 +5,7 @@
 //! reads them as int64 and stores them in uint32s, so 2^32 becomes 0 where it is stored
 //! before the check, and the messages show it so.
 
-use crate::kea::diag::Diagnostic;
+use crate::kea::diag::{Diagnostic, Span};
 use crate::kea::json::Node;
 
 use super::Check;
@@ -69,6 +69,24 @@ impl Lifetimes {
                      rebind-timer ({rebind})"
                 ));
             }
+        }
+        self.valid_triplet(None)
+    }
+
+    /// SimpleParser::parseIntTriplet for valid-lifetime. `scope` is where a class was
+    /// written: without inheritance a class may have min and max but no value, which Kea
+    /// refuses naming that place.
+    pub fn valid_triplet(&self, scope: Option<&Span>) -> Check<()> {
+        let fail = |m: String| Err(Diagnostic::semantic_error(None, m));
+        let wrap = |v: i64| v as u32;
+        if let (None, Some(_), Some(_), Some(scope)) =
+            (self.valid, self.min_valid, self.max_valid, scope)
+        {
+            return fail(format!(
+                "have min-valid-lifetime and max-valid-lifetime but no valid-lifetime \
+                 (default) in {}",
+                scope.element()
+            ));
         }
         if let (Some(value), min, max) = (self.valid, self.min_valid, self.max_valid) {
             let value = wrap(value);

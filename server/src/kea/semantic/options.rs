@@ -73,6 +73,32 @@ fn parse_def(entry: &Node) -> Check<OptionDef> {
             ),
         ));
     }
+    // OptionDefinition::addRecordField for each record type, before validate().
+    let mut record = Vec::new();
+    let fields = read::string(entry, "record-types").unwrap_or_default();
+    for field in fields.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let refused = |why: String| {
+            Err(error(
+                position(entry, "record-types"),
+                format!("invalid record type values specified for the option definition: {why}"),
+            ))
+        };
+        if type_name != "record" {
+            return refused(format!(
+                "'record' option type must be used instead of '{type_name}' to add data fields \
+                 to the record"
+            ));
+        }
+        match DataType::from_kea_name(field) {
+            Some(DataType::Record | DataType::Empty | DataType::Internal) | None => {
+                let shown = DataType::from_kea_name(field).map_or("unknown", |_| field);
+                return refused(format!(
+                    "attempted to add invalid data type '{shown}' to the record."
+                ));
+            }
+            Some(ty) => record.push(ty),
+        }
+    }
     if !valid_name(&name) {
         return Err(error(&entry.span, format!("invalid option name '{name}'")));
     }
@@ -87,13 +113,59 @@ fn parse_def(entry: &Node) -> Check<OptionDef> {
     let Some(ty) = DataType::from_kea_name(&type_name) else {
         return Err(error(&entry.span, "option type 18 not supported."));
     };
-    let record = read::string(entry, "record-types")
-        .map(|r| {
-            r.split(',')
-                .filter_map(|t| DataType::from_kea_name(t.trim()))
-                .collect()
-        })
-        .unwrap_or_default();
+    // OptionDefinition::validate: arrays of variable-length types, then record layout.
+    let invalid = |m: &str| Err(error(&entry.span, m.to_string()));
+    if array && ty != DataType::Record {
+        match ty {
+            DataType::String => {
+                return invalid("array of strings is not a valid option definition.")
+            }
+            DataType::Binary => {
+                return invalid("array of binary values is not a valid option definition.")
+            }
+            DataType::Empty => {
+                return invalid("array of empty value is not a valid option definition.")
+            }
+            _ => {}
+        }
+    }
+    if ty == DataType::Record && record.len() < 2 {
+        return Err(error(
+            &entry.span,
+            format!(
+                "invalid number of data fields: {} specified for the option of type 'record'. \
+                 Expected at least 2 fields.",
+                record.len()
+            ),
+        ));
+    }
+    if ty == DataType::Record {
+        let last = record.len() - 1;
+        for (i, field) in record.iter().enumerate() {
+            match field {
+                DataType::String if i < last => {
+                    return invalid(
+                        "string data field can't be laid before data fields of other types.",
+                    )
+                }
+                DataType::Binary if i < last => {
+                    return invalid(
+                        "binary data field can't be laid before data fields of other types.",
+                    )
+                }
+                _ => {}
+            }
+        }
+        match record[last] {
+            DataType::String if array => {
+                return invalid("array of strings is not a valid option definition.")
+            }
+            DataType::Binary if array => {
+                return invalid("array of binary values is not a valid option definition.")
+            }
+            _ => {}
+        }
+    }
     Ok(OptionDef {
         name,
         code,
