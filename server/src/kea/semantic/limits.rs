@@ -44,7 +44,8 @@ pub fn expired_leases(node: &Node) -> Check<()> {
     Ok(())
 }
 
-/// The range checks at the end of DbAccessParser::parse, in its order.
+/// The range checks at the end of DbAccessParser::parse, in its order (lease and host
+/// databases alike).
 pub fn lease_database(node: &Node) -> Check<()> {
     let int = |key: &str| node.get(key).and_then(|n| Some((n.as_int()?, &n.span)));
     for (key, max) in [

@@ -104,6 +104,17 @@ fn configure(ctx: &mut Ctx, dhcp4: &Node) -> Check<Config> {
         limits::lease_database(db)?;
         config.lease_database = globals::lease_database(db);
     }
+    // HostsDatabases: the same DbAccessParser, after the lease database.
+    if let Some(db) = dhcp4.get("hosts-database") {
+        limits::lease_database(db)?;
+    }
+    for db in dhcp4
+        .get("hosts-databases")
+        .and_then(Node::items)
+        .unwrap_or_default()
+    {
+        limits::lease_database(db)?;
+    }
     config.globals = globals::scope(dhcp4);
     ctx.global_lifetimes = lifetimes::Lifetimes::global(dhcp4);
     config.globals.options = global_options;
