@@ -10,4 +10,6 @@ fi
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The Debian package from the debug build: tests/package.rs installs it and runs its unit.
+bash ci/package.sh --dev
 cargo test --workspace

@@ -99,15 +99,27 @@ const SIGNATURES: [&[u8]; 4] = [
 impl Signatures {
     pub fn scan(&mut self, block: &[u8]) {
         let longest = SIGNATURES.iter().map(|s| s.len()).max().unwrap_or(1);
-        let mut window = std::mem::take(&mut self.carry);
-        window.extend_from_slice(block);
+        // Across the boundary: the previous block's tail and this block's head.
+        let mut seam = std::mem::take(&mut self.carry);
+        seam.extend_from_slice(&block[..block.len().min(longest - 1)]);
         for (i, sig) in SIGNATURES.iter().enumerate() {
-            if !self.found[i] && memchr::memmem::find(&window, sig).is_some() {
+            if !self.found[i]
+                && (memchr::memmem::find(block, sig).is_some()
+                    || memchr::memmem::find(&seam, sig).is_some())
+            {
                 self.found[i] = true;
             }
         }
-        let keep = window.len().min(longest - 1);
-        self.carry = window[window.len() - keep..].to_vec();
+        // Keep the last bytes seen for the next seam.
+        let keep = longest - 1;
+        if block.len() >= keep {
+            seam.clear();
+            seam.extend_from_slice(&block[block.len() - keep..]);
+        } else {
+            let start = seam.len().saturating_sub(keep);
+            seam.drain(..start);
+        }
+        self.carry = seam;
     }
 
     fn program(&self) -> Program {

@@ -1,5 +1,6 @@
 //! bootsim: emulates network-boot firmware on the wire.
 
+pub mod capture;
 pub mod chain;
 pub mod content;
 pub mod disk;

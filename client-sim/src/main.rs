@@ -1,5 +1,6 @@
 //! bootsim: boot emulated firmware against a DHCP/TFTP configuration and say how it went.
 
+use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -36,6 +37,119 @@ enum Command {
     /// and BIOS, UEFI HTTP boot): exit 0 when no errors, 1 with errors, 2 when Kea would
     /// refuse the config.
     Validate(ValidateArgs),
+    /// Explain field captures (pcap/pcapng): each client's boot chain as steps, its firmware,
+    /// and why it stopped: exit 0 when every client handed off or the capture ends mid-chain,
+    /// 1 when one failed, 2 when a file is unreadable.
+    Audit(AuditArgs),
+    /// Send each client's side of a capture to netbootd in-process running a config and diff
+    /// every answer against the captured one: exit 0 when none differs, 1 when one does, 2
+    /// on bad input.
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The capture (pcap or pcapng).
+    capture: PathBuf,
+    /// The kea-dhcp4.conf netbootd runs.
+    #[arg(long)]
+    config: PathBuf,
+    /// The TFTP root netbootd serves; without it, transfers are not replayed.
+    #[arg(long)]
+    tftp_root: Option<PathBuf>,
+    #[arg(long, default_value_t = KeaVersion::default())]
+    kea_version: KeaVersion,
+    /// The captured server netbootd stands in for (default: the one at netbootd's address,
+    /// else the first that offered a boot file).
+    #[arg(long)]
+    replace: Option<std::net::Ipv4Addr>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn run_replay(args: ReplayArgs) -> ExitCode {
+    let req = bootsim::capture::replay::Request {
+        capture: args.capture,
+        config: args.config,
+        tftp_root: args.tftp_root,
+        kea_version: args.kea_version,
+        replace: args.replace,
+    };
+    let replay = match bootsim::capture::replay::replay(&req) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bootsim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&replay).unwrap_or_default()
+        );
+    } else {
+        print!("{}", replay.render());
+    }
+    if replay.differences == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// Capture files (pcap or pcapng).
+    #[arg(required = true)]
+    captures: Vec<PathBuf>,
+    /// Print the audits as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Write JUnit XML here: one test case per client.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Only this client.
+    #[arg(long, value_parser = parse_mac)]
+    client: Option<[u8; 6]>,
+}
+
+fn run_audit(args: AuditArgs) -> ExitCode {
+    let mut audits = Vec::new();
+    let mut unreadable = false;
+    for path in &args.captures {
+        match bootsim::capture::audit_file(path, args.client) {
+            Ok(a) => audits.push(a),
+            Err(e) => {
+                eprintln!("bootsim: {e}");
+                unreadable = true;
+            }
+        }
+    }
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, bootsim::capture::report::junit(&audits)) {
+            eprintln!("bootsim: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if args.json {
+        let clients: Vec<_> = audits.iter().flat_map(|a| a.clients.iter()).collect();
+        let doc = serde_json::json!({ "captures": audits, "clients": clients });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        for (i, a) in audits.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            print!("{}", bootsim::capture::report::render(a));
+        }
+    }
+    if unreadable {
+        ExitCode::from(2)
+    } else if audits.iter().any(|a| a.failed()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 #[derive(clap::Args)]
@@ -156,7 +270,7 @@ fn run_storm(args: StormArgs) -> ExitCode {
         kea_version: args.kea_version,
         tftp_root: Some(root),
         server_addr: None,
-        epoch: 1_700_000_000,
+        epoch: SIMULATION_EPOCH,
     }) {
         Ok(s) => s,
         Err(e) => {
@@ -397,7 +511,7 @@ fn run_boot(args: BootArgs) -> ExitCode {
             kea_version: args.kea_version,
             tftp_root: Some(root.clone()),
             server_addr: args.server_addr,
-            epoch: 1_700_000_000,
+            epoch: SIMULATION_EPOCH,
         };
         let server = match build(&spec) {
             Ok(s) => s,
@@ -452,5 +566,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_scenarios(args),
         Command::Storm(args) => run_storm(args),
         Command::Validate(args) => run_validate(args),
+        Command::Audit(args) => run_audit(args),
+        Command::Replay(args) => run_replay(args),
     }
 }

@@ -3,6 +3,7 @@
 //! one boots every client at once on one segment and checks the expectations; the same file
 //! always gives the same transcript (seeded transaction ids and faults, virtual time).
 
+use crate::net::embedded::SIMULATION_EPOCH;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -249,7 +250,7 @@ impl Scenario {
             kea_version,
             tftp_root: root,
             server_addr: decl.address,
-            epoch: 1_700_000_000,
+            epoch: SIMULATION_EPOCH,
         })
         .map_err(|e| self.bad(e.to_string()))?;
         // Each server its own hardware address.

@@ -4,6 +4,7 @@
 #[path = "../../server/tests/support/mod.rs"]
 mod support;
 
+use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -36,7 +37,7 @@ fn run(config: &Path, root: &Path, firmware: Firmware) -> Transcript {
         kea_version: KeaVersion::V3_0,
         tftp_root: Some(root.to_path_buf()),
         server_addr: None,
-        epoch: 1_700_000_000,
+        epoch: SIMULATION_EPOCH,
     })
     .unwrap();
     let mut lan = Lan::new(server);

@@ -2,17 +2,18 @@
 //! truncations and mutations of real DHCP and TFTP packets, on every port the models listen
 //! on, at random times.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::{Duration, Instant};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
 
 use bootsim::firmware::ipxe::packets::{Build, Identity as IpxeId};
 use bootsim::firmware::ipxe::Ipxe;
 use bootsim::firmware::uefi_pxe::packets::{Arch, Identity, Undi};
 use bootsim::firmware::uefi_pxe::UefiPxe;
 use bootsim::net::lan::Station;
-use netbootd::tftp::host::TftpHost;
-use netbootd::tftp::server::TftpConfig;
-use netbootd::tftp::session::Limits;
+use netbootd::tftp::config::{Limits, TftpConfig};
+use netbootd::tftp::engine::TftpEngine;
+use netbootd::tftp::files::Cached;
+use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
 use proptest::prelude::*;
 
@@ -120,20 +121,27 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ipxe.efi"), vec![1u8; 5000]).unwrap();
-        let mut host = TftpHost::new(TftpConfig {
+        let upload = tempfile::tempdir().unwrap();
+        let config = TftpConfig {
             root: dir.path().canonicalize().unwrap(),
             listen: "192.168.1.1:69".parse().unwrap(),
             secure: true,
             limits: Limits::default(),
             port_range: None,
             per_client: 4,
+            max_transfers: 8,
             remap: None,
-            upload: None,
-        });
-        let start = Instant::now();
-        let client = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), 1568);
+            upload: Some(netbootd::tftp::config::Upload {
+                dir: upload.path().canonicalize().unwrap(),
+                max_bytes: 4096,
+            }),
+        };
+        let mut host = TftpEngine::new(config, Box::new(Cached::default()));
+        let start = Instant::ZERO;
+        let client = SocketAddr::from(SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), 1568));
         // A real request first, so transfer ports exist to be fed garbage.
         host.on_datagram(start, client, 69, b"\0\x01ipxe.efi\0octet\0blksize\x001468\0");
+        host.on_datagram(start, client, 69, b"\0\x02upload.log\0octet\0");
         for (i, (port, bytes)) in packets.iter().enumerate() {
             let now = start + Duration::from_millis(i as u64 * 700);
             host.on_datagram(now, client, *port, bytes);

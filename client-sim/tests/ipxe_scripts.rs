@@ -2,6 +2,7 @@
 //! fixtures/ipxe/SOURCES.md), each served by netbootd in-process as the boot file iPXE gets:
 //! what iPXE prints and where the script stops.
 
+use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ fn run(script: &str) -> (Ipxe, String) {
             kea_version: KeaVersion::V3_0,
             tftp_root: Some(dir.path().to_path_buf()),
             server_addr: None,
-            epoch: 1_700_000_000,
+            epoch: SIMULATION_EPOCH,
         })
         .unwrap(),
     );

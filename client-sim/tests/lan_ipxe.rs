@@ -2,6 +2,7 @@
 //! gets refind.pxe, the script fetches refind.conf and refind_x64.efi, and `chain refind`
 //! hands over to rEFInd with refind.conf beside it on iPXE's volume. Steps 3-7 of the guide.
 
+use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ fn lan(config: &Path, root: &Path) -> Lan {
             kea_version: KeaVersion::V3_0,
             tftp_root: Some(root.to_path_buf()),
             server_addr: None,
-            epoch: 1_700_000_000,
+            epoch: SIMULATION_EPOCH,
         })
         .unwrap(),
     )

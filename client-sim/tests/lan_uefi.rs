@@ -1,6 +1,7 @@
 //! EDK2's UEFI PXE against netbootd in-process (the guide's Kea config and a TFTP root), on
 //! the virtual clock: the first two steps of the guide's boot.
 
+use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,7 +22,7 @@ fn lan(root: &std::path::Path) -> Lan {
         kea_version: KeaVersion::V3_0,
         tftp_root: Some(root.to_path_buf()),
         server_addr: None,
-        epoch: 1_700_000_000,
+        epoch: SIMULATION_EPOCH,
     })
     .unwrap();
     Lan::new(server)

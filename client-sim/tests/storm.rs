@@ -2,6 +2,7 @@
 //! boots, each gets its own address, and the report's step table covers the nine steps.
 //! (Speed is measured by ci/bench-storm.sh, not here.)
 
+use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,7 +34,7 @@ fn three_hundred_machines_boot_with_distinct_addresses_through_loss() {
         kea_version: KeaVersion::V3_0,
         tftp_root: Some(dir.path().to_path_buf()),
         server_addr: None,
-        epoch: 1_700_000_000,
+        epoch: SIMULATION_EPOCH,
     })
     .unwrap();
     let loss = LinkFaults {

@@ -2,6 +2,7 @@
 //! observed.toml, from firmware.md's captures): every recorded field of the DISCOVERs,
 //! REQUESTs and TFTP requests, taken from frames the models put on the in-process segment.
 
+use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,7 +66,7 @@ fn lan(root: &std::path::Path, config: &str) -> Lan {
             kea_version: KeaVersion::V3_0,
             tftp_root: Some(root.to_path_buf()),
             server_addr: None,
-            epoch: 1_700_000_000,
+            epoch: SIMULATION_EPOCH,
         })
         .unwrap(),
     )
@@ -209,7 +210,7 @@ fn edk2_retransmits_discovers_on_the_observed_schedule() {
         kea_version: KeaVersion::V3_0,
         tftp_root: Some(dir.path().to_path_buf()),
         server_addr: Some("10.9.9.9".parse().unwrap()),
-        epoch: 1_700_000_000,
+        epoch: SIMULATION_EPOCH,
     })
     .unwrap();
     let mut lan = Lan::new(server);

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod cli;
 
@@ -23,6 +23,14 @@ enum Command {
     Check(cli::check::CheckArgs),
     /// Serve DHCPv4 and/or TFTP.
     Serve(Box<cli::serve::ServeArgs>),
+    /// Print the manual page (roff), for packaging.
+    #[command(hide = true)]
+    Man,
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -30,5 +38,25 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => cli::check::run(args),
         Command::Serve(args) => cli::serve::run(*args),
+        Command::Man => {
+            // Section 8: a system administration command (a daemon).
+            let page = clap_mangen::Man::new(Cli::command()).section("8");
+            match page.render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "netbootd",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
     }
 }

@@ -174,7 +174,7 @@ fn kill_9_during_traffic_loses_no_acknowledged_lease_and_kea_reads_the_file() {
         acked.len()
     );
 
-    let (store, report) =
+    let (_, store, report) =
         Memfile::open(&dir.path().join("kea-leases4.csv"), Durability::Write).unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let mut holder: HashMap<Ipv4Addr, u16> = HashMap::new();

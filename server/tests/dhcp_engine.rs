@@ -6,12 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use netbootd::dhcp::engine::{Engine, Incoming, Outcome, Silence, ACK, NAK, OFFER};
-use netbootd::dhcp::lease::{Durability, Memfile};
+use netbootd::dhcp::lease::{Durability, LeaseTable, Memfile};
 use netbootd::kea::check::check_document;
 use netbootd::kea::json::parse_bytes;
 use netbootd::kea::model::Config;
 use netbootd::kea::system::System;
 use netbootd::kea::KeaVersion;
+use netbootd::time::{Epoch, Instant};
 use netbootd::wire::dhcp::Message;
 
 struct Node0;
@@ -80,11 +81,14 @@ const IPXE: &[(u8, &[u8])] = &[
 const BIOS: &[(u8, &[u8])] = &[(60, b"PXEClient:Arch:00000:UNDI:002001"), (93, &[0, 0])];
 
 fn engine() -> Engine {
-    Engine::new(guide(), Memfile::in_memory()).unwrap()
+    Engine::new(guide(), LeaseTable::new(), Epoch::UNIX).unwrap()
 }
 
 fn reply(engine: &mut Engine, now: u64, msg: Message) -> (Message, Vec<String>) {
-    match engine.handle(now, &incoming(msg)).unwrap() {
+    match engine
+        .handle(Instant::from_secs(now), &incoming(msg))
+        .unwrap()
+    {
         Outcome::Reply { msg, classes, .. } => (msg, classes),
         Outcome::Silent(s) => panic!("no reply: {s:?}"),
     }
@@ -172,7 +176,8 @@ fn dora_renew_release_and_nak() {
     let mut q = incoming(renew);
     q.source = SocketAddrV4::new(offer.yiaddr, 68);
     q.destination = SERVER;
-    let Outcome::Reply { msg: ack, dest, .. } = e.handle(2000, &q).unwrap() else {
+    let Outcome::Reply { msg: ack, dest, .. } = e.handle(Instant::from_secs(2000), &q).unwrap()
+    else {
         panic!("renew unanswered")
     };
     assert_eq!(ack.message_type(), Some(ACK));
@@ -199,7 +204,7 @@ fn dora_renew_release_and_nak() {
 }
 
 fn reply_or_silence(e: &mut Engine, msg: Message) -> Result<Message, Silence> {
-    match e.handle(3000, &incoming(msg)).unwrap() {
+    match e.handle(Instant::from_secs(3000), &incoming(msg)).unwrap() {
         Outcome::Reply { msg, .. } => Ok(msg),
         Outcome::Silent(s) => Err(s),
     }
@@ -208,12 +213,14 @@ fn reply_or_silence(e: &mut Engine, msg: Message) -> Result<Message, Silence> {
 #[test]
 fn a_full_pool_leaves_the_fourteenth_client_unanswered() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _) = Memfile::open(&dir.path().join("leases.csv"), Durability::Write).unwrap();
-    let mut e = Engine::new(guide(), store).unwrap();
+    let (mut file, leases, _) =
+        Memfile::open(&dir.path().join("leases.csv"), Durability::Write).unwrap();
+    let mut e = Engine::new(guide(), leases, Epoch::UNIX).unwrap();
     for mac in 1..=13u8 {
         let (offer, _) = reply(&mut e, 10, query(1, mac, BIOS));
         let (ack, _) = reply(&mut e, 11, request(mac, offer.yiaddr, Some(SERVER)));
         assert_eq!(ack.message_type(), Some(ACK), "client {mac}");
+        file.persist(&e.take_changes()).unwrap();
     }
     assert_eq!(e.leases().len(), 13);
     assert_eq!(
@@ -234,13 +241,14 @@ fn expired_leases_are_reclaimed_kept_for_affinity_then_flushed() {
     use netbootd::dhcp::lease::LeaseState;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kea-leases4.csv");
-    let (store, _) = Memfile::open(&path, Durability::Write).unwrap();
-    let mut e = Engine::new(guide(), store).unwrap();
+    let (mut file, leases, _) = Memfile::open(&path, Durability::Write).unwrap();
+    let mut e = Engine::new(guide(), leases, Epoch::UNIX).unwrap();
     let (offer, _) = reply(&mut e, 100, query(1, 1, BIOS));
     reply(&mut e, 100, request(1, offer.yiaddr, Some(SERVER)));
     // valid-lifetime 3600: nothing to reclaim before it runs out.
-    assert_eq!(e.reclaim(3699).unwrap(), 0);
-    assert_eq!(e.reclaim(3700).unwrap(), 1);
+    assert_eq!(e.reclaim(Instant::from_secs(3699)), 0);
+    assert_eq!(e.reclaim(Instant::from_secs(3700)), 1);
+    file.persist(&e.take_changes()).unwrap();
     let lease = e.leases().get(offer.yiaddr).unwrap().clone();
     assert_eq!(lease.state, LeaseState::ExpiredReclaimed);
     // The lease file says so (Kea's state column, 2 = expired-reclaimed).
@@ -251,8 +259,8 @@ fn expired_leases_are_reclaimed_kept_for_affinity_then_flushed() {
     let (again, _) = reply(&mut e, 4000, query(1, 1, BIOS));
     assert_eq!(again.yiaddr, offer.yiaddr);
     // hold-reclaimed-time 3600 after expiry, the flush removes it.
-    assert_eq!(e.flush_reclaimed(3700 + 3600).unwrap(), 0);
-    assert_eq!(e.flush_reclaimed(3700 + 3601).unwrap(), 1);
+    assert_eq!(e.flush_reclaimed(Instant::from_secs(3700 + 3600)), 0);
+    assert_eq!(e.flush_reclaimed(Instant::from_secs(3700 + 3601)), 1);
     assert!(e.leases().get(offer.yiaddr).is_none());
 }
 
@@ -279,7 +287,7 @@ mod link {
     }
 
     fn answer(e: &mut Engine, f: &[u8]) -> Datagram {
-        match node0().answer(e, 10, f).unwrap() {
+        match node0().answer(e, Instant::from_secs(10), f).unwrap() {
             FrameAnswer::Reply { frame, .. } => Datagram::from_frame(&frame).unwrap().unwrap(),
             other => panic!("no reply: {other:?}"),
         }
@@ -341,7 +349,7 @@ mod link {
             SocketAddrV4::new(Ipv4Addr::BROADCAST, 67),
         );
         assert!(matches!(
-            link.answer(&mut e, 1, &ours).unwrap(),
+            link.answer(&mut e, Instant::from_secs(1), &ours).unwrap(),
             FrameAnswer::NotForUs
         ));
         let dns = Datagram::new(
@@ -353,7 +361,7 @@ mod link {
         )
         .to_frame();
         assert!(matches!(
-            link.answer(&mut e, 1, &dns).unwrap(),
+            link.answer(&mut e, Instant::from_secs(1), &dns).unwrap(),
             FrameAnswer::NotForUs
         ));
         let mut arp = vec![0xff; 6];
@@ -361,7 +369,7 @@ mod link {
         arp.extend_from_slice(&[0x08, 0x06]);
         arp.extend_from_slice(&[0; 28]);
         assert!(matches!(
-            link.answer(&mut e, 1, &arp).unwrap(),
+            link.answer(&mut e, Instant::from_secs(1), &arp).unwrap(),
             FrameAnswer::NotForUs
         ));
         // A truncated DHCP payload and a truncated frame: reported, not fatal.
@@ -374,11 +382,12 @@ mod link {
         )
         .to_frame();
         assert!(matches!(
-            link.answer(&mut e, 1, &short).unwrap(),
+            link.answer(&mut e, Instant::from_secs(1), &short).unwrap(),
             FrameAnswer::Malformed(_)
         ));
         assert!(matches!(
-            link.answer(&mut e, 1, &short[..20]).unwrap(),
+            link.answer(&mut e, Instant::from_secs(1), &short[..20])
+                .unwrap(),
             FrameAnswer::Malformed(_)
         ));
     }

@@ -40,16 +40,16 @@ fn start_netbootd(ns: &Netns, config: &Path, leases: &Path, extra: &[&str]) -> G
         .arg("--lease-file")
         .arg(leases)
         .args(extra)
-        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("netbootd starts");
-    // Wait for "serving DHCPv4" on stderr, then keep draining it.
-    let stderr = child.stderr.take().unwrap();
+    // Wait for Kea's DHCP4_STARTED on stdout (the guide's logger), then keep draining it.
+    let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             eprintln!("netbootd: {line}");
-            if line.contains("serving DHCPv4") {
+            if line.contains("DHCP4_STARTED") {
                 let _ = tx.send(());
             }
         }

@@ -9,7 +9,52 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use netbootd::dhcp::lease::{Durability, Lease, LeaseState, Memfile};
+use netbootd::dhcp::lease::{
+    Durability, Lease, LeaseChange, LeaseState, LeaseTable, LoadReport, Memfile, MemfileError,
+};
+
+/// The lease file with the table it was loaded into, changed as the DHCP shell changes them:
+/// the row written first, the table after.
+struct Store {
+    file: Memfile,
+    table: LeaseTable,
+}
+
+impl Store {
+    fn open(path: &Path) -> Result<(Store, LoadReport), MemfileError> {
+        let (file, table, report) = Memfile::open(path, Durability::Write)?;
+        Ok((Store { file, table }, report))
+    }
+
+    fn upsert(&mut self, lease: Lease) -> Result<(), MemfileError> {
+        let change = LeaseChange::Upsert(lease);
+        self.file.persist(std::slice::from_ref(&change))?;
+        self.table.apply(&change);
+        Ok(())
+    }
+
+    fn delete(&mut self, address: Ipv4Addr) -> Result<(), MemfileError> {
+        let Some(lease) = self.table.get(address).cloned() else {
+            return Ok(());
+        };
+        let change = LeaseChange::Delete(lease);
+        self.file.persist(std::slice::from_ref(&change))?;
+        self.table.apply(&change);
+        Ok(())
+    }
+
+    fn compact(&mut self) -> Result<(), MemfileError> {
+        self.file.compact()
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn get(&self, address: Ipv4Addr) -> Option<&Lease> {
+        self.table.get(address)
+    }
+}
 
 fn lease(n: u32) -> Lease {
     Lease {
@@ -37,7 +82,7 @@ fn leases_are_replayed_and_deletes_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kea-leases4.csv");
     {
-        let (mut store, _) = Memfile::open(&path, Durability::Write).unwrap();
+        let (mut store, _) = Store::open(&path).unwrap();
         for n in 1..=10 {
             store.upsert(lease(n)).unwrap();
         }
@@ -46,7 +91,7 @@ fn leases_are_replayed_and_deletes_are_kept() {
         store.upsert(renewed).unwrap();
         store.delete(lease(5).address).unwrap();
     }
-    let (store, report) = Memfile::open(&path, Durability::Write).unwrap();
+    let (store, report) = Store::open(&path).unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(store.len(), 9);
     assert!(store.get(lease(5).address).is_none());
@@ -68,18 +113,18 @@ fn a_torn_last_line_is_reported_with_its_line_and_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kea-leases4.csv");
     {
-        let (mut store, _) = Memfile::open(&path, Durability::Write).unwrap();
+        let (mut store, _) = Store::open(&path).unwrap();
         store.upsert(lease(1)).unwrap();
     }
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("10.0.0.2,52:54:00:00:00");
     std::fs::write(&path, text).unwrap();
-    let (mut store, report) = Memfile::open(&path, Durability::Write).unwrap();
+    let (mut store, report) = Store::open(&path).unwrap();
     assert_eq!(store.len(), 1);
     assert_eq!(report.errors.len(), 1);
     assert!(report.errors[0].ends_with("kea-leases4.csv:line 3: 2 fields, the header has 11"));
     store.upsert(lease(3)).unwrap();
-    let (store, report) = Memfile::open(&path, Durability::Write).unwrap();
+    let (store, report) = Store::open(&path).unwrap();
     assert_eq!(store.len(), 2, "{:?}", report.errors);
 }
 
@@ -87,7 +132,7 @@ fn a_torn_last_line_is_reported_with_its_line_and_skipped() {
 fn compaction_leaves_keas_files_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kea-leases4.csv");
-    let (mut store, _) = Memfile::open(&path, Durability::Write).unwrap();
+    let (mut store, _) = Store::open(&path).unwrap();
     for n in 1..=20 {
         store.upsert(lease(n)).unwrap();
         store.upsert(lease(n)).unwrap();
@@ -99,7 +144,7 @@ fn compaction_leaves_keas_files_and_loses_nothing() {
     assert_eq!(previous.lines().count(), 21, "header and one row per lease");
     assert!(!dir.path().join("kea-leases4.csv.2").exists());
     drop(store);
-    let (store, _) = Memfile::open(&path, Durability::Write).unwrap();
+    let (store, _) = Store::open(&path).unwrap();
     assert_eq!(store.len(), 20);
     assert!(store.get(lease(21).address).is_some());
     assert!(store.get(lease(1).address).is_none());
@@ -114,7 +159,7 @@ fn kea_lfc_reads_our_file_and_we_read_its_output() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kea-leases4.csv");
     {
-        let (mut store, _) = Memfile::open(&path, Durability::Write).unwrap();
+        let (mut store, _) = Store::open(&path).unwrap();
         for n in 1..=50 {
             store.upsert(lease(n)).unwrap();
         }
@@ -145,7 +190,7 @@ fn kea_lfc_reads_our_file_and_we_read_its_output() {
     assert!(status.success());
     let written_by_kea = std::fs::read_to_string(with(".1")).expect("kea-lfc wrote .1");
     assert_eq!(written_by_kea.lines().count(), 1 + 49, "{written_by_kea}");
-    let (store, report) = Memfile::open(&path, Durability::Write).unwrap();
+    let (store, report) = Store::open(&path).unwrap();
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.files, vec![with(".1")]);
     assert_eq!(store.len(), 49);
@@ -154,13 +199,15 @@ fn kea_lfc_reads_our_file_and_we_read_its_output() {
     }
 }
 
-/// Child mode: append leases forever, printing each address once `upsert` returned.
+/// Not a test: the child process `kill_9_at_random_moments_loses_no_acknowledged_lease`
+/// starts and kills; it appends leases forever, printing each address once it is written.
 #[test]
+#[ignore = "child process of kill_9_at_random_moments_loses_no_acknowledged_lease"]
 fn crash_child() {
     let Ok(path) = std::env::var("NETBOOTD_CRASH_CHILD") else {
         return;
     };
-    let (mut store, _) = Memfile::open(Path::new(&path), Durability::Write).unwrap();
+    let (mut store, _) = Store::open(Path::new(&path)).unwrap();
     let start = store.len() as u32;
     for n in start + 1.. {
         store.upsert(lease(n)).unwrap();
@@ -175,7 +222,13 @@ fn kill_9_at_random_moments_loses_no_acknowledged_lease() {
     let mut acked: Vec<Ipv4Addr> = Vec::new();
     for round in 0..8u64 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("NETBOOTD_CRASH_CHILD", &path)
             .stdout(Stdio::piped())
             .spawn()
@@ -196,7 +249,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_lease() {
         // SIGKILL by PID: the process gets no chance to flush or clean up.
         child.kill().unwrap();
         child.wait().unwrap();
-        let (store, _) = Memfile::open(&path, Durability::Write).unwrap();
+        let (store, _) = Store::open(&path).unwrap();
         for a in &acked {
             assert!(
                 store.get(*a).is_some(),

@@ -255,3 +255,82 @@ fn the_guides_defaults_file_filled_in_is_served() {
     assert_eq!(got, "file \"B\"");
     assert_eq!(refused, "Error code 2: Access violation");
 }
+
+/// What Debian's in.tftpd makes of `options`: whether it complains about them (getopt's
+/// messages on stderr, or an exit with its usage). It runs on loopback in the foreground and
+/// is killed by its PID after half a second.
+fn in_tftpd_complains(options: &[String], root: &Path) -> bool {
+    // in.tftpd refuses port 0: take a free one.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new("in.tftpd")
+        .args(["-L", "-l", "-a", &format!("127.0.0.1:{port}")])
+        .args(options)
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut exited = None;
+    for _ in 0..20 {
+        exited = child.try_wait().unwrap();
+        if exited.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    if exited.is_none() {
+        child.kill().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    exited.is_some_and(|s| !s.success()) || stderr.contains("option")
+}
+
+/// TFTP_OPTIONS read with in.tftpd's getopt_long rules: every form in.tftpd takes silently
+/// (clusters, glued values, `=`, long prefixes) netbootd takes; every form getopt complains
+/// about netbootd refuses, naming it. (in.tftpd logs an unknown option and goes on; netbootd
+/// stops, since a typo in a boot server's options is better found before machines boot.)
+#[test]
+fn tftp_options_are_split_as_in_tftpd_splits_them() {
+    if !support::require_tool("in.tftpd") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let accepted = [
+        "-vvv -s",
+        "-sc",
+        "-B1468",
+        "-B 1468",
+        "--blocksize=1468",
+        "--block 1468",
+        "-r tsize -r blksize",
+        "--retransmit=200000",
+        "--port-range 4000:4100",
+        "-sR4000:4100",
+        "-s --verbosity 3",
+        "-l -L -4",
+    ];
+    let refused = ["-x", "--p", "--secure=1", "--nonsense", "-s -Q"];
+    for (options, accept) in accepted
+        .iter()
+        .map(|o| (o, true))
+        .chain(refused.iter().map(|o| (o, false)))
+    {
+        let words: Vec<String> = options.split_whitespace().map(str::to_string).collect();
+        assert_eq!(
+            in_tftpd_complains(&words, root.path()),
+            !accept,
+            "in.tftpd on {options:?}"
+        );
+        let file = format!(
+            "TFTP_DIRECTORY={}\nTFTP_OPTIONS=\"{options}\"\n",
+            root.path().display()
+        );
+        let ours = netbootd::tftp::defaults::parse("f", &file);
+        assert_eq!(ours.is_ok(), accept, "netbootd on {options:?}: {ours:?}");
+    }
+}

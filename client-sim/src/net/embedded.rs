@@ -9,16 +9,21 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use netbootd::dhcp::engine::Engine;
-use netbootd::dhcp::lease::Memfile;
+use netbootd::dhcp::lease::LeaseTable;
 use netbootd::dhcp::link::Link;
 use netbootd::kea::check::check_file;
 use netbootd::kea::system::System;
 use netbootd::kea::KeaVersion;
-use netbootd::tftp::host::TftpHost;
-use netbootd::tftp::server::TftpConfig;
-use netbootd::tftp::session::Limits;
+use netbootd::tftp::config::{Limits, TftpConfig, MAX_TRANSFERS};
+use netbootd::tftp::engine::TftpEngine;
+use netbootd::tftp::files::Cached;
+use netbootd::time::Epoch;
 
 use super::lan::Server;
+
+/// The Unix time simulations start at (14 November 2023), so lease files and transcripts
+/// are the same from run to run.
+pub const SIMULATION_EPOCH: Epoch = Epoch::from_unix_secs(1_700_000_000);
 
 /// The MAC of the simulated server's NIC (locally administered).
 pub const SERVER_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0x01];
@@ -57,8 +62,8 @@ pub struct ServerSpec {
     pub kea_version: KeaVersion,
     pub tftp_root: Option<PathBuf>,
     pub server_addr: Option<Ipv4Addr>,
-    /// Seconds since the epoch at virtual time zero.
-    pub epoch: u64,
+    /// The Unix time at virtual time zero (leases are stamped with it).
+    pub epoch: Epoch,
 }
 
 pub fn build(spec: &ServerSpec) -> Result<Server, SetupError> {
@@ -91,7 +96,7 @@ pub fn build(spec: &ServerSpec) -> Result<Server, SetupError> {
         .first()
         .map(|n| n.split('/').next().unwrap_or(n).to_string())
         .unwrap_or_else(|| "eth0".into());
-    let engine = Engine::new(std::sync::Arc::new(config), Memfile::in_memory())
+    let engine = Engine::new(std::sync::Arc::new(config), LeaseTable::new(), spec.epoch)
         .map_err(|e| SetupError::Unreadable(e.to_string()))?;
     let tftp = match &spec.tftp_root {
         Some(root) => {
@@ -99,16 +104,18 @@ pub fn build(spec: &ServerSpec) -> Result<Server, SetupError> {
                 path: root.display().to_string(),
                 message: e.to_string(),
             })?;
-            Some(TftpHost::new(TftpConfig {
+            let config = TftpConfig {
                 root: canonical,
                 listen: SocketAddr::new(addr.into(), 69),
                 secure: true,
                 limits: Limits::default(),
                 port_range: None,
                 per_client: 64,
+                max_transfers: MAX_TRANSFERS,
                 remap: None,
                 upload: None,
-            }))
+            };
+            Some(TftpEngine::new(config, Box::new(Cached::default())))
         }
         None => None,
     };
@@ -121,6 +128,5 @@ pub fn build(spec: &ServerSpec) -> Result<Server, SetupError> {
         },
         engine,
         tftp,
-        epoch: spec.epoch,
     })
 }

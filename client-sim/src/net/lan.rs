@@ -1,7 +1,6 @@
 //! One broadcast segment on a virtual clock, with netbootd on it in-process: its DHCP engine
 //! at the link layer (`netbootd::dhcp::link`, the same code that serves AF_PACKET sockets)
-//! and its TFTP host (`netbootd::tftp::host`, the same admission and sessions as the tokio
-//! shell). Firmware timeouts pass instantly: time jumps to the next event.
+//! and its TFTP engine (`netbootd::tftp::engine`, the one netbootd's tokio shell drives). Firmware timeouts pass instantly: time jumps to the next event.
 //!
 //! Any number of stations share the segment; frames reach the station they are addressed to
 //! (a broadcast DHCP reply reaches the client its chaddr names, the only one that would keep
@@ -14,14 +13,15 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use netbootd::dhcp::engine::Engine;
 use netbootd::dhcp::link::{FrameAnswer, Link};
-use netbootd::tftp::host::{HostEvent, TftpHost};
+use netbootd::tftp::engine::{Event as TftpEvent, Outgoing, TftpEngine};
+use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
 
@@ -66,7 +66,7 @@ pub enum ServerNote {
     },
     Tftp {
         at: Duration,
-        event: HostEvent,
+        event: TftpEvent,
     },
 }
 
@@ -74,9 +74,7 @@ pub enum ServerNote {
 pub struct Server {
     pub link: Link,
     pub engine: Engine,
-    pub tftp: Option<TftpHost>,
-    /// Wall-clock seconds at virtual time zero (leases are stamped with it).
-    pub epoch: u64,
+    pub tftp: Option<TftpEngine>,
 }
 
 /// What one direction of the link does to frames.
@@ -129,7 +127,6 @@ pub struct Lan {
     /// The primary server first; others (a rogue or racing server) after it.
     pub servers: Vec<Server>,
     now: Duration,
-    base: Instant,
     /// Frames in flight with a delay, by delivery time then sending order.
     queue: BinaryHeap<Reverse<(Duration, u64)>>,
     flight: HashMap<u64, InFlight>,
@@ -169,7 +166,6 @@ impl Lan {
         Lan {
             servers: vec![server],
             now: Duration::ZERO,
-            base: Instant::now(),
             queue: BinaryHeap::new(),
             flight: HashMap::new(),
             immediate: VecDeque::new(),
@@ -424,11 +420,11 @@ impl Lan {
             .iter()
             .filter_map(|s| s.tftp.as_ref()?.next_deadline())
             .min()
-            .map(|d| d.saturating_duration_since(self.base))
+            .map(|d| d.since_origin())
     }
 
     fn server_timers(&mut self) {
-        let now = self.base + self.now;
+        let now = Instant::from(self.now);
         for i in 0..self.servers.len() {
             let Some(tftp) = self.servers[i].tftp.as_mut() else {
                 continue;
@@ -459,8 +455,8 @@ impl Lan {
                 self.dhcp(i, &d);
             } else if *d.dst.ip() == addr {
                 if let Some(tftp) = self.servers[i].tftp.as_mut() {
-                    let out =
-                        tftp.on_datagram(self.base + self.now, d.src, d.dst.port(), &d.payload);
+                    let now = Instant::from(self.now);
+                    let out = tftp.on_datagram(now, d.src.into(), d.dst.port(), &d.payload);
                     self.tftp_out(i, out);
                 }
             }
@@ -517,8 +513,11 @@ impl Lan {
     fn dhcp(&mut self, index: usize, d: &Datagram) {
         let server_addr = self.servers[index].link.addr;
         let server = &mut self.servers[index];
-        let epoch = server.epoch + self.now.as_secs();
-        let answer = server.link.answer(&mut server.engine, epoch, &d.to_frame());
+        let answer = server
+            .link
+            .answer(&mut server.engine, Instant::from(self.now), &d.to_frame());
+        // Leases live in memory here: the changes a shell would write are dropped.
+        server.engine.take_changes();
         let note = |silence: Option<String>, xid| ServerNote::Dhcp {
             at: self.now,
             server: index,
@@ -560,7 +559,7 @@ impl Lan {
                     self.send(Towards::Client, reply, 0);
                 }
             }
-            Ok(FrameAnswer::Silent { xid, why }) => {
+            Ok(FrameAnswer::Silent { xid, why, .. }) => {
                 let n = note(Some(format!("{why:?}")), xid);
                 self.note(n);
             }
@@ -572,20 +571,20 @@ impl Lan {
         }
     }
 
-    fn tftp_out(&mut self, index: usize, out: Vec<netbootd::tftp::host::Outgoing>) {
+    fn tftp_out(&mut self, index: usize, out: Vec<Outgoing>) {
         let (mac, addr) = (self.servers[index].link.mac, self.servers[index].link.addr);
         let slow = self.faults.tftp_delay_ms;
         for o in out {
-            let dst_mac = self
-                .neighbours
-                .get(o.dst.ip())
-                .copied()
-                .unwrap_or([0xff; 6]);
+            // The segment is IPv4: the engine answers the addresses it was given.
+            let std::net::SocketAddr::V4(dst) = o.dst else {
+                continue;
+            };
+            let dst_mac = self.neighbours.get(dst.ip()).copied().unwrap_or([0xff; 6]);
             let d = Datagram::new(
                 mac,
                 dst_mac,
                 SocketAddrV4::new(addr, o.src_port),
-                o.dst,
+                dst,
                 o.packet.encode(),
             );
             self.send(Towards::Client, d, slow);

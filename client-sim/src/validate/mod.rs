@@ -25,7 +25,7 @@ pub use kind::Kind;
 pub use release::Release;
 pub use report::{Problem, Report, Row, Severity};
 
-use crate::net::embedded::{build, ServerSpec, SetupError};
+use crate::net::embedded::{build, ServerSpec, SetupError, SIMULATION_EPOCH};
 use netbootd::kea::KeaVersion;
 
 /// What to validate.
@@ -88,7 +88,7 @@ fn matrix(
         kea_version,
         tftp_root: req.tftp_root.clone(),
         server_addr: None,
-        epoch: 1_700_000_000,
+        epoch: SIMULATION_EPOCH,
     };
     let server = build(&spec)?;
     let config = server.engine.config();

@@ -59,7 +59,9 @@ pub fn offer(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Offer, SetupErro
         query.encode(),
     )
     .to_frame();
-    let answer = server.link.answer(&mut server.engine, spec.epoch, &frame);
+    let answer = server
+        .link
+        .answer(&mut server.engine, netbootd::time::Instant::ZERO, &frame);
     let (classes, reply, silence) = match answer {
         Ok(FrameAnswer::Reply { reply, classes, .. }) => (classes, Some(*reply), None),
         Ok(FrameAnswer::Silent { why, .. }) => (Vec::new(), None, Some(silence_words(&why))),

@@ -11,17 +11,23 @@ use std::time::Instant;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
+use netbootd::control::commands::Control;
+use netbootd::control::stats::Statistics;
 use netbootd::dhcp::engine::Engine;
-use netbootd::dhcp::lease::{Durability, Memfile};
+use netbootd::dhcp::lease::{Durability, LeaseTable, Memfile};
 use netbootd::dhcp::service::{DhcpService, Stats};
+use netbootd::dhcp::stats::{self as dhcp_stats, Shared};
 use netbootd::kea::check::check_file;
 use netbootd::kea::model::{Config, SocketType};
 use netbootd::kea::system::LocalSystem;
 use netbootd::kea::KeaVersion;
+use netbootd::tftp::config::{Limits, TftpConfig, Upload, MAX_TRANSFERS};
 use netbootd::tftp::defaults;
+use netbootd::tftp::engine::TftpEngine;
+use netbootd::tftp::files::Disk;
 use netbootd::tftp::remap::RemapRules;
-use netbootd::tftp::server::{TftpConfig, TftpServer, Upload};
-use netbootd::tftp::session::Limits;
+use netbootd::tftp::shell;
+use netbootd::time::Clock;
 use netbootd::wire::pcap::CaptureWriter;
 use netbootd::wire::transport::raw::RawPort;
 use netbootd::wire::transport::udp::{all_interfaces, UdpPort};
@@ -38,7 +44,8 @@ pub enum LeaseSync {
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The kea-dhcp4.conf to serve DHCPv4 from (no DHCP without it).
+    /// The kea-dhcp4.conf to serve DHCPv4 from (no DHCP without it). With neither this nor
+    /// a TFTP option, /etc/kea/kea-dhcp4.conf and /etc/default/tftpd-hpa, where they exist.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Read the config with this Kea release's keywords and expression tokens.
@@ -53,6 +60,9 @@ pub struct ServeArgs {
     /// Record every datagram received and sent to this pcap file.
     #[arg(long)]
     pub pcap: Option<PathBuf>,
+    /// Serve the statistics to Prometheus on this address (e.g. 127.0.0.1:9547).
+    #[arg(long)]
+    pub metrics: Option<std::net::SocketAddr>,
     /// UDP port to listen on (67; tests may use another).
     #[arg(long, default_value_t = 67)]
     pub dhcp_port: u16,
@@ -80,6 +90,9 @@ pub struct ServeArgs {
     /// Concurrent transfers allowed per client address.
     #[arg(long, default_value_t = 64)]
     pub tftp_per_client: usize,
+    /// Concurrent transfers allowed in all; requests beyond get ERROR 0 "Too many transfers".
+    #[arg(long, default_value_t = MAX_TRANSFERS)]
+    pub tftp_max_transfers: usize,
     /// Rewrite requested names with tftpd-hpa's remap rules (in.tftpd --map-file).
     #[arg(long)]
     pub map_file: Option<PathBuf>,
@@ -122,6 +135,7 @@ fn tftp_config(args: &ServeArgs) -> Result<Option<(TftpConfig, Option<String>)>,
             if let Some(us) = d.retransmit_us {
                 limits.timeout = std::time::Duration::from_micros(us);
             }
+            limits.refused = d.refused.clone();
             map_file = map_file.or(d.map_file.clone());
             if d.create {
                 // in.tftpd -c: uploads create files in the served directory itself.
@@ -164,6 +178,7 @@ fn tftp_config(args: &ServeArgs) -> Result<Option<(TftpConfig, Option<String>)>,
             limits,
             port_range,
             per_client: args.tftp_per_client,
+            max_transfers: args.tftp_max_transfers,
             remap,
             upload,
         },
@@ -177,7 +192,12 @@ fn load(args: &ServeArgs) -> Result<Config, String> {
     };
     let outcome = check_file(path, args.kea_version, &LocalSystem).map_err(|e| e.to_string())?;
     for w in &outcome.warnings {
-        tracing::warn!("{}", kea_line(w));
+        tracing::warn!(
+            logger = "kea-dhcp4.dhcp4",
+            id = "DHCP4_CONFIG_SYNTAX_WARNING",
+            "configuration syntax warning: {}",
+            kea_line(w)
+        );
     }
     match (outcome.config, outcome.error) {
         (Some(config), None) => Ok(config),
@@ -186,23 +206,22 @@ fn load(args: &ServeArgs) -> Result<Config, String> {
     }
 }
 
-/// Kea's logger severity for kea-dhcp4 as a tracing filter.
-fn log_filter(config: &Config) -> &'static str {
-    let severity = config
-        .loggers
-        .iter()
-        .find(|l| l.name == "kea-dhcp4")
-        .map(|l| l.severity.to_ascii_uppercase())
-        .unwrap_or_else(|| "INFO".into());
-    match severity.as_str() {
-        "FATAL" | "ERROR" => "error",
-        "WARN" => "warn",
-        "DEBUG" => "debug",
-        _ => "info",
+/// Where Debian's Kea and tftpd-hpa packages keep their configurations: what `netbootd
+/// serve` with no arguments serves (the systemd unit runs it so).
+pub const KEA_CONFIG: &str = "/etc/kea/kea-dhcp4.conf";
+pub const TFTPD_HPA_DEFAULTS: &str = "/etc/default/tftpd-hpa";
+
+/// With nothing named, the Debian paths that exist.
+fn with_defaults(mut args: ServeArgs) -> ServeArgs {
+    if args.config.is_none() && args.tftp_root.is_none() && args.tftpd_hpa.is_none() {
+        args.config = Some(PathBuf::from(KEA_CONFIG)).filter(|p| p.exists());
+        args.tftpd_hpa = Some(PathBuf::from(TFTPD_HPA_DEFAULTS)).filter(|p| p.exists());
     }
+    args
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
+    let args = with_defaults(args);
     let config = match &args.config {
         Some(_) => match load(&args) {
             Ok(c) => Some(c),
@@ -226,16 +245,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let filter = config.as_ref().map(log_filter).unwrap_or("info");
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal; logs and pipes get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let loggers = config
+        .as_ref()
+        .map(|c| c.loggers.clone())
+        .unwrap_or_default();
+    if let Err(e) = netbootd::log::install(&loggers) {
+        eprintln!("{e}");
+        return ExitCode::from(1);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -260,28 +277,79 @@ async fn serve(
     config: Option<Config>,
     tftp: Option<(TftpConfig, Option<String>)>,
 ) -> Result<(), String> {
+    tracing::info!(
+        logger = "kea-dhcp4.dhcp4",
+        id = "DHCP4_STARTING",
+        "netbootd DHCPv4 server version {} starting",
+        env!("CARGO_PKG_VERSION")
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let statistics: Shared = Arc::new(Mutex::new(Statistics::default()));
     let mut tasks = Vec::new();
     let mut drop_to = None;
     if let Some((tftp, user)) = tftp {
-        let socket = tokio::net::UdpSocket::bind(tftp.listen)
-            .await
+        let socket = std::net::UdpSocket::bind(tftp.listen)
             .map_err(|e| format!("TFTP {}: {e}", tftp.listen))?;
         let local = socket.local_addr().map_err(|e| e.to_string())?;
-        tracing::info!(root = %tftp.root.display(), listen = %local, secure = tftp.secure, "serving TFTP");
-        let server = TftpServer::new(tftp);
-        let stop = stop_rx.clone();
-        tasks.push(tokio::spawn(async move { server.run(socket, stop).await }));
+        tracing::info!(
+            logger = "in.tftpd",
+            id = "",
+            "serving TFTP from {} on {local}{}",
+            tftp.root.display(),
+            if tftp.secure { " (secure)" } else { "" }
+        );
+        let disk = Disk::new(&tftp.root, tftp.upload.as_ref().map(|u| u.dir.as_path()))
+            .map_err(|e| format!("TFTP root {}: {e}", tftp.root.display()))?;
+        let engine = TftpEngine::new(tftp, Box::new(disk));
+        let thread = shell::spawn(engine, socket, stop_rx.clone(), Some(statistics.clone()))
+            .map_err(|e| format!("TFTP: {e}"))?;
+        tasks.push(tokio::task::spawn_blocking(move || {
+            if let Ok(stats) = thread.join() {
+                tracing::info!(
+                    requests = stats.requests,
+                    completed = stats.completed,
+                    refused = stats.refused,
+                    failed = stats.failed,
+                    bytes = stats.bytes,
+                    "TFTP stopped"
+                );
+            }
+        }));
         drop_to = user;
     }
+    let control_socket = config.as_ref().and_then(|c| c.control_socket.clone());
     let service = match config {
-        Some(config) => Some(start_dhcp(&args, config, &stop_rx, &mut tasks).await?),
+        Some(config) => {
+            Some(start_dhcp(&args, config, &stop_rx, &mut tasks, statistics.clone()).await?)
+        }
         None => None,
     };
+    let control = match (&service, control_socket, &args.config) {
+        (Some(service), Some(socket), Some(path)) => Some(super::control::start(
+            &args,
+            path,
+            service.clone(),
+            &socket,
+            stop_tx.clone(),
+            &mut tasks,
+        )?),
+        _ => None,
+    };
+    if let Some(addr) = args.metrics {
+        super::control::start_metrics(addr, statistics.clone(), stop_rx.clone(), &mut tasks)
+            .await?;
+    }
     if let Some(user) = drop_to {
         drop_privileges(&user)?;
     }
-    signals(&args, service.as_deref()).await?;
+    signals(
+        &args,
+        service.as_deref(),
+        control.as_deref(),
+        stop_rx.clone(),
+    )
+    .await?;
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = t.await;
@@ -289,10 +357,12 @@ async fn serve(
     if let Some(service) = service {
         let stats = &service.stats;
         tracing::info!(
-            received = stats.received.load(std::sync::atomic::Ordering::Relaxed),
-            answered = stats.answered.load(std::sync::atomic::Ordering::Relaxed),
-            malformed = stats.malformed.load(std::sync::atomic::Ordering::Relaxed),
-            "stopped"
+            logger = "kea-dhcp4.dhcp4",
+            id = "DHCP4_SHUTDOWN",
+            "server shutdown (received {}, answered {}, malformed {})",
+            stats.received.load(std::sync::atomic::Ordering::Relaxed),
+            stats.answered.load(std::sync::atomic::Ordering::Relaxed),
+            stats.malformed.load(std::sync::atomic::Ordering::Relaxed)
         );
     }
     Ok(())
@@ -318,6 +388,7 @@ async fn start_dhcp(
     config: Config,
     stop_rx: &watch::Receiver<bool>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+    statistics: Shared,
 ) -> Result<Arc<DhcpService>, String> {
     let store = if config.lease_database.persist && config.lease_database.kind == "memfile" {
         let path = args
@@ -329,15 +400,27 @@ async fn start_dhcp(
             LeaseSync::Write => Durability::Write,
             LeaseSync::Fsync => Durability::Fsync,
         };
-        let (store, report) = Memfile::open(&path, sync).map_err(|e| e.to_string())?;
+        let (file, leases, report) = Memfile::open(&path, sync).map_err(|e| e.to_string())?;
         for e in &report.errors {
-            tracing::warn!("lease file row skipped: {e}");
+            tracing::warn!(
+                logger = "kea-dhcp4.dhcpsrv",
+                id = "DHCPSRV_MEMFILE_LEASE_LOAD_ROW_ERROR",
+                "discarding row: {e}"
+            );
         }
-        tracing::info!(leases = store.len(), file = %path.display(), "leases loaded");
-        store
+        tracing::info!(
+            logger = "kea-dhcp4.dhcpsrv",
+            id = "DHCPSRV_MEMFILE_LEASE_FILE_LOAD",
+            "loading leases from file {} ({} leases)",
+            path.display(),
+            leases.len()
+        );
+        (Some(Arc::new(Mutex::new(file))), leases, sync)
     } else {
-        Memfile::in_memory()
+        (None, LeaseTable::new(), Durability::Write)
     };
+    let (lease_file, leases, durability) = store;
+    let clock = Clock::start();
     let mut names: Vec<String> = Vec::new();
     for name in &config.interfaces.names {
         let iface = name.split('/').next().unwrap_or(name);
@@ -348,7 +431,11 @@ async fn start_dhcp(
         }
     }
     let socket_type = config.interfaces.socket_type;
-    let engine = Engine::new(Arc::new(config), store).map_err(|e| e.to_string())?;
+    let engine = Engine::new(Arc::new(config), leases, clock.epoch()).map_err(|e| e.to_string())?;
+    if let Ok(mut s) = statistics.lock() {
+        dhcp_stats::initialise(&mut s, engine.config(), engine.leases());
+    }
+    config_complete(engine.config());
     let capture = match &args.pcap {
         Some(path) => {
             let file =
@@ -360,7 +447,11 @@ async fn start_dhcp(
     };
     let service = Arc::new(DhcpService {
         engine: Arc::new(Mutex::new(engine)),
+        lease_file,
+        durability,
+        clock,
         stats: Arc::new(Stats::default()),
+        statistics,
         capture,
     });
     for name in &names {
@@ -370,13 +461,13 @@ async fn start_dhcp(
             SocketType::Udp => {
                 let port =
                     UdpPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
-                tracing::info!(iface = %name, addr = %port.addr, port = args.dhcp_port, socket = "udp", "serving DHCPv4");
+                listening(name, port.addr, args.dhcp_port, "udp");
                 tasks.push(tokio::spawn(async move { service.serve(port, stop).await }));
             }
             SocketType::Raw => {
                 let port =
                     RawPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
-                tracing::info!(iface = %name, addr = %port.link.addr, port = args.dhcp_port, socket = "raw", "serving DHCPv4");
+                listening(name, port.addr, args.dhcp_port, "raw");
                 tasks.push(tokio::spawn(
                     async move { service.serve_raw(port, stop).await },
                 ));
@@ -386,10 +477,60 @@ async fn start_dhcp(
     if names.is_empty() {
         return Err("no interface to serve: interfaces-config.interfaces is empty".into());
     }
+    tracing::info!(
+        logger = "kea-dhcp4.dhcp4",
+        id = "DHCP4_STARTED",
+        "netbootd DHCPv4 server version {} started",
+        env!("CARGO_PKG_VERSION")
+    );
     Ok(service)
 }
 
-async fn signals(args: &ServeArgs, service: Option<&DhcpService>) -> Result<(), String> {
+/// Kea's lines for an interface it listens on (CfgIface::openSockets).
+fn listening(iface: &str, addr: std::net::Ipv4Addr, port: u16, socket: &str) {
+    tracing::info!(
+        logger = "kea-dhcp4.dhcpsrv",
+        id = "DHCPSRV_CFGMGR_SOCKET_TYPE_SELECT",
+        "using socket type {socket}"
+    );
+    tracing::info!(
+        logger = "kea-dhcp4.dhcpsrv",
+        id = "DHCPSRV_CFGMGR_ADD_IFACE",
+        "listening on interface {iface} ({addr}:{port}, serving DHCPv4)"
+    );
+}
+
+/// A SIGHUP whose configuration was refused; the old one serves on (Kea's
+/// DHCP4_DYNRECONF_FAIL).
+fn reload_failed(args: &ServeArgs, why: &str) {
+    let file = args
+        .config
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    tracing::error!(
+        logger = "kea-dhcp4.dhcp4",
+        id = "DHCP4_DYNRECONF_FAIL",
+        "dynamic server reconfiguration failed with file: {file}: {why}"
+    );
+}
+
+/// DHCP4_CONFIG_COMPLETE, as Kea logs it when a configuration is in force.
+pub fn config_complete(config: &Config) {
+    tracing::info!(
+        logger = "kea-dhcp4.dhcp4",
+        id = "DHCP4_CONFIG_COMPLETE",
+        "DHCPv4 server has completed configuration: added IPv4 subnets: {}; DDNS: disabled",
+        config.subnets.len()
+    );
+}
+
+async fn signals(
+    args: &ServeArgs,
+    service: Option<&DhcpService>,
+    control: Option<&Control>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
     let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -402,45 +543,56 @@ async fn signals(args: &ServeArgs, service: Option<&DhcpService>) -> Result<(), 
         tokio::select! {
             _ = hup.recv() => match (service, load(args)) {
                 (None, _) => tracing::info!("SIGHUP: no DHCP configuration to reload"),
-                (Some(service), Ok(config)) => {
-                    if let Ok(mut engine) = service.engine.lock() {
-                        match engine.reconfigure(Arc::new(config)) {
-                            Ok(()) => tracing::info!("configuration reloaded"),
-                            Err(e) => tracing::error!("reload refused: {e}"),
+                (Some(_), _) if control.is_some() => {
+                    // Through the control channel, so config-get and the statistics follow.
+                    if let Some(control) = control {
+                        match control.reload() {
+                            Ok(_) => {}
+                            Err(a) => reload_failed(args, &a.text.unwrap_or_default()),
                         }
                     }
                 }
-                (Some(_), Err(e)) => tracing::error!("reload refused, old configuration kept: {e}"),
+                (Some(service), Ok(config)) => {
+                    if let Ok(mut engine) = service.engine.lock() {
+                        match engine.reconfigure(Arc::new(config)) {
+                            Ok(()) => config_complete(engine.config()),
+                            Err(e) => reload_failed(args, &e.to_string()),
+                        }
+                    }
+                }
+                (Some(_), Err(e)) => reload_failed(args, &e),
             },
             _ = tick.tick() => {
                 let Some(service) = service else { continue };
-                let Ok(mut engine) = service.engine.lock() else { continue };
-                let timers = engine.config().expired_leases.clone();
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
+                let Ok(timers) = service.engine.lock().map(|e| e.config().expired_leases.clone()) else { continue };
                 since_reclaim += 1;
                 since_flush += 1;
-                if timers.reclaim_timer_wait_time > 0 && since_reclaim >= timers.reclaim_timer_wait_time {
+                let reclaim = timers.reclaim_timer_wait_time > 0 && since_reclaim >= timers.reclaim_timer_wait_time;
+                let flush = timers.flush_reclaimed_timer_wait_time > 0
+                    && since_flush >= timers.flush_reclaimed_timer_wait_time;
+                if reclaim {
                     since_reclaim = 0;
-                    match engine.reclaim(now) {
-                        Ok(0) => {}
-                        Ok(n) => tracing::debug!(leases = n, "reclaimed expired leases"),
-                        Err(e) => tracing::error!("lease reclamation failed: {e}"),
-                    }
                 }
-                if timers.flush_reclaimed_timer_wait_time > 0
-                    && since_flush >= timers.flush_reclaimed_timer_wait_time
-                {
+                if flush {
                     since_flush = 0;
-                    match engine.flush_reclaimed(now) {
-                        Ok(0) => {}
-                        Ok(n) => tracing::debug!(leases = n, "flushed reclaimed leases"),
-                        Err(e) => tracing::error!("flushing reclaimed leases failed: {e}"),
-                    }
+                }
+                let epoch = service.clock.epoch();
+                let reclaimed = service.decide_as(dhcp_stats::Cause::Reclaim, |engine, now| {
+                    // A corrected wall clock reaches the lease file within a second.
+                    engine.set_epoch(epoch);
+                    Ok(if reclaim { engine.reclaim(now) } else { 0 })
+                });
+                let flushed = service.decide(|engine, now| {
+                    Ok(if flush { engine.flush_reclaimed(now) } else { 0 })
+                });
+                let done = reclaimed.and_then(|r| flushed.map(|f| (r, f)));
+                match done {
+                    Ok((0, 0)) => {}
+                    Ok((reclaimed, flushed)) => tracing::debug!(reclaimed, flushed, "expired leases processed"),
+                    Err(e) => tracing::error!("expired lease processing failed: {e}"),
                 }
             }
+            _ = stop.changed() => break,
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

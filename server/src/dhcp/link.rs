@@ -11,6 +11,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::engine::{Engine, EngineError, Incoming, Outcome, Silence};
+use crate::time::Instant;
 use crate::wire::dhcp::Message;
 use crate::wire::frame::{Datagram, BROADCAST_MAC};
 
@@ -33,7 +34,10 @@ pub enum FrameAnswer {
     Malformed(String),
     Silent {
         xid: u32,
+        /// The query's message type.
+        kind: Option<u8>,
         why: Silence,
+        query: Box<Message>,
     },
     Reply {
         frame: Vec<u8>,
@@ -45,11 +49,11 @@ pub enum FrameAnswer {
 }
 
 impl Link {
-    /// Answers one frame received on this link at `now` (seconds since the epoch).
+    /// Answers one frame received on this link at `now`.
     pub fn answer(
         &self,
         engine: &mut Engine,
-        now: u64,
+        now: Instant,
         frame: &[u8],
     ) -> Result<FrameAnswer, EngineError> {
         let datagram = match Datagram::from_frame(frame) {
@@ -81,7 +85,9 @@ impl Link {
         match engine.handle(now, &incoming)? {
             Outcome::Silent(why) => Ok(FrameAnswer::Silent {
                 xid: incoming.msg.xid,
+                kind: incoming.msg.message_type(),
                 why,
+                query: Box::new(incoming.msg),
             }),
             Outcome::Reply {
                 msg, dest, classes, ..

@@ -3,6 +3,8 @@
 
 pub mod addressing;
 pub mod engine;
+pub mod journal;
 pub mod lease;
 pub mod link;
 pub mod service;
+pub mod stats;

@@ -244,7 +244,22 @@ pub struct Logger {
     pub name: String,
     pub severity: String,
     pub debuglevel: u32,
-    pub outputs: Vec<String>,
+    pub outputs: Vec<LogOutput>,
+}
+
+/// One of a logger's `output_options` (Kea's LoggingInfo / OutputOption).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogOutput {
+    /// `stdout`, `stderr`, `syslog`, `syslog:NAME` or a file path.
+    pub output: String,
+    /// Flush after every line (Kea's default: true).
+    pub flush: bool,
+    /// Rotate a file when it grows past this many bytes (0: never; Kea's default 10240000).
+    pub maxsize: u64,
+    /// Rotated files kept (Kea's default 1).
+    pub maxver: u32,
+    /// A log4cplus pattern, or Kea's default for the destination.
+    pub pattern: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

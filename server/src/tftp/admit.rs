@@ -1,17 +1,15 @@
 //! Whether a request is served, and from which file: the decisions tftpd-hpa makes before a
-//! transfer starts (tftpd.c `tftp`, `rewrite_access`, `validate_access`), shared by the tokio
-//! shell and the in-process host. The map file first, then the mode, then the name inside the
+//! transfer starts (tftpd.c `tftp`, `rewrite_access`, `validate_access`), made by the engine
+//! for every shell. The map file first, then the mode, then the name inside the
 //! root (reads) or the upload directory (writes).
 
-use std::io::{self, BufReader, Read};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use super::config::TftpConfig;
 use super::packet::{code, Packet};
 use super::path::{resolve, resolve_new, Refusal};
 use super::remap::Direction;
-use super::server::TftpConfig;
-use super::session::Source;
 
 /// A decoded request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,60 +122,5 @@ pub fn admit(config: &TftpConfig, request: &Request, client: IpAddr) -> Result<A
             };
             Err(refuse(code, message, refusal.to_string()))
         }
-    }
-}
-
-/// RFC 1350 netascii: LF becomes CR LF, CR becomes CR NUL.
-struct Netascii<R> {
-    inner: R,
-    pending: Option<u8>,
-}
-
-impl<R: Read> Read for Netascii<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut n = 0;
-        let mut byte = [0u8; 1];
-        while n < buf.len() {
-            if let Some(p) = self.pending.take() {
-                buf[n] = p;
-                n += 1;
-                continue;
-            }
-            if self.inner.read(&mut byte)? == 0 {
-                break;
-            }
-            match byte[0] {
-                b'\n' => {
-                    buf[n] = b'\r';
-                    self.pending = Some(b'\n');
-                }
-                b'\r' => {
-                    buf[n] = b'\r';
-                    self.pending = Some(0);
-                }
-                b => buf[n] = b,
-            }
-            n += 1;
-        }
-        Ok(n)
-    }
-}
-
-/// The file as a block source, streamed, and its size when the transfer size is known in
-/// advance (octet mode; netascii changes the length, so no tsize).
-pub fn open_source(path: &Path, mode: &str) -> io::Result<(Box<dyn Source>, Option<u64>)> {
-    let file = std::fs::File::open(path)?;
-    let size = file.metadata().map(|m| m.len()).ok();
-    let reader = BufReader::with_capacity(256 * 1024, file);
-    if mode == "netascii" {
-        Ok((
-            Box::new(Netascii {
-                inner: reader,
-                pending: None,
-            }),
-            None,
-        ))
-    } else {
-        Ok((Box::new(reader), size))
     }
 }

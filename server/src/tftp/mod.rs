@@ -1,13 +1,18 @@
-//! netbootd's TFTP server, fit to replace tftpd-hpa: packets, the sans-IO read session, name
-//! resolution inside the root, and the tokio shell.
+//! netbootd's TFTP server, fit to replace tftpd-hpa: one sans-IO engine (admission, read and
+//! write sessions, timers) that production's tokio shell and bootsim's in-process segment
+//! both drive, the packets, name resolution inside the root, and tftpd-hpa's files.
 
 pub mod admit;
+pub mod config;
 pub mod defaults;
-pub mod host;
+pub mod engine;
+pub mod files;
+pub mod netascii;
 pub mod options;
 pub mod packet;
 pub mod path;
-pub mod receive;
+pub mod read;
 pub mod remap;
-pub mod server;
-pub mod session;
+pub mod shell;
+pub mod transfer;
+pub mod write;

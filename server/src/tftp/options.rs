@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::session::Limits;
+use super::config::Limits;
 
 /// What the transfer runs with, and the options to acknowledge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,10 @@ pub fn negotiate(options: &[(String, String)], limits: &Limits, tsize: Tsize) ->
         granted: Vec::new(),
     };
     for (name, value) in options {
-        let grant = match name.as_str() {
+        if limits.refused.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        let grant = match name.to_ascii_lowercase().as_str() {
             // RFC 2348: 8..65464, capped by the server's --blocksize.
             "blksize" => value.parse::<u32>().ok().filter(|v| *v >= 8).map(|v| {
                 let v = v.min(u32::from(limits.max_blksize)).min(65464);

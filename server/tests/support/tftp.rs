@@ -28,21 +28,21 @@ pub fn serve(root: &Path, extra: &[&str]) -> Server {
         .arg(root)
         .args(["--tftp-address", "127.0.0.1:0"])
         .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    // netbootd logs as Kea does, to stdout by default: "... serving TFTP from ROOT on ADDR".
+    let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listen=").nth(1) {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if !line.contains("serving TFTP from") {
+                continue;
+            }
+            if let Some(rest) = line.rsplit(" on ").next() {
                 let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-                let clean: String = addr
-                    .chars()
-                    .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                    .collect();
-                let _ = tx.send(clean);
+                let _ = tx.send(addr);
             }
         }
     });

@@ -19,7 +19,7 @@ fn pool_allowed(pool: &Pool, ctx: &Ctx) -> bool {
 /// Free for this client: no lease, or its own, or an expired one; not reserved for another.
 fn free(engine: &Engine, ctx: &Ctx, addr: Ipv4Addr) -> bool {
     let leased_to_other = engine
-        .store
+        .leases
         .get(addr)
         .is_some_and(|l| !ctx.client.owns(l) && !l.is_expired(ctx.now));
     let reserved_to_other =
@@ -48,7 +48,7 @@ pub fn choose(engine: &Engine, ctx: &Ctx) -> Option<Ipv4Addr> {
         }
     }
     let held = engine
-        .store
+        .leases
         .find_client(
             ctx.subnet.id,
             &ctx.client.hwaddr,

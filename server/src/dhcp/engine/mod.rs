@@ -1,7 +1,8 @@
 //! The DHCPv4 engine, sans-IO: a decoded query in, a reply (or the reason for silence) out,
 //! as Kea's Dhcpv4Srv answers with the same kea-dhcp4.conf (src/bin/dhcp4/dhcp4_srv.cc:
 //! processDiscover, processRequest, processRelease, processDecline, processInform). The caller
-//! owns sockets and clocks; the engine owns the leases.
+//! owns sockets, clocks and the lease file; the engine owns the leases in memory and returns
+//! every change it made ([`Engine::take_changes`]) for the caller to record before it answers.
 
 mod alloc;
 mod classes;
@@ -14,8 +15,9 @@ use std::sync::Arc;
 pub use classes::Classifier;
 
 use super::addressing::{self, Destination};
-use super::lease::{Lease, LeaseState, Memfile, MemfileError};
+use super::lease::{Lease, LeaseChange, LeaseState, LeaseTable};
 use crate::kea::model::{Config, Reservation, Subnet};
+use crate::time::{Epoch, Instant};
 use crate::wire::dhcp::Message;
 
 pub const DISCOVER: u8 = 1;
@@ -73,8 +75,6 @@ pub enum Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("lease store: {0}")]
-    Store(#[from] MemfileError),
     #[error("client class {class}: {message}")]
     Class { class: String, message: String },
 }
@@ -82,18 +82,26 @@ pub enum EngineError {
 pub struct Engine {
     config: Arc<Config>,
     classifier: Classifier,
-    store: Memfile,
+    leases: LeaseTable,
+    /// Changes not yet taken by the caller, in the order they were made.
+    changes: Vec<LeaseChange>,
+    /// Unix time at the clock's origin: lease times are written in it.
+    epoch: Epoch,
     /// IterativeAllocator's last address per (subnet id, pool index).
     cursor: std::cell::RefCell<std::collections::HashMap<(u32, usize), u32>>,
 }
 
 impl Engine {
-    pub fn new(config: Arc<Config>, store: Memfile) -> Result<Self, EngineError> {
+    /// An engine serving `config` with `leases` (loaded from the lease file, or empty); lease
+    /// times are `epoch` plus the instants the caller passes.
+    pub fn new(config: Arc<Config>, leases: LeaseTable, epoch: Epoch) -> Result<Self, EngineError> {
         let classifier = Classifier::new(&config)?;
         Ok(Engine {
             config,
             classifier,
-            store,
+            leases,
+            changes: Vec::new(),
+            epoch,
             cursor: Default::default(),
         })
     }
@@ -110,16 +118,52 @@ impl Engine {
         &self.config
     }
 
-    pub fn leases(&self) -> &Memfile {
-        &self.store
+    pub fn leases(&self) -> &LeaseTable {
+        &self.leases
     }
 
-    pub fn leases_mut(&mut self) -> &mut Memfile {
-        &mut self.store
+    /// Follows a corrected wall clock (the shell reads it again from time to time).
+    pub fn set_epoch(&mut self, epoch: Epoch) {
+        self.epoch = epoch;
     }
 
-    /// Answers one query at `now` (seconds since the epoch).
-    pub fn handle(&mut self, now: u64, q: &Incoming) -> Result<Outcome, EngineError> {
+    /// The lease changes made since the last call, in order: the caller records them (in
+    /// the lease file) before it sends the answer that promises them.
+    pub fn take_changes(&mut self) -> Vec<LeaseChange> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Adds or replaces a lease, as an operator's command would (Kea's lease4-add/update).
+    pub fn put_lease(&mut self, lease: Lease) {
+        self.upsert(lease);
+    }
+
+    /// Removes the lease of `address`, as an operator's command would (Kea's lease4-del).
+    pub fn remove_lease(&mut self, address: Ipv4Addr) -> Option<Lease> {
+        let gone = self.leases.get(address).cloned();
+        self.delete(address);
+        gone
+    }
+
+    /// The Unix time at `now`, as leases record it.
+    pub fn unix_secs(&self, now: Instant) -> u64 {
+        self.epoch.unix_secs(now)
+    }
+
+    fn upsert(&mut self, lease: Lease) {
+        self.leases.insert(lease.clone());
+        self.changes.push(LeaseChange::Upsert(lease));
+    }
+
+    fn delete(&mut self, address: Ipv4Addr) {
+        if let Some(gone) = self.leases.remove(address) {
+            self.changes.push(LeaseChange::Delete(gone));
+        }
+    }
+
+    /// Answers one query at `now`.
+    pub fn handle(&mut self, now: Instant, q: &Incoming) -> Result<Outcome, EngineError> {
+        let now = self.epoch.unix_secs(now);
         let Some(kind) = q.msg.message_type() else {
             return Ok(Outcome::Silent(Silence::NoMessageType));
         };
@@ -145,13 +189,13 @@ impl Engine {
         };
         let outcome = match kind {
             DISCOVER => self.discover(&ctx),
-            REQUEST => self.request(&ctx)?,
+            REQUEST => self.request(&ctx),
             RELEASE => {
-                self.release(&ctx)?;
+                self.release(&ctx);
                 Err(Silence::NoReplyExpected)
             }
             DECLINE => {
-                self.decline(&ctx)?;
+                self.decline(&ctx);
                 Err(Silence::NoReplyExpected)
             }
             _ => Ok(self.reply(&ctx, ACK, Ipv4Addr::UNSPECIFIED, None)),
@@ -253,6 +297,7 @@ struct Ctx<'a> {
     host: Option<&'a Reservation>,
     classes: &'a crate::kea::expr::ClassSet,
     client: &'a ClientKey,
+    /// Seconds since the Unix epoch, as leases record time.
     now: u64,
 }
 
@@ -266,19 +311,17 @@ impl Engine {
 
     /// RFC 2131 4.3.2: SELECTING (server id and requested address), INIT-REBOOT (requested
     /// address, no ciaddr), RENEWING/REBINDING (ciaddr).
-    fn request(&mut self, ctx: &Ctx) -> Result<Answer, EngineError> {
+    fn request(&mut self, ctx: &Ctx) -> Answer {
         let msg = &ctx.q.msg;
         if let Some(id) = msg.option(54) {
             let id = ipv4(&id);
             if id != Some(ctx.q.iface_addr) {
-                return Ok(Err(Silence::OtherServer(
-                    id.unwrap_or(Ipv4Addr::UNSPECIFIED),
-                )));
+                return Err(Silence::OtherServer(id.unwrap_or(Ipv4Addr::UNSPECIFIED)));
             }
         }
         let requested = msg.option(50).and_then(|v| ipv4(&v)).unwrap_or(msg.ciaddr);
         let authoritative = self.config.effective(ctx.subnet).authoritative;
-        let ours = self.store.get(requested).cloned();
+        let ours = self.leases.get(requested).cloned();
         let acceptable = ctx.subnet.prefix.contains(&requested)
             && match &ours {
                 Some(lease) => ctx.client.owns(lease) || lease.is_expired(ctx.now),
@@ -288,7 +331,7 @@ impl Engine {
             // Kea answers NAK when it knows the client (or is authoritative); an unknown client
             // asking for an address we never gave out is someone else's business.
             let knows_client = self
-                .store
+                .leases
                 .find_client(
                     ctx.subnet.id,
                     &ctx.client.hwaddr,
@@ -296,14 +339,14 @@ impl Engine {
                 )
                 .is_some();
             if authoritative || knows_client || msg.option(54).is_some() {
-                return Ok(Ok(self.reply(ctx, NAK, Ipv4Addr::UNSPECIFIED, None)));
+                return Ok(self.reply(ctx, NAK, Ipv4Addr::UNSPECIFIED, None));
             }
-            return Ok(Err(Silence::NotAuthoritative));
+            return Err(Silence::NotAuthoritative);
         }
         let valid = self.lifetime(ctx);
         // The client's other lease in this subnet, if any, goes (one lease per client).
         if let Some(old) = self
-            .store
+            .leases
             .find_client(
                 ctx.subnet.id,
                 &ctx.client.hwaddr,
@@ -312,10 +355,10 @@ impl Engine {
             .map(|l| l.address)
         {
             if old != requested {
-                self.store.delete(old)?;
+                self.delete(old);
             }
         }
-        self.store.upsert(Lease {
+        self.upsert(Lease {
             address: requested,
             hwaddr: ctx.client.hwaddr.clone(),
             client_id: ctx.client.client_id.clone(),
@@ -331,33 +374,36 @@ impl Engine {
             state: LeaseState::Default,
             user_context: None,
             pool_id: 0,
-        })?;
-        Ok(Ok(self.reply(ctx, ACK, requested, Some(valid))))
+        });
+        Ok(self.reply(ctx, ACK, requested, Some(valid)))
     }
 
-    fn release(&mut self, ctx: &Ctx) -> Result<(), EngineError> {
+    fn release(&mut self, ctx: &Ctx) {
         let addr = ctx.q.msg.ciaddr;
-        if self.store.get(addr).is_some_and(|l| ctx.client.owns(l)) {
-            self.store.delete(addr)?;
+        if self.leases.get(addr).is_some_and(|l| ctx.client.owns(l)) {
+            self.delete(addr);
         }
-        Ok(())
     }
 
     /// The address is in use by someone else: keep it out of the pool for
     /// decline-probation-period (Kea's lease state 1).
-    fn decline(&mut self, ctx: &Ctx) -> Result<(), EngineError> {
+    fn decline(&mut self, ctx: &Ctx) {
         let Some(addr) = ctx.q.msg.option(50).and_then(|v| ipv4(&v)) else {
-            return Ok(());
+            return;
         };
-        if let Some(mut lease) = self.store.get(addr).filter(|l| ctx.client.owns(l)).cloned() {
+        if let Some(mut lease) = self
+            .leases
+            .get(addr)
+            .filter(|l| ctx.client.owns(l))
+            .cloned()
+        {
             lease.state = LeaseState::Declined;
             lease.hwaddr.clear();
             lease.client_id = None;
             lease.cltt = ctx.now;
             lease.valid_lifetime = self.config.decline_probation_period;
-            self.store.upsert(lease)?;
+            self.upsert(lease);
         }
-        Ok(())
     }
 
     /// valid-lifetime, or the client's request (option 51) inside min/max (Kea's
@@ -392,13 +438,20 @@ impl Engine {
     /// run out included, at most `max-reclaim-leases` of them (0: all), oldest first, become
     /// expired-reclaimed with their hostname and DNS flags cleared, so the client can get
     /// the same address back (lease affinity); with `hold-reclaimed-time` 0 they are removed
-    /// at once instead. Every change goes through the lease file.
-    pub fn reclaim(&mut self, now: u64) -> Result<usize, EngineError> {
+    /// at once instead. Every change is returned by [`Engine::take_changes`].
+    pub fn reclaim(&mut self, now: Instant) -> usize {
         let settings = &self.config.expired_leases;
         let remove = settings.hold_reclaimed_time == 0;
         let max = settings.max_reclaim_leases as usize;
+        self.reclaim_expired(now, remove, max)
+    }
+
+    /// Reclaims up to `max` expired leases (0: all), removing them when `remove` (the
+    /// `leases-reclaim` command's argument) and keeping them expired-reclaimed otherwise.
+    pub fn reclaim_expired(&mut self, now: Instant, remove: bool, max: usize) -> usize {
+        let now = self.epoch.unix_secs(now);
         let mut expired: Vec<&Lease> = self
-            .store
+            .leases
             .iter()
             .filter(|l| {
                 matches!(l.state, LeaseState::Default | LeaseState::Declined) && l.is_expired(now)
@@ -412,32 +465,33 @@ impl Engine {
             .collect();
         for mut lease in chosen.iter().cloned() {
             if remove {
-                self.store.delete(lease.address)?;
+                self.delete(lease.address);
             } else {
                 lease.state = LeaseState::ExpiredReclaimed;
                 lease.hostname.clear();
                 lease.fqdn_fwd = false;
                 lease.fqdn_rev = false;
-                self.store.upsert(lease)?;
+                self.upsert(lease);
             }
         }
-        Ok(chosen.len())
+        chosen.len()
     }
 
     /// Removes expired-reclaimed leases held longer than `hold-reclaimed-time` (Kea's
     /// deleteExpiredReclaimedLeases4, run every flush-reclaimed-timer-wait-time).
-    pub fn flush_reclaimed(&mut self, now: u64) -> Result<usize, EngineError> {
+    pub fn flush_reclaimed(&mut self, now: Instant) -> usize {
+        let now = self.epoch.unix_secs(now);
         let hold = u64::from(self.config.expired_leases.hold_reclaimed_time);
         let old: Vec<Ipv4Addr> = self
-            .store
+            .leases
             .iter()
             .filter(|l| l.state == LeaseState::ExpiredReclaimed && l.expire() + hold < now)
             .map(|l| l.address)
             .collect();
         for a in &old {
-            self.store.delete(*a)?;
+            self.delete(*a);
         }
-        Ok(old.len())
+        old.len()
     }
 }
 

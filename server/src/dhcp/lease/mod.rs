@@ -4,9 +4,11 @@
 
 mod csv;
 mod memfile;
+mod table;
 
 pub use csv::{CsvError, Header, LeaseRow};
 pub use memfile::{Durability, LoadReport, Memfile, MemfileError};
+pub use table::{LeaseTable, SubnetCounts};
 
 use std::net::Ipv4Addr;
 
@@ -66,5 +68,34 @@ impl Lease {
 
     pub fn is_expired(&self, now: u64) -> bool {
         self.expire() <= now
+    }
+}
+
+/// One change the engine made to its leases, for the shell to record before it answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseChange {
+    /// The lease for this address is now this one.
+    Upsert(Lease),
+    /// The lease is gone (as it was when deleted).
+    Delete(Lease),
+}
+
+impl LeaseChange {
+    /// The lease file row: Kea records a deletion as the lease with valid_lifetime 0
+    /// (Memfile_LeaseMgr::deleteLeaseInternal writes it so, LeaseFileLoader drops it).
+    pub fn row(&self) -> Lease {
+        match self {
+            LeaseChange::Upsert(lease) => lease.clone(),
+            LeaseChange::Delete(lease) => Lease {
+                valid_lifetime: 0,
+                ..lease.clone()
+            },
+        }
+    }
+
+    pub fn lease(&self) -> &Lease {
+        match self {
+            LeaseChange::Upsert(lease) | LeaseChange::Delete(lease) => lease,
+        }
     }
 }

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use crate::kea::json::Node;
 use crate::kea::model::{
-    ControlSocket, ExpiredLeases, HookLibrary, IdentifierKind, LeaseDatabase, Logger, Scope,
+    ControlSocket, ExpiredLeases, HookLibrary, IdentifierKind, LeaseDatabase, LogOutput, Logger,
+    Scope,
 };
 
 use super::{error, read, Check, Ctx};
@@ -127,7 +128,15 @@ pub fn loggers(node: &Node) -> Vec<Logger> {
                 .and_then(Node::items)
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|o| read::string(o, "output"))
+                .filter_map(|o| {
+                    Some(LogOutput {
+                        output: read::string(o, "output")?,
+                        flush: read::boolean(o, "flush").unwrap_or(true),
+                        maxsize: read::uint(o, "maxsize").map_or(10_240_000, u64::from),
+                        maxver: read::uint(o, "maxver").unwrap_or(1),
+                        pattern: read::string(o, "pattern").filter(|p| !p.is_empty()),
+                    })
+                })
                 .collect(),
         })
         .collect()

@@ -16,14 +16,18 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 use super::udp::{interface_ipv4, UdpPort};
-use crate::dhcp::link::Link;
 
 const ETH_P_IP: u16 = 0x0800;
 const PACKET_OUTGOING: u8 = 4;
 
 pub struct RawPort {
     fd: AsyncFd<OwnedFd>,
-    pub link: Link,
+    pub iface: String,
+    /// The interface's IPv4 address and hardware address.
+    pub addr: std::net::Ipv4Addr,
+    pub mac: [u8; 6],
+    /// The UDP port the frames are filtered for.
+    pub port: u16,
     /// Held, never read: see the module comment.
     _reserved: UdpPort,
 }
@@ -86,12 +90,10 @@ impl RawPort {
         let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE)? };
         Ok(RawPort {
             fd,
-            link: Link {
-                iface: iface.to_string(),
-                addr,
-                mac,
-                port,
-            },
+            iface: iface.to_string(),
+            addr,
+            mac,
+            port,
             _reserved: reserved,
         })
     }

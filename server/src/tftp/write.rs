@@ -1,4 +1,4 @@
-//! One write transfer (WRQ), sans-IO: the mirror of [`super::session::ReadSession`]. The
+//! One write transfer (WRQ), sans-IO: the mirror of [`super::read::ReadSession`]. The
 //! caller feeds packets and clock ticks; the session writes the blocks in order into its sink
 //! and says what to send. Options as for reads (blksize, timeout, tsize, windowsize: the
 //! receiver acknowledges every `windowsize` blocks, RFC 7440 section 4); a block out of order
@@ -6,11 +6,14 @@
 //! numbers wrap 65535 -> 0 as for reads.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::time::Instant;
+
+use super::config::Limits;
 use super::options::{negotiate, Negotiated, Tsize};
 use super::packet::{code, Packet};
-use super::session::{End, Limits, Sends};
+use super::transfer::{End, Sends};
 
 #[derive(Debug, PartialEq, Eq)]
 enum State {
@@ -222,7 +225,7 @@ mod tests {
 
     #[test]
     fn lock_step_write_acks_every_block_and_ends_on_a_short_one() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let (mut s, sends) = WriteSession::start(now, Vec::new(), &[], &Limits::default(), 1 << 20);
         assert_eq!(sends, vec![Packet::Ack { block: 0 }]);
         assert_eq!(
@@ -250,7 +253,7 @@ mod tests {
 
     #[test]
     fn windows_ack_at_their_end_and_a_gap_reacks_the_last_in_order() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let (mut s, sends) = WriteSession::start(
             now,
             Vec::new(),
@@ -281,7 +284,7 @@ mod tests {
 
     #[test]
     fn too_big_uploads_are_refused_with_disk_full() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let (s, sends) = WriteSession::start(
             now,
             Vec::new(),
@@ -307,7 +310,7 @@ mod tests {
 
     #[test]
     fn silence_resends_the_last_ack_then_gives_up() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let limits = Limits {
             retries: 2,
             ..Limits::default()

@@ -6,10 +6,14 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::time::Instant;
+
+use super::config::Limits;
 use super::options::{negotiate, Negotiated, Tsize};
 use super::packet::{code, Packet};
+use super::transfer::{End, Sends};
 
 /// Where the bytes come from: read sequentially, block by block.
 pub trait Source: Send {
@@ -30,47 +34,6 @@ impl<R: io::Read + Send> Source for R {
         }
         Ok(filled)
     }
-}
-
-/// Limits the server applies to what clients ask for.
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Largest blksize granted (tftpd-hpa's --blocksize); RFC 2348 allows 8..65464.
-    pub max_blksize: u16,
-    pub max_windowsize: u16,
-    /// Retransmission timeout when the client does not ask for one (tftpd-hpa: 1 s).
-    pub timeout: Duration,
-    /// Retransmissions before giving up.
-    pub retries: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_blksize: 65464,
-            max_windowsize: 64,
-            timeout: Duration::from_secs(1),
-            retries: 6,
-        }
-    }
-}
-
-/// How a transfer ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum End {
-    Complete {
-        bytes: u64,
-        blocks: u64,
-    },
-    /// The client ended it with an ERROR (EDK2's code 8 after its size probe).
-    ClientError {
-        code: u16,
-        message: String,
-    },
-    TimedOut,
-    ReadFailed(String),
-    /// A write could not be stored (size limit, disk full, I/O error).
-    WriteFailed(String),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -98,9 +61,6 @@ pub struct ReadSession {
     oack: Option<Packet>,
     end: Option<End>,
 }
-
-/// What the session wants sent now.
-pub type Sends = Vec<Packet>;
 
 impl ReadSession {
     /// Starts a transfer for a request with `options` over `source` whose size (octet
@@ -294,7 +254,7 @@ mod tests {
     use super::*;
 
     fn start(data: Vec<u8>, options: &[(&str, &str)]) -> (ReadSession, Sends, Instant) {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let size = data.len() as u64;
         let options: Vec<(String, String)> = options
             .iter()

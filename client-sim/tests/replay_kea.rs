@@ -1,0 +1,236 @@
+//! A real Kea 2.2 capture, made here: Debian's kea-dhcp4 running the guide's config and
+//! tftpd-hpa serving the guide's TFTP root in one network namespace, bootsim's UEFI client
+//! on an AF_PACKET socket in another, every frame on the client's interface written with
+//! `--pcap`. `audit` tells that capture's chain; `replay` against the same config finds no
+//! difference between Kea's DHCP answers and netbootd's (and one in TFTP: windowsize,
+//! which tftpd-hpa does not grant), and against the config with the classes swapped names
+//! the field and the class line.
+
+#[path = "../../server/tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use support::netns::{self, Netns};
+
+/// Kills the server it holds when the test ends (by its own PID).
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
+}
+
+/// `source` rewritten for Kea 2.2 on `iface` with its files in `dir`.
+fn kea_config(source: &str, dir: &Path, iface: &str, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(fixture(source))
+        .unwrap()
+        .replace("\"eth1\"", &format!("\"{iface}\""))
+        .replace("output-options", "output_options")
+        .replace(
+            "\"type\": \"memfile\",",
+            &format!(
+                "\"type\": \"memfile\", \"name\": \"{}\",",
+                dir.join("leases.csv").display()
+            ),
+        )
+        .replace(
+            "\"kea4-ctrl-socket\"",
+            &format!("\"{}\"", dir.join("kea4-ctrl").display()),
+        );
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_kea(ns: &Netns, config: &Path, dir: &Path) -> Guard {
+    let mut child = ns
+        .command("kea-dhcp4")
+        .arg("-c")
+        .arg(config)
+        .env("KEA_LOCKFILE_DIR", dir)
+        .env("KEA_PIDFILE_DIR", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kea-dhcp4 starts");
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains("DHCP4_STARTED") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("Kea started");
+    Guard(child)
+}
+
+fn bootsim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bootsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_real_kea_capture_is_audited_and_replays_with_only_the_windowsize_difference() {
+    if !support::require_tool("kea-dhcp4")
+        || !support::require_tool("in.tftpd")
+        || !support::require_tool("apt-get")
+        || !netns::available()
+    {
+        return;
+    }
+    let out = Command::new("bash")
+        .arg(fixture("../ci/seed-root.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Netns::new("s");
+    let client = Netns::new("c");
+    netns::veth(
+        &server,
+        "nbr0",
+        Some("192.168.1.1/28"),
+        &client,
+        "nbr1",
+        None,
+    );
+    let config = kea_config("seed/kea-dhcp4.conf", dir.path(), "nbr0", "kea-dhcp4.conf");
+    let _kea = start_kea(&server, &config, dir.path());
+    let _tftpd = Guard(
+        server
+            .command("in.tftpd")
+            .args(["-L", "-s", "-a", "192.168.1.1:69"])
+            .arg(&root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let pcap = dir.path().join("kea.pcap");
+    let run = client
+        .command(env!("CARGO_BIN_EXE_bootsim"))
+        .args(["boot", "--iface", "nbr1", "--disk"])
+        .arg(fixture("disks/debian.toml"))
+        .arg("--pcap")
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{text}");
+
+    // audit: the four files in order, EDK2 then iPXE, handed off to rEFInd.
+    let (code, out, err) = bootsim(&["audit", "--json", pcap.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = &json["clients"][0];
+    let files: Vec<String> = c["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            let stage = s["stage"].as_str().unwrap();
+            stage.starts_with("TFTP") || stage == "iPXE fetch"
+        })
+        .map(|s| {
+            s["detail"]
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .trim_start_matches('/')
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        files,
+        ["ipxe.efi", "refind.pxe", "refind.conf", "refind_x64.efi"],
+        "{out}"
+    );
+    let classes: Vec<&str> = c["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["edk2-uefi", "ipxe"], "{out}");
+    assert_eq!(c["outcome"], "handed-off", "{out}");
+
+    // replay against the same config: Kea's answers and netbootd's agree, DHCP and TFTP.
+    let (code, out, err) = bootsim(&[
+        "replay",
+        pcap.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--tftp-root",
+        root.to_str().unwrap(),
+        "--kea-version",
+        "2.2",
+    ]);
+    eprintln!("{out}");
+    // Every DHCP answer is the same, field for field, and so is every file. The one
+    // difference is real: tftpd-hpa 5.2 ignores RFC 7440 windowsize, which EDK2 asks for,
+    // while netbootd grants it (serve --max-windowsize, default 64).
+    let differing: Vec<&str> = out.lines().filter(|l| l.starts_with("  !")).collect();
+    assert_eq!(differing.len(), 2, "{out}{err}");
+    assert!(
+        differing.iter().all(|l| l.contains("RRQ ipxe.efi")),
+        "{out}"
+    );
+    let fields: Vec<&str> = out.lines().filter(|l| l.starts_with("      !")).collect();
+    assert!(
+        fields
+            .iter()
+            .all(|l| l.contains("tftp.options") && l.ends_with("windowsize=4")),
+        "{out}"
+    );
+    assert!(out.ends_with("2 difference(s)\n"), "{out}");
+    assert_eq!(code, 1, "{out}{err}");
+
+    // replay against the same network with the classes swapped.
+    let swapped = kea_config(
+        "broken/class-loop.conf",
+        dir.path(),
+        "nbr0",
+        "class-loop.conf",
+    );
+    let (code, out, err) = bootsim(&[
+        "replay",
+        pcap.to_str().unwrap(),
+        "--config",
+        swapped.to_str().unwrap(),
+        "--kea-version",
+        "2.2",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("\"refind.pxe\" -> \"ipxe.efi\"  (class 'PXE UEFI' at class-loop.conf:33)"),
+        "{out}"
+    );
+}

@@ -1,0 +1,171 @@
+//! Statistics under Kea's names, kept as Kea's StatsMgr keeps them (src/lib/stats): each
+//! observation a list of samples, newest first, at most `statistic-default-sample-count`
+//! (20) of them, each a value and the time it was taken; `statistic-get` answers
+//! `{"name": [[value, "YYYY-MM-DD HH:MM:SS.ffffff"], ...]}`. Timestamps are UTC (Kea writes
+//! the server's local time; on servers that is usually UTC too).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+
+/// Kea's statistic-default-sample-count.
+pub const SAMPLES: usize = 20;
+
+#[derive(Debug, Clone)]
+struct Observation {
+    /// Newest first.
+    samples: VecDeque<(i64, SystemTime)>,
+}
+
+impl Observation {
+    fn latest(&self) -> i64 {
+        self.samples.front().map_or(0, |s| s.0)
+    }
+
+    fn push(&mut self, value: i64) {
+        self.samples.push_front((value, SystemTime::now()));
+        self.samples.truncate(SAMPLES);
+    }
+
+    fn to_json(&self) -> Value {
+        Value::Array(
+            self.samples
+                .iter()
+                .map(|(v, t)| json!([v, timestamp(*t)]))
+                .collect(),
+        )
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Statistics {
+    observations: BTreeMap<String, Observation>,
+}
+
+impl Statistics {
+    /// Sets a statistic (StatsMgr::setValue): a new sample, the observation created if new.
+    pub fn set(&mut self, name: &str, value: i64) {
+        match self.observations.get_mut(name) {
+            Some(o) => o.push(value),
+            None => {
+                let mut o = Observation {
+                    samples: VecDeque::new(),
+                };
+                o.push(value);
+                self.observations.insert(name.to_string(), o);
+            }
+        }
+    }
+
+    /// Adds to a statistic (StatsMgr::addValue): a new sample of the sum.
+    pub fn add(&mut self, name: &str, delta: i64) {
+        let value = self.value(name).unwrap_or(0) + delta;
+        self.set(name, value);
+    }
+
+    pub fn value(&self, name: &str) -> Option<i64> {
+        self.observations.get(name).map(Observation::latest)
+    }
+
+    /// `{"name": samples}`, or `{}` for a statistic that does not exist (as Kea answers).
+    pub fn get(&self, name: &str) -> Value {
+        let mut map = Map::new();
+        if let Some(o) = self.observations.get(name) {
+            map.insert(name.to_string(), o.to_json());
+        }
+        Value::Object(map)
+    }
+
+    pub fn get_all(&self) -> Value {
+        Value::Object(
+            self.observations
+                .iter()
+                .map(|(name, o)| (name.clone(), o.to_json()))
+                .collect(),
+        )
+    }
+
+    /// Back to the neutral value, history dropped (Observation::reset). False when unknown.
+    pub fn reset(&mut self, name: &str) -> bool {
+        let Some(o) = self.observations.get_mut(name) else {
+            return false;
+        };
+        o.samples.clear();
+        o.push(0);
+        true
+    }
+
+    pub fn reset_all(&mut self) {
+        for o in self.observations.values_mut() {
+            o.samples.clear();
+            o.push(0);
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> bool {
+        self.observations.remove(name).is_some()
+    }
+
+    /// Keeps the statistics whose name passes `keep`.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.observations.retain(|name, _| keep(name));
+    }
+
+    pub fn remove_all(&mut self) {
+        self.observations.clear();
+    }
+
+    /// Every statistic's latest value, for the Prometheus endpoint.
+    pub fn latest(&self) -> impl Iterator<Item = (&str, i64)> {
+        self.observations
+            .iter()
+            .map(|(name, o)| (name.as_str(), o.latest()))
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS.ffffff` in UTC (boost's to_simple_string layout, as Kea prints).
+pub fn timestamp(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = crate::log::pattern::civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:06}",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60,
+        since.subsec_micros()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_written_as_kea_writes_them() {
+        let t = UNIX_EPOCH + Duration::from_micros(1_796_017_321_208_352);
+        assert_eq!(timestamp(t), "2026-11-30 05:42:01.208352");
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01 00:00:00.000000");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(&timestamp(leap)[..10], "2000-02-29");
+    }
+
+    #[test]
+    fn samples_are_kept_newest_first_up_to_twenty() {
+        let mut s = Statistics::default();
+        for _ in 0..25 {
+            s.add("pkt4-received", 1);
+        }
+        let v = s.get("pkt4-received");
+        let samples = v["pkt4-received"].as_array().expect("samples");
+        assert_eq!(samples.len(), SAMPLES);
+        assert_eq!(samples[0][0], 25);
+        assert_eq!(samples[19][0], 6);
+        assert!(s.reset("pkt4-received"));
+        assert_eq!(s.get("pkt4-received")["pkt4-received"][0][0], 0);
+        assert_eq!(s.get("nope"), json!({}));
+    }
+}

@@ -1,0 +1,484 @@
+//! The TFTP server without sockets: datagrams in, datagrams out, time passed in. It is the
+//! only place transfers are admitted and run: netbootd's tokio shell ([`super::shell`]) maps
+//! its decisions to sockets, and bootsim runs it in-process on a virtual clock, so the
+//! simulator exercises the code production runs.
+//!
+//! As tftpd-hpa forks one process per request (tftpd.c `main`), each transfer has its own
+//! server port, its transfer ID (RFC 1350 4): the shell binds a socket and passes its port
+//! with the request. Admission follows tftpd-hpa (map file, mode, name inside the root,
+//! uploads only where allowed; [`super::admit`]), then the caps: per client, and in all.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+
+use super::admit::{admit, Refused, Request};
+use super::config::TftpConfig;
+use super::files::{Files, Upload};
+use super::netascii::Netascii;
+use super::packet::{code, Packet};
+use super::read::{ReadSession, Source};
+use super::remap::Direction;
+use super::transfer::{End, Sends};
+use super::write::WriteSession;
+use crate::time::Instant;
+
+/// A datagram to send: from the transfer's port `src_port` to `dst`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub src_port: u16,
+    pub dst: SocketAddr,
+    pub packet: Packet,
+}
+
+/// What happened, for logs and transcripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Refused {
+        client: SocketAddr,
+        /// The port the refusal left from (no transfer runs on it).
+        port: u16,
+        file: String,
+        refused: Refused,
+    },
+    Started {
+        client: SocketAddr,
+        file: String,
+        port: u16,
+        direction: Direction,
+    },
+    Ended {
+        client: SocketAddr,
+        port: u16,
+        file: String,
+        direction: Direction,
+        end: End,
+    },
+}
+
+/// Counters an operator can read.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub requests: u64,
+    pub refused: u64,
+    pub completed: u64,
+    pub failed: u64,
+    /// Bytes of completed transfers, both directions.
+    pub bytes: u64,
+}
+
+enum Session {
+    Read(ReadSession),
+    /// The upload is taken out to be committed when the last block arrives.
+    Write(WriteSession<Box<dyn Upload>>),
+}
+
+impl Session {
+    fn on_packet(&mut self, now: Instant, packet: &Packet) -> Sends {
+        match self {
+            Session::Read(s) => s.on_packet(now, packet),
+            Session::Write(s) => s.on_packet(now, packet),
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant) -> Sends {
+        match self {
+            Session::Read(s) => s.on_timeout(now),
+            Session::Write(s) => s.on_timeout(now),
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            Session::Read(s) => s.deadline(),
+            Session::Write(s) => s.deadline(),
+        }
+    }
+
+    fn end(&self) -> Option<&End> {
+        match self {
+            Session::Read(s) => s.end(),
+            Session::Write(s) => s.end(),
+        }
+    }
+
+    fn direction(&self) -> Direction {
+        match self {
+            Session::Read(_) => Direction::Read,
+            Session::Write(_) => Direction::Write,
+        }
+    }
+}
+
+struct Transfer {
+    client: SocketAddr,
+    file: String,
+    session: Session,
+}
+
+pub struct TftpEngine {
+    config: TftpConfig,
+    files: Box<dyn Files>,
+    /// Transfers by their server port.
+    transfers: BTreeMap<u16, Transfer>,
+    /// Transfers running per client address.
+    per_client: HashMap<IpAddr, usize>,
+    /// Where [`TftpEngine::free_port`] looks next.
+    next_port: u16,
+    events: Vec<Event>,
+    /// Transfer timers, (deadline, port); entries go stale when a session moves its deadline
+    /// and are dropped when they come up (so thousands of transfers cost a heap, not a scan).
+    timers: BinaryHeap<Reverse<(Instant, u16)>>,
+    stats: Stats,
+}
+
+impl TftpEngine {
+    pub fn new(config: TftpConfig, files: Box<dyn Files>) -> TftpEngine {
+        TftpEngine {
+            config,
+            files,
+            transfers: BTreeMap::new(),
+            per_client: HashMap::new(),
+            next_port: 49152,
+            events: Vec::new(),
+            timers: BinaryHeap::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &TftpConfig {
+        &self.config
+    }
+
+    /// The port requests arrive on.
+    pub fn port(&self) -> u16 {
+        self.config.listen.port()
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Transfers still running.
+    pub fn active(&self) -> usize {
+        self.transfers.len()
+    }
+
+    /// Whether a transfer runs on `port` (a shell keeps its socket while it does).
+    pub fn is_running(&self, port: u16) -> bool {
+        self.transfers.contains_key(&port)
+    }
+
+    /// A port no transfer uses, from the dynamic range, for shells without sockets.
+    pub fn free_port(&mut self) -> u16 {
+        loop {
+            let port = self.next_port;
+            self.next_port = if port == u16::MAX { 49152 } else { port + 1 };
+            if !self.transfers.contains_key(&port) && port != self.port() {
+                return port;
+            }
+        }
+    }
+
+    /// A datagram from `from` to the server's `port`: a request on the listening port (the
+    /// transfer then gets a [`TftpEngine::free_port`]), else a packet of a transfer.
+    pub fn on_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        port: u16,
+        bytes: &[u8],
+    ) -> Vec<Outgoing> {
+        if port == self.port() {
+            let transfer_port = self.free_port();
+            return self.on_request(now, from, transfer_port, bytes);
+        }
+        self.on_transfer_packet(now, from, port, bytes)
+    }
+
+    /// A packet to the transfer on `port`.
+    pub fn on_transfer_packet(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        port: u16,
+        bytes: &[u8],
+    ) -> Vec<Outgoing> {
+        let Some(transfer) = self.transfers.get_mut(&port) else {
+            return Vec::new();
+        };
+        if transfer.client != from {
+            // RFC 1350 4: a packet from the wrong transfer ID gets ERROR 5, the transfer goes on.
+            return vec![Outgoing {
+                src_port: port,
+                dst: from,
+                packet: Packet::Error {
+                    code: code::UNKNOWN_TID,
+                    message: "Unknown transfer ID".into(),
+                },
+            }];
+        }
+        let Ok(packet) = Packet::decode(bytes) else {
+            return Vec::new();
+        };
+        let sends = transfer.session.on_packet(now, &packet);
+        self.settle(port, sends)
+    }
+
+    /// A request from `from`; its transfer, if admitted, runs on `port`. Answers (an OACK,
+    /// the first block, an ACK, or an ERROR) leave from `port`.
+    pub fn on_request(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        port: u16,
+        bytes: &[u8],
+    ) -> Vec<Outgoing> {
+        self.stats.requests += 1;
+        let reply = |packet: Packet| {
+            vec![Outgoing {
+                src_port: port,
+                dst: from,
+                packet,
+            }]
+        };
+        let request = match Packet::decode(bytes).map(Request::from_packet) {
+            Ok(Some(r)) => r,
+            // Not a request (a stray DATA or ACK to the listening port): tftpd-hpa ignores it.
+            Ok(None) => return Vec::new(),
+            Err(e) => {
+                let refused = Refused {
+                    code: code::ILLEGAL,
+                    message: "Illegal TFTP operation".into(),
+                    reason: format!("malformed request: {e}"),
+                };
+                self.stats.refused += 1;
+                let packet = refused.packet();
+                self.events.push(Event::Refused {
+                    client: from,
+                    port,
+                    file: String::new(),
+                    refused,
+                });
+                return reply(packet);
+            }
+        };
+        let asked = String::from_utf8_lossy(&request.filename)
+            .escape_debug()
+            .to_string();
+        let started = self.admit_and_open(now, from, &request);
+        match started {
+            Ok((name, (session, sends))) => {
+                self.events.push(Event::Started {
+                    client: from,
+                    file: name.clone(),
+                    port,
+                    direction: request.direction,
+                });
+                self.transfers.insert(
+                    port,
+                    Transfer {
+                        client: from,
+                        file: name,
+                        session,
+                    },
+                );
+                self.settle(port, sends)
+            }
+            Err(refused) => {
+                self.stats.refused += 1;
+                let packet = refused.packet();
+                self.events.push(Event::Refused {
+                    client: from,
+                    port,
+                    file: asked,
+                    refused,
+                });
+                reply(packet)
+            }
+        }
+    }
+
+    /// Admits `request` (tftpd-hpa's rules, then the caps) and opens its session.
+    fn admit_and_open(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        request: &Request,
+    ) -> Result<(String, (Session, Sends)), Refused> {
+        let admitted = admit(&self.config, request, from.ip())?;
+        self.acquire(from.ip())?;
+        let opened = self.open(now, request, &admitted.path);
+        if opened.is_err() {
+            self.release(from.ip());
+        }
+        Ok((admitted.name, opened?))
+    }
+
+    fn open(
+        &mut self,
+        now: Instant,
+        request: &Request,
+        path: &std::path::Path,
+    ) -> Result<(Session, Sends), Refused> {
+        let limits = &self.config.limits;
+        let io_refusal = |e: std::io::Error| Refused {
+            code: code::ACCESS,
+            message: "Access violation".into(),
+            reason: e.to_string(),
+        };
+        let session = match request.direction {
+            Direction::Read => {
+                let (reader, size) = self.files.open(path).map_err(io_refusal)?;
+                let (source, size): (Box<dyn Source>, _) = if request.mode == "netascii" {
+                    (Box::new(Netascii::new(reader)), None)
+                } else {
+                    (Box::new(reader), Some(size))
+                };
+                let (s, sends) = ReadSession::start(now, source, size, &request.options, limits);
+                (Session::Read(s), sends)
+            }
+            Direction::Write => {
+                let max_bytes = self.config.upload.as_ref().map_or(0, |u| u.max_bytes);
+                let upload = self.files.create(path).map_err(io_refusal)?;
+                let (s, sends) =
+                    WriteSession::start(now, upload, &request.options, limits, max_bytes);
+                (Session::Write(s), sends)
+            }
+        };
+        Ok(session)
+    }
+
+    /// Counts a transfer for `client` unless it, or the server, is at its cap.
+    fn acquire(&mut self, client: IpAddr) -> Result<(), Refused> {
+        let refuse = |reason: &str| Refused {
+            code: code::UNDEFINED,
+            message: "Too many transfers".into(),
+            reason: reason.into(),
+        };
+        if self.transfers.len() >= self.config.max_transfers {
+            return Err(refuse("the server is at its transfer limit"));
+        }
+        let count = self.per_client.entry(client).or_insert(0);
+        if *count >= self.config.per_client {
+            return Err(Refused {
+                message: "Too many transfers from this client".into(),
+                ..refuse("too many transfers from this client")
+            });
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    fn release(&mut self, client: IpAddr) {
+        if let Some(count) = self.per_client.get_mut(&client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.per_client.remove(&client);
+            }
+        }
+    }
+
+    /// Addresses `sends` from transfer `port`, arms its timer, and ends the transfer when its
+    /// session has ended: a complete upload is committed before its last ACK leaves.
+    fn settle(&mut self, port: u16, mut sends: Sends) -> Vec<Outgoing> {
+        let Some(transfer) = self.transfers.get(&port) else {
+            return Vec::new();
+        };
+        let client = transfer.client;
+        if let Some(deadline) = transfer.session.deadline() {
+            self.timers.push(Reverse((deadline, port)));
+        }
+        if transfer.session.end().is_some() {
+            let transfer = self.transfers.remove(&port).expect("present");
+            self.release(client.ip());
+            let direction = transfer.session.direction();
+            let end = match transfer.session {
+                Session::Read(s) => s.end().cloned().expect("ended"),
+                Session::Write(s) => {
+                    let end = s.end().cloned().expect("ended");
+                    match end {
+                        End::Complete { .. } => match s.into_sink().commit() {
+                            Ok(()) => end,
+                            Err(e) => {
+                                // The last ACK would tell the client its file is stored.
+                                sends = vec![commit_error(&e)];
+                                End::WriteFailed(format!("{}: {e}", transfer.file))
+                            }
+                        },
+                        other => other,
+                    }
+                }
+            };
+            match &end {
+                End::Complete { bytes, .. } => {
+                    self.stats.completed += 1;
+                    self.stats.bytes += bytes;
+                }
+                // EDK2 ends its size probe with ERROR 8 after the OACK: not a failure.
+                End::ClientError { code: 8, .. } => {}
+                _ => self.stats.failed += 1,
+            }
+            self.events.push(Event::Ended {
+                client,
+                port,
+                file: transfer.file,
+                direction,
+                end,
+            });
+        }
+        sends
+            .into_iter()
+            .map(|packet| Outgoing {
+                src_port: port,
+                dst: client,
+                packet,
+            })
+            .collect()
+    }
+
+    /// The earliest moment a transfer's timer may fire (possibly a stale one: then
+    /// [`TftpEngine::on_timeout`] finds nothing due and drops it).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn on_timeout(&mut self, now: Instant) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        while let Some(Reverse((t, port))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(transfer) = self.transfers.get_mut(&port) else {
+                continue; // ended
+            };
+            if transfer.session.deadline() != Some(t) {
+                continue; // stale: the session moved its deadline
+            }
+            let sends = transfer.session.on_timeout(now);
+            out.extend(self.settle(port, sends));
+        }
+        out
+    }
+}
+
+/// The ERROR for an upload that could not be stored.
+fn commit_error(e: &std::io::Error) -> Packet {
+    if e.kind() == std::io::ErrorKind::AlreadyExists {
+        Packet::Error {
+            code: code::EXISTS,
+            message: "File already exists".into(),
+        }
+    } else {
+        Packet::Error {
+            code: code::UNDEFINED,
+            message: e.to_string(),
+        }
+    }
+}
