@@ -34,6 +34,11 @@ pub fn shared_networks(
 ) -> Check<()> {
     for item in list.items().unwrap_or_default() {
         let name = read::string(item, "name").unwrap_or_default();
+        // SharedNetwork4Parser::parse checks its lease times (with what it inherits from the
+        // globals) before anything else, without the subnet parser's prefix.
+        super::lifetimes::Lifetimes::read(item)
+            .within(ctx.global_lifetimes)
+            .check()?;
         let mut scope = globals::scope(item);
         if let Some(options) = item.get("option-data") {
             scope.options = option_data_list(ctx, options)?;

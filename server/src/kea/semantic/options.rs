@@ -84,9 +84,11 @@ fn parse_def(entry: &Node) -> Check<OptionDef> {
             ))
         };
         if type_name != "record" {
+            // OptionDataTypeUtil::getDataTypeName of the parsed type: unknown names print so.
+            let shown = DataType::from_kea_name(&type_name).map_or("unknown", |_| &type_name);
             return refused(format!(
-                "'record' option type must be used instead of '{type_name}' to add data fields \
-                 to the record"
+                "'record' option type must be used instead of '{shown}' to add data fields to \
+                 the record"
             ));
         }
         match DataType::from_kea_name(field) {
