@@ -301,8 +301,10 @@ struct ValidateArgs {
     /// The TFTP root it serves: then every chain is booted, not only the offers compared.
     #[arg(long)]
     tftp_root: Option<PathBuf>,
-    #[arg(long, default_value_t = KeaVersion::default())]
-    kea_version: KeaVersion,
+    /// The Kea release to validate against; by default the newest one whose grammar accepts
+    /// the file.
+    #[arg(long)]
+    kea_version: Option<KeaVersion>,
     /// Warn when the pools hold fewer addresses than this many machines.
     #[arg(long, default_value_t = 50)]
     storm: u64,

@@ -27,7 +27,7 @@ fn report(config: &str, with_root: bool) -> bootsim::validate::Report {
     let tftp_root = with_root.then(|| root(dir.path()));
     validate(&Request {
         config: fixture(config),
-        kea_version: KeaVersion::V3_0,
+        kea_version: Some(KeaVersion::V3_0),
         tftp_root,
         storm: 50,
     })
@@ -80,7 +80,7 @@ fn option_60_and_missing_next_server_are_found() {
 fn a_public_config_is_refused_as_kea_refuses_it_and_its_fix_is_checked() {
     let err = validate(&Request {
         config: fixture("kea/public/mengxifl-dhcp.json"),
-        kea_version: KeaVersion::V3_0,
+        kea_version: Some(KeaVersion::V3_0),
         tftp_root: None,
         storm: 50,
     })
@@ -119,4 +119,167 @@ fn the_cli_exit_codes_and_junit() {
     assert!(xml.contains("<testsuite name=\"bootsim validate"), "{xml}");
     assert!(xml.contains("failures=\"2\""), "{xml}");
     assert_eq!(run("kea/public/mengxifl-dhcp.json").status.code(), Some(2));
+}
+
+/// Classes that never match, each explained per firmware down to the term: bytes compared with
+/// text (an error, with the fix), a substring outside its value, member() of a class that is
+/// only evaluated when required, a class that waits for the host lookup.
+#[test]
+fn each_class_is_explained_per_firmware_down_to_the_term() {
+    let r = validate(&Request {
+        config: fixture("broken/class-explain.conf"),
+        kea_version: Some(KeaVersion::V2_2),
+        tftp_root: None,
+        storm: 50,
+    })
+    .unwrap();
+    assert_eq!(r.errors(), 2, "{}", text(&r));
+    let text_class = &r.classes[0];
+    assert_eq!(text_class.class, "UEFI x64 (text)");
+    assert_eq!(text_class.at, "class-explain.conf:9");
+    let uefi = &text_class.verdicts[0];
+    assert_eq!(
+        (uefi.firmware.as_str(), uefi.result.as_str()),
+        ("uefi-x64", "false")
+    );
+    assert!(
+        uefi.reasons[0].ends_with("never true; write `option[93].hex == 0x0007`"),
+        "{:?}",
+        uefi.reasons
+    );
+    let bios = &r.classes[3];
+    assert!(bios.notes[0].contains("'PXE firmware' (line 21) is only-if-required"));
+    let unknown = &r.classes[4];
+    assert!(unknown
+        .when
+        .starts_with("after the host-reservation lookup"));
+    assert_eq!(unknown.verdicts[1].result, "true");
+    // Under `or`, a comparison that is never true leaves the other branch: a warning.
+    assert!(r.problems.iter().any(|p| p.severity == Severity::Warning
+        && p.message.starts_with(
+            "class 'legacy' at class-explain.conf:40: part of its test is never true: \
+             `option[93].hex` is 2 byte(s)"
+        )));
+    insta::assert_snapshot!(text(&r));
+}
+
+/// Without --kea-version, validate uses the newest release whose grammar takes the file and
+/// says why older or newer ones refuse it.
+#[test]
+fn the_kea_release_is_chosen_from_the_keywords() {
+    let r = validate(&Request {
+        config: fixture("seed/kea-dhcp4.conf"),
+        kea_version: None,
+        tftp_root: None,
+        storm: 50,
+    })
+    .unwrap();
+    assert_eq!(r.kea_version, "3.0");
+    let verdicts: Vec<(&str, bool)> = r
+        .releases
+        .iter()
+        .map(|x| (x.version.as_str(), x.accepts))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("2.2", false), ("2.4", false), ("2.6", true), ("3.0", true)]
+    );
+    assert_eq!(
+        r.releases[0].refusal.as_deref(),
+        Some("line 62: got unexpected keyword \"output-options\" in loggers map.")
+    );
+
+    // `generated-prefix` left dhcp-ddns in 2.6: the newest release that takes it is 2.4.
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    std::fs::write(
+        &old,
+        r#"{ "Dhcp4": { "dhcp-ddns": { "enable-updates": false, "generated-prefix": "myhost" },
+             "subnet4": [ { "id": 1, "subnet": "192.0.2.0/24",
+                            "pools": [ { "pool": "192.0.2.10 - 192.0.2.200" } ] } ] } }"#,
+    )
+    .unwrap();
+    let r = validate(&Request {
+        config: old,
+        kea_version: None,
+        tftp_root: None,
+        storm: 50,
+    })
+    .unwrap();
+    assert_eq!(r.kea_version, "2.4");
+    assert!(r.render().lines().nth(1).unwrap().starts_with(
+        "Kea releases: 2.2 accepts; 2.4 accepts; 2.6 refuses (line 1: got unexpected keyword \"generated-prefix\""
+    ));
+}
+
+/// Without a TFTP root, boot files are judged by name: a BIOS machine offered grubx64.efi,
+/// iPXE EFI offered a .kpxe, each naming the class or subnet line that gave the file.
+#[test]
+fn boot_files_are_judged_by_name_without_a_tftp_root() {
+    let r = report("broken/names-mismatch.conf", false);
+    let errors: Vec<String> = r
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| format!("{}: {}", p.firmware.as_deref().unwrap_or("-"), p.message))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "uefi-ia32: offered EFI/debian/grubx64.efi by subnet 192.168.1.0/24 at \
+             names-mismatch.conf:14: EFI/debian/grubx64.efi is a UEFI binary for x64 by its \
+             name; this firmware runs only IA32 binaries",
+            "uefi-arm64: offered EFI/debian/grubx64.efi by subnet 192.168.1.0/24 at \
+             names-mismatch.conf:14: EFI/debian/grubx64.efi is a UEFI binary for x64 by its \
+             name; this firmware runs only AArch64 binaries",
+            "bios: offered EFI/debian/grubx64.efi by subnet 192.168.1.0/24 at \
+             names-mismatch.conf:14: EFI/debian/grubx64.efi is a UEFI binary by its name; \
+             BIOS PXE cannot run it (give this firmware undionly.kpxe or pxelinux.0)",
+            "ipxe-efi: offered undionly.kpxe by class 'iPXE' at names-mismatch.conf:7: \
+             undionly.kpxe is a BIOS PXE program by its name; UEFI firmware cannot run it",
+        ]
+    );
+    // The guide's iPXE script refind.pxe is no BIOS binary to iPXE: no error there.
+    assert_eq!(report("seed/kea-dhcp4.conf", false).errors(), 0);
+}
+
+/// A one-byte literal for the two-byte option 93 is an error with the padded fix.
+#[test]
+fn a_hex_literal_shorter_than_the_option_is_an_error_with_its_fix() {
+    let r = report("broken/class-explain.conf", false);
+    assert!(r.problems.iter().any(|p| p.severity == Severity::Error
+        && p.message
+            == "class 'ARM64 (one byte)' at class-explain.conf:35: its test is never true: \
+                `option[93].hex` is 2 byte(s) (0x0007) and 0x0b is 1 byte(s): values of \
+                different lengths never compare equal, so this is never true; write \
+                `option[93].hex == 0x000b`"));
+}
+
+/// `--json` carries what the text shows: the release chosen, each release's verdict, and each
+/// class's verdict per firmware with its reasons (true ones too).
+#[test]
+fn the_json_report_has_releases_and_class_verdicts() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bootsim"))
+        .args(["validate", "--json"])
+        .arg(fixture("broken/class-explain.conf"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kea_version"], "3.0");
+    assert_eq!(v["releases"].as_array().map(Vec::len), Some(4));
+    let class = &v["classes"][4];
+    assert_eq!(class["class"], "unknown machines");
+    assert_eq!(class["verdicts"][1]["firmware"], "uefi-ia32");
+    assert_eq!(class["verdicts"][1]["result"], "true");
+    assert_eq!(
+        class["verdicts"][1]["reasons"][0],
+        "`member('UNKNOWN')` is true"
+    );
+    assert_eq!(
+        v["classes"][0]["verdicts"][0]["reasons"][0]
+            .as_str()
+            .map(|r| r.ends_with("write `option[93].hex == 0x0007`")),
+        Some(true)
+    );
 }

@@ -25,6 +25,10 @@ use super::diag::{Diagnostic, Pos, Span};
 pub struct Node {
     pub value: Value,
     pub span: Span,
+    /// A map or list the text broke off inside (the partial tree after an error): bison never
+    /// reached its closing bracket, so the grammar must not judge what happens there (an empty
+    /// map, a missing required key), only what was read.
+    pub open: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -697,7 +701,11 @@ impl Parser {
             Tok::Null => Value::Null,
             other => return Err(Self::unexpected(&other, &span, "")),
         };
-        Ok(Node { value, span })
+        Ok(Node {
+            value,
+            span,
+            open: false,
+        })
     }
 
     /// After an element: `,` then another element, or an extraneous comma (warned) before the
@@ -740,6 +748,7 @@ impl Parser {
         let node = Node {
             value: Value::Map(entries),
             span: open.to(&end),
+            open: result.is_err(),
         };
         match result {
             Ok(_) => Ok(node),
@@ -802,6 +811,7 @@ impl Parser {
         let node = Node {
             value: Value::List(items),
             span: open.to(&end),
+            open: result.is_err(),
         };
         match result {
             Ok(_) => Ok(node),

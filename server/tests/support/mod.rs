@@ -46,6 +46,13 @@ pub fn kea_check(path: &Path) -> KeaVerdict {
         .arg(path)
         .output()
         .expect("kea-dhcp4 runs");
+    verdict(&out)
+}
+
+/// Reads what `kea-dhcp4 -t` (or `netbootd check`, which words it the same) printed: the
+/// error line on stderr and the parser's warnings (Kea logs them on stdout, netbootd on
+/// stderr, so both streams are read).
+pub fn verdict(out: &std::process::Output) -> KeaVerdict {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let error = stderr
@@ -60,6 +67,7 @@ pub fn kea_check(path: &Path) -> KeaVerdict {
         });
     let warnings = stdout
         .lines()
+        .chain(stderr.lines())
         .filter(|l| l.contains("DHCP4_CONFIG_SYNTAX_WARNING"))
         .filter_map(|l| l.split_once("syntax warning: "))
         .filter_map(|(_, text)| first_position(text))

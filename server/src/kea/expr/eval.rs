@@ -1,6 +1,7 @@
 //! Evaluation with Kea's semantics (src/lib/eval/token.cc): every value is a byte string,
 //! booleans are the strings "true" and "false", a missing option reads as the empty string.
 
+use std::cell::RefCell;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::ast::{Expr, IntText, Pkt4Field, PktField, Repr, Str};
@@ -17,12 +18,58 @@ type R<T> = Result<T, EvalError>;
 
 /// Evaluates a class test (Kea's evaluateBool).
 pub fn evaluate(expr: &Expr, pkt: &Packet, classes: &ClassSet) -> R<bool> {
-    Eval { pkt, classes }.boolean(expr)
+    Eval {
+        pkt,
+        classes,
+        trace: None,
+    }
+    .boolean(expr)
 }
 
-struct Eval<'a> {
+/// One term of an expression and the value it had: Kea's evaluator pushes a string per
+/// token (token.cc), and this is that string, with the terms it was computed from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step<'e> {
+    pub term: Term<'e>,
+    /// The term's value (booleans as "true"/"false", as on Kea's value stack), or why it
+    /// could not be computed.
+    pub value: R<Vec<u8>>,
+    /// The sub-terms evaluated for it, in evaluation order.
+    pub children: Vec<Step<'e>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Term<'e> {
+    Bool(&'e Expr),
+    Str(&'e Str),
+}
+
+/// Evaluates like [`evaluate`] and also returns every term's value: the same evaluator in
+/// trace mode, so an explanation can never disagree with the server's verdict.
+pub fn evaluate_traced<'e>(
+    expr: &'e Expr,
+    pkt: &Packet,
+    classes: &ClassSet,
+) -> (R<bool>, Step<'e>) {
+    let eval = Eval {
+        pkt,
+        classes,
+        trace: Some(RefCell::new(vec![Vec::new()])),
+    };
+    let result = eval.boolean(expr);
+    let root = eval
+        .trace
+        .and_then(|t| t.into_inner().pop())
+        .and_then(|mut level| level.pop())
+        .expect("trace mode records the root term");
+    (result, root)
+}
+
+struct Eval<'a, 'e> {
     pkt: &'a Packet<'a>,
     classes: &'a ClassSet,
+    /// In trace mode, the children recorded so far at each open level of the evaluation.
+    trace: Option<RefCell<Vec<Vec<Step<'e>>>>>,
 }
 
 fn from_bool(b: bool) -> Vec<u8> {
@@ -49,13 +96,40 @@ fn u32_bytes(n: u32) -> Vec<u8> {
     n.to_be_bytes().to_vec()
 }
 
-impl Eval<'_> {
-    fn boolean(&self, e: &Expr) -> R<bool> {
+impl<'e> Eval<'_, 'e> {
+    fn boolean(&self, e: &'e Expr) -> R<bool> {
         to_bool(&self.bool_value(e)?)
     }
 
+    /// Runs `f` for `term`, recording its value and the terms it evaluated in trace mode.
+    fn traced(&self, term: Term<'e>, f: impl FnOnce() -> R<Vec<u8>>) -> R<Vec<u8>> {
+        let Some(trace) = &self.trace else {
+            return f();
+        };
+        trace.borrow_mut().push(Vec::new());
+        let value = f();
+        let mut levels = trace.borrow_mut();
+        let children = levels.pop().unwrap_or_default();
+        if let Some(parent) = levels.last_mut() {
+            parent.push(Step {
+                term,
+                value: value.clone(),
+                children,
+            });
+        }
+        value
+    }
+
+    fn bool_value(&self, e: &'e Expr) -> R<Vec<u8>> {
+        self.traced(Term::Bool(e), || self.bool_term(e))
+    }
+
+    fn string(&self, s: &'e Str) -> R<Vec<u8>> {
+        self.traced(Term::Str(s), || self.string_term(s))
+    }
+
     /// Booleans travel as strings, so `not` of a non-boolean is an error as in TokenNot.
-    fn bool_value(&self, e: &Expr) -> R<Vec<u8>> {
+    fn bool_term(&self, e: &'e Expr) -> R<Vec<u8>> {
         let pkt = self.pkt;
         Ok(match e {
             Expr::Not(inner) => from_bool(!to_bool(&self.bool_value(inner)?)?),
@@ -102,7 +176,7 @@ impl Eval<'_> {
         })
     }
 
-    fn string(&self, s: &Str) -> R<Vec<u8>> {
+    fn string_term(&self, s: &'e Str) -> R<Vec<u8>> {
         let pkt = self.pkt;
         let repr = |code: u16, data: Option<Vec<u8>>, r: Repr| match (data, r) {
             (None, _) => Vec::new(),

@@ -5,6 +5,7 @@
 pub mod ast;
 mod classify;
 mod eval;
+pub mod explain;
 mod lexer;
 mod packet;
 mod parser;
@@ -13,7 +14,7 @@ use std::fmt;
 
 pub use ast::{Expr, Str};
 pub use classify::{classify, depends_on_known, ClassDef, ClassSet};
-pub use eval::{evaluate, EvalError};
+pub use eval::{evaluate, evaluate_traced, EvalError, Step, Term};
 pub use packet::{sub_option, Packet, PacketError};
 pub use parser::parse;
 

@@ -26,7 +26,17 @@ pub fn validate(doc: &Document, version: KeaVersion) -> SyntaxOutcome {
         .as_ref()
         .and_then(|root| walk::first_error(root, schema::root(version)));
     let mut comma_warning = None;
-    let (error, at) = match (grammar, doc.error.clone()) {
+    let json_error = doc.error.clone().map(|mut j| {
+        let may_be_empty = doc
+            .root
+            .as_ref()
+            .is_some_and(|root| walk::open_container_may_be_empty(root, schema::root(version)));
+        if may_be_empty && j.message.contains(", expecting \",\" or ") {
+            j.message = j.message.replace(", expecting \",\" or ", ", expecting ");
+        }
+        j
+    });
+    let (error, at) = match (grammar, json_error) {
         (Some(g), Some(j)) if !walk::before(&g.at, j.span.as_ref()) => (Some(j.clone()), j.span),
         (Some(g), _) => {
             if g.after_comma {

@@ -26,6 +26,43 @@ pub fn before(at: &Span, other: Option<&Span>) -> bool {
     }
 }
 
+/// Whether the innermost container the text broke off inside (following `open` nodes from the
+/// root) may be empty in the grammar. Bison's LALR tables give such a container a `_content`
+/// rule with an `%empty` alternative, whose default reduction runs before the bad token is
+/// seen, so Kea expects only the closing bracket there ("expecting ]"); a container that may
+/// not be empty (`global_params`, `client_classes_list`, `loggers_entries`, ...) still offers
+/// the comma ("expecting \",\" or ]"), dhcp4_parser.yy at Kea-2.2.0.
+pub fn open_container_may_be_empty(root: &Node, shape: &Shape) -> bool {
+    let (mut node, mut shape) = (root, shape);
+    loop {
+        let child = match (&node.value, shape) {
+            (Value::Map(entries), Shape::Map(map)) => entries
+                .last()
+                .filter(|e| e.value.open)
+                .map(|e| (&e.value, map.keys.get(&e.key).unwrap_or(&Shape::Any))),
+            (Value::Map(entries), _) => entries
+                .last()
+                .filter(|e| e.value.open)
+                .map(|e| (&e.value, &Shape::Any)),
+            (Value::List(items), Shape::List { item, .. }) => {
+                items.last().filter(|i| i.open).map(|i| (i, item.as_ref()))
+            }
+            (Value::List(items), _) => items.last().filter(|i| i.open).map(|i| (i, &Shape::Any)),
+            _ => None,
+        };
+        match child {
+            Some((n, s)) => (node, shape) = (n, s),
+            None => break,
+        }
+    }
+    match shape {
+        Shape::Map(map) => map.empty,
+        Shape::List { empty, .. } => *empty,
+        Shape::Any | Shape::AnyMap | Shape::AnyList | Shape::StringList => true,
+        _ => false,
+    }
+}
+
 pub fn first_error(root: &Node, shape: &Shape) -> Option<GrammarError> {
     toplevel(root, shape).err()
 }
@@ -61,7 +98,7 @@ fn toplevel(root: &Node, shape: &Shape) -> Walk {
             after_comma: i > 0,
         });
     }
-    if entries.is_empty() {
+    if entries.is_empty() && !root.open {
         return Err(unexpected_close(root, "}", &["Dhcp4".to_string()]));
     }
     Ok(())
@@ -134,7 +171,7 @@ fn first_tokens(shape: &Shape) -> Vec<String> {
             // already matched (`"udp"` and `(?i:"UDP")` are both UDP).
             let mut names: Vec<String> = Vec::new();
             for v in values {
-                let v = v.trim_start_matches("i:");
+                let v = enum_token_name(v.trim_start_matches("i:"));
                 if !names.iter().any(|n| n.eq_ignore_ascii_case(v)) {
                     names.push(v.to_string());
                 }
@@ -142,6 +179,18 @@ fn first_tokens(shape: &Shape) -> Vec<String> {
             names.extend(also.iter().map(|t| token_alias(t).to_string()));
             names
         }
+    }
+}
+
+/// Bison's name for the token an enum keyword lexes to, where it is not the keyword itself:
+/// dhcp4_lexer.ll returns DISABLED for `"off"` too, and dhcp4_parser.yy aliases UDP and TCP
+/// as `"udp"` and `"tcp"` (Kea 2.2 prints "expecting udp or tcp").
+fn enum_token_name(keyword: &str) -> &str {
+    match keyword {
+        "off" => "disabled",
+        "UDP" => "udp",
+        "TCP" => "tcp",
+        other => other,
     }
 }
 
@@ -188,7 +237,7 @@ fn value(node: &Node, shape: &Shape, owner: Option<&Span>) -> Walk {
 }
 
 fn map(node: &Node, entries: &[Entry], shape: &MapShape, owner: Option<&Span>) -> Walk {
-    if entries.is_empty() && !shape.empty {
+    if entries.is_empty() && !shape.empty && !node.open {
         return Err(unexpected_close(node, "}", &[]));
     }
     for (i, entry) in entries.iter().enumerate() {
@@ -208,8 +257,9 @@ fn map(node: &Node, entries: &[Entry], shape: &MapShape, owner: Option<&Span>) -
         };
         duplicate(entries, i, &shape.context)?;
         value(&entry.value, inner, Some(&entry.key_span))?;
+        action_check(&shape.context, entry)?;
     }
-    for key in &shape.required {
+    for key in shape.required.iter().filter(|_| !node.open) {
         if !entries.iter().any(|e| &e.key == key) {
             let pos = owner.unwrap_or(&node.span);
             let open = Span::new(node.span.file.clone(), node.span.start, node.span.start);
@@ -231,6 +281,29 @@ fn map(node: &Node, entries: &[Entry], shape: &MapShape, owner: Option<&Span>) -
         }
     }
     Ok(())
+}
+
+/// The values a grammar action refuses after the token was accepted: dhcp4_parser.yy's
+/// `lease_checks` rule knows five words and calls `error(@4, ...)` on the string otherwise.
+fn action_check(context: &str, entry: &Entry) -> Walk {
+    const LEASE_CHECKS: [&str; 5] = ["none", "warn", "fix", "fix-del", "del"];
+    match (context, entry.key.as_str(), entry.value.as_str()) {
+        ("sanity-checks", "lease-checks", Some(v)) if !LEASE_CHECKS.contains(&v) => {
+            let at = entry.value.span.clone();
+            Err(GrammarError {
+                diagnostic: Diagnostic::syntax_error(
+                    at.clone(),
+                    format!(
+                        "Unsupported 'lease-checks value: {v}, supported values are: none, \
+                         warn, fix, fix-del, del"
+                    ),
+                ),
+                at,
+                after_comma: false,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Parser4Context::unique: a key seen twice in one map; the earlier value's position is where
@@ -302,7 +375,7 @@ fn string_list(node: &Node, items: &[Node]) -> Walk {
 
 fn list(node: &Node, items: &[Node], empty: bool, item: &Shape) -> Walk {
     let firsts = first_tokens(item);
-    if items.is_empty() && !empty {
+    if items.is_empty() && !empty && !node.open {
         return Err(unexpected_close(node, "]", &firsts));
     }
     for (i, it) in items.iter().enumerate() {

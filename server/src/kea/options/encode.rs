@@ -27,8 +27,25 @@ pub fn encode(def: Option<&OptionDef>, data: &str, csv: bool) -> Result<Vec<u8>,
     if def.ty == DataType::Empty {
         return Ok(Vec::new());
     }
-    if tokens.is_empty() {
-        return Err(EncodeError::Value("no option value specified".into()));
+    // OptionDefinition::optionFactory: a single value needs one; an empty array of addresses
+    // is accepted (`"routers", "data": ""`), of integers or FQDNs the option's constructor
+    // refuses; a record counts its fields below.
+    if tokens.is_empty() && def.ty != DataType::Record {
+        let refusal = match def.ty {
+            _ if !def.array => Some("no option value specified".to_string()),
+            // OptionIntArray's constructor refuses an empty buffer.
+            DataType::Uint8
+            | DataType::Uint16
+            | DataType::Uint32
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32 => Some(format!("option {} empty", def.code)),
+            DataType::Fqdn => Some("FQDN list option has invalid length of 0".into()),
+            _ => None,
+        };
+        if let Some(text) = refusal {
+            return Err(EncodeError::Value(text));
+        }
     }
     let mut out = Vec::new();
     if def.ty == DataType::Record {
@@ -148,7 +165,7 @@ fn integer(value: &str, min: i64, max: i64) -> Result<i64, EncodeError> {
     });
     let Some(n) = parsed else {
         return Err(EncodeError::Value(format!(
-            "unable to convert the value '{value}' to type"
+            "unable to convert the value '{value}' to integer data type"
         )));
     };
     if n < min || n > max {

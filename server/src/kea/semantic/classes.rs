@@ -54,6 +54,9 @@ fn client_class(ctx: &mut Ctx, item: &Node, defined: &[ClientClass]) -> Check<Cl
     if let Some((text, span)) = &test {
         expression(ctx, text, span, defined)?;
     }
+    if let Some(defs) = item.get("option-def") {
+        super::options::class_option_defs(defs)?;
+    }
     let options = match item.get("option-data") {
         Some(list) => option_data_list_with(ctx, list, Defaults::NotApplied)?,
         None => Vec::new(),
@@ -91,6 +94,8 @@ fn client_class(ctx: &mut Ctx, item: &Node, defined: &[ClientClass]) -> Check<Cl
             }
         }
     }
+    // ClientClassDefParser::parse ends with the class's valid-lifetime triplet.
+    super::lifetimes::Lifetimes::read(item).valid_triplet(Some(&item.span))?;
     Ok(ClientClass {
         name,
         test,

@@ -1,41 +1,18 @@
-//! Global settings: interfaces, hooks, lease database, timers and the inheritable scope.
+//! Global settings: hooks, lease database, timers and the inheritable scope.
 
 use std::path::Path;
 
 use crate::kea::json::Node;
 use crate::kea::model::{
-    ControlSocket, ExpiredLeases, HookLibrary, IdentifierKind, Interfaces, LeaseDatabase,
-    LogOutput, Logger, Scope, SocketType,
+    ControlSocket, ExpiredLeases, HookLibrary, IdentifierKind, LeaseDatabase, LogOutput, Logger,
+    Scope,
 };
 
 use super::{error, read, Check, Ctx};
 
-/// IfaceMgr's check in `kea-dhcp4 -t` (CfgIface::use): every named interface exists; `*`
-/// means all; `name/address` names an interface and one of its addresses. Kea's message
-/// carries the name's position, then the interfaces-config position.
-pub fn interfaces(ctx: &mut Ctx, node: &Node) -> Check<Interfaces> {
-    let mut out = Interfaces::default();
-    if let Some(items) = node.get("interfaces").and_then(Node::items) {
-        for item in items {
-            let Some(name) = item.as_str() else { continue };
-            let iface = name.split('/').next().unwrap_or(name);
-            if name != "*" && !ctx.system.interface_exists(iface) {
-                return Err(error(
-                    read::key_span(node, "interfaces"),
-                    format!(
-                        "Failed to select interface: interface '{iface}' doesn't exist in the \
-                         system ({})",
-                        item.span.element()
-                    ),
-                ));
-            }
-            out.names.push(name.to_string());
-        }
-    }
-    if read::string(node, "dhcp-socket-type").as_deref() == Some("udp") {
-        out.socket_type = SocketType::Udp;
-    }
-    Ok(out)
+/// The value's position when present, else the map's (Element::getPosition of the entry).
+fn position_of<'a>(map: &'a Node, key: &str) -> &'a crate::kea::diag::Span {
+    map.get(key).map(|n| &n.span).unwrap_or(&map.span)
 }
 
 pub fn host_identifiers(node: &Node) -> Vec<IdentifierKind> {
@@ -73,6 +50,15 @@ pub fn hooks(ctx: &mut Ctx, node: &Node, dhcp4: &Node) -> Check<Vec<HookLibrary>
         let Some(library) = read::string(item, "library") else {
             continue;
         };
+        // HooksLibrariesParser::parse: quotes removed, blanks trimmed, then not empty.
+        let library = library.replace('"', "").trim().to_string();
+        if library.is_empty() {
+            return Err(error(
+                position_of(item, "library"),
+                "hooks library configuration error: value of 'library' element must not be \
+                 blank",
+            ));
+        }
         if !ctx.system.file_exists(Path::new(&library)) {
             missing.push(library.clone());
         }
@@ -121,7 +107,7 @@ pub fn scope(node: &Node) -> Scope {
         boot_file_name: read::string(node, "boot-file-name"),
         options: Vec::new(),
         client_class: read::string(node, "client-class").filter(|c| !c.is_empty()),
-        require_client_classes: read::strings(node, "require-client-classes"),
+        require_client_classes: read::required_classes(node),
         reservations_global: read::boolean(node, "reservations-global"),
         reservations_in_subnet: read::boolean(node, "reservations-in-subnet"),
         reservations_out_of_pool: read::boolean(node, "reservations-out-of-pool"),

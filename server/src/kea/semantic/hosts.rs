@@ -148,6 +148,10 @@ fn reservation(ctx: &mut Ctx, item: &Node) -> Check<Reservation> {
             ),
         ));
     };
+    // Host::setIdentifier (src/lib/dhcpsrv/host.cc): an empty text is refused first.
+    if text.is_empty() {
+        return Err(error(&item.span, "empty host identifier used"));
+    }
     let id = match decode_hex(text) {
         Ok(bytes) if !bytes.is_empty() => bytes,
         _ => {
@@ -157,27 +161,60 @@ fn reservation(ctx: &mut Ctx, item: &Node) -> Check<Reservation> {
             ))
         }
     };
+    // HostReservationParser4::parseInternal: an IPv4 address, neither 0.0.0.0 nor the
+    // broadcast address.
     let ip_address = match item.get("ip-address") {
         Some(node) => {
             let text = node.as_str().unwrap_or_default();
-            Some(text.parse::<Ipv4Addr>().map_err(|_| {
+            let addr = text.parse::<std::net::IpAddr>().map_err(|_| {
                 error(
                     &node.span,
                     format!("Failed to convert string to address '{text}': Invalid argument"),
                 )
-            })?)
+            })?;
+            let std::net::IpAddr::V4(v4) = addr else {
+                return Err(error(
+                    &node.span,
+                    format!("address '{addr}' is not a valid IPv4 address"),
+                ));
+            };
+            if v4.is_unspecified() || v4.is_broadcast() {
+                return Err(error(
+                    &node.span,
+                    format!("must not make reservation for the '{v4}' address"),
+                ));
+            }
+            Some(v4)
         }
         None => None,
     };
+    // Host::setNextServer: an IPv4 address other than the broadcast address.
     let next_server = match item.get("next-server") {
         Some(node) => {
             let text = node.as_str().unwrap_or_default();
-            Some(text.parse::<Ipv4Addr>().map_err(|_| {
+            let addr = text.parse::<std::net::IpAddr>().map_err(|_| {
                 error(
                     &node.span,
                     format!("Failed to convert string to address '{text}': Invalid argument"),
                 )
-            })?)
+            })?;
+            match addr {
+                std::net::IpAddr::V6(_) => {
+                    return Err(error(
+                        &node.span,
+                        format!("next server address '{addr}' is not a valid IPv4 address"),
+                    ))
+                }
+                std::net::IpAddr::V4(v4) if v4.is_broadcast() => {
+                    return Err(error(
+                        &node.span,
+                        format!("invalid next server address '{v4}'"),
+                    ))
+                }
+                // Host's default next server: as good as none.
+                std::net::IpAddr::V4(v4) if v4.is_unspecified() => None,
+                std::net::IpAddr::V4(v4) => Some(v4),
+            }
         }
         None => None,
     };

@@ -6,8 +6,12 @@
 //! first error reported is the one Kea reports. The result is the typed [`Config`].
 
 mod classes;
+mod ddns;
 mod globals;
 mod hosts;
+mod interfaces;
+mod lifetimes;
+mod limits;
 mod networks;
 mod options;
 mod read;
@@ -31,6 +35,10 @@ pub(crate) struct Ctx<'a> {
     pub system: &'a dyn System,
     pub registry: Registry,
     pub warnings: Vec<Diagnostic>,
+    /// Lease times as written globally and per shared network (by index), for the checks
+    /// each subnet makes on what it inherits.
+    pub global_lifetimes: lifetimes::Lifetimes,
+    pub network_lifetimes: Vec<lifetimes::Lifetimes>,
 }
 
 pub(crate) type Check<T> = Result<T, Diagnostic>;
@@ -46,6 +54,8 @@ pub fn check(root: &Node, version: KeaVersion, system: &dyn System) -> SemanticO
         system,
         registry: Registry::new(version),
         warnings: Vec::new(),
+        global_lifetimes: Default::default(),
+        network_lifetimes: Vec::new(),
     };
     let result = match root.get("Dhcp4") {
         Some(dhcp4) => configure(&mut ctx, dhcp4),
@@ -75,21 +85,38 @@ fn configure(ctx: &mut Ctx, dhcp4: &Node) -> Check<Config> {
         config.host_identifiers = globals::host_identifiers(ids);
     }
     if let Some(interfaces) = dhcp4.get("interfaces-config") {
-        config.interfaces = globals::interfaces(ctx, interfaces)?;
+        config.interfaces = interfaces::interfaces(ctx, interfaces)?;
     }
     if let Some(expired) = dhcp4.get("expired-leases-processing") {
+        limits::expired_leases(expired)?;
         config.expired_leases = globals::expired_leases(expired);
     }
     if let Some(hooks) = dhcp4.get("hooks-libraries") {
         config.hooks = globals::hooks(ctx, hooks, dhcp4)?;
     }
+    if let Some(ddns) = dhcp4.get("dhcp-ddns") {
+        ddns::dhcp_ddns(ddns)?;
+    }
     if let Some(list) = dhcp4.get("client-classes") {
         config.classes = classes::client_classes(ctx, list)?;
     }
     if let Some(db) = dhcp4.get("lease-database") {
+        limits::lease_database(db)?;
         config.lease_database = globals::lease_database(db);
     }
+    // HostsDatabases: the same DbAccessParser, after the lease database.
+    if let Some(db) = dhcp4.get("hosts-database") {
+        limits::lease_database(db)?;
+    }
+    for db in dhcp4
+        .get("hosts-databases")
+        .and_then(Node::items)
+        .unwrap_or_default()
+    {
+        limits::lease_database(db)?;
+    }
     config.globals = globals::scope(dhcp4);
+    ctx.global_lifetimes = lifetimes::Lifetimes::global(dhcp4);
     config.globals.options = global_options;
     let mut subnets = networks::SubnetRegistry::default();
     if let Some(list) = dhcp4.get("shared-networks") {
@@ -111,6 +138,7 @@ fn configure(ctx: &mut Ctx, dhcp4: &Node) -> Check<Config> {
     if let Some(n) = dhcp4.get("echo-client-id").and_then(Node::as_bool) {
         config.echo_client_id = n;
     }
+    limits::globals(dhcp4)?;
     if let Some(n) = read::uint(dhcp4, "decline-probation-period") {
         config.decline_probation_period = n;
     }

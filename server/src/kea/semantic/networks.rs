@@ -4,13 +4,13 @@
 //! (prefix, timers, boot fields, interface, then each pool against the prefix), reservations,
 //! and last the subnet's id and prefix against every subnet configured before it.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
 
 use crate::kea::diag::{Diagnostic, Layout, Span};
 use crate::kea::json::Node;
-use crate::kea::model::{Config, Pool, Scope, SharedNetwork, Subnet};
+use crate::kea::model::{Config, Pool, SharedNetwork, Subnet};
 
 use super::hosts::{self, HostRegistry};
 use super::options::option_data_list;
@@ -34,6 +34,11 @@ pub fn shared_networks(
 ) -> Check<()> {
     for item in list.items().unwrap_or_default() {
         let name = read::string(item, "name").unwrap_or_default();
+        // SharedNetwork4Parser::parse checks its lease times (with what it inherits from the
+        // globals) before anything else, without the subnet parser's prefix.
+        super::lifetimes::Lifetimes::read(item)
+            .within(ctx.global_lifetimes)
+            .check()?;
         let mut scope = globals::scope(item);
         if let Some(options) = item.get("option-data") {
             scope.options = option_data_list(ctx, options)?;
@@ -43,6 +48,8 @@ pub fn shared_networks(
             None => Vec::new(),
         };
         let index = config.shared_networks.len();
+        ctx.network_lifetimes
+            .push(super::lifetimes::Lifetimes::read(item));
         let interface = read::string(item, "interface").filter(|i| !i.is_empty());
         config.shared_networks.push(SharedNetwork {
             name: name.clone(),
@@ -129,7 +136,7 @@ pub fn subnets(
     shared: Option<usize>,
 ) -> Check<()> {
     for item in list.items().unwrap_or_default() {
-        let subnet = subnet(ctx, item, config, registry, shared)?;
+        let subnet = subnet(ctx, item, registry, shared)?;
         if registry.ids.contains(&subnet.id) {
             return Err(error(
                 &item.span,
@@ -170,7 +177,6 @@ fn failed(d: Diagnostic) -> Diagnostic {
 fn subnet(
     ctx: &mut Ctx,
     item: &Node,
-    config: &Config,
     registry: &mut SubnetRegistry,
     shared: Option<usize>,
 ) -> Check<Subnet> {
@@ -189,16 +195,7 @@ fn subnet(
     let text = subnet_text(item);
     let prefix = prefix(&text, item).map_err(failed)?;
     let interface = read::string(item, "interface").filter(|i| !i.is_empty());
-    init_subnet(
-        ctx,
-        item,
-        &text,
-        &scope,
-        config,
-        shared,
-        interface.as_deref(),
-    )
-    .map_err(failed)?;
+    init_subnet(ctx, item, &text, shared, interface.as_deref()).map_err(failed)?;
     for (i, p) in pools.iter().enumerate() {
         let range = format!("{}-{}", p.first, p.last);
         let network = prefix.trunc();
@@ -299,26 +296,26 @@ fn init_subnet(
     ctx: &mut Ctx,
     item: &Node,
     text: &str,
-    scope: &Scope,
-    config: &Config,
     shared: Option<usize>,
     interface: Option<&str>,
 ) -> Check<()> {
-    let network = shared.map(|i| &config.shared_networks[i].scope);
-    let levels = [Some(scope), network, Some(&config.globals)];
-    let renew = levels.iter().flatten().find_map(|s| s.renew_timer);
-    let rebind = levels.iter().flatten().find_map(|s| s.rebind_timer);
-    if let (Some(renew), Some(rebind)) = (renew, rebind) {
-        if renew > rebind {
+    // Subnet4ConfigParser::initSubnet reads the id first, with SimpleParser::getInteger's
+    // range (SubnetID max is reserved for "unused").
+    if let Some(id) = item.get("id").and_then(Node::as_int) {
+        if !(0..=4_294_967_294).contains(&id) {
             return Err(Diagnostic::semantic_error(
                 None,
-                format!(
-                    "the value of renew-timer ({renew}) is greater than the value of \
-                     rebind-timer ({rebind})"
-                ),
+                format!("The 'id' value ({id}) is not within expected range: (0 - 4294967294)"),
             ));
         }
     }
+    let inherited = shared
+        .and_then(|i| ctx.network_lifetimes.get(i).copied())
+        .unwrap_or_default()
+        .within(ctx.global_lifetimes);
+    super::lifetimes::Lifetimes::read(item)
+        .within(inherited)
+        .check()?;
     if let Some(next) = item.get("next-server") {
         let text = next.as_str().unwrap_or_default();
         if !text.is_empty() && text.parse::<Ipv4Addr>().is_err() {
@@ -362,26 +359,58 @@ fn init_subnet(
             ));
         }
     }
+    // initSubnet's DHCPv4-over-DHCPv6 subnet: "prefix6/length".
+    if let Some(s4o6) = read::string(item, "4o6-subnet").filter(|s| !s.is_empty()) {
+        let fail = |m: String| Err(Diagnostic::semantic_error(None, m));
+        let Some((prefix, len)) = s4o6.split_once('/') else {
+            return fail(format!(
+                "Missing / in the 4o6-subnet parameter:{s4o6}, expected format: prefix6/length"
+            ));
+        };
+        if len.parse::<u32>().is_err() {
+            return fail(format!(
+                "Invalid prefix length specified in 4o6-subnet parameter: {s4o6}, expected \
+                 0..128 value"
+            ));
+        }
+        if prefix.parse::<IpAddr>().is_err() {
+            return fail(format!(
+                "Failed to convert string to address '{prefix}': Invalid argument"
+            ));
+        }
+    }
     Ok(())
 }
 
-/// PoolParser::parse: "first - last" or "prefix/len", spaces ignored.
+/// PoolParser::parse (src/lib/dhcpsrv/parsers/dhcp_parsers.cc at Kea-2.2.0): "first - last"
+/// or "prefix/len", blanks removed. Kea words two failures apart: text that is not an address
+/// (IOAddress, which also takes IPv6) or a length that `lexical_cast<int>` refuses or that does
+/// not fit a `uint8_t` is "Failed to parse pool definition"; parsed values that Pool4's
+/// constructor refuses (IPv6, first after last, length over 32) are "Failed to create pool
+/// defined by".
 fn pool(ctx: &mut Ctx, item: &Node) -> Check<Pool> {
     let value = item.get("pool");
     let span = value.map(|n| &n.span).unwrap_or(&item.span);
     let written = value.and_then(Node::as_str).unwrap_or_default();
     let text = written.replace([' ', '\t'], "");
-    let failed = || error(span, format!("Failed to create pool defined by: {text}"));
+    let unparsable = || error(span, format!("Failed to parse pool definition: {text}"));
+    let refused = || error(span, format!("Failed to create pool defined by: {text}"));
+    let v4 = |a: IpAddr| match a {
+        IpAddr::V4(a) => Ok(a),
+        IpAddr::V6(_) => Err(refused()),
+    };
     let (first, last) = if let Some((addr, len)) = text.split_once('/') {
-        let addr: Ipv4Addr = addr.parse().map_err(|_| failed())?;
-        let len: u8 = len.parse().map_err(|_| failed())?;
-        let net = Ipv4Net::new(addr, len).map_err(|_| failed())?;
+        let addr: IpAddr = addr.parse().map_err(|_| unparsable())?;
+        let len: i32 = len.parse().map_err(|_| unparsable())?;
+        let len = u8::try_from(len).map_err(|_| unparsable())?;
+        let net = Ipv4Net::new(v4(addr)?, len).map_err(|_| refused())?;
         (net.network(), net.broadcast())
     } else if let Some((a, b)) = text.split_once('-') {
-        let a: Ipv4Addr = a.parse().map_err(|_| failed())?;
-        let b: Ipv4Addr = b.parse().map_err(|_| failed())?;
+        let a: IpAddr = a.parse().map_err(|_| unparsable())?;
+        let b: IpAddr = b.parse().map_err(|_| unparsable())?;
+        let (a, b) = (v4(a)?, v4(b)?);
         if a > b {
-            return Err(failed());
+            return Err(refused());
         }
         (a, b)
     } else {
@@ -401,7 +430,7 @@ fn pool(ctx: &mut Ctx, item: &Node) -> Check<Pool> {
         first,
         last,
         client_class: read::string(item, "client-class").filter(|c| !c.is_empty()),
-        require_client_classes: read::strings(item, "require-client-classes"),
+        require_client_classes: read::required_classes(item),
         options,
         span: item.span.clone(),
     })

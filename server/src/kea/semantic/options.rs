@@ -1,6 +1,7 @@
 //! `option-def` and `option-data` lists as Kea's OptionDefParser and OptionDataParser
 //! (src/lib/dhcpsrv/parsers/option_data_parser.cc) check them.
 
+use crate::kea::diag::{Diagnostic, Layout};
 use crate::kea::json::Node;
 use crate::kea::model::OptionData;
 use crate::kea::options::{encode, DataType, EncodeError, OptionDef};
@@ -13,28 +14,179 @@ fn position<'a>(entry: &'a Node, key: &str) -> &'a crate::kea::diag::Span {
     entry.get(key).map(|n| &n.span).unwrap_or(&entry.span)
 }
 
+/// OptionSpace::validateName and the name rule of OptionDefinition::validate: letters,
+/// digits, `-` and `_`, not empty, neither starting nor ending with `-` or `_`.
+fn valid_name(name: &str) -> bool {
+    let edge = |c: Option<char>| matches!(c, Some('-' | '_'));
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !edge(name.chars().next())
+        && !edge(name.chars().last())
+}
+
+/// OptionDefParser::parse (src/lib/dhcpsrv/parsers/dhcp_parsers.cc at Kea-2.2.0), in its
+/// order: the code, the space name, PAD and END, an array that encapsulates, then
+/// OptionDefinition::validate (name, encapsulated space, type).
+fn parse_def(entry: &Node) -> Check<OptionDef> {
+    let name = read::string(entry, "name").unwrap_or_default();
+    let space = read::string(entry, "space").unwrap_or_else(|| "dhcp4".into());
+    let code = entry.get("code").and_then(Node::as_int).unwrap_or(0);
+    let type_name = read::string(entry, "type").unwrap_or_default();
+    let array = read::boolean(entry, "array").unwrap_or(false);
+    let encapsulates = read::string(entry, "encapsulate").unwrap_or_default();
+    if code < 0 {
+        return Err(error(
+            position(entry, "code"),
+            "option code must not be negative",
+        ));
+    }
+    let code = match u16::try_from(code) {
+        Ok(c) if c <= 255 => c,
+        _ => {
+            return Err(error(
+                position(entry, "code"),
+                format!("invalid option code '{code}', it must not be greater than '255'"),
+            ))
+        }
+    };
+    if !valid_name(&space) {
+        return Err(error(
+            position(entry, "space"),
+            format!("invalid option space name '{space}'"),
+        ));
+    }
+    if space == "dhcp4" && (code == 0 || code == 255) {
+        let what = if code == 0 { "PAD" } else { "END" };
+        return Err(error(
+            position(entry, "code"),
+            format!("invalid option code '{code}': reserved for {what}"),
+        ));
+    }
+    if !encapsulates.is_empty() && array {
+        return Err(error(
+            &entry.span,
+            format!(
+                "option '{space}.{name}', comprising an array of data fields may not \
+                 encapsulate any option space"
+            ),
+        ));
+    }
+    // OptionDefinition::addRecordField for each record type, before validate().
+    let mut record = Vec::new();
+    let fields = read::string(entry, "record-types").unwrap_or_default();
+    for field in fields.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let refused = |why: String| {
+            Err(error(
+                position(entry, "record-types"),
+                format!("invalid record type values specified for the option definition: {why}"),
+            ))
+        };
+        if type_name != "record" {
+            // OptionDataTypeUtil::getDataTypeName of the parsed type: unknown names print so.
+            let shown = DataType::from_kea_name(&type_name).map_or("unknown", |_| &type_name);
+            return refused(format!(
+                "'record' option type must be used instead of '{shown}' to add data fields to \
+                 the record"
+            ));
+        }
+        match DataType::from_kea_name(field) {
+            Some(DataType::Record | DataType::Empty | DataType::Internal) | None => {
+                let shown = DataType::from_kea_name(field).map_or("unknown", |_| field);
+                return refused(format!(
+                    "attempted to add invalid data type '{shown}' to the record."
+                ));
+            }
+            Some(ty) => record.push(ty),
+        }
+    }
+    if !valid_name(&name) {
+        return Err(error(&entry.span, format!("invalid option name '{name}'")));
+    }
+    if !encapsulates.is_empty() && !valid_name(&encapsulates) {
+        return Err(error(
+            &entry.span,
+            format!("invalid encapsulated option space name: '{encapsulates}'"),
+        ));
+    }
+    // OptionDataTypeUtil::getDataType maps an unknown name to OPT_UNKNOWN_TYPE, whose
+    // value (18 in option_data_types.h) is what OptionDefinition::validate prints.
+    let Some(ty) = DataType::from_kea_name(&type_name) else {
+        return Err(error(&entry.span, "option type 18 not supported."));
+    };
+    // OptionDefinition::validate: arrays of variable-length types, then record layout.
+    let invalid = |m: &str| Err(error(&entry.span, m.to_string()));
+    if array && ty != DataType::Record {
+        match ty {
+            DataType::String => {
+                return invalid("array of strings is not a valid option definition.")
+            }
+            DataType::Binary => {
+                return invalid("array of binary values is not a valid option definition.")
+            }
+            DataType::Empty => {
+                return invalid("array of empty value is not a valid option definition.")
+            }
+            _ => {}
+        }
+    }
+    if ty == DataType::Record && record.len() < 2 {
+        return Err(error(
+            &entry.span,
+            format!(
+                "invalid number of data fields: {} specified for the option of type 'record'. \
+                 Expected at least 2 fields.",
+                record.len()
+            ),
+        ));
+    }
+    if ty == DataType::Record {
+        let last = record.len() - 1;
+        for (i, field) in record.iter().enumerate() {
+            match field {
+                DataType::String if i < last => {
+                    return invalid(
+                        "string data field can't be laid before data fields of other types.",
+                    )
+                }
+                DataType::Binary if i < last => {
+                    return invalid(
+                        "binary data field can't be laid before data fields of other types.",
+                    )
+                }
+                _ => {}
+            }
+        }
+        match record[last] {
+            DataType::String if array => {
+                return invalid("array of strings is not a valid option definition.")
+            }
+            DataType::Binary if array => {
+                return invalid("array of binary values is not a valid option definition.")
+            }
+            _ => {}
+        }
+    }
+    Ok(OptionDef {
+        name,
+        code,
+        space,
+        ty,
+        array,
+        record,
+        encapsulates,
+    })
+}
+
+/// The global `option-def` list: each definition parsed, then stored in the option space
+/// (CfgOptionDef::add refuses standard codes and repeated names or codes).
 pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
     let mut out: Vec<OptionDef> = Vec::new();
     for entry in list.items().unwrap_or_default() {
-        let name = read::string(entry, "name").unwrap_or_default();
-        let space = read::string(entry, "space").unwrap_or_else(|| "dhcp4".into());
-        let code = entry.get("code").and_then(Node::as_int).unwrap_or(0);
-        let type_name = read::string(entry, "type").unwrap_or_default();
-        // OptionDataTypeUtil::getDataType maps an unknown name to OPT_UNKNOWN_TYPE, whose
-        // value (18 in option_data_types.h) is what OptionDefinition::validate prints.
-        let Some(ty) = DataType::from_kea_name(&type_name) else {
-            return Err(error(&entry.span, "option type 18 not supported."));
-        };
-        let code = match u16::try_from(code) {
-            Ok(c) if c <= 255 => c,
-            _ => {
-                return Err(error(
-                    position(entry, "code"),
-                    format!("invalid option code '{code}', it must not be greater than '255'"),
-                ))
-            }
-        };
-        if ctx.registry.standard_by_code(&space, code).is_some() && space == "dhcp4" {
+        let def = parse_def(entry)?;
+        let (name, code, space) = (&def.name, def.code, &def.space);
+        if ctx.registry.standard_by_code(space, code).is_some() && space == "dhcp4" {
             return Err(error(
                 &entry.span,
                 format!(
@@ -43,7 +195,7 @@ pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
                 ),
             ));
         }
-        if out.iter().any(|d| d.space == space && d.name == name) {
+        if out.iter().any(|d| &d.space == space && &d.name == name) {
             return Err(error(
                 &entry.span,
                 format!(
@@ -52,7 +204,7 @@ pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
                 ),
             ));
         }
-        if out.iter().any(|d| d.space == space && d.code == code) {
+        if out.iter().any(|d| &d.space == space && d.code == code) {
             return Err(error(
                 &entry.span,
                 format!(
@@ -61,23 +213,32 @@ pub fn option_defs(ctx: &mut Ctx, list: &Node) -> Check<Vec<OptionDef>> {
                 ),
             ));
         }
-        let record = read::string(entry, "record-types")
-            .map(|r| {
-                r.split(',')
-                    .filter_map(|t| DataType::from_kea_name(t.trim()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let def = OptionDef {
-            name,
-            code,
-            space,
-            ty,
-            array: read::boolean(entry, "array").unwrap_or(false),
-            record,
-            encapsulates: read::string(entry, "encapsulate").unwrap_or_default(),
-        };
         ctx.registry.add(def.clone());
+        out.push(def);
+    }
+    Ok(out)
+}
+
+/// A class's `option-def` list (ClientClassDefParser::parse): each definition parsed as the
+/// global ones are, and only for options whose unpacking Kea defers to classification
+/// (LibDHCP::shouldDeferOptionUnpack: 43 and 224-254 in dhcp4).
+pub fn class_option_defs(list: &Node) -> Check<Vec<OptionDef>> {
+    let mut out = Vec::new();
+    for entry in list.items().unwrap_or_default() {
+        let def = parse_def(entry)?;
+        let deferred = def.space == "dhcp4" && (def.code == 43 || (224..=254).contains(&def.code));
+        if !deferred {
+            return Err(Diagnostic::semantic_error(
+                Some(entry.span.clone()),
+                format!(
+                    "Not allowed option definition for code '{}' in space '{}' at ({})",
+                    def.code,
+                    def.space,
+                    entry.span.element()
+                ),
+            )
+            .laid_out(Layout::Verbatim));
+        }
         out.push(def);
     }
     Ok(out)
@@ -121,8 +282,10 @@ fn option_data(ctx: &mut Ctx, entry: &Node, defaults: Defaults) -> Check<OptionD
     let data = read::string(entry, "data").unwrap_or_default();
     let csv_given = read::boolean(entry, "csv-format");
     let csv_given = csv_given.or((defaults == Defaults::Applied).then_some(true));
-    let code = match entry.get("code").and_then(Node::as_int) {
-        Some(c) if !(0..=255).contains(&c) => {
+    // OptionDataParser::extractCode reads the code into a uint32_t: -1 is 4294967295 and
+    // 2^32 is 0 by the time it is checked.
+    let code = match entry.get("code").and_then(Node::as_int).map(|c| c as u32) {
+        Some(c) if c > 255 => {
             return Err(error(
                 position(entry, "code"),
                 format!("invalid option code '{c}', it must not be greater than '255'"),
@@ -131,6 +294,19 @@ fn option_data(ctx: &mut Ctx, entry: &Node, defaults: Defaults) -> Check<OptionD
         Some(c) => Some(c as u16),
         None => None,
     };
+    // extractName, then extractSpace (after the data), each with its value's position.
+    if let Some(name) = name.as_deref().filter(|n| n.contains(' ')) {
+        return Err(error(
+            position(entry, "name"),
+            format!("invalid option name '{name}', space character is not allowed"),
+        ));
+    }
+    if entry.get("space").is_some() && !valid_name(&space) {
+        return Err(error(
+            position(entry, "space"),
+            format!("invalid option space name '{space}'"),
+        ));
+    }
     if code.is_none() && name.is_none() {
         return Err(error(
             &entry.span,

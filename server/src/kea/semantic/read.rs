@@ -29,6 +29,14 @@ pub fn float(map: &Node, key: &str) -> Option<f64> {
     }
 }
 
+/// The classes a scope or pool evaluates after subnet selection: `require-client-classes`,
+/// which Kea 3.0 renamed `evaluate-additional-classes` (keeping the old key, deprecated).
+pub fn required_classes(map: &Node) -> Vec<String> {
+    let mut names = strings(map, "require-client-classes");
+    names.extend(strings(map, "evaluate-additional-classes"));
+    names
+}
+
 pub fn strings(map: &Node, key: &str) -> Vec<String> {
     map.get(key)
         .and_then(Node::items)

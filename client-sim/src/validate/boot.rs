@@ -1,0 +1,113 @@
+//! The whole chain for one firmware, when there is a TFTP root to boot from: the firmware
+//! model against the in-process server on a simulated LAN, with a disk holding Debian's
+//! loaders, judged as an operator would (a chain that starts and breaks is an error).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::kind::Kind;
+use super::report::{Problem, Severity};
+use crate::chain::{ChainClient, Client};
+use crate::net::embedded::{build, ServerSpec, SetupError};
+use crate::net::lan::{Lan, Station};
+use crate::transcript::Outcome;
+
+/// The chain column of the matrix, and the problem it shows, if any.
+pub struct Boot {
+    pub chain: String,
+    pub ok: Option<bool>,
+    pub problem: Option<Problem>,
+}
+
+/// Boots `kind` (machine `i` of the matrix) when `spec` has a TFTP root.
+pub fn boot(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Boot, SetupError> {
+    let done = |chain: &str| Boot {
+        chain: chain.into(),
+        ok: None,
+        problem: None,
+    };
+    let (Some(_), Some(fw)) = (&spec.tftp_root, kind.firmware()) else {
+        return Ok(if spec.tftp_root.is_some() {
+            done("not emulated")
+        } else {
+            done("not run (no --tftp-root)")
+        });
+    };
+    let mut lan = Lan::new(build(spec)?);
+    let client = Client {
+        firmware: fw,
+        mac: [0x52, 0x54, 0x00, 0xaa, 0x00, i as u8 + 1],
+        uuid: [
+            0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38, 0x4d,
+            i as u8,
+        ],
+        disks: vec![debian_disk()],
+        seed: 0x7a11_0000 + i as u32,
+    };
+    let mut station = ChainClient::new(client, Duration::ZERO);
+    lan.run(&mut station as &mut dyn Station, Duration::from_secs(3600));
+    let t = station.finish(&lan);
+    let firmware = Some(kind.name().to_string());
+    Ok(match &t.outcome {
+        Outcome::Booted { loader, .. } => Boot {
+            chain: format!("booted {loader} in {} steps", t.steps.len()),
+            ok: Some(true),
+            problem: None,
+        },
+        Outcome::Failed {
+            step,
+            stage,
+            reason,
+            change,
+        } => {
+            let serious = reason.contains("chainload loop")
+                || stage == "start NBP"
+                || stage == "TFTP NBP"
+                || reason.contains("No such file")
+                || reason.contains("ended with status");
+            let mut message = format!("fails at step {step} ({stage}): {reason}");
+            if let Some(c) = change {
+                let _ = write!(message, "; {c}");
+            }
+            // A firmware the config gives nothing to is a warning of the offer; a chain that
+            // starts and breaks is an error.
+            let problem = if serious {
+                Some(Problem {
+                    severity: Severity::Error,
+                    firmware,
+                    message,
+                })
+            } else if t
+                .console
+                .iter()
+                .any(|(_, _, l)| l.contains("Operation not supported"))
+            {
+                Some(Problem {
+                    severity: Severity::Warning,
+                    firmware,
+                    message: "the chain continues over HTTP, which bootsim does not emulate: not followed further".into(),
+                })
+            } else {
+                None
+            };
+            Boot {
+                chain: format!("failed at {stage}"),
+                ok: Some(false),
+                problem,
+            }
+        }
+    })
+}
+
+/// A disk with Debian's loaders, for the chains validate runs.
+fn debian_disk() -> crate::disk::Disk {
+    use crate::identify::synthetic::loader;
+    crate::disk::Disk {
+        name: "sda".into(),
+        internal: true,
+        volumes: vec![crate::disk::Volume::new("ESP")
+            .with_file("EFI/debian/grubx64.efi", loader(0x8664, "grub"))
+            .with_file("EFI/debian/grubia32.efi", loader(0x014c, "grub"))
+            .with_file("EFI/debian/grubaa64.efi", loader(0xaa64, "grub"))],
+    }
+}

@@ -1,0 +1,230 @@
+//! What `bootsim validate` found, as data (serialized for `--json`), as text for a terminal
+//! and as JUnit XML for CI: the matrix rows, each class's verdict per firmware, the problems.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use super::explain::ClassReport;
+use super::release::Release;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub firmware: String,
+    pub classes: Vec<String>,
+    pub file: Option<String>,
+    pub next_server: Option<Ipv4Addr>,
+    /// "booted ...", "failed at ...", or "not run" without a TFTP root.
+    pub chain: String,
+    pub chain_ok: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub severity: Severity,
+    pub firmware: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub config: String,
+    /// The Kea release the config was validated as.
+    pub kea_version: String,
+    /// Which releases' grammars accept the config, and why the others refuse it.
+    pub releases: Vec<Release>,
+    pub rows: Vec<Row>,
+    /// Every class, its test's verdict per firmware and why.
+    pub classes: Vec<ClassReport>,
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    pub fn errors(&self) -> usize {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!("{}\n", self.config);
+        if !self.releases.is_empty() {
+            let _ = writeln!(
+                out,
+                "{}",
+                releases_line(&self.releases, Some(&self.kea_version))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{:<11} {:<28} {:<24} {:<13} chain",
+            "firmware", "classes", "file", "next-server"
+        );
+        for r in &self.rows {
+            let classes = if r.classes.is_empty() {
+                "-".to_string()
+            } else {
+                r.classes.join(", ")
+            };
+            let _ = writeln!(
+                out,
+                "{:<11} {:<28} {:<24} {:<13} {}",
+                r.firmware,
+                classes,
+                r.file.as_deref().unwrap_or("-"),
+                r.next_server.map_or("-".to_string(), |a| a.to_string()),
+                r.chain
+            );
+        }
+        render_classes(&self.classes, &mut out);
+        if self.problems.is_empty() {
+            out.push_str("no problems found\n");
+        }
+        for p in &self.problems {
+            let who = p
+                .firmware
+                .as_ref()
+                .map(|f| format!("{f}: "))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{}: {who}{}",
+                match p.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                },
+                p.message
+            );
+        }
+        out
+    }
+
+    /// JUnit: one testcase per firmware, one for the config as a whole.
+    pub fn junit(&self) -> String {
+        let esc = |t: &str| {
+            t.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
+        let mut cases = Vec::new();
+        for r in &self.rows {
+            let errs: Vec<&Problem> = self
+                .problems
+                .iter()
+                .filter(|p| {
+                    p.severity == Severity::Error && p.firmware.as_deref() == Some(&r.firmware)
+                })
+                .collect();
+            cases.push((r.firmware.clone(), errs));
+        }
+        let general: Vec<&Problem> = self
+            .problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error && p.firmware.is_none())
+            .collect();
+        cases.push(("config".into(), general));
+        let failures = cases.iter().filter(|(_, e)| !e.is_empty()).count();
+        let mut out = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"bootsim validate {}\" tests=\"{}\" failures=\"{failures}\">\n",
+            esc(&self.config),
+            cases.len()
+        );
+        for (name, errs) in cases {
+            if errs.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  <testcase classname=\"validate\" name=\"{}\"/>",
+                    esc(&name)
+                );
+            } else {
+                let text: Vec<String> = errs.iter().map(|p| p.message.clone()).collect();
+                let _ = writeln!(
+                    out,
+                    "  <testcase classname=\"validate\" name=\"{}\">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
+                    esc(&name),
+                    esc(&text[0]),
+                    esc(&text.join("\n"))
+                );
+            }
+        }
+        out.push_str("</testsuite>\n");
+        out
+    }
+}
+
+/// Each class with its test and when Kea evaluates it, then the firmware grouped by verdict
+/// and reason, so twelve identical lines read as one.
+fn render_classes(classes: &[ClassReport], out: &mut String) {
+    if classes.is_empty() {
+        return;
+    }
+    out.push_str("classes (each test on each firmware's DISCOVER, in Kea's order):\n");
+    for c in classes {
+        let _ = writeln!(
+            out,
+            "  '{}' at {}: {}",
+            c.class,
+            c.at,
+            c.test.as_deref().unwrap_or("(no test)")
+        );
+        let _ = writeln!(out, "    evaluated {}", c.when);
+        for n in &c.notes {
+            let _ = writeln!(out, "    note: {n}");
+        }
+        let mut groups: Vec<(&str, &[String], Vec<&str>)> = Vec::new();
+        for v in &c.verdicts {
+            match groups
+                .iter_mut()
+                .find(|(r, why, _)| *r == v.result && *why == v.reasons.as_slice())
+            {
+                Some(g) => g.2.push(&v.firmware),
+                None => groups.push((&v.result, &v.reasons, vec![&v.firmware])),
+            }
+        }
+        for (result, reasons, firmware) in groups {
+            let _ = write!(out, "    {result:<5} {}", firmware.join(", "));
+            // Why a test holds is in --json; the text says why one does not.
+            let reasons = if result == "true" { &[] } else { reasons };
+            match reasons {
+                [] => out.push('\n'),
+                [one] => {
+                    let _ = writeln!(out, ": {one}");
+                }
+                many => {
+                    out.push_str(":\n");
+                    for r in many {
+                        let _ = writeln!(out, "          - {r}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "Kea releases: 2.2 refuses (line 62: ...); 2.6 accepts; ...; validated as Kea 3.0".
+pub(super) fn releases_line(releases: &[Release], used: Option<&str>) -> String {
+    let parts: Vec<String> = releases
+        .iter()
+        .map(|r| match &r.refusal {
+            None => format!("{} accepts", r.version),
+            Some(why) => format!("{} refuses ({why})", r.version),
+        })
+        .collect();
+    match used {
+        Some(used) => format!(
+            "Kea releases: {}; validated as Kea {used}",
+            parts.join("; ")
+        ),
+        None => format!("Kea releases: {}", parts.join("; ")),
+    }
+}
