@@ -22,10 +22,9 @@ impl Drop for Guard {
     }
 }
 
-fn config(dir: &Path, iface: &str, logger_key: &str) -> PathBuf {
+fn config(dir: &Path, iface: &str, logger_key: &str, edit: fn(String) -> String) -> PathBuf {
     let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/seed/kea-dhcp4.conf");
-    let text = std::fs::read_to_string(seed)
-        .unwrap()
+    let text = edit(std::fs::read_to_string(seed).unwrap())
         .replace("\"eth1\"", &format!("\"{iface}\""))
         .replace("output-options", logger_key)
         .replace(
@@ -184,11 +183,11 @@ fn exchange(client: &Netns, iface: &'static str) -> Vec<(String, Message)> {
     })
 }
 
-#[test]
-fn offers_match_real_kea_field_by_field() {
-    if !support::require_tool("kea-dhcp4") || !netns::available() {
-        return;
-    }
+/// The OFFERs real Kea and netbootd give the three firmware for the seed config changed by
+/// `edit`, and every difference between them.
+type Offers = Vec<(String, Message)>;
+
+fn offers(edit: fn(String) -> String) -> (Offers, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let server = Netns::new("s");
     let client = Netns::new("c");
@@ -201,7 +200,7 @@ fn offers_match_real_kea_field_by_field() {
         None,
     );
 
-    let kea_conf = config(dir.path(), "nbs1", "output_options");
+    let kea_conf = config(dir.path(), "nbs1", "output_options", edit);
     let kea = start(
         &server,
         "kea-dhcp4",
@@ -213,13 +212,13 @@ fn offers_match_real_kea_field_by_field() {
     drop(kea);
 
     let ours_dir = tempfile::tempdir().unwrap();
-    let our_conf = config(ours_dir.path(), "nbs1", "output-options");
+    let our_conf = config(ours_dir.path(), "nbs1", "output-options", edit);
     let ours = start(
         &server,
         env!("CARGO_BIN_EXE_netbootd"),
         &["serve", "--config", our_conf.to_str().unwrap()],
         ours_dir.path(),
-        "serving DHCPv4",
+        "DHCP4_STARTED",
     );
     let from_us = exchange(&client, "nbc1");
     drop(ours);
@@ -254,7 +253,44 @@ fn offers_match_real_kea_field_by_field() {
     }
     assert_eq!(from_kea.len(), 3);
     assert_eq!(from_us.len(), 3);
+    (from_kea, differences)
+}
+
+#[test]
+fn offers_match_real_kea_field_by_field() {
+    if !support::require_tool("kea-dhcp4") || !netns::available() {
+        return;
+    }
+    let (from_kea, differences) = offers(|text| text);
     assert_eq!(from_kea[0].1.file_name().as_deref(), Some("ipxe.efi"));
     assert_eq!(from_kea[1].1.file_name().as_deref(), Some("refind.pxe"));
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// A class the subnet requires (only-if-required, require-client-classes) is evaluated once
+/// the address is chosen and its options join the answer, as Kea's requiredClassify does.
+#[test]
+fn required_classes_answer_as_real_kea_does() {
+    if !support::require_tool("kea-dhcp4") || !netns::available() {
+        return;
+    }
+    let (from_kea, differences) = offers(|text| {
+        text.replace(
+            "\"client-classes\": [",
+            "\"client-classes\": [ { \"name\": \"uefi-required\", \"only-if-required\": true, \
+             \"test\": \"option[client-system].hex == 0x0007\", \
+             \"option-data\": [ { \"name\": \"domain-name\", \"data\": \"required.example\" } ] },",
+        )
+        .replace(
+            "\"subnet\": \"192.168.1.0/28\",",
+            "\"subnet\": \"192.168.1.0/28\", \"require-client-classes\": [ \"uefi-required\" ],",
+        )
+    });
+    // Kea gives the UEFI machines (client-system 7) the required class's option, not BIOS.
+    assert_eq!(
+        from_kea[0].1.option(15).as_deref(),
+        Some(&b"required.example"[..])
+    );
+    assert_eq!(from_kea[2].1.option(15), None);
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

@@ -122,20 +122,22 @@ impl Classifier {
         run(&defs, &pkt, set, |d| d);
     }
 
-    /// `require-client-classes` of a pool, subnet or network: evaluated only now
-    /// (Dhcpv4Srv::requiredClassify).
-    pub fn required(&self, set: &mut ClassSet, names: &[String], msg: &Message, q: &Incoming) {
+    /// `require-client-classes` of the shared network, subnet and pool: evaluated only once
+    /// the address is chosen, in the order the classes are defined, a class without a test
+    /// simply joining (Dhcpv4Srv::requiredClassify).
+    pub fn required(&self, set: &mut ClassSet, names: &[&String], msg: &Message, q: &Incoming) {
         let pkt = self.packet(msg, q);
-        for name in names {
-            if let Some(i) = self.names.iter().position(|n| n == name) {
-                match &self.tests[i] {
-                    Some(test) => {
-                        if let Ok(true) = expr::evaluate(test, &pkt, set) {
-                            set.insert(name.clone());
-                        }
+        for (i, name) in self.names.iter().enumerate() {
+            if !names.contains(&name) || set.contains(name) {
+                continue;
+            }
+            match &self.tests[i] {
+                Some(test) => {
+                    if let Ok(true) = expr::evaluate(test, &pkt, set) {
+                        set.insert(name.clone());
                     }
-                    None => set.insert(name.clone()),
                 }
+                None => set.insert(name.clone()),
             }
         }
     }

@@ -242,6 +242,11 @@ impl Engine {
         };
         Ok(match outcome {
             Ok((msg, reply_type)) => {
+                if reply_type != NAK {
+                    if let Some(all) = self.with_required(&ctx, msg.yiaddr) {
+                        classes = all;
+                    }
+                }
                 let query = addressing::Query {
                     message_type: kind,
                     ciaddr: q.msg.ciaddr,
@@ -331,6 +336,7 @@ impl ClientKey {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     q: &'a Incoming,
     subnet: &'a Subnet,
@@ -342,6 +348,36 @@ struct Ctx<'a> {
 }
 
 type Answer = Result<(Message, u8), Silence>;
+
+impl Engine {
+    /// The classes once the required ones of the shared network, subnet and the pool holding
+    /// `yiaddr` are evaluated; None when none are required.
+    fn with_required(&self, ctx: &Ctx, yiaddr: Ipv4Addr) -> Option<crate::kea::expr::ClassSet> {
+        let network = ctx
+            .subnet
+            .shared_network
+            .map(|n| &self.config.shared_networks[n].scope.require_client_classes);
+        let pool = ctx
+            .subnet
+            .pools
+            .iter()
+            .find(|p| !yiaddr.is_unspecified() && p.contains(yiaddr))
+            .map(|p| &p.require_client_classes);
+        let names: Vec<&String> = network
+            .into_iter()
+            .chain([&ctx.subnet.scope.require_client_classes])
+            .chain(pool)
+            .flatten()
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        let mut classes = ctx.classes.clone();
+        self.classifier
+            .required(&mut classes, &names, &ctx.q.msg, ctx.q);
+        Some(classes)
+    }
+}
 
 impl Engine {
     fn discover(&self, ctx: &Ctx) -> Answer {

@@ -50,6 +50,19 @@ impl Engine {
         yiaddr: Ipv4Addr,
         lease_time: Option<u32>,
     ) -> (Message, u8) {
+        // Required classes take part in the answer's options and fields once the address is
+        // known (Dhcpv4Srv::requiredClassify before buildCfgOptionList).
+        let required = (kind != NAK)
+            .then(|| self.with_required(ctx, yiaddr))
+            .flatten();
+        let with_required;
+        let ctx = match &required {
+            Some(classes) => {
+                with_required = Ctx { classes, ..*ctx };
+                &with_required
+            }
+            None => ctx,
+        };
         let q = &ctx.q.msg;
         let mut msg = Message {
             op: 2,
