@@ -143,11 +143,12 @@ fn session(kea: bool) -> (Vec<String>, String) {
         Some("10.0.0.2/24"),
     );
     let mut server = start(&server_ns, kea, dir.path());
-    // Five clients, one DORA each, as a relay (giaddr 10.0.0.2) would send them.
+    // Five clients, one DORA each, as a relay (giaddr 10.0.0.2) would send them; -W waits a
+    // second for the last answers, so none is cut off by perfdhcp's exit.
     let out = client
         .command("perfdhcp")
         .args([
-            "-4", "-l", "10.0.0.2", "-r", "10", "-R", "5", "-n", "5", "10.0.0.1",
+            "-4", "-l", "10.0.0.2", "-r", "10", "-R", "5", "-n", "5", "-W", "1000000", "10.0.0.1",
         ])
         .output()
         .unwrap();

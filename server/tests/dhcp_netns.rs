@@ -208,7 +208,8 @@ fn perfdhcp_relay_mode_has_no_drops() {
     let out = client
         .command("perfdhcp")
         .args([
-            "-4", "-l", "10.0.0.2", "-r", "200", "-p", "3", "-R", "1000000", "10.0.0.1",
+            "-4", "-l", "10.0.0.2", "-r", "200", "-p", "3", "-R", "1000000", "-W", "1000000",
+            "10.0.0.1",
         ])
         .output()
         .unwrap();

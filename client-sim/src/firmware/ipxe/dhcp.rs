@@ -9,6 +9,7 @@
 //! at 15.75 s; a NAK restarts discovery. `secs` carries iPXE's metadata:
 //! `count << 2 | have_offer << 1 | have_proxy`.
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -167,7 +168,7 @@ pub struct DhcpSession {
     state: State,
     /// The latest PXE-capable offer (option 60 "PXEClient"), its server and MAC.
     proxy_offer: Option<(u8, Message, Ipv4Addr, [u8; 6])>,
-    out: Vec<Datagram>,
+    out: VecDeque<Datagram>,
     pub sent: Vec<(Duration, String)>,
 }
 
@@ -209,7 +210,7 @@ impl DhcpSession {
                 proxy: false,
             },
             proxy_offer: None,
-            out: Vec::new(),
+            out: VecDeque::new(),
             sent: Vec::new(),
         };
         s.transmit(now);
@@ -246,7 +247,7 @@ impl DhcpSession {
                     .request(self.xid, secs, *proxy_server, lease.address);
                 m.ciaddr = lease.address;
                 self.sent.push((now, "ProxyDHCP REQUEST".into()));
-                self.out.push(Datagram::new(
+                self.out.push_back(Datagram::new(
                     self.id.mac,
                     *proxy_mac,
                     SocketAddrV4::new(lease.address, 68),
@@ -258,7 +259,7 @@ impl DhcpSession {
             State::Done(_) => return,
         };
         self.sent.push((now, what.to_string()));
-        self.out.push(Datagram::new(
+        self.out.push_back(Datagram::new(
             self.id.mac,
             BROADCAST_MAC,
             SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
@@ -268,7 +269,7 @@ impl DhcpSession {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Datagram> {
-        (!self.out.is_empty()).then(|| self.out.remove(0))
+        self.out.pop_front()
     }
 
     pub fn poll_timeout(&self) -> Option<Duration> {

@@ -8,6 +8,7 @@
 //! (`tftp_errcode_to_rc`): 1 "No such file or directory", 2 "Permission denied", 4 and
 //! others their own texts.
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -55,7 +56,7 @@ pub struct TftpGet {
     data: ContentBuilder,
     last: Vec<u8>,
     retry: Retry,
-    out: Vec<Datagram>,
+    out: VecDeque<Datagram>,
     outcome: Option<Result<Content, FetchError>>,
 }
 
@@ -90,7 +91,7 @@ impl TftpGet {
             data: ContentBuilder::default(),
             last: rrq,
             retry: Retry::start(now, Duration::from_millis(250), Duration::from_secs(10)),
-            out: Vec::new(),
+            out: VecDeque::new(),
             outcome: None,
         };
         t.send_last();
@@ -103,7 +104,7 @@ impl TftpGet {
 
     fn send_last(&mut self) {
         let dst = self.peer.unwrap_or(self.server);
-        self.out.push(Datagram::new(
+        self.out.push_back(Datagram::new(
             self.mac,
             self.server_mac,
             self.local,
@@ -122,7 +123,7 @@ impl TftpGet {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Datagram> {
-        (!self.out.is_empty()).then(|| self.out.remove(0))
+        self.out.pop_front()
     }
 
     pub fn poll_timeout(&self) -> Option<Duration> {

@@ -8,6 +8,7 @@
 //! the cached offers go through selection; nothing acceptable → the DISCOVER is sent again.
 //! `secs` is the elapsed time in whole seconds, rounded up (fits OBSERVED 0/4/12/28).
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -98,7 +99,7 @@ pub struct DhcpPhase {
     started: Duration,
     cache: OfferCache,
     state: State,
-    outbox: Vec<Datagram>,
+    outbox: VecDeque<Datagram>,
     events: Vec<Event>,
     /// MAC of the server each cached offer came from (ARP is not emulated: unicasts go to the
     /// MAC the server's own frames came from).
@@ -132,7 +133,7 @@ impl DhcpPhase {
             started: Duration::ZERO,
             cache: OfferCache::default(),
             state: State::Idle,
-            outbox: Vec::new(),
+            outbox: VecDeque::new(),
             events: Vec::new(),
             offer_macs: Vec::new(),
         }
@@ -155,7 +156,7 @@ impl DhcpPhase {
     fn send_discover(&mut self, now: Duration, tries: usize) {
         let secs = secs_since(self.started, now);
         let m = self.id.discover(self.xid, secs);
-        self.outbox.push(broadcast(&self.id, &m));
+        self.outbox.push_back(broadcast(&self.id, &m));
         self.events.push(Event::Sent {
             at: now,
             what: "DHCPDISCOVER",
@@ -175,7 +176,7 @@ impl DhcpPhase {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Datagram> {
-        (!self.outbox.is_empty()).then(|| self.outbox.remove(0))
+        self.outbox.pop_front()
     }
 
     pub fn drain_events(&mut self) -> Vec<Event> {
@@ -378,7 +379,7 @@ impl DhcpPhase {
             m.encode(),
         );
         *deadline = now + Duration::from_secs(BINL_TIMEOUTS[*tries]);
-        self.outbox.push(d);
+        self.outbox.push_back(d);
         self.events.push(Event::Sent {
             at: now,
             what: "DHCPREQUEST to port 4011",
@@ -448,7 +449,7 @@ impl DhcpPhase {
                         return self.bound(now, ack, mac, selection);
                     }
                     let m = self.id.request(self.xid, secs, server, address);
-                    self.outbox.push(broadcast(&self.id, &m));
+                    self.outbox.push_back(broadcast(&self.id, &m));
                     self.events.push(Event::Sent {
                         at: now,
                         what: "DHCPREQUEST",
@@ -481,7 +482,7 @@ impl DhcpPhase {
                 let m = self
                     .id
                     .request(self.xid, secs, server, chosen.message.yiaddr);
-                self.outbox.push(broadcast(&self.id, &m));
+                self.outbox.push_back(broadcast(&self.id, &m));
                 self.events.push(Event::Sent {
                     at: now,
                     what: "DHCPREQUEST",

@@ -2,6 +2,7 @@
 //! probe and download (`PxeBcLoadBootFile`), and hands the NBP to the firmware to start.
 //! One DORA, one probe, one download (firmware.md A.1).
 
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ pub struct UefiPxe {
     sent: Vec<Sent>,
     id: Identity,
     /// Packets a finished phase still had queued (a final ACK, an ERROR 8).
-    pending: Vec<Datagram>,
+    pending: VecDeque<Datagram>,
     /// The server's TFTP port (69 on a real network; tests may move it).
     tftp_port: u16,
 }
@@ -63,7 +64,7 @@ impl UefiPxe {
             console: Vec::new(),
             sent: Vec::new(),
             id,
-            pending: Vec::new(),
+            pending: VecDeque::new(),
             tftp_port: 69,
         }
     }
@@ -108,7 +109,7 @@ impl UefiPxe {
 
     pub fn poll_transmit(&mut self) -> Option<Datagram> {
         if !self.pending.is_empty() {
-            return Some(self.pending.remove(0));
+            return self.pending.pop_front();
         }
         match &mut self.phase {
             Phase::Dhcp(p) => p.poll_transmit(),

@@ -13,6 +13,7 @@
 //! - Retransmission (`Mtftp4OnTimerTick`): the last packet again every 4 s, 6 tries, then
 //!   PXE-E18.
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -80,7 +81,7 @@ pub struct TftpPhase {
     tries: u32,
     deadline: Option<Duration>,
     data: ContentBuilder,
-    outbox: Vec<Datagram>,
+    outbox: VecDeque<Datagram>,
     events: Vec<Event>,
 }
 
@@ -153,7 +154,7 @@ impl TftpPhase {
             tries: 0,
             deadline: None,
             data: ContentBuilder::default(),
-            outbox: Vec::new(),
+            outbox: VecDeque::new(),
             events: Vec::new(),
         }
     }
@@ -204,7 +205,7 @@ impl TftpPhase {
 
     /// Sends and arms the retransmission of this packet (`CurRetry` resets on a new packet).
     fn send(&mut self, now: Duration, to: SocketAddrV4, payload: Vec<u8>, what: &str) {
-        self.outbox.push(self.datagram(to, payload.clone()));
+        self.outbox.push_back(self.datagram(to, payload.clone()));
         self.events.push(Event::Sent {
             at: now,
             what: what.to_string(),
@@ -217,7 +218,7 @@ impl TftpPhase {
     /// A packet that ends the conversation: not retransmitted.
     fn send_final(&mut self, now: Duration, payload: Vec<u8>, what: &str) {
         if let Some(peer) = self.peer {
-            self.outbox.push(self.datagram(peer, payload));
+            self.outbox.push_back(self.datagram(peer, payload));
             self.events.push(Event::Sent {
                 at: now,
                 what: what.to_string(),
@@ -241,7 +242,7 @@ impl TftpPhase {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Datagram> {
-        (!self.outbox.is_empty()).then(|| self.outbox.remove(0))
+        self.outbox.pop_front()
     }
 
     pub fn poll_timeout(&self) -> Option<Duration> {
@@ -276,7 +277,7 @@ impl TftpPhase {
             .peer
             .unwrap_or(SocketAddrV4::new(self.ep.server, self.ep.server_port));
         if let Some(last) = self.last.clone() {
-            self.outbox.push(self.datagram(to, last));
+            self.outbox.push_back(self.datagram(to, last));
             self.events.push(Event::Sent {
                 at: now,
                 what: "retransmission".to_string(),
