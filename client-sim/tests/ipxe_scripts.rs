@@ -205,3 +205,45 @@ fn xen_menu_takes_its_default_when_the_timeout_expires() {
         })
     );
 }
+
+/// `prompt` and `read` with the scripted keyboard (a small script of our own): a key other
+/// than `--key` cancels (-ECANCELED, prompt.c), `read` stores the typed line, a `prompt
+/// --timeout` with no input left fails after its timeout, a bare `prompt` waits.
+#[test]
+fn prompt_and_read_take_scripted_keys_and_time_out_in_virtual_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.ipxe");
+    std::fs::write(
+        &path,
+        "#!ipxe\n\
+         prompt --key 0x02 --timeout 2000 Press Ctrl-B for the shell && shell ||\n\
+         read name\n\
+         echo hello ${name}\n\
+         prompt --timeout 1000 Press a key || echo timed out\n\
+         prompt Last\n",
+    )
+    .unwrap();
+    let keys = |k: &[&str]| Keyboard::new(k.iter().map(|k| Input::Key(k.to_string())));
+    let (ipxe, console) = run_with(&path, keys(&["x", "world"]));
+    assert_eq!(
+        ipxe.outcome(),
+        Some(&IpxeEnd::WaitingForInput {
+            command: "prompt".into()
+        }),
+        "{console}"
+    );
+    assert!(console.contains("5.00 hello world"), "{console}");
+    assert!(console.contains("6.00 timed out"), "{console}");
+    // Ctrl-B first is taken by the banner's own prompt (autoboot.c shell_banner).
+    let (ipxe, console) = run_with(&path, keys(&["ctrl-b"]));
+    assert!(
+        matches!(ipxe.outcome(), Some(IpxeEnd::Stopped { command }) if command.contains("banner")),
+        "{console}"
+    );
+    // A menu item where a key is wanted is the scenario's mistake.
+    let (ipxe, _) = run_with(&path, Keyboard::new([Input::Item("linux".into())]));
+    assert!(matches!(
+        ipxe.outcome(),
+        Some(IpxeEnd::InputRefused { command, .. }) if command == "prompt"
+    ));
+}
