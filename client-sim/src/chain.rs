@@ -544,19 +544,30 @@ impl ChainClient {
                 file.clone()
             }),
         );
+        // Downloads and what the console's input did, in the order they happened.
+        let mut events: Vec<(usize, &'static str, Duration, String)> = Vec::new();
         for (i, image) in ipxe.images().iter().enumerate() {
             let stage = if i == 0 { "TFTP script" } else { "iPXE fetch" };
-            self.step(
-                stage,
-                image.at,
-                format!(
-                    "{} as {}: {} ({})",
-                    image.uri,
-                    image.name,
-                    mib(image.bytes.len()),
-                    describe(&image.bytes)
-                ),
+            let detail = format!(
+                "{} as {}: {} ({})",
+                image.uri,
+                image.name,
+                mib(image.bytes.len()),
+                describe(&image.bytes)
             );
+            events.push((2 * image.seq + 1, stage, image.at, detail));
+        }
+        for input in ipxe.inputs() {
+            events.push((
+                2 * input.after_fetches,
+                "iPXE input",
+                input.at,
+                input.what.clone(),
+            ));
+        }
+        events.sort_by_key(|(order, ..)| *order);
+        for (_, stage, at, detail) in events {
+            self.step(stage, at, detail);
         }
         match ipxe.outcome().cloned() {
             Some(IpxeEnd::ExecEfi {

@@ -57,6 +57,18 @@ pub struct Image {
     pub cmdline: Option<String>,
     /// When the download finished.
     pub at: Duration,
+    /// How many images iPXE had downloaded before this one (orders it among inputs).
+    #[serde(skip)]
+    pub seq: usize,
+}
+
+/// What a command waiting for input did with it (or without it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputEvent {
+    pub at: Duration,
+    /// How many images had been downloaded when it happened.
+    pub after_fetches: usize,
+    pub what: String,
 }
 
 /// How iPXE's run ended.
@@ -130,6 +142,8 @@ enum Wait {
     Sleep {
         until: Duration,
         rc: i32,
+        /// What to log as input when it expires (a `choose` or `prompt` that timed out).
+        timed_out: Option<String>,
     },
     /// DHCP is done; `ifconf` still waits for the IPv6 configurator, which gives up at
     /// `until` on a segment without a router.
@@ -172,6 +186,10 @@ pub struct Ipxe {
     keyboard: Keyboard,
     /// The labels of the first menu `choose` showed, for `validate` to try each.
     first_menu: Option<Vec<String>>,
+    /// What input did, in order.
+    inputs: Vec<InputEvent>,
+    /// Images downloaded so far (freed ones included).
+    fetches: usize,
     /// How long the IPv6 configurator runs with no router to answer, when modelled.
     ipv6_gives_up: Option<Duration>,
     /// When the running `ifconf`'s IPv6 configurator gives up.
@@ -236,6 +254,8 @@ impl Ipxe {
             menus: Vec::new(),
             keyboard: Keyboard::default(),
             first_menu: None,
+            inputs: Vec::new(),
+            fetches: 0,
             ipv6_gives_up: None,
             ipv6_until: None,
             legacy_version: None,
@@ -335,6 +355,11 @@ impl Ipxe {
         std::mem::take(&mut self.keyboard)
     }
 
+    /// What the console's input did (or its absence, at a timeout), in order.
+    pub fn inputs(&self) -> &[InputEvent] {
+        &self.inputs
+    }
+
     /// The item labels of the first menu `choose` showed, if one was.
     pub fn first_menu(&self) -> Option<&[String]> {
         self.first_menu.as_deref()
@@ -407,8 +432,15 @@ impl Ipxe {
             }
             Wait::Dhcp { session, .. } => session.handle_timeout(now),
             Wait::Fetch { get, .. } => get.handle_timeout(now),
-            Wait::Sleep { until, rc } if now >= *until => {
+            Wait::Sleep {
+                until,
+                rc,
+                timed_out,
+            } if now >= *until => {
                 let rc = *rc;
+                if let Some(what) = timed_out.take() {
+                    self.log_input(now, what);
+                }
                 self.wait = Wait::None;
                 self.resume(now, rc);
                 return;
@@ -664,7 +696,9 @@ impl Ipxe {
             bytes,
             cmdline: then.cmdline.clone(),
             at: now,
+            seq: self.fetches,
         };
+        self.fetches += 1;
         self.images.push(image.clone());
         if then.select {
             self.selected = Some(name);
@@ -903,6 +937,7 @@ impl Ipxe {
                 self.wait = Wait::Sleep {
                     until: now + Duration::from_secs(secs),
                     rc: 0,
+                    timed_out: None,
                 };
                 None
             }
@@ -1070,10 +1105,12 @@ impl Ipxe {
             let Some(input) = self.keyboard.pop() else {
                 return match timeout {
                     Some(ms) => {
+                        let what = format!("`choose` timed out after {ms} ms: took `{selected}`");
                         self.settings.user.insert(setting, selected);
                         self.wait = Wait::Sleep {
                             until: now + Duration::from_millis(ms),
                             rc: 0,
+                            timed_out: Some(what),
                         };
                         None
                     }
@@ -1105,7 +1142,10 @@ impl Ipxe {
                     };
                     timeout = None;
                     match code {
-                        keyboard::code::ESC | keyboard::code::CTRL_C => return Some(rc::ECANCELED),
+                        keyboard::code::ESC | keyboard::code::CTRL_C => {
+                            self.log_input(now, format!("`choose` cancelled by `{key}`"));
+                            return Some(rc::ECANCELED);
+                        }
                         keyboard::code::CR | keyboard::code::LF => break,
                         _ => {
                             if let Some(item) = items.iter().find(|i| i.key == Some(code)) {
@@ -1119,6 +1159,7 @@ impl Ipxe {
                 }
             }
         }
+        self.log_input(now, format!("`choose` took `{selected}`"));
         self.settings.user.insert(setting, selected);
         Some(0)
     }
@@ -1147,10 +1188,12 @@ impl Ipxe {
             ),
             Some(Input::Key(key)) => {
                 let code = keyboard::key_code(&key).or_else(|| key.chars().next().map(u32::from));
-                Some(match wanted {
-                    Some(w) if code != Some(w) => rc::ECANCELED,
-                    _ => 0,
-                })
+                let (code, what) = match wanted {
+                    Some(w) if code != Some(w) => (rc::ECANCELED, "not the key it waits for"),
+                    _ => (0, "goes on"),
+                };
+                self.log_input(now, format!("`prompt` got `{key}`: {what}"));
+                Some(code)
             }
             None => match p
                 .get("timeout")
@@ -1161,6 +1204,7 @@ impl Ipxe {
                     self.wait = Wait::Sleep {
                         until: now + Duration::from_millis(ms),
                         rc: rc::ETIMEDOUT,
+                        timed_out: Some(format!("`prompt` timed out after {ms} ms")),
                     };
                     None
                 }
@@ -1184,15 +1228,32 @@ impl Ipxe {
                 "read waits for a line of text, not a menu item".into(),
             ),
             Some(Input::Key(text)) => match keyboard::key_code(&text) {
-                Some(keyboard::code::ESC | keyboard::code::CTRL_C) => Some(rc::ECANCELED),
-                Some(keyboard::code::CR | keyboard::code::LF) if text.len() > 1 => Some(0),
+                Some(keyboard::code::ESC | keyboard::code::CTRL_C) => {
+                    self.log_input(now, format!("`read {setting}` cancelled by `{text}`"));
+                    Some(rc::ECANCELED)
+                }
+                Some(keyboard::code::CR | keyboard::code::LF) if text.len() > 1 => {
+                    self.log_input(now, format!("`read {setting}` kept its value"));
+                    Some(0)
+                }
                 _ => {
+                    self.log_input(now, format!("`read {setting}` got `{text}`"));
                     self.settings.user.insert(setting, text);
                     Some(0)
                 }
             },
             None => self.stop_waiting("read"),
         }
+    }
+
+    /// Notes what the console's input (or its absence) did, for the transcript: after how
+    /// many downloads, so the chain can put it between the right steps.
+    fn log_input(&mut self, at: Duration, what: String) {
+        self.inputs.push(InputEvent {
+            at,
+            after_fetches: self.fetches,
+            what,
+        });
     }
 
     fn refuse(&mut self, command: &str, input: &Input, reason: String) -> Option<i32> {
