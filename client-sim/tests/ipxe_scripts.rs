@@ -247,3 +247,38 @@ fn prompt_and_read_take_scripted_keys_and_time_out_in_virtual_time() {
         Some(IpxeEnd::InputRefused { command, .. }) if command == "prompt"
     ));
 }
+
+/// The CLI as users run it: `--choose` and `--keys` are consumed in command-line order
+/// across both flags (item, then the key for the `prompt` it leads to, then an item of the
+/// menu it returns to), and the transcript says what each took.
+#[test]
+fn the_cli_drives_a_menu_with_choose_and_keys_in_order() {
+    let Some(path) = corpus("008-ipxe-shimdemo-menu.ipxe") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("seed/kea-dhcp4.conf"))
+        .unwrap()
+        .replace("refind.pxe", "menu.ipxe");
+    let config = dir.path().join("kea-dhcp4.conf");
+    std::fs::write(&config, text).unwrap();
+    std::fs::copy(&path, dir.path().join("menu.ipxe")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bootsim"))
+        .args(["boot", "--firmware", "ipxe-efi", "--config"])
+        .arg(&config)
+        .arg("--tftp-root")
+        .arg(dir.path())
+        .args([
+            "--choose",
+            "shell_vendor",
+            "--keys",
+            "enter",
+            "--choose",
+            "exit",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    insta::assert_snapshot!(stdout);
+}
