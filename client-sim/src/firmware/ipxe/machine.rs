@@ -1067,8 +1067,9 @@ impl Ipxe {
             }
         };
         let Some(setting) = p.args.first().cloned() else {
-            self.say(now, "Usage:\n  choose [--menu <menu>] <setting>");
-            return Some(rc::EINVAL);
+            // parse_options (src/core/parseopt.c): print_usage, then -ERANGE.
+            self.say(now, "Usage:\n\n  choose <setting>");
+            return Some(rc::ERANGE);
         };
         let menu = p.get("menu").unwrap_or("").to_string();
         let Some(position) = self.menus.iter().position(|(n, _)| *n == menu) else {
@@ -1218,8 +1219,9 @@ impl Ipxe {
     /// the current value, Esc/Ctrl-C fail with -ECANCELED.
     fn read(&mut self, now: Duration, argv: &[String]) -> Option<i32> {
         let Some(setting) = argv.get(1).cloned() else {
-            self.say(now, "Usage:\n  read <setting>");
-            return Some(rc::EINVAL);
+            // parse_options (src/core/parseopt.c): print_usage, then -ERANGE.
+            self.say(now, "Usage:\n\n  read <setting>");
+            return Some(rc::ERANGE);
         };
         match self.keyboard.pop() {
             Some(input @ Input::Item(_)) => self.refuse(
