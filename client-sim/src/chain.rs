@@ -637,7 +637,11 @@ impl ChainClient {
             Some(IpxeEnd::WaitingForInput { command }) => self.fail(
                 "iPXE",
                 format!("the script waits for input at `{command}`; no key will come"),
-                Some(Change::Text("give the command a --timeout".into())),
+                Some(Change::Text(
+                    "give the command a --timeout, or type for it (bootsim boot --choose/--keys, \
+                     a scenario client's input)"
+                        .into(),
+                )),
             ),
             Some(IpxeEnd::InputRefused {
                 command,
