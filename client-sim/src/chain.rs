@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::content::Content;
 use crate::disk::Disk;
+use crate::firmware::ipxe::keyboard::Keyboard;
 use crate::firmware::ipxe::packets::{Build, Identity as IpxeIdentity};
 use crate::firmware::ipxe::{Ipxe, IpxeEnd};
 use crate::firmware::refind::{self, RefindEnd};
@@ -179,10 +180,20 @@ pub struct ChainClient {
     now: Duration,
     /// The version of the iPXE build about to start, when it is one from before v1.20.
     legacy: Option<String>,
+    /// The scripted keyboard: handed to each iPXE in turn, so inputs are consumed in
+    /// order across the whole chain.
+    keyboard: Keyboard,
+    /// The item labels of the first menu an iPXE script showed (for `validate`).
+    first_menu: Option<Vec<String>>,
 }
 
 impl ChainClient {
     pub fn new(client: Client, now: Duration) -> ChainClient {
+        ChainClient::with_keyboard(client, now, Keyboard::default())
+    }
+
+    /// A machine with someone at its console typing `keyboard`'s inputs when iPXE asks.
+    pub fn with_keyboard(client: Client, now: Duration, keyboard: Keyboard) -> ChainClient {
         let t = Transcript::new(client.firmware.name(), client.mac);
         let mut c = ChainClient {
             retransmits: Retransmits::default(),
@@ -192,6 +203,8 @@ impl ChainClient {
             change: None,
             now,
             legacy: None,
+            keyboard,
+            first_menu: None,
             client,
         };
         match c.client.firmware {
@@ -204,6 +217,11 @@ impl ChainClient {
 
     pub fn transcript(&self) -> &Transcript {
         &self.t
+    }
+
+    /// The item labels of the first menu an iPXE script of the chain showed at `choose`.
+    pub fn first_menu(&self) -> Option<&[String]> {
+        self.first_menu.as_deref()
     }
 
     fn step(&mut self, stage: &str, at: Duration, detail: String) {
@@ -294,6 +312,7 @@ impl ChainClient {
             machine.set_ipv6_configurator(crate::firmware::ipxe::machine::ipv6conf::LEGACY);
             machine.set_legacy_version(version);
         }
+        machine.set_keyboard(std::mem::take(&mut self.keyboard));
         machine.start(now);
         self.stage = Stage::Ipxe {
             machine: Box::new(machine),
@@ -488,11 +507,15 @@ impl ChainClient {
     fn ipxe_done(
         &mut self,
         now: Duration,
-        ipxe: Ipxe,
+        mut ipxe: Ipxe,
         build: Build,
         round: usize,
         start: Duration,
     ) {
+        self.keyboard = ipxe.take_keyboard();
+        if self.first_menu.is_none() {
+            self.first_menu = ipxe.first_menu().map(<[String]>::to_vec);
+        }
         let console: Vec<(Duration, String)> = ipxe
             .console()
             .iter()
@@ -521,19 +544,30 @@ impl ChainClient {
                 file.clone()
             }),
         );
+        // Downloads and what the console's input did, in the order they happened.
+        let mut events: Vec<(usize, &'static str, Duration, String)> = Vec::new();
         for (i, image) in ipxe.images().iter().enumerate() {
             let stage = if i == 0 { "TFTP script" } else { "iPXE fetch" };
-            self.step(
-                stage,
-                image.at,
-                format!(
-                    "{} as {}: {} ({})",
-                    image.uri,
-                    image.name,
-                    mib(image.bytes.len()),
-                    describe(&image.bytes)
-                ),
+            let detail = format!(
+                "{} as {}: {} ({})",
+                image.uri,
+                image.name,
+                mib(image.bytes.len()),
+                describe(&image.bytes)
             );
+            events.push((2 * image.seq + 1, stage, image.at, detail));
+        }
+        for input in ipxe.inputs() {
+            events.push((
+                2 * input.after_fetches,
+                "iPXE input",
+                input.at,
+                input.what.clone(),
+            ));
+        }
+        events.sort_by_key(|(order, ..)| *order);
+        for (_, stage, at, detail) in events {
+            self.step(stage, at, detail);
         }
         match ipxe.outcome().cloned() {
             Some(IpxeEnd::ExecEfi {
@@ -603,7 +637,20 @@ impl ChainClient {
             Some(IpxeEnd::WaitingForInput { command }) => self.fail(
                 "iPXE",
                 format!("the script waits for input at `{command}`; no key will come"),
-                Some(Change::Text("give the command a --timeout".into())),
+                Some(Change::Text(
+                    "give the command a --timeout, or type for it (bootsim boot --choose/--keys, \
+                     a scenario client's input)"
+                        .into(),
+                )),
+            ),
+            Some(IpxeEnd::InputRefused {
+                command,
+                input,
+                reason,
+            }) => self.fail(
+                "iPXE",
+                format!("the scripted input `{input}` does not fit `{command}`: {reason}"),
+                None,
             ),
             Some(IpxeEnd::Stopped { command }) => {
                 self.fail("iPXE", format!("the script ran `{command}`"), None)
@@ -955,7 +1002,16 @@ impl Retransmits {
 
 /// Boots `client` on `net` and tells how it went.
 pub fn boot(net: &mut dyn Network, client: &Client) -> Transcript {
-    let mut station = ChainClient::new(client.clone(), net.now());
+    boot_with_keyboard(net, client, Keyboard::default())
+}
+
+/// [`boot`] with someone typing `keyboard`'s inputs at the console when iPXE asks.
+pub fn boot_with_keyboard(
+    net: &mut dyn Network,
+    client: &Client,
+    keyboard: Keyboard,
+) -> Transcript {
+    let mut station = ChainClient::with_keyboard(client.clone(), net.now(), keyboard);
     // A stage that finishes inside `new` (none do today) or after the last frame: settle.
     net.run(&mut station, STAGE_LIMIT * 4);
     station.finish(net)

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use bootsim::chain::{boot, Client, Firmware};
+use bootsim::chain::{boot_with_keyboard, Client, Firmware};
 use bootsim::disk::Disk;
+use bootsim::firmware::ipxe::keyboard::{Input, Keyboard};
 use bootsim::net::embedded::{build, ServerSpec};
 use bootsim::net::iface::Iface;
 use bootsim::net::lan::{Frame, Lan};
@@ -583,6 +584,34 @@ struct BootArgs {
     /// Write every frame on the simulated wire to this pcap file.
     #[arg(long)]
     pcap: Option<PathBuf>,
+    /// A menu item an iPXE `choose` picks, by its label. Repeatable; `--choose` and
+    /// `--keys` are consumed in the order given, one per command that waits for input.
+    #[arg(long, value_name = "ITEM")]
+    choose: Vec<String>,
+    /// A key for an iPXE `prompt` or menu (`enter`, `esc`, `ctrl-b`, `0x02`, a character),
+    /// or a line of text for `read`. Repeatable.
+    #[arg(long, value_name = "KEY")]
+    keys: Vec<String>,
+    /// The scripted keyboard, in command-line order (filled from `choose` and `keys`).
+    #[arg(skip)]
+    keyboard: Keyboard,
+}
+
+/// `--choose` and `--keys` values as one keyboard, in the order they were given.
+fn keyboard_in_order(matches: &ArgMatches) -> Keyboard {
+    let mut inputs: Vec<(usize, Input)> = Vec::new();
+    for (id, make) in [
+        ("choose", Input::Item as fn(String) -> Input),
+        ("keys", Input::Key as fn(String) -> Input),
+    ] {
+        if let (Some(values), Some(indices)) =
+            (matches.get_many::<String>(id), matches.indices_of(id))
+        {
+            inputs.extend(indices.zip(values.cloned().map(make)));
+        }
+    }
+    inputs.sort_by_key(|(i, _)| *i);
+    Keyboard::new(inputs.into_iter().map(|(_, input)| input))
 }
 
 fn parse_firmware(s: &str) -> Result<Firmware, String> {
@@ -641,7 +670,7 @@ fn run_boot(args: BootArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let t = boot(&mut iface, &client);
+        let t = boot_with_keyboard(&mut iface, &client, args.keyboard.clone());
         (t, iface.frames)
     } else {
         let (Some(config), Some(root)) = (&args.config, &args.tftp_root) else {
@@ -663,7 +692,7 @@ fn run_boot(args: BootArgs) -> ExitCode {
             }
         };
         let mut lan = Lan::new(server);
-        let t = boot(&mut lan, &client);
+        let t = boot_with_keyboard(&mut lan, &client, args.keyboard.clone());
         (t, lan.frames)
     };
     if let Some(path) = &args.pcap {
@@ -702,9 +731,15 @@ fn write_pcap(path: &Path, frames: &[Frame]) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
-        Command::Boot(args) => run_boot(args),
+        Command::Boot(mut args) => {
+            if let Some(m) = matches.subcommand_matches("boot") {
+                args.keyboard = keyboard_in_order(m);
+            }
+            run_boot(args)
+        }
         Command::Run(args) => run_scenarios(args),
         Command::Storm(args) => run_storm(args),
         Command::Validate(args) => run_validate(args),

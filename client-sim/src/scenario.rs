@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::chain::{ChainClient, Client, Firmware};
+use crate::firmware::ipxe::keyboard::{Input, Keyboard};
 use crate::net::embedded::{build, ServerSpec};
 use crate::net::lan::{FaultCounts, Faults, Lan, Station};
 use crate::transcript::{Outcome, Transcript};
@@ -67,6 +68,10 @@ pub struct ClientDecl {
     /// Disk recipes (.toml) or GPT images.
     #[serde(default)]
     pub disks: Vec<PathBuf>,
+    /// What someone at each machine's console types when iPXE asks, in order:
+    /// `item:LABEL` for a `choose`, `key:KEY` for a `prompt` key or a `read` line.
+    #[serde(default)]
+    pub input: Vec<String>,
 }
 
 fn one() -> usize {
@@ -258,7 +263,8 @@ impl Scenario {
         Ok(server)
     }
 
-    fn clients(&self) -> Result<Vec<Client>, ScenarioError> {
+    /// Every machine, with what its console's keyboard will type.
+    fn clients(&self) -> Result<Vec<(Client, Keyboard)>, ScenarioError> {
         let mut out = Vec::new();
         let mut next_mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
         for (n, decl) in self.client.iter().enumerate() {
@@ -285,19 +291,30 @@ impl Scenario {
                 };
                 disks.push(disk);
             }
+            let keyboard = Keyboard::new(
+                decl.input
+                    .iter()
+                    .map(|i| {
+                        Input::parse(i).map_err(|m| self.bad(format!("client {}: {m}", n + 1)))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
             for i in 0..decl.count {
                 let mac = mac_plus(first, i);
                 let mut uuid = [
                     0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x35, 0x10, 0x80, 0x52, 0, 0, 0, 0, 0, 0,
                 ];
                 uuid[10..16].copy_from_slice(&mac);
-                out.push(Client {
-                    firmware,
-                    mac,
-                    uuid,
-                    disks: disks.clone(),
-                    seed: 0x1d2c_3b4a ^ u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]),
-                });
+                out.push((
+                    Client {
+                        firmware,
+                        mac,
+                        uuid,
+                        disks: disks.clone(),
+                        seed: 0x1d2c_3b4a ^ u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]),
+                    },
+                    keyboard.clone(),
+                ));
             }
             next_mac = mac_plus(first, decl.count);
         }
@@ -317,7 +334,7 @@ impl Scenario {
         let clients = self.clients()?;
         let mut stations: Vec<ChainClient> = clients
             .iter()
-            .map(|c| ChainClient::new(c.clone(), Duration::ZERO))
+            .map(|(c, k)| ChainClient::with_keyboard(c.clone(), Duration::ZERO, k.clone()))
             .collect();
         {
             let mut refs: Vec<&mut dyn Station> =

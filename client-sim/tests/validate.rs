@@ -283,3 +283,60 @@ fn the_json_report_has_releases_and_class_verdicts() {
         Some(true)
     );
 }
+
+/// ipxe/shimdemo's public menu.ipxe (from the shared corpus, skipped when absent) as the
+/// guide's iPXE script: validate boots once per item of its first `choose` and says where
+/// each leads (only the first menu of the first script is followed).
+#[test]
+fn each_item_of_a_scripts_menu_is_followed_to_its_outcome() {
+    let script = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/ipxe-scripts/008-ipxe-shimdemo-menu.ipxe"
+    ));
+    if !script.exists() {
+        eprintln!("skipped: {} is absent", script.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tftp_root = root(dir.path());
+    std::fs::copy(&script, tftp_root.join("refind.pxe")).unwrap();
+    let r = validate(&Request {
+        config: fixture("seed/kea-dhcp4.conf"),
+        kea_version: Some(KeaVersion::V3_0),
+        tftp_root: Some(tftp_root),
+        storm: 50,
+    })
+    .unwrap();
+    let ipxe = r
+        .rows
+        .iter()
+        .find(|row| row.firmware == "ipxe-efi")
+        .unwrap();
+    let items: Vec<&str> = ipxe.menu.iter().map(|m| m.item.as_str()).collect();
+    assert_eq!(
+        items,
+        [
+            "minimal",
+            "fedora",
+            "shell_secboot",
+            "shell_vendor",
+            "shell",
+            "exit"
+        ]
+    );
+    let shell = &ipxe.menu[4];
+    assert!(
+        shell.outcome.contains("the script ran `shell`"),
+        "{}",
+        shell.outcome
+    );
+    // The rendered matrix lists them under each firmware whose chain reaches the menu
+    // (UEFI x64 gets there through ipxe.efi, iPXE EFI directly).
+    let text = text(&r);
+    let menu: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("firmware"))
+        .take_while(|l| !l.starts_with("classes"))
+        .collect();
+    insta::assert_snapshot!(menu.join("\n"));
+}

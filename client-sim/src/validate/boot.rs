@@ -6,33 +6,31 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::kind::Kind;
-use super::report::{Problem, Severity};
-use crate::chain::{ChainClient, Client};
+use super::report::{MenuItemOutcome, Problem, Severity};
+use crate::chain::{ChainClient, Client, Firmware};
+use crate::firmware::ipxe::keyboard::{Input, Keyboard};
 use crate::net::embedded::{build, ServerSpec, SetupError};
 use crate::net::lan::{Lan, Station};
 use crate::transcript::Outcome;
+use crate::transcript::Transcript;
 
 /// The chain column of the matrix, and the problem it shows, if any.
 pub struct Boot {
     pub chain: String,
     pub ok: Option<bool>,
     pub problem: Option<Problem>,
+    /// Where each item of the first menu the chain's iPXE script showed leads.
+    pub menu: Vec<MenuItemOutcome>,
 }
 
-/// Boots `kind` (machine `i` of the matrix) when `spec` has a TFTP root.
-pub fn boot(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Boot, SetupError> {
-    let done = |chain: &str| Boot {
-        chain: chain.into(),
-        ok: None,
-        problem: None,
-    };
-    let (Some(_), Some(fw)) = (&spec.tftp_root, kind.firmware()) else {
-        return Ok(if spec.tftp_root.is_some() {
-            done("not emulated")
-        } else {
-            done("not run (no --tftp-root)")
-        });
-    };
+/// Boots machine `i` of the matrix as `fw`, with `keyboard` typed at its console: the
+/// transcript and the labels of the first menu an iPXE script showed.
+fn run_chain(
+    spec: &ServerSpec,
+    i: usize,
+    fw: Firmware,
+    keyboard: Keyboard,
+) -> Result<(Transcript, Option<Vec<String>>), SetupError> {
     let mut lan = Lan::new(build(spec)?);
     let client = Client {
         firmware: fw,
@@ -44,15 +42,68 @@ pub fn boot(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Boot, SetupError>
         disks: vec![debian_disk()],
         seed: 0x7a11_0000 + i as u32,
     };
-    let mut station = ChainClient::new(client, Duration::ZERO);
+    let mut station = ChainClient::with_keyboard(client, Duration::ZERO, keyboard);
     lan.run(&mut station as &mut dyn Station, Duration::from_secs(3600));
-    let t = station.finish(&lan);
+    let menu = station.first_menu().map(<[String]>::to_vec);
+    Ok((station.finish(&lan), menu))
+}
+
+/// One boot per item of the menu (`choose` given that item by the scripted keyboard), and
+/// what it came to. Only the first menu of the chain is followed: an item leading to
+/// another menu shows as waiting at that `choose`.
+fn follow_menu(
+    spec: &ServerSpec,
+    i: usize,
+    fw: Firmware,
+    labels: &[String],
+) -> Result<Vec<MenuItemOutcome>, SetupError> {
+    let mut out = Vec::new();
+    for label in labels {
+        let (t, _) = run_chain(spec, i, fw, Keyboard::new([Input::Item(label.clone())]))?;
+        let outcome = match &t.outcome {
+            Outcome::Booted { loader, .. } => format!("booted {loader}"),
+            Outcome::Failed {
+                step,
+                stage,
+                reason,
+                ..
+            } => format!("fails at step {step} ({stage}): {reason}"),
+        };
+        out.push(MenuItemOutcome {
+            item: label.clone(),
+            outcome,
+        });
+    }
+    Ok(out)
+}
+
+/// Boots `kind` (machine `i` of the matrix) when `spec` has a TFTP root.
+pub fn boot(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Boot, SetupError> {
+    let done = |chain: &str| Boot {
+        chain: chain.into(),
+        ok: None,
+        problem: None,
+        menu: Vec::new(),
+    };
+    let (Some(_), Some(fw)) = (&spec.tftp_root, kind.firmware()) else {
+        return Ok(if spec.tftp_root.is_some() {
+            done("not emulated")
+        } else {
+            done("not run (no --tftp-root)")
+        });
+    };
+    let (t, labels) = run_chain(spec, i, fw, Keyboard::default())?;
+    let menu = match &labels {
+        Some(labels) => follow_menu(spec, i, fw, labels)?,
+        None => Vec::new(),
+    };
     let firmware = Some(kind.name().to_string());
     Ok(match &t.outcome {
         Outcome::Booted { loader, .. } => Boot {
             chain: format!("booted {loader} in {} steps", t.steps.len()),
             ok: Some(true),
             problem: None,
+            menu,
         },
         Outcome::Failed {
             step,
@@ -94,6 +145,7 @@ pub fn boot(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Boot, SetupError>
                 chain: format!("failed at {stage}"),
                 ok: Some(false),
                 problem,
+                menu,
             }
         }
     })

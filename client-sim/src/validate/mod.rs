@@ -116,6 +116,7 @@ fn matrix(
             next_server: o.next_server,
             chain: b.chain,
             chain_ok: b.ok,
+            menu: b.menu,
         });
     }
     // A config that boots nothing says so once, not once per firmware.

@@ -18,6 +18,17 @@ pub struct Row {
     /// "booted ...", "failed at ...", or "not run" without a TFTP root.
     pub chain: String,
     pub chain_ok: Option<bool>,
+    /// Where each item of the first menu of the chain's iPXE script leads (one boot per
+    /// item); empty when the chain shows no menu.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub menu: Vec<MenuItemOutcome>,
+}
+
+/// One menu item and what choosing it came to.
+#[derive(Debug, Clone, Serialize)]
+pub struct MenuItemOutcome {
+    pub item: String,
+    pub outcome: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,6 +95,9 @@ impl Report {
                 r.next_server.map_or("-".to_string(), |a| a.to_string()),
                 r.chain
             );
+            for m in &r.menu {
+                let _ = writeln!(out, "  menu item {:<16} {}", m.item, m.outcome);
+            }
         }
         render_classes(&self.classes, &mut out);
         if self.problems.is_empty() {

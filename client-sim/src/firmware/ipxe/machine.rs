@@ -12,6 +12,7 @@ use std::time::Duration;
 use netbootd::wire::frame::Datagram;
 
 use super::dhcp::{DhcpSession, Lease};
+use super::keyboard::{self, Input, Keyboard};
 use super::packets::{Build, Identity};
 use super::script::{self, OptionSpec, Then};
 use super::settings::Settings;
@@ -56,6 +57,18 @@ pub struct Image {
     pub cmdline: Option<String>,
     /// When the download finished.
     pub at: Duration,
+    /// How many images iPXE had downloaded before this one (orders it among inputs).
+    #[serde(skip)]
+    pub seq: usize,
+}
+
+/// What a command waiting for input did with it (or without it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputEvent {
+    pub at: Duration,
+    /// How many images had been downloaded when it happened.
+    pub after_fetches: usize,
+    pub what: String,
 }
 
 /// How iPXE's run ended.
@@ -74,6 +87,13 @@ pub enum IpxeEnd {
     Returned { rc: i32, reason: String },
     /// A command waits for a key or a menu choice that never comes.
     WaitingForInput { command: String },
+    /// The scripted keyboard's next input cannot be given to the command waiting for it
+    /// (an item the menu lacks, a menu choice at `prompt`...): the scenario is wrong.
+    InputRefused {
+        command: String,
+        input: String,
+        reason: String,
+    },
     /// `shell` or `sanboot`: out of the script's hands.
     Stopped { command: String },
 }
@@ -122,6 +142,8 @@ enum Wait {
     Sleep {
         until: Duration,
         rc: i32,
+        /// What to log as input when it expires (a `choose` or `prompt` that timed out).
+        timed_out: Option<String>,
     },
     /// DHCP is done; `ifconf` still waits for the IPv6 configurator, which gives up at
     /// `until` on a segment without a router.
@@ -159,13 +181,31 @@ pub struct Ipxe {
     end: Option<IpxeEnd>,
     out: Vec<Datagram>,
     next_port: u16,
-    menus: Vec<(String, Vec<(String, bool)>)>,
+    menus: Vec<(String, Vec<MenuItem>)>,
+    /// What the person at the console types ([`keyboard`]).
+    keyboard: Keyboard,
+    /// The labels of the first menu `choose` showed, for `validate` to try each.
+    first_menu: Option<Vec<String>>,
+    /// What input did, in order.
+    inputs: Vec<InputEvent>,
+    /// Images downloaded so far (freed ones included).
+    fetches: usize,
     /// How long the IPv6 configurator runs with no router to answer, when modelled.
     ipv6_gives_up: Option<Duration>,
     /// When the running `ifconf`'s IPv6 configurator gives up.
     ipv6_until: Option<Duration>,
     /// The product version of a build from before v1.20, whose console differs.
     legacy_version: Option<String>,
+}
+
+/// One `item` of a menu (src/hci/commands/menu_cmd.c `item_exec`): a gap has no label.
+#[derive(Debug, Clone)]
+struct MenuItem {
+    label: Option<String>,
+    /// `--key`: the shortcut that chooses it at once.
+    key: Option<u32>,
+    /// `--default`: selected first when `choose` has no `--default`.
+    default: bool,
 }
 
 /// iPXE's IPv6 configurator on a segment without a router (no router advertisement ever
@@ -212,6 +252,10 @@ impl Ipxe {
             end: None,
             out: Vec::new(),
             menus: Vec::new(),
+            keyboard: Keyboard::default(),
+            first_menu: None,
+            inputs: Vec::new(),
+            fetches: 0,
             ipv6_gives_up: None,
             ipv6_until: None,
             legacy_version: None,
@@ -273,6 +317,17 @@ impl Ipxe {
         };
         self.say(now, format!("Features: {features}"));
         self.say(now, "Press Ctrl-B for the iPXE command line...");
+        // shell_banner (src/usr/autoboot.c): prompt() for Ctrl-B. Only a scripted Ctrl-B is
+        // taken here; other inputs are left for the script's own prompts and menus.
+        if let Some(Input::Key(key)) = self.keyboard.peek() {
+            if keyboard::key_code(key) == Some(keyboard::code::CTRL_B) {
+                self.keyboard.pop();
+                self.end = Some(IpxeEnd::Stopped {
+                    command: "shell (Ctrl-B at the banner)".into(),
+                });
+                return;
+            }
+        }
         self.banner_until = now + Duration::from_secs(2);
         self.wait = Wait::Banner;
     }
@@ -288,6 +343,26 @@ impl Ipxe {
     /// The DHCPACK iPXE configured itself from, once it has one.
     pub fn lease(&self) -> Option<&Lease> {
         self.settings.lease.as_ref()
+    }
+
+    /// Gives the scripted keyboard to this iPXE (what is left of it after an earlier one).
+    pub fn set_keyboard(&mut self, keyboard: Keyboard) {
+        self.keyboard = keyboard;
+    }
+
+    /// Takes back what is left of the scripted keyboard, for the next iPXE of the chain.
+    pub fn take_keyboard(&mut self) -> Keyboard {
+        std::mem::take(&mut self.keyboard)
+    }
+
+    /// What the console's input did (or its absence, at a timeout), in order.
+    pub fn inputs(&self) -> &[InputEvent] {
+        &self.inputs
+    }
+
+    /// The item labels of the first menu `choose` showed, if one was.
+    pub fn first_menu(&self) -> Option<&[String]> {
+        self.first_menu.as_deref()
     }
 
     pub fn images(&self) -> &[Image] {
@@ -357,8 +432,15 @@ impl Ipxe {
             }
             Wait::Dhcp { session, .. } => session.handle_timeout(now),
             Wait::Fetch { get, .. } => get.handle_timeout(now),
-            Wait::Sleep { until, rc } if now >= *until => {
+            Wait::Sleep {
+                until,
+                rc,
+                timed_out,
+            } if now >= *until => {
                 let rc = *rc;
+                if let Some(what) = timed_out.take() {
+                    self.log_input(now, what);
+                }
                 self.wait = Wait::None;
                 self.resume(now, rc);
                 return;
@@ -614,7 +696,9 @@ impl Ipxe {
             bytes,
             cmdline: then.cmdline.clone(),
             at: now,
+            seq: self.fetches,
         };
+        self.fetches += 1;
         self.images.push(image.clone());
         if then.select {
             self.selected = Some(name);
@@ -853,26 +937,11 @@ impl Ipxe {
                 self.wait = Wait::Sleep {
                     until: now + Duration::from_secs(secs),
                     rc: 0,
+                    timed_out: None,
                 };
                 None
             }
-            "prompt" => {
-                let p = script::parse_options(argv, &[("key", 'k', true), ("timeout", 't', true)])
-                    .ok()?;
-                if !p.args.is_empty() {
-                    self.say(now, p.args.join(" "));
-                }
-                match p.get("timeout").and_then(|t| t.parse::<u64>().ok()) {
-                    Some(ms) => {
-                        self.wait = Wait::Sleep {
-                            until: now + Duration::from_millis(ms),
-                            rc: rc::ETIMEDOUT,
-                        };
-                        None
-                    }
-                    None => self.stop_waiting("prompt"),
-                }
-            }
+            "prompt" => self.prompt(now, argv),
             "dhcp" | "ifconf" => {
                 self.start_dhcp(now, false);
                 None
@@ -903,55 +972,23 @@ impl Ipxe {
                     self.say(now, "Could not find menu: No such file or directory (https://ipxe.org/2d12618e)");
                     return Some(rc::ENOENT);
                 };
-                if let Some(label) = p.args.first() {
-                    if !p.flag("gap") {
-                        items.push((label.clone(), p.flag("default")));
+                // item_exec: a gap takes no label; every other item needs one.
+                let label = if p.flag("gap") {
+                    None
+                } else {
+                    match p.args.first() {
+                        Some(l) => Some(l.clone()),
+                        None => return Some(0),
                     }
-                }
+                };
+                items.push(MenuItem {
+                    label,
+                    key: p.get("key").and_then(keyboard::parse_key),
+                    default: p.flag("default"),
+                });
                 Some(0)
             }
-            "choose" => {
-                let p = script::parse_options(
-                    argv,
-                    &[
-                        ("menu", 'm', true),
-                        ("default", 'd', true),
-                        ("timeout", 't', true),
-                        ("retimeout", 'r', true),
-                        ("keep", 'k', false),
-                    ],
-                )
-                .ok()?;
-                let menu = p.get("menu").unwrap_or("").to_string();
-                let Some((_, items)) = self.menus.iter().find(|(n, _)| *n == menu).cloned() else {
-                    return Some(rc::ENOENT);
-                };
-                let Some(setting) = p.args.first().cloned() else {
-                    return Some(rc::EINVAL);
-                };
-                match p
-                    .get("timeout")
-                    .and_then(|t| t.parse::<u64>().ok())
-                    .filter(|t| *t > 0)
-                {
-                    Some(ms) => {
-                        let default = p
-                            .get("default")
-                            .map(str::to_string)
-                            .or_else(|| items.iter().find(|(_, d)| *d).map(|(l, _)| l.clone()))
-                            .or_else(|| items.first().map(|(l, _)| l.clone()));
-                        if let Some(d) = default {
-                            self.settings.user.insert(setting, d);
-                        }
-                        self.wait = Wait::Sleep {
-                            until: now + Duration::from_millis(ms),
-                            rc: 0,
-                        };
-                        None
-                    }
-                    None => self.stop_waiting("choose"),
-                }
-            }
+            "choose" => self.choose(now, argv),
             "imgfetch" | "module" | "initrd" | "kernel" | "imgselect" | "imgload" | "chain"
             | "imgexec" | "boot" => self.image_command(now, argv),
             "imgargs" => {
@@ -989,7 +1026,7 @@ impl Ipxe {
                 self.say(now, format!("{n} = {v}"));
                 Some(0)
             }
-            "read" => self.stop_waiting("read"),
+            "read" => self.read(now, argv),
             "shell" | "sanboot" | "sanhook" | "autoboot" | "login" => {
                 self.end = Some(IpxeEnd::Stopped {
                     command: argv.join(" "),
@@ -1001,6 +1038,233 @@ impl Ipxe {
                 Some(rc::ENOEXEC)
             }
         }
+    }
+
+    /// `choose [--menu M] [--default ITEM] [--timeout MS] [--keep] SETTING`
+    /// (src/hci/commands/menu_cmd.c `choose_exec`, src/hci/tui/menu_ui.c `show_menu`,
+    /// `menu_loop`). The selection starts on the first named item, moved to the `--default`
+    /// label when one matches, else to an item flagged `--default`. The scripted keyboard
+    /// picks an item by label, or presses keys: Enter takes the selection, Esc/Ctrl-C fail
+    /// with -ECANCELED, an item's `--key` takes that item, any key cancels the timeout. With
+    /// no input left, a timeout takes the selection when it expires (virtual time); without
+    /// one, the script waits forever. The chosen item's label is stored in SETTING, and the
+    /// menu is destroyed unless `--keep`.
+    fn choose(&mut self, now: Duration, argv: &[String]) -> Option<i32> {
+        let p = match script::parse_options(
+            argv,
+            &[
+                ("menu", 'm', true),
+                ("default", 'd', true),
+                ("timeout", 't', true),
+                ("retimeout", 'r', true),
+                ("keep", 'k', false),
+            ],
+        ) {
+            Ok(p) => p,
+            Err(message) => {
+                self.say(now, message);
+                return Some(rc::EINVAL);
+            }
+        };
+        let Some(setting) = p.args.first().cloned() else {
+            // parse_options (src/core/parseopt.c): print_usage, then -ERANGE.
+            self.say(now, "Usage:\n\n  choose <setting>");
+            return Some(rc::ERANGE);
+        };
+        let menu = p.get("menu").unwrap_or("").to_string();
+        let Some(position) = self.menus.iter().position(|(n, _)| *n == menu) else {
+            return Some(rc::ENOENT);
+        };
+        let items = if p.flag("keep") {
+            self.menus[position].1.clone()
+        } else {
+            self.menus.remove(position).1
+        };
+        let labels: Vec<String> = items.iter().filter_map(|i| i.label.clone()).collect();
+        // show_menu: "Menus with no named items cannot be selected from".
+        let Some(first) = labels.first().cloned() else {
+            return Some(rc::ENOENT);
+        };
+        if self.first_menu.is_none() {
+            self.first_menu = Some(labels.clone());
+        }
+        let mut selected = match p.get("default") {
+            Some(d) => labels.iter().find(|l| *l == d).cloned(),
+            None => items
+                .iter()
+                .filter(|i| i.default)
+                .filter_map(|i| i.label.clone())
+                .next_back(),
+        }
+        .unwrap_or(first);
+        // parse_timeout: 0 means no timeout.
+        let mut timeout = p
+            .get("timeout")
+            .and_then(|t| t.parse::<u64>().ok())
+            .filter(|t| *t > 0);
+        loop {
+            let Some(input) = self.keyboard.pop() else {
+                return match timeout {
+                    Some(ms) => {
+                        let what = format!("`choose` timed out after {ms} ms: took `{selected}`");
+                        self.settings.user.insert(setting, selected);
+                        self.wait = Wait::Sleep {
+                            until: now + Duration::from_millis(ms),
+                            rc: 0,
+                            timed_out: Some(what),
+                        };
+                        None
+                    }
+                    None => self.stop_waiting("choose"),
+                };
+            };
+            match &input {
+                Input::Item(label) => {
+                    if !labels.contains(label) {
+                        return self.refuse(
+                            "choose",
+                            &input,
+                            format!(
+                                "the menu has no item `{label}` (it has {})",
+                                labels.join(", ")
+                            ),
+                        );
+                    }
+                    selected = label.clone();
+                    break;
+                }
+                Input::Key(key) => {
+                    let Some(code) = keyboard::key_code(key) else {
+                        return self.refuse(
+                            "choose",
+                            &input,
+                            "a menu takes one key, not text".into(),
+                        );
+                    };
+                    timeout = None;
+                    match code {
+                        keyboard::code::ESC | keyboard::code::CTRL_C => {
+                            self.log_input(now, format!("`choose` cancelled by `{key}`"));
+                            return Some(rc::ECANCELED);
+                        }
+                        keyboard::code::CR | keyboard::code::LF => break,
+                        _ => {
+                            if let Some(item) = items.iter().find(|i| i.key == Some(code)) {
+                                if let Some(label) = &item.label {
+                                    selected = label.clone();
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.log_input(now, format!("`choose` took `{selected}`"));
+        self.settings.user.insert(setting, selected);
+        Some(0)
+    }
+
+    /// `prompt [--key KEY] [--timeout MS] [TEXT]` (src/usr/prompt.c `prompt`: -ETIMEDOUT
+    /// when no key comes, -ECANCELED for a key other than `--key`): the next scripted key
+    /// answers it (-ECANCELED when `--key` names another key); with no input
+    /// left, -ETIMEDOUT once the timeout passes, or a wait forever without one.
+    fn prompt(&mut self, now: Duration, argv: &[String]) -> Option<i32> {
+        let p = match script::parse_options(argv, &[("key", 'k', true), ("timeout", 't', true)]) {
+            Ok(p) => p,
+            Err(message) => {
+                self.say(now, message);
+                return Some(rc::EINVAL);
+            }
+        };
+        if !p.args.is_empty() {
+            self.say(now, p.args.join(" "));
+        }
+        let wanted = p.get("key").and_then(keyboard::parse_key);
+        match self.keyboard.pop() {
+            Some(input @ Input::Item(_)) => self.refuse(
+                "prompt",
+                &input,
+                "prompt waits for a key, not a menu item".into(),
+            ),
+            Some(Input::Key(key)) => {
+                let code = keyboard::key_code(&key).or_else(|| key.chars().next().map(u32::from));
+                let (code, what) = match wanted {
+                    Some(w) if code != Some(w) => (rc::ECANCELED, "not the key it waits for"),
+                    _ => (0, "goes on"),
+                };
+                self.log_input(now, format!("`prompt` got `{key}`: {what}"));
+                Some(code)
+            }
+            None => match p
+                .get("timeout")
+                .and_then(|t| t.parse::<u64>().ok())
+                .filter(|t| *t > 0)
+            {
+                Some(ms) => {
+                    self.wait = Wait::Sleep {
+                        until: now + Duration::from_millis(ms),
+                        rc: rc::ETIMEDOUT,
+                        timed_out: Some(format!("`prompt` timed out after {ms} ms")),
+                    };
+                    None
+                }
+                None => self.stop_waiting("prompt"),
+            },
+        }
+    }
+
+    /// `read SETTING` (src/hci/commands/nvo_cmd.c `read_exec`, readline with the current
+    /// value as the default): the next scripted input is the line typed; Enter alone keeps
+    /// the current value, Esc/Ctrl-C fail with -ECANCELED.
+    fn read(&mut self, now: Duration, argv: &[String]) -> Option<i32> {
+        let Some(setting) = argv.get(1).cloned() else {
+            // parse_options (src/core/parseopt.c): print_usage, then -ERANGE.
+            self.say(now, "Usage:\n\n  read <setting>");
+            return Some(rc::ERANGE);
+        };
+        match self.keyboard.pop() {
+            Some(input @ Input::Item(_)) => self.refuse(
+                "read",
+                &input,
+                "read waits for a line of text, not a menu item".into(),
+            ),
+            Some(Input::Key(text)) => match keyboard::key_code(&text) {
+                Some(keyboard::code::ESC | keyboard::code::CTRL_C) => {
+                    self.log_input(now, format!("`read {setting}` cancelled by `{text}`"));
+                    Some(rc::ECANCELED)
+                }
+                Some(keyboard::code::CR | keyboard::code::LF) if text.len() > 1 => {
+                    self.log_input(now, format!("`read {setting}` kept its value"));
+                    Some(0)
+                }
+                _ => {
+                    self.log_input(now, format!("`read {setting}` got `{text}`"));
+                    self.settings.user.insert(setting, text);
+                    Some(0)
+                }
+            },
+            None => self.stop_waiting("read"),
+        }
+    }
+
+    /// Notes what the console's input (or its absence) did, for the transcript: after how
+    /// many downloads, so the chain can put it between the right steps.
+    fn log_input(&mut self, at: Duration, what: String) {
+        self.inputs.push(InputEvent {
+            at,
+            after_fetches: self.fetches,
+            what,
+        });
+    }
+
+    fn refuse(&mut self, command: &str, input: &Input, reason: String) -> Option<i32> {
+        self.end = Some(IpxeEnd::InputRefused {
+            command: command.into(),
+            input: input.text(),
+            reason,
+        });
+        None
     }
 
     fn stop_waiting(&mut self, command: &str) -> Option<i32> {

@@ -3,6 +3,7 @@
 //! language. Facts and sources: firmware.md section B.
 
 pub mod dhcp;
+pub mod keyboard;
 pub mod machine;
 pub mod packets;
 pub mod script;
