@@ -93,40 +93,7 @@ pub fn mib(n: usize) -> String {
 }
 
 pub fn describe(content: &Content) -> String {
-    let bytes = content.bytes();
-    match content.image().clone() {
-        Image::Efi {
-            machine, program, ..
-        } => {
-            let arch = match machine {
-                Machine::X64 => "x86_64",
-                Machine::Ia32 => "IA32",
-                Machine::Aarch64 => "AArch64",
-                Machine::Arm => "ARM",
-                Machine::RiscV64 => "RISC-V",
-                Machine::Other(_) => "unknown-arch",
-            };
-            let what = match program {
-                Program::Ipxe => "iPXE",
-                Program::Refind => "rEFInd",
-                Program::Unknown => "EFI application",
-            };
-            format!("{arch} EFI, {what}")
-        }
-        Image::IpxeScript => "iPXE script".into(),
-        Image::Pe { .. } => "PE image, not EFI".into(),
-        Image::Raw {
-            program: Program::Ipxe,
-        } => "BIOS iPXE".into(),
-        Image::Raw { .. }
-            if bytes
-                .iter()
-                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) =>
-        {
-            "text".into()
-        }
-        Image::Raw { .. } => "raw".into(),
-    }
+    content.image().describe(content.bytes())
 }
 
 /// What a failure's "what to change" needs from the server, worked out once the run is over

@@ -72,6 +72,46 @@ pub enum Image {
 /// EFI subsystems (IMAGE_SUBSYSTEM_EFI_*).
 const EFI_SUBSYSTEMS: [u16; 4] = [10, 11, 12, 13];
 
+impl Image {
+    /// What the file is, in the words `bootsim boot` and `bootsim audit` print (`x86_64 EFI,
+    /// iPXE`, `iPXE script`, `text`, ...); `bytes` is what is kept of it, to tell text.
+    pub fn describe(&self, bytes: &[u8]) -> String {
+        match self {
+            Image::Efi {
+                machine, program, ..
+            } => {
+                let arch = match machine {
+                    Machine::X64 => "x86_64",
+                    Machine::Ia32 => "IA32",
+                    Machine::Aarch64 => "AArch64",
+                    Machine::Arm => "ARM",
+                    Machine::RiscV64 => "RISC-V",
+                    Machine::Other(_) => "unknown-arch",
+                };
+                let what = match program {
+                    Program::Ipxe => "iPXE",
+                    Program::Refind => "rEFInd",
+                    Program::Unknown => "EFI application",
+                };
+                format!("{arch} EFI, {what}")
+            }
+            Image::IpxeScript => "iPXE script".into(),
+            Image::Pe { .. } => "PE image, not EFI".into(),
+            Image::Raw {
+                program: Program::Ipxe,
+            } => "BIOS iPXE".into(),
+            Image::Raw { .. }
+                if bytes
+                    .iter()
+                    .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) =>
+            {
+                "text".into()
+            }
+            Image::Raw { .. } => "raw".into(),
+        }
+    }
+}
+
 /// Identifies `bytes`. Never fails: what is not recognised is `Raw`.
 pub fn identify(bytes: &[u8]) -> Image {
     let mut signatures = Signatures::default();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::identify::{identify as identify_image, Image, Machine, Program};
+use crate::identify::{identify as identify_image, Image, Machine};
 
 use super::flows::Transfer;
 
@@ -35,44 +35,13 @@ pub fn list(p: &[usize]) -> String {
 
 /// What a fetched file is, as `bootsim boot` prints it.
 pub fn describe(bytes: &[u8]) -> String {
-    match identify_image(bytes) {
-        Image::Efi {
-            machine, program, ..
-        } => {
-            let arch = match machine {
-                Machine::X64 => "x86_64",
-                Machine::Ia32 => "IA32",
-                Machine::Aarch64 => "AArch64",
-                Machine::Arm => "ARM",
-                Machine::RiscV64 => "RISC-V",
-                Machine::Other(_) => "unknown-arch",
-            };
-            let what = match program {
-                Program::Ipxe => "iPXE",
-                Program::Refind => "rEFInd",
-                Program::Unknown => "EFI application",
-            };
-            format!("{arch} EFI, {what}")
-        }
-        Image::IpxeScript => "iPXE script".into(),
-        Image::Pe { .. } => "PE image, not EFI".into(),
-        Image::Raw {
-            program: Program::Ipxe,
-        } => "BIOS iPXE".into(),
-        Image::Raw { .. }
-            if bytes
-                .iter()
-                .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace()) =>
-        {
-            "text".into()
-        }
-        Image::Raw { .. } => "raw".into(),
-    }
+    identify_image(bytes).describe(bytes)
 }
 
 pub fn looks_like_ipxe(t: &Transfer) -> bool {
     let name = t.file.to_ascii_lowercase();
-    describe(&t.content()).contains("iPXE") && !describe(&t.content()).contains("script")
+    let what = describe(&t.content());
+    what.contains("iPXE") && !what.contains("script")
         || name.contains("ipxe") && !name.ends_with(".ipxe")
         || name.contains("undionly")
 }

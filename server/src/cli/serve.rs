@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use netbootd::control::commands::Control;
 use netbootd::control::stats::Statistics;
 use netbootd::dhcp::engine::Engine;
+use netbootd::dhcp::journal;
 use netbootd::dhcp::lease::{Durability, LeaseTable, Memfile};
 use netbootd::dhcp::service::{DhcpService, Stats};
 use netbootd::dhcp::stats::{self as dhcp_stats, Shared};
@@ -435,7 +436,7 @@ async fn start_dhcp(
     if let Ok(mut s) = statistics.lock() {
         dhcp_stats::initialise(&mut s, engine.config(), engine.leases());
     }
-    config_complete(engine.config());
+    journal::config_complete(engine.config());
     let capture = match &args.pcap {
         Some(path) => {
             let file =
@@ -530,6 +531,33 @@ fn lease_file_cleanup(service: &DhcpService) {
     }
 }
 
+/// SIGHUP: the configuration file again, as Kea re-reads it; a broken one is refused and the
+/// old one serves on. Through the control channel when there is one, so config-get and the
+/// statistics follow; the file is read and checked once either way.
+fn reload(args: &ServeArgs, service: Option<&DhcpService>, control: Option<&Control>) {
+    let Some(service) = service else {
+        tracing::info!("SIGHUP: no DHCP configuration to reload");
+        return;
+    };
+    if let Some(control) = control {
+        if let Err(a) = control.reload() {
+            reload_failed(args, &a.text.unwrap_or_default());
+        }
+        return;
+    }
+    match load(args) {
+        Ok(config) => {
+            if let Ok(mut engine) = service.engine.lock() {
+                match engine.reconfigure(Arc::new(config)) {
+                    Ok(()) => journal::config_complete(engine.config()),
+                    Err(e) => reload_failed(args, &e.to_string()),
+                }
+            }
+        }
+        Err(e) => reload_failed(args, &e),
+    }
+}
+
 /// A SIGHUP whose configuration was refused; the old one serves on (Kea's
 /// DHCP4_DYNRECONF_FAIL).
 fn reload_failed(args: &ServeArgs, why: &str) {
@@ -542,16 +570,6 @@ fn reload_failed(args: &ServeArgs, why: &str) {
         logger = "kea-dhcp4.dhcp4",
         id = "DHCP4_DYNRECONF_FAIL",
         "dynamic server reconfiguration failed with file: {file}: {why}"
-    );
-}
-
-/// DHCP4_CONFIG_COMPLETE, as Kea logs it when a configuration is in force.
-pub fn config_complete(config: &Config) {
-    tracing::info!(
-        logger = "kea-dhcp4.dhcp4",
-        id = "DHCP4_CONFIG_COMPLETE",
-        "DHCPv4 server has completed configuration: added IPv4 subnets: {}; DDNS: disabled",
-        config.subnets.len()
     );
 }
 
@@ -571,27 +589,7 @@ async fn signals(
     let (mut since_reclaim, mut since_flush, mut since_lfc) = (0u32, 0u32, 0u32);
     loop {
         tokio::select! {
-            _ = hup.recv() => match (service, load(args)) {
-                (None, _) => tracing::info!("SIGHUP: no DHCP configuration to reload"),
-                (Some(_), _) if control.is_some() => {
-                    // Through the control channel, so config-get and the statistics follow.
-                    if let Some(control) = control {
-                        match control.reload() {
-                            Ok(_) => {}
-                            Err(a) => reload_failed(args, &a.text.unwrap_or_default()),
-                        }
-                    }
-                }
-                (Some(service), Ok(config)) => {
-                    if let Ok(mut engine) = service.engine.lock() {
-                        match engine.reconfigure(Arc::new(config)) {
-                            Ok(()) => config_complete(engine.config()),
-                            Err(e) => reload_failed(args, &e.to_string()),
-                        }
-                    }
-                }
-                (Some(_), Err(e)) => reload_failed(args, &e),
-            },
+            _ = hup.recv() => reload(args, service, control),
             _ = tick.tick() => {
                 let Some(service) = service else { continue };
                 let Ok((timers, lfc_interval)) = service.engine.lock().map(|e| {

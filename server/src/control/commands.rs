@@ -348,12 +348,7 @@ impl Control {
         if let Ok(mut t) = self.reloaded.lock() {
             *t = std::time::Instant::now();
         }
-        tracing::info!(
-            logger = "kea-dhcp4.dhcp4",
-            id = "DHCP4_CONFIG_COMPLETE",
-            "DHCPv4 server has completed configuration: added IPv4 subnets: {}; DDNS: disabled",
-            config.subnets.len()
-        );
+        crate::dhcp::journal::config_complete(&config);
         Ok(Answer::ok("Configuration successful."))
     }
 

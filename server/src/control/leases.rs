@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::commands::Answer;
 use crate::dhcp::engine::EngineError;
-use crate::dhcp::lease::{Lease, LeaseState};
+use crate::dhcp::lease::{hex_colons, Lease, LeaseState};
 use crate::dhcp::service::DhcpService;
 use crate::dhcp::stats::Cause;
 use crate::kea::model::Config;
@@ -44,13 +44,13 @@ pub fn lease_json(lease: &Lease) -> Value {
     m.insert("fqdn-fwd".into(), json!(lease.fqdn_fwd));
     m.insert("fqdn-rev".into(), json!(lease.fqdn_rev));
     m.insert("hostname".into(), json!(lease.hostname));
-    m.insert("hw-address".into(), json!(hex(&lease.hwaddr)));
+    m.insert("hw-address".into(), json!(hex_colons(&lease.hwaddr)));
     m.insert("ip-address".into(), json!(lease.address.to_string()));
     m.insert("state".into(), json!(lease.state.code()));
     m.insert("subnet-id".into(), json!(lease.subnet_id));
     m.insert("valid-lft".into(), json!(lease.valid_lifetime));
     if let Some(id) = &lease.client_id {
-        m.insert("client-id".into(), json!(hex(id)));
+        m.insert("client-id".into(), json!(hex_colons(id)));
     }
     if let Some(ctx) = lease.user_context.as_deref() {
         if let Ok(v) = serde_json::from_str::<Value>(ctx) {
@@ -58,14 +58,6 @@ pub fn lease_json(lease: &Lease) -> Value {
         }
     }
     Value::Object(m)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// "52:54:00:00:00:05" (or without separators) as bytes.

@@ -6,23 +6,18 @@
 use std::net::SocketAddrV4;
 
 use super::engine::{Silence, ACK, DECLINE, DISCOVER, INFORM, NAK, OFFER, RELEASE, REQUEST};
+use super::lease::hex_colons;
 use crate::wire::dhcp::Message;
 
 /// `[hwtype=1 52:54:00:00:00:05], cid=[01:52:...], tid=0x1d2c` (Pkt4::makeLabel).
 pub fn label(msg: &Message) -> String {
-    let hex = |b: &[u8]| {
-        b.iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    };
     let cid = msg
         .option(61)
-        .map_or_else(|| "no info".to_string(), |c| hex(&c));
+        .map_or_else(|| "no info".to_string(), |c| hex_colons(&c));
     format!(
         "[hwtype={} {}], cid=[{cid}], tid=0x{:x}",
         msg.htype,
-        hex(msg.hwaddr()),
+        hex_colons(msg.hwaddr()),
         msg.xid
     )
 }
@@ -156,5 +151,15 @@ pub fn parse_failed(from: impl std::fmt::Display, iface: &str, reason: &str) {
         logger = "kea-dhcp4.bad-packets",
         id = "DHCP4_PACKET_DROP_0001",
         "failed to parse packet from {from} to (this server), received over interface {iface}, reason: {reason}"
+    );
+}
+
+/// A configuration is in force (DHCP4_CONFIG_COMPLETE, at start, reload and config-set).
+pub fn config_complete(config: &crate::kea::model::Config) {
+    tracing::info!(
+        logger = "kea-dhcp4.dhcp4",
+        id = "DHCP4_CONFIG_COMPLETE",
+        "DHCPv4 server has completed configuration: added IPv4 subnets: {}; DDNS: disabled",
+        config.subnets.len()
     );
 }

@@ -120,8 +120,9 @@ impl Pattern {
     }
 }
 
-/// Broken-down time: local (the server's zone, as %D) or UTC.
-fn broken_down(t: SystemTime, local: bool) -> (i64, u32, u32, u32, u32, u32, u32) {
+/// Broken-down time: local (the server's zone, as %D) or UTC: year, month, day, hour,
+/// minute, second, microsecond.
+pub fn broken_down(t: SystemTime, local: bool) -> (i64, u32, u32, u32, u32, u32, u32) {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs() as i64
         + if local {

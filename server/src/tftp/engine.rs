@@ -239,13 +239,6 @@ impl TftpEngine {
         bytes: &[u8],
     ) -> Vec<Outgoing> {
         self.stats.requests += 1;
-        let reply = |packet: Packet| {
-            vec![Outgoing {
-                src_port: port,
-                dst: from,
-                packet,
-            }]
-        };
         let request = match Packet::decode(bytes).map(Request::from_packet) {
             Ok(Some(r)) => r,
             // Not a request (a stray DATA or ACK to the listening port): tftpd-hpa ignores it.
@@ -256,15 +249,7 @@ impl TftpEngine {
                     message: "Illegal TFTP operation".into(),
                     reason: format!("malformed request: {e}"),
                 };
-                self.stats.refused += 1;
-                let packet = refused.packet();
-                self.events.push(Event::Refused {
-                    client: from,
-                    port,
-                    file: String::new(),
-                    refused,
-                });
-                return reply(packet);
+                return self.refuse(from, port, String::new(), refused);
             }
         };
         let asked = String::from_utf8_lossy(&request.filename)
@@ -289,18 +274,31 @@ impl TftpEngine {
                 );
                 self.settle(port, sends)
             }
-            Err(refused) => {
-                self.stats.refused += 1;
-                let packet = refused.packet();
-                self.events.push(Event::Refused {
-                    client: from,
-                    port,
-                    file: asked,
-                    refused,
-                });
-                reply(packet)
-            }
+            Err(refused) => self.refuse(from, port, asked, refused),
         }
+    }
+
+    /// Answers a request with the ERROR of its refusal, from `port`, and records why.
+    fn refuse(
+        &mut self,
+        from: SocketAddr,
+        port: u16,
+        file: String,
+        refused: Refused,
+    ) -> Vec<Outgoing> {
+        self.stats.refused += 1;
+        let packet = refused.packet();
+        self.events.push(Event::Refused {
+            client: from,
+            port,
+            file,
+            refused,
+        });
+        vec![Outgoing {
+            src_port: port,
+            dst: from,
+            packet,
+        }]
     }
 
     /// Admits `request` (tftpd-hpa's rules, then the caps) and opens its session.
