@@ -6,6 +6,7 @@ pub mod content;
 pub mod disk;
 pub mod firmware;
 pub mod identify;
+pub mod junit;
 pub mod net;
 pub mod qemu;
 pub mod recipe;

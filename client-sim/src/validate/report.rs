@@ -1,5 +1,5 @@
 //! What `bootsim validate` found, as data (serialized for `--json`), as text for a terminal
-//! and as JUnit XML for CI: the matrix rows, each class's verdict per firmware, the problems.
+//! and (in `crate::junit`) JUnit XML for CI: the matrix rows, each class's verdict per firmware, the problems.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -119,59 +119,6 @@ impl Report {
                 p.message
             );
         }
-        out
-    }
-
-    /// JUnit: one testcase per firmware, one for the config as a whole.
-    pub fn junit(&self) -> String {
-        let esc = |t: &str| {
-            t.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', "&quot;")
-        };
-        let mut cases = Vec::new();
-        for r in &self.rows {
-            let errs: Vec<&Problem> = self
-                .problems
-                .iter()
-                .filter(|p| {
-                    p.severity == Severity::Error && p.firmware.as_deref() == Some(&r.firmware)
-                })
-                .collect();
-            cases.push((r.firmware.clone(), errs));
-        }
-        let general: Vec<&Problem> = self
-            .problems
-            .iter()
-            .filter(|p| p.severity == Severity::Error && p.firmware.is_none())
-            .collect();
-        cases.push(("config".into(), general));
-        let failures = cases.iter().filter(|(_, e)| !e.is_empty()).count();
-        let mut out = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"bootsim validate {}\" tests=\"{}\" failures=\"{failures}\">\n",
-            esc(&self.config),
-            cases.len()
-        );
-        for (name, errs) in cases {
-            if errs.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "  <testcase classname=\"validate\" name=\"{}\"/>",
-                    esc(&name)
-                );
-            } else {
-                let text: Vec<String> = errs.iter().map(|p| p.message.clone()).collect();
-                let _ = writeln!(
-                    out,
-                    "  <testcase classname=\"validate\" name=\"{}\">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
-                    esc(&name),
-                    esc(&text[0]),
-                    esc(&text.join("\n"))
-                );
-            }
-        }
-        out.push_str("</testsuite>\n");
         out
     }
 }

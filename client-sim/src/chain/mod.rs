@@ -7,6 +7,12 @@
 
 use std::time::Duration;
 
+mod diagnose;
+mod firmware;
+mod retransmits;
+
+pub use firmware::Firmware;
+
 use crate::content::Content;
 use crate::disk::Disk;
 use crate::firmware::ipxe::keyboard::Keyboard;
@@ -16,57 +22,12 @@ use crate::firmware::refind::{self, RefindEnd};
 use crate::firmware::uefi_pxe::packets::{Arch, Identity as PxeIdentity, Undi};
 use crate::firmware::uefi_pxe::{PxeError, UefiPxe};
 use crate::identify::{Image, Machine, Program};
-use crate::net::lan::{ServerNote, Station};
+use crate::net::lan::Station;
 use crate::net::Network;
-use crate::transcript::{Outcome, Step, Transcript};
+use crate::transcript::{Classes, DhcpClient, Download, Outcome, Stage, StepKind, Transcript};
+use diagnose::{Change, Diagnosis, Window};
 use netbootd::wire::frame::Datagram;
-
-/// The firmware a client starts with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Firmware {
-    UefiX64,
-    UefiIa32,
-    UefiArm64,
-    Bios,
-    IpxeEfi,
-    IpxeBios,
-}
-
-impl Firmware {
-    pub fn parse(name: &str) -> Option<Firmware> {
-        Some(match name {
-            "uefi-x64" => Firmware::UefiX64,
-            "uefi-ia32" => Firmware::UefiIa32,
-            "uefi-arm64" => Firmware::UefiArm64,
-            "bios" => Firmware::Bios,
-            "ipxe-efi" => Firmware::IpxeEfi,
-            "ipxe-bios" => Firmware::IpxeBios,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Firmware::UefiX64 => "uefi-x64",
-            Firmware::UefiIa32 => "uefi-ia32",
-            Firmware::UefiArm64 => "uefi-arm64",
-            Firmware::Bios => "bios",
-            Firmware::IpxeEfi => "ipxe-efi",
-            Firmware::IpxeBios => "ipxe-bios",
-        }
-    }
-
-    /// The EFI machine this firmware runs images for (None: BIOS).
-    pub fn machine(self) -> Option<Machine> {
-        match self {
-            Firmware::UefiX64 | Firmware::IpxeEfi => Some(Machine::X64),
-            Firmware::UefiIa32 => Some(Machine::Ia32),
-            Firmware::UefiArm64 => Some(Machine::Aarch64),
-            Firmware::Bios | Firmware::IpxeBios => None,
-        }
-    }
-}
+use retransmits::Retransmits;
 
 /// One machine.
 #[derive(Debug, Clone)]
@@ -84,42 +45,8 @@ const LOOP_ROUNDS: usize = 3;
 /// Virtual time a stage may take before the run is cut.
 const STAGE_LIMIT: Duration = Duration::from_secs(600);
 
-pub fn mib(n: usize) -> String {
-    if n >= 1 << 20 {
-        format!("{:.1} MiB", n as f64 / (1 << 20) as f64)
-    } else {
-        format!("{n} bytes")
-    }
-}
-
-pub fn describe(content: &Content) -> String {
-    content.image().describe(content.bytes())
-}
-
-/// What a failure's "what to change" needs from the server, worked out once the run is over
-/// (the server's decisions are only known to the network, not to the client).
-#[derive(Debug, Clone)]
-enum Change {
-    Text(String),
-    /// The DHCP answer in `window` had no boot file for this architecture.
-    NoBootFile {
-        arch: u16,
-        window: (Duration, Duration),
-    },
-    /// iPXE was handed iPXE again: name the class that gave the file.
-    Loop {
-        window: (Duration, Duration),
-    },
-    /// iPXE got no boot file.
-    IpxeNoFile {
-        arch: u16,
-        window: (Duration, Duration),
-        server: std::net::Ipv4Addr,
-    },
-}
-
 /// The stage running now.
-enum Stage {
+enum Running {
     Pxe {
         machine: Box<UefiPxe>,
         arch: Arch,
@@ -139,10 +66,10 @@ enum Stage {
 pub struct ChainClient {
     client: Client,
     retransmits: Retransmits,
-    stage: Stage,
+    stage: Running,
     t: Transcript,
     /// DHCP steps whose classes are filled in from the server's notes at the end.
-    dhcp_windows: Vec<(usize, (Duration, Duration))>,
+    dhcp_windows: Vec<(usize, Window)>,
     change: Option<Change>,
     now: Duration,
     /// The version of the iPXE build about to start, when it is one from before v1.20.
@@ -164,7 +91,7 @@ impl ChainClient {
         let t = Transcript::new(client.firmware.name(), client.mac);
         let mut c = ChainClient {
             retransmits: Retransmits::default(),
-            stage: Stage::Done,
+            stage: Running::Done,
             t,
             dhcp_windows: Vec::new(),
             change: None,
@@ -177,6 +104,12 @@ impl ChainClient {
         match c.client.firmware {
             Firmware::IpxeEfi => c.start_ipxe(now, Build::EfiX64, 0),
             Firmware::IpxeBios => c.start_ipxe(now, Build::BiosUndi, 0),
+            Firmware::UefiHttp => c.fail(
+                Stage::Start,
+                "UEFI HTTP boot is not emulated by bootsim's chain (validate shows its offer)"
+                    .into(),
+                None,
+            ),
             _ => c.start_pxe(now),
         }
         c
@@ -191,13 +124,8 @@ impl ChainClient {
         self.first_menu.as_deref()
     }
 
-    fn step(&mut self, stage: &str, at: Duration, detail: String) {
-        self.t.steps.push(Step {
-            number: self.t.steps.len() + 1,
-            stage: stage.into(),
-            at,
-            detail,
-        });
+    fn step(&mut self, at: Duration, kind: StepKind) {
+        self.t.push(at, kind);
     }
 
     fn console(&mut self, source: &str, lines: impl IntoIterator<Item = (Duration, String)>) {
@@ -206,15 +134,15 @@ impl ChainClient {
         }
     }
 
-    fn fail(&mut self, stage: &str, reason: String, change: Option<Change>) {
+    fn fail(&mut self, stage: Stage, reason: String, change: Option<Change>) {
         self.t.outcome = Outcome::Failed {
             step: self.t.steps.len() + 1,
-            stage: stage.into(),
+            stage,
             reason,
             change: None,
         };
         self.change = change;
-        self.stage = Stage::Done;
+        self.stage = Running::Done;
     }
 
     fn start_pxe(&mut self, now: Duration) {
@@ -242,7 +170,7 @@ impl ChainClient {
         };
         let mut machine = UefiPxe::new(id, c.seed, Duration::from_millis(300));
         machine.start(now);
-        self.stage = Stage::Pxe {
+        self.stage = Running::Pxe {
             machine: Box::new(machine),
             arch,
             start: now,
@@ -257,7 +185,7 @@ impl ChainClient {
                 .map(|(_, w)| *w)
                 .unwrap_or_default();
             return self.fail(
-                "iPXE DHCP",
+                Stage::IpxeDhcp,
                 format!("chainload loop: iPXE was handed iPXE {round} times"),
                 Some(Change::Loop { window }),
             );
@@ -281,7 +209,7 @@ impl ChainClient {
         }
         machine.set_keyboard(std::mem::take(&mut self.keyboard));
         machine.start(now);
-        self.stage = Stage::Ipxe {
+        self.stage = Running::Ipxe {
             machine: Box::new(machine),
             build,
             round,
@@ -293,26 +221,26 @@ impl ChainClient {
     fn advance(&mut self, now: Duration) {
         self.now = now;
         let finished = match &self.stage {
-            Stage::Pxe { machine, .. } => Station::finished(machine.as_ref()),
-            Stage::Ipxe { machine, .. } => machine.finished(),
-            Stage::Done => false,
+            Running::Pxe { machine, .. } => Station::finished(machine.as_ref()),
+            Running::Ipxe { machine, .. } => machine.finished(),
+            Running::Done => false,
         };
         if !finished {
             return;
         }
-        match std::mem::replace(&mut self.stage, Stage::Done) {
-            Stage::Pxe {
+        match std::mem::replace(&mut self.stage, Running::Done) {
+            Running::Pxe {
                 machine,
                 arch,
                 start,
             } => self.pxe_done(now, *machine, arch, start),
-            Stage::Ipxe {
+            Running::Ipxe {
                 machine,
                 build,
                 round,
                 start,
             } => self.ipxe_done(now, *machine, build, round, start),
-            Stage::Done => {}
+            Running::Done => {}
         }
     }
 
@@ -324,7 +252,11 @@ impl ChainClient {
             .collect();
         self.console("firmware", console);
         let Some(outcome) = pxe.outcome().cloned() else {
-            return self.fail("PXE", "the firmware did not finish in time".into(), None);
+            return self.fail(
+                Stage::Pxe,
+                "the firmware did not finish in time".into(),
+                None,
+            );
         };
         let window = (start, now);
         let nbp = match outcome {
@@ -338,69 +270,68 @@ impl ChainClient {
                 };
                 let (stage, change) = match &e {
                     PxeError::E16 | PxeError::E53 => (
-                        "PXE DHCP",
+                        Stage::PxeDhcp,
                         Some(Change::NoBootFile {
                             arch: arch.code(),
                             window,
                         }),
                     ),
-                    PxeError::E07(text) if text.contains("NAK") => (
-                        "PXE DHCP",
-                        Some(Change::Text(
-                            "the server refused the address it had offered (DHCPNAK): another \
-                             client took it first; the pool may be too small for this many \
-                             machines"
-                                .into(),
-                        )),
-                    ),
-                    PxeError::E18 => (
-                        "PXE DHCP",
-                        Some(Change::Text(
-                            "no DHCP server answered: check interfaces-config and the subnet"
-                                .into(),
-                        )),
-                    ),
-                    PxeError::E23(text) if text.contains("error 1") => (
-                        "TFTP NBP",
-                        Some(Change::Text(
-                            "the boot file named by the server is not in the TFTP root".into(),
-                        )),
-                    ),
-                    _ => ("PXE", None),
+                    PxeError::E07(text) if text.contains("NAK") => {
+                        (Stage::PxeDhcp, Some(Change::Nak))
+                    }
+                    PxeError::E18 => (Stage::PxeDhcp, Some(Change::NoServer)),
+                    PxeError::E23(text) if text.contains("error 1") => {
+                        (Stage::TftpNbp, Some(Change::NbpMissing))
+                    }
+                    _ => (Stage::Pxe, None),
                 };
-                if stage == "TFTP NBP" {
-                    self.dhcp_step("PXE DHCP", start, window, None, None);
+                if stage == Stage::TftpNbp {
+                    self.dhcp_step(DhcpClient::Firmware, start, window, None, None, None);
                 }
                 return self.fail(stage, e.to_string(), change);
             }
         };
-        self.dhcp_step("PXE DHCP", start, window, Some(nbp.station), None);
+        self.dhcp_step(
+            DhcpClient::Firmware,
+            start,
+            window,
+            Some(nbp.station),
+            None,
+            Some(nbp.name.clone()),
+        );
         self.step(
-            "TFTP NBP",
             now,
-            format!(
-                "{} from {}: {} ({})",
-                nbp.name,
-                nbp.server,
-                mib(nbp.bytes.len()),
-                describe(&nbp.bytes)
-            ),
+            StepKind::Nbp(Download {
+                source: nbp.name.clone(),
+                name: nbp.server.to_string(),
+                size: nbp.bytes.len(),
+                content: nbp.bytes.describe(),
+            }),
         );
         self.after_download(now, &nbp.name, &nbp.bytes, 0);
     }
 
+    /// A DHCP step; its classes are filled in by [`ChainClient::finish`].
     fn dhcp_step(
         &mut self,
-        stage: &str,
+        client: DhcpClient,
         at: Duration,
-        window: (Duration, Duration),
-        address: Option<std::net::Ipv4Addr>,
+        window: Window,
+        lease: Option<std::net::Ipv4Addr>,
+        server: Option<std::net::Ipv4Addr>,
         file: Option<String>,
     ) {
-        let address = address.map_or("?".to_string(), |a| a.to_string());
-        let file = file.map(|f| format!(", file {f}")).unwrap_or_default();
         self.dhcp_windows.push((self.t.steps.len(), window));
-        self.step(stage, at, format!("{address} leased{file}"));
+        self.step(
+            at,
+            StepKind::Dhcp {
+                client,
+                lease,
+                server,
+                classes: Classes::Unknown,
+                file,
+            },
+        );
     }
 
     /// The firmware (or iPXE) is about to start `bytes`: what happens depends on what it is.
@@ -420,16 +351,16 @@ impl ChainClient {
                         _ => 0x0007,
                     };
                     return self.fail(
-                        "start NBP",
+                        Stage::StartNbp,
                         format!(
                             "{name} is a {} image; this {} firmware cannot start it (EFI_UNSUPPORTED)",
-                            describe(bytes),
+                            bytes.describe(),
                             fw.name()
                         ),
-                        Some(Change::Text(format!(
-                            "serve a {} build to client-system {arch:#06x}: add a class for it",
-                            want.efi_suffix()
-                        ))),
+                        Some(Change::WrongArch {
+                            suffix: want.efi_suffix(),
+                            arch,
+                        }),
                     );
                 }
                 match program {
@@ -438,10 +369,10 @@ impl ChainClient {
                         self.start_ipxe(now, Build::EfiX64, round + 1);
                     }
                     _ => self.fail(
-                        "start NBP",
+                        Stage::StartNbp,
                         format!(
                             "{name} ({}) is not a boot stage bootsim emulates",
-                            describe(bytes)
+                            bytes.describe()
                         ),
                         None,
                     ),
@@ -457,16 +388,14 @@ impl ChainClient {
                 self.start_ipxe(now, Build::BiosUndi, round + 1);
             }
             (_, None) => self.fail(
-                "start NBP",
-                format!("{name} ({}) is not a BIOS iPXE image", describe(bytes)),
+                Stage::StartNbp,
+                format!("{name} ({}) is not a BIOS iPXE image", bytes.describe()),
                 None,
             ),
             (_, Some(_)) => self.fail(
-                "start NBP",
-                format!("{name} ({}) is not an EFI image", describe(bytes)),
-                Some(Change::Text(
-                    "the EFI firmware needs an EFI application here".into(),
-                )),
+                Stage::StartNbp,
+                format!("{name} ({}) is not an EFI image", bytes.describe()),
+                Some(Change::NotEfi),
             ),
         }
     }
@@ -492,7 +421,7 @@ impl ChainClient {
         let arch = build.arch();
         let Some(lease) = ipxe.lease().cloned() else {
             return self.fail(
-                "iPXE DHCP",
+                Stage::IpxeDhcp,
                 "iPXE got no DHCP lease (No configuration methods succeeded)".into(),
                 None,
             );
@@ -501,40 +430,41 @@ impl ChainClient {
         let dhcp_end = ipxe.images().first().map_or(now, |i| i.at);
         let window = (start, dhcp_end);
         self.dhcp_step(
-            "iPXE DHCP",
+            DhcpClient::Ipxe,
             start,
             window,
             Some(lease.address),
-            Some(if file.is_empty() {
-                "(none)".into()
-            } else {
-                file.clone()
-            }),
+            Some(lease.server),
+            (!file.is_empty()).then(|| file.clone()),
         );
         // Downloads and what the console's input did, in the order they happened.
-        let mut events: Vec<(usize, &'static str, Duration, String)> = Vec::new();
+        let mut events: Vec<(usize, Duration, StepKind)> = Vec::new();
         for (i, image) in ipxe.images().iter().enumerate() {
-            let stage = if i == 0 { "TFTP script" } else { "iPXE fetch" };
-            let detail = format!(
-                "{} as {}: {} ({})",
-                image.uri,
-                image.name,
-                mib(image.bytes.len()),
-                describe(&image.bytes)
-            );
-            events.push((2 * image.seq + 1, stage, image.at, detail));
+            let download = Download {
+                source: image.uri.clone(),
+                name: image.name.clone(),
+                size: image.bytes.len(),
+                content: image.bytes.describe(),
+            };
+            let kind = if i == 0 {
+                StepKind::Script(download)
+            } else {
+                StepKind::Fetch(download)
+            };
+            events.push((2 * image.seq + 1, image.at, kind));
         }
         for input in ipxe.inputs() {
             events.push((
                 2 * input.after_fetches,
-                "iPXE input",
                 input.at,
-                input.what.clone(),
+                StepKind::Input {
+                    what: input.what.clone(),
+                },
             ));
         }
         events.sort_by_key(|(order, ..)| *order);
-        for (_, stage, at, detail) in events {
-            self.step(stage, at, detail);
+        for (_, at, kind) in events {
+            self.step(at, kind);
         }
         match ipxe.outcome().cloned() {
             Some(IpxeEnd::ExecEfi {
@@ -551,9 +481,11 @@ impl ChainClient {
                     }
                 ) {
                     self.step(
-                        "chain",
                         now,
-                        format!("{} ({})", image.name, describe(&image.bytes)),
+                        StepKind::Chain {
+                            image: image.name.clone(),
+                            content: image.bytes.describe(),
+                        },
                     );
                     return self.start_ipxe(now, build, round + 1);
                 }
@@ -565,24 +497,26 @@ impl ChainClient {
                     }
                 ) {
                     return self.fail(
-                        "chain",
+                        Stage::Chain,
                         format!(
                             "iPXE started {} ({}), which bootsim does not emulate",
                             image.name,
-                            describe(&image.bytes)
+                            image.bytes.describe()
                         ),
                         None,
                     );
                 }
                 self.step(
-                    "chain",
                     now,
-                    format!("{load_options} ({})", describe(&image.bytes)),
+                    StepKind::Chain {
+                        image: load_options,
+                        content: image.bytes.describe(),
+                    },
                 );
                 self.refind(now, &volume);
             }
             Some(IpxeEnd::ExecRaw { image }) => self.fail(
-                "chain",
+                Stage::Chain,
                 format!(
                     "iPXE started the BIOS image {}, which bootsim does not emulate",
                     image.name
@@ -596,33 +530,29 @@ impl ChainClient {
                     server: lease.server,
                 });
                 self.fail(
-                    "iPXE",
+                    Stage::Ipxe,
                     format!("iPXE returned to the firmware (status {rc}): {reason}"),
                     change,
                 )
             }
             Some(IpxeEnd::WaitingForInput { command }) => self.fail(
-                "iPXE",
+                Stage::Ipxe,
                 format!("the script waits for input at `{command}`; no key will come"),
-                Some(Change::Text(
-                    "give the command a --timeout, or type for it (bootsim boot --choose/--keys, \
-                     a scenario client's input)"
-                        .into(),
-                )),
+                Some(Change::WaitsForInput),
             ),
             Some(IpxeEnd::InputRefused {
                 command,
                 input,
                 reason,
             }) => self.fail(
-                "iPXE",
+                Stage::Ipxe,
                 format!("the scripted input `{input}` does not fit `{command}`: {reason}"),
                 None,
             ),
             Some(IpxeEnd::Stopped { command }) => {
-                self.fail("iPXE", format!("the script ran `{command}`"), None)
+                self.fail(Stage::Ipxe, format!("the script ran `{command}`"), None)
             }
-            None => self.fail("iPXE", "iPXE did not finish in time".into(), None),
+            None => self.fail(Stage::Ipxe, "iPXE did not finish in time".into(), None),
         }
     }
 
@@ -647,29 +577,24 @@ impl ChainClient {
                 .map(|l| format!("refind.conf:{}: {}", l.line, l.message)),
         );
         self.step(
-            "rEFInd scan",
             start,
-            format!(
-                "{} loader(s) on {} disk(s){}",
-                run.entries.len(),
-                self.client.disks.len(),
-                if conf.is_none() {
-                    ", refind.conf missing"
-                } else {
-                    ""
-                }
-            ),
+            StepKind::RefindScan {
+                loaders: run.entries.len(),
+                disks: self.client.disks.len(),
+                conf_missing: conf.is_none(),
+            },
         );
         let at = start + run.elapsed;
         match run.end {
             RefindEnd::Booted { entry } => {
                 self.step(
-                    "boot",
                     at,
-                    format!(
-                        "{} on disk {} ({}, volume {})",
-                        entry.path, entry.disk, entry.disk_name, entry.volume
-                    ),
+                    StepKind::Boot {
+                        loader: entry.path.clone(),
+                        disk: entry.disk,
+                        disk_name: entry.disk_name.clone(),
+                        volume: entry.volume.clone(),
+                    },
                 );
                 self.t.outcome = Outcome::Booted {
                     loader: entry.path,
@@ -679,115 +604,38 @@ impl ChainClient {
                 };
             }
             RefindEnd::LoadFailed { entry, error } => self.fail(
-                "boot",
+                Stage::Boot,
                 format!("{} on disk {}: {error}", entry.path, entry.disk),
-                Some(Change::Text(
-                    "the loader is built for another architecture".into(),
-                )),
+                Some(Change::LoaderArch),
             ),
             RefindEnd::NoLoaders => self.fail(
-                "rEFInd scan",
+                Stage::RefindScan,
                 "rEFInd found no loader to boot".into(),
-                Some(Change::Text(format!(
-                    "scanfor is {:?}: no EFI loader on those disks",
-                    run.config.scanfor
-                ))),
+                Some(Change::NoLoaders {
+                    scanfor: format!("{:?}", run.config.scanfor),
+                }),
             ),
-            RefindEnd::WaitingAtMenu { reason } => self.fail("rEFInd menu", reason, None),
+            RefindEnd::WaitingAtMenu { reason } => self.fail(Stage::RefindMenu, reason, None),
         }
     }
 
     /// The transcript, with what only the network knows filled in: the classes the server
     /// put each DHCP query in, and the "what to change" that names them.
     pub fn finish(mut self, net: &dyn Network) -> Transcript {
-        let mac = self.client.mac;
-        let about = net.notes_about(mac);
-        let classes_in = |window: (Duration, Duration)| -> Vec<String> {
-            about
-                .iter()
-                .filter_map(|n| match n {
-                    ServerNote::Dhcp {
-                        at,
-                        mac: m,
-                        classes,
-                        reply_type,
-                        ..
-                    } if *m == mac
-                        && *at >= window.0
-                        && *at <= window.1
-                        && reply_type.is_some() =>
-                    {
-                        Some(classes.clone())
-                    }
-                    _ => None,
-                })
-                .next_back()
-                .unwrap_or_default()
+        let diagnosis = Diagnosis {
+            net,
+            mac: self.client.mac,
         };
         if net.config().is_some() {
             for (index, window) in &self.dhcp_windows {
-                let classes = user_classes(&classes_in(*window));
-                if let Some(step) = self.t.steps.get_mut(*index) {
-                    step.detail = match step.detail.split_once(" leased") {
-                        Some((a, rest)) => format!("{a} leased, {classes}{rest}"),
-                        None => step.detail.clone(),
-                    };
+                if let Some(StepKind::Dhcp { classes, .. }) =
+                    self.t.steps.get_mut(*index).map(|s| &mut s.kind)
+                {
+                    *classes = Classes::own(&diagnosis.classes_in(*window));
                 }
             }
         }
-        let text = self.change.take().map(|c| match c {
-            Change::Text(t) => t,
-            Change::NoBootFile { arch, window } => {
-                let others = other_servers(net, mac, window);
-                if others.is_empty() {
-                    format!(
-                        "the server's answer to client-system {arch:#06x} ({}) has no boot file: \
-                         add a class matching `option[client-system].hex == {arch:#06x}` with a \
-                         boot-file-name and next-server",
-                        user_classes(&classes_in(window))
-                    )
-                } else {
-                    format!(
-                        "another DHCP server answered too ({}): EDK2 takes an offer that carries \
-                         option 60 \"PXEClient\" over one with a boot file, then asks that \
-                         server on UDP 4011; stop it from answering PXE clients (or from sending \
-                         option 60)",
-                        others.join(", ")
-                    )
-                }
-            }
-            Change::Loop { window } => {
-                let classes = classes_in(window);
-                let place = boot_class(net, &classes)
-                    .map(|c| class_place(net, &c))
-                    .unwrap_or_else(|| "a class".into());
-                format!(
-                    "iPXE was offered its own binary again: class {place} also matches iPXE \
-                     (user-class \"iPXE\"); exclude it with `not option[user-class].exists` or \
-                     put the iPXE class first"
-                )
-            }
-            Change::IpxeNoFile {
-                arch,
-                window,
-                server,
-            } => {
-                if net.server_addr().is_some_and(|ours| ours != server) {
-                    format!(
-                        "iPXE took its lease from another DHCP server ({server}), which gives no \
-                         boot file: iPXE keeps the last offer of the highest priority; remove \
-                         that server from this segment, or raise netbootd's with \
-                         option 175.1 (priority)"
-                    )
-                } else {
-                    format!(
-                        "iPXE (client-system {arch:#06x}, user-class iPXE) matched {}: no class \
-                         gives it a boot file",
-                        user_classes(&classes_in(window))
-                    )
-                }
-            }
-        });
+        let text = self.change.take().map(|c| diagnosis.explain(c));
         if let Outcome::Failed { change, .. } = &mut self.t.outcome {
             *change = text;
         }
@@ -797,90 +645,13 @@ impl ChainClient {
     }
 }
 
-/// Other servers that answered `mac` within `window`.
-fn other_servers(net: &dyn Network, mac: [u8; 6], window: (Duration, Duration)) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for n in net.notes_about(mac) {
-        if let ServerNote::Dhcp {
-            at,
-            server,
-            server_addr,
-            mac: m,
-            reply_type: Some(_),
-            ..
-        } = n
-        {
-            let addr = server_addr.to_string();
-            if *server != 0
-                && *m == mac
-                && *at >= window.0
-                && *at <= window.1
-                && !out.contains(&addr)
-            {
-                out.push(addr);
-            }
-        }
-    }
-    out
-}
-
-fn user_classes(classes: &[String]) -> String {
-    let own: Vec<&String> = classes
-        .iter()
-        .filter(|c| {
-            !matches!(c.as_str(), "ALL" | "KNOWN" | "UNKNOWN") && !c.starts_with("VENDOR_CLASS_")
-        })
-        .collect();
-    if own.is_empty() {
-        "no class".into()
-    } else {
-        own.iter()
-            .map(|c| format!("\"{c}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// Where the config defines `class` ("kea-dhcp4.conf:33"), for diagnoses.
-fn class_place(net: &dyn Network, class: &str) -> String {
-    net.config()
-        .into_iter()
-        .flat_map(|c| c.classes.iter())
-        .find(|c| c.name == class)
-        .map(|c| {
-            let file = c
-                .span
-                .file
-                .rsplit('/')
-                .next()
-                .unwrap_or(&c.span.file)
-                .to_string();
-            format!("'{class}' at {file}:{}", c.span.start.line)
-        })
-        .unwrap_or_else(|| format!("'{class}'"))
-}
-
-/// The first class with a boot-file-name among `classes` (Kea takes the first).
-fn boot_class(net: &dyn Network, classes: &[String]) -> Option<String> {
-    let config = net.config()?;
-    classes
-        .iter()
-        .find(|c| {
-            config
-                .classes
-                .iter()
-                .any(|k| &k.name == *c && k.boot_file_name.is_some())
-        })
-        .cloned()
-}
-
 impl Station for ChainClient {
     fn poll_transmit(&mut self) -> Option<Datagram> {
         loop {
             let d = match &mut self.stage {
-                Stage::Pxe { machine, .. } => machine.poll_transmit(),
-                Stage::Ipxe { machine, .. } => machine.poll_transmit(),
-                Stage::Done => return None,
+                Running::Pxe { machine, .. } => machine.poll_transmit(),
+                Running::Ipxe { machine, .. } => machine.poll_transmit(),
+                Running::Done => return None,
             };
             if let Some(d) = d {
                 self.retransmits.observe(&d);
@@ -900,9 +671,9 @@ impl Station for ChainClient {
     fn handle(&mut self, now: Duration, d: &Datagram) {
         self.now = now;
         match &mut self.stage {
-            Stage::Pxe { machine, .. } => machine.handle(now, d),
-            Stage::Ipxe { machine, .. } => machine.handle(now, d),
-            Stage::Done => return,
+            Running::Pxe { machine, .. } => machine.handle(now, d),
+            Running::Ipxe { machine, .. } => machine.handle(now, d),
+            Running::Done => return,
         }
         self.advance(now);
     }
@@ -910,60 +681,27 @@ impl Station for ChainClient {
     fn handle_timeout(&mut self, now: Duration) {
         self.now = now;
         match &mut self.stage {
-            Stage::Pxe { machine, .. } => machine.handle_timeout(now),
-            Stage::Ipxe { machine, .. } => machine.handle_timeout(now),
-            Stage::Done => return,
+            Running::Pxe { machine, .. } => machine.handle_timeout(now),
+            Running::Ipxe { machine, .. } => machine.handle_timeout(now),
+            Running::Done => return,
         }
         self.advance(now);
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
         match &self.stage {
-            Stage::Pxe { machine, .. } => machine.poll_timeout(),
-            Stage::Ipxe { machine, .. } => machine.poll_timeout(),
-            Stage::Done => None,
+            Running::Pxe { machine, .. } => machine.poll_timeout(),
+            Running::Ipxe { machine, .. } => machine.poll_timeout(),
+            Running::Done => None,
         }
     }
 
     fn finished(&self) -> bool {
-        matches!(self.stage, Stage::Done)
+        matches!(self.stage, Running::Done)
     }
 
     fn mac(&self) -> Option<[u8; 6]> {
         Some(self.client.mac)
-    }
-}
-
-/// Counts the frames a client sent again: a DHCP message of the same type as the one before
-/// it, a TFTP request or acknowledgement repeating the last one sent from that port.
-#[derive(Debug, Default)]
-struct Retransmits {
-    count: u32,
-    last_dhcp: Option<u8>,
-    last_tftp: std::collections::HashMap<u16, Vec<u8>>,
-}
-
-impl Retransmits {
-    fn observe(&mut self, d: &Datagram) {
-        if d.dst.port() == 67 || d.dst.port() == 4011 {
-            let kind = netbootd::wire::dhcp::Message::decode(&d.payload)
-                .ok()
-                .and_then(|m| m.message_type());
-            if kind.is_some() && kind == self.last_dhcp {
-                self.count += 1;
-            }
-            self.last_dhcp = kind;
-            return;
-        }
-        let op = d.payload.get(..2);
-        let tftp = matches!(op, Some([0, 1]) | Some([0, 4]));
-        if tftp {
-            let again = self.last_tftp.get(&d.src.port()) == Some(&d.payload);
-            if again {
-                self.count += 1;
-            }
-            self.last_tftp.insert(d.src.port(), d.payload.clone());
-        }
     }
 }
 
