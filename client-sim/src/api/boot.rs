@@ -87,15 +87,22 @@ impl Boot {
         }
     }
 
-    /// The files the chain downloaded, in order: the firmware's boot program, then the
-    /// images each iPXE script fetched, by their names (`ipxe.efi`, `refind.pxe`).
+    /// The files the chain downloaded, in order, by their paths on the server: the
+    /// firmware's boot program, then what each iPXE script fetched (`ipxe.efi`,
+    /// `refind.pxe`, `refind_x64.efi`).
     pub fn fetched(&self) -> Vec<&str> {
         self.transcript
             .steps
             .iter()
             .filter_map(|s| match &s.kind {
                 StepKind::Nbp(d) => Some(d.source.as_str()),
-                StepKind::Script(d) | StepKind::Fetch(d) => Some(d.name.as_str()),
+                // `tftp://192.168.1.1/refind.pxe`: the path after the host.
+                StepKind::Script(d) | StepKind::Fetch(d) => Some(
+                    d.source
+                        .split_once("://")
+                        .and_then(|(_, rest)| rest.split_once('/'))
+                        .map_or(d.source.as_str(), |(_, path)| path),
+                ),
                 _ => None,
             })
             .collect()
@@ -174,8 +181,8 @@ impl Boot {
         }
     }
 
-    /// Asserts that every one of `files` was downloaded (by the name the firmware asked
-    /// for or the name iPXE gave the image).
+    /// Asserts that every one of `files` was downloaded (by its path on the server, as
+    /// [`fetched`](Boot::fetched) lists them).
     #[track_caller]
     pub fn assert_fetched(&self, files: &[&str]) -> &Boot {
         let got = self.fetched();
