@@ -98,10 +98,11 @@ impl Network {
         Ok(self.tftp_root(d.directory))
     }
 
-    /// Put one file in the TFTP root, from a content spec: `file:PATH` (a file of the
-    /// repository), or a stand-in for a binary the repository does not keep (`ipxe:x64`,
-    /// `ipxe:bios`, `refind:x64`, `loader:x64`, ...). With files and no
-    /// [`tftp_root`](Network::tftp_root), the root holds these files only.
+    /// Put one file in the TFTP root, from a content spec, as scenario files write them:
+    /// `file:PATH` (a file of the repository), `text:...`, or a small stand-in for a binary
+    /// the repository does not keep: `ipxe:ARCH` (an iPXE EFI build), `refind:ARCH`,
+    /// `pe:ARCH:TAG` (an EFI application), ARCH one of `x64`, `ia32`, `aa64`. With a
+    /// [`tftp_root`](Network::tftp_root) too, the files are added to a copy of it.
     pub fn file(mut self, name: &str, spec: &str) -> Network {
         self.server.files.insert(name.to_string(), spec.to_string());
         self

@@ -26,19 +26,12 @@ impl Network {
                 )))
             }
         };
-        let tftp_root = match &self.server.tftp_root {
-            Some(root) => root.clone(),
-            None => {
-                let root = work.path().join("tftp");
-                std::fs::create_dir_all(&root).map_err(|e| setup(&e))?;
-                for (name, spec) in &self.server.files {
-                    let bytes = crate::recipe::content(spec, std::path::Path::new("."))
-                        .map_err(|m| Error::Setup(format!("file {name}: {m}")))?;
-                    std::fs::write(root.join(name), bytes).map_err(|e| setup(&e))?;
-                }
-                root
-            }
-        };
+        let tftp_root = crate::scenario::tftp_root(
+            &self.server,
+            std::path::Path::new("."),
+            &work.path().join("tftp"),
+        )
+        .map_err(Error::Setup)?;
         let kea_version = match &self.kea_version {
             Some(v) => v
                 .parse()
@@ -47,7 +40,7 @@ impl Network {
         };
         let req = Request {
             config: Some(self.server.config.clone()),
-            tftp_root: Some(tftp_root),
+            tftp_root,
             iface: None,
             kea_version,
             disks: decl.disks,

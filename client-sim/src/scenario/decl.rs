@@ -48,7 +48,7 @@ pub struct ServerDecl {
     /// A TFTP root directory...
     #[serde(default)]
     pub tftp_root: Option<PathBuf>,
-    /// ...or the files of one, each a content spec (see recipe.rs).
+    /// ...and/or files of one, each a content spec (see recipe.rs), added to a copy of it.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
 }

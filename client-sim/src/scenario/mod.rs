@@ -90,6 +90,45 @@ impl ScenarioRun {
     }
 }
 
+/// The TFTP root `decl` serves (paths relative to `dir`): its `tftp_root` as it is, or, with
+/// `files`, a root built in `scratch`: the files over a copy of `tftp_root` when there is
+/// one too (a repository's scripts plus stand-ins for the binaries it does not keep).
+pub(crate) fn tftp_root(
+    decl: &ServerDecl,
+    dir: &Path,
+    scratch: &Path,
+) -> Result<Option<PathBuf>, String> {
+    let given = decl.tftp_root.as_ref().map(|r| dir.join(r));
+    if decl.files.is_empty() {
+        return Ok(given);
+    }
+    std::fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
+    if let Some(given) = &given {
+        copy_tree(given, scratch).map_err(|e| format!("tftp_root {}: {e}", given.display()))?;
+    }
+    for (name, spec) in &decl.files {
+        let bytes =
+            crate::recipe::content(spec, dir).map_err(|m| format!("server file {name}: {m}"))?;
+        std::fs::write(scratch.join(name), bytes).map_err(|e| e.to_string())?;
+    }
+    Ok(Some(scratch.to_path_buf()))
+}
+
+/// Copies the files under `from` into `to` (directories recursively).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
 fn mac_plus(mac: [u8; 6], n: usize) -> [u8; 6] {
     let mut v = 0u64;
     for b in mac {
@@ -135,20 +174,8 @@ impl Scenario {
         scratch: &Path,
         index: usize,
     ) -> Result<crate::net::lan::Server, ScenarioError> {
-        let root = match &decl.tftp_root {
-            Some(r) => Some(self.dir().join(r)),
-            None if !decl.files.is_empty() => {
-                let root = scratch.join(format!("tftp{index}"));
-                std::fs::create_dir_all(&root).map_err(|e| self.bad(e.to_string()))?;
-                for (name, spec) in &decl.files {
-                    let bytes = crate::recipe::content(spec, self.dir())
-                        .map_err(|m| self.bad(format!("server file {name}: {m}")))?;
-                    std::fs::write(root.join(name), bytes).map_err(|e| self.bad(e.to_string()))?;
-                }
-                Some(root)
-            }
-            None => None,
-        };
+        let root = tftp_root(decl, self.dir(), &scratch.join(format!("tftp{index}")))
+            .map_err(|m| self.bad(m))?;
         let mut server = build(&ServerSpec {
             config: self.dir().join(&decl.config),
             kea_version: decl.kea_version.unwrap_or_default(),
