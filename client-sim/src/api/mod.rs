@@ -126,9 +126,11 @@ impl Network {
     /// ```
     /// use bootsim::prelude::*;
     ///
-    /// let mut faults = Faults::default();
-    /// faults.seed = 7;
-    /// faults.to_client.loss = 0.3;
+    /// let faults = Faults {
+    ///     seed: 7,
+    ///     to_client: LinkFaults { loss: 0.3, ..LinkFaults::default() },
+    ///     ..Faults::default()
+    /// };
     /// let net = Network::kea("../fixtures/seed/kea-dhcp4.conf").faults(faults);
     /// # let _ = net;
     /// ```

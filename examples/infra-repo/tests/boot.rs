@@ -49,9 +49,14 @@ fn bios_machines_get_no_boot_file_and_the_transcript_says_why() {
 
 #[test]
 fn twenty_servers_powered_on_at_once_on_a_lossy_link_all_boot() {
-    let mut faults = Faults::default();
-    faults.seed = 20;
-    faults.to_client.loss = 0.1;
+    let faults = Faults {
+        seed: 20,
+        to_client: LinkFaults {
+            loss: 0.1,
+            ..LinkFaults::default()
+        },
+        ..Faults::default()
+    };
     let run = lab().faults(faults).run(&[server().count(20)]).unwrap();
     assert_eq!(run.booted(), 20, "{run}");
     assert!(run.frames_lost() > 0);
