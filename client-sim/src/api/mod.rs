@@ -24,6 +24,8 @@ pub use validate::Validation;
 use crate::chain::Firmware;
 use crate::firmware::ipxe::keyboard::Input;
 use crate::net::lan::Faults;
+use netbootd::kea::KeaVersion;
+
 use crate::scenario::{ClientDecl, Expect, Mac, Scenario, ScenarioFile, ServerDecl};
 
 /// Why a run could not start: a file that cannot be read or a config Kea would refuse,
@@ -33,6 +35,15 @@ pub enum Error {
     /// The network or a machine is declared wrongly, or one of its files is unreadable.
     #[error("{0}")]
     Setup(String),
+}
+
+/// A Kea release line as a user wrote it (`"2.6"`), checked.
+fn kea_version(text: Option<&str>) -> Result<Option<KeaVersion>, Error> {
+    text.map(|v| {
+        v.parse()
+            .map_err(|e: netbootd::kea::version::UnknownVersion| Error::Setup(e.to_string()))
+    })
+    .transpose()
 }
 
 /// The network a machine boots on: netbootd in-process with the operator's Kea config and
@@ -149,11 +160,7 @@ impl Network {
     /// server, as at a power-on).
     pub fn run(&self, machines: &[Machine]) -> Result<Run, Error> {
         let mut server = self.server.clone();
-        if let Some(v) = &self.kea_version {
-            server.kea_version = Some(v.parse().map_err(
-                |e: netbootd::kea::version::UnknownVersion| Error::Setup(e.to_string()),
-            )?);
-        }
+        server.kea_version = kea_version(self.kea_version.as_deref())?;
         let mut client = Vec::new();
         for m in machines {
             client.push(m.decl()?);

@@ -32,12 +32,7 @@ impl Network {
             &work.path().join("tftp"),
         )
         .map_err(Error::Setup)?;
-        let kea_version = match &self.kea_version {
-            Some(v) => v
-                .parse()
-                .map_err(|e: netbootd::kea::version::UnknownVersion| setup(&e))?,
-            None => Default::default(),
-        };
+        let kea_version = super::kea_version(self.kea_version.as_deref())?.unwrap_or_default();
         let req = Request {
             config: Some(self.server.config.clone()),
             tftp_root,

@@ -59,11 +59,7 @@ impl Validation {
 
     /// Runs the matrix.
     pub fn run(mut self) -> Result<Report, Error> {
-        if let Some(v) = &self.kea_version {
-            self.request.kea_version = Some(v.parse().map_err(
-                |e: netbootd::kea::version::UnknownVersion| Error::Setup(e.to_string()),
-            )?);
-        }
+        self.request.kea_version = super::kea_version(self.kea_version.as_deref())?;
         validate(&self.request).map_err(|e| Error::Setup(e.to_string()))
     }
 }

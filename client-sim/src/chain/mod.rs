@@ -10,6 +10,7 @@ use std::time::Duration;
 mod diagnose;
 mod firmware;
 mod retransmits;
+mod station;
 
 pub use firmware::Firmware;
 
@@ -26,7 +27,6 @@ use crate::net::lan::Station;
 use crate::net::Network;
 use crate::transcript::{Classes, DhcpClient, Download, Outcome, Stage, StepKind, Transcript};
 use diagnose::{Change, Diagnosis, Window};
-use netbootd::wire::frame::Datagram;
 use retransmits::Retransmits;
 
 /// One machine.
@@ -642,66 +642,6 @@ impl ChainClient {
         let last = self.t.steps.last().map(|s| s.at).unwrap_or_default();
         self.t.elapsed = self.now.max(last);
         self.t
-    }
-}
-
-impl Station for ChainClient {
-    fn poll_transmit(&mut self) -> Option<Datagram> {
-        loop {
-            let d = match &mut self.stage {
-                Running::Pxe { machine, .. } => machine.poll_transmit(),
-                Running::Ipxe { machine, .. } => machine.poll_transmit(),
-                Running::Done => return None,
-            };
-            if let Some(d) = d {
-                self.retransmits.observe(&d);
-                self.t.retransmissions = self.retransmits.count;
-                return Some(d);
-            }
-            // Everything the stage had queued has left: it may now be finished.
-            let before = std::mem::discriminant(&self.stage);
-            let steps = self.t.steps.len();
-            self.advance(self.now);
-            if std::mem::discriminant(&self.stage) == before && self.t.steps.len() == steps {
-                return None;
-            }
-        }
-    }
-
-    fn handle(&mut self, now: Duration, d: &Datagram) {
-        self.now = now;
-        match &mut self.stage {
-            Running::Pxe { machine, .. } => machine.handle(now, d),
-            Running::Ipxe { machine, .. } => machine.handle(now, d),
-            Running::Done => return,
-        }
-        self.advance(now);
-    }
-
-    fn handle_timeout(&mut self, now: Duration) {
-        self.now = now;
-        match &mut self.stage {
-            Running::Pxe { machine, .. } => machine.handle_timeout(now),
-            Running::Ipxe { machine, .. } => machine.handle_timeout(now),
-            Running::Done => return,
-        }
-        self.advance(now);
-    }
-
-    fn poll_timeout(&self) -> Option<Duration> {
-        match &self.stage {
-            Running::Pxe { machine, .. } => machine.poll_timeout(),
-            Running::Ipxe { machine, .. } => machine.poll_timeout(),
-            Running::Done => None,
-        }
-    }
-
-    fn finished(&self) -> bool {
-        matches!(self.stage, Running::Done)
-    }
-
-    fn mac(&self) -> Option<[u8; 6]> {
-        Some(self.client.mac)
     }
 }
 
