@@ -11,7 +11,8 @@
 //!
 //! ```toml
 //! [dev-dependencies]
-//! bootsim = { git = "https://example.org/netboot-harness" }   # or { path = "..." }
+//! bootsim = { git = "<URL of netboot-harness>" }   # or { path = "..." }
+//! insta = "1"                                        # for snapshots in your own tests
 //!
 //! [[test]]
 //! name = "scenarios"
@@ -70,18 +71,22 @@
 //!
 //! # In CI
 //!
-//! The tests need nothing outside cargo unless the `qemu` feature is on. A GitHub Actions
-//! job:
+//! `cargo test` needs nothing outside cargo unless the `qemu` feature is on. For the JUnit
+//! report CI systems show, the `bootsim` command runs the same scenario files
+//! (`cargo install --locked --git <URL of netboot-harness> bootsim`; exit 1 when an
+//! expectation breaks). A GitHub Actions job:
 //!
 //! ```yaml
 //! netboot:
 //!   runs-on: ubuntu-latest
 //!   steps:
 //!     - uses: actions/checkout@v4
-//!     - run: sudo apt-get update && sudo apt-get install -y qemu-system-x86 ovmf ipxe-qemu  # qemu feature only
-//!     - run: cargo test --test scenarios
-//!     - run: cargo run -p bootsim -- run scenarios/*.toml --junit bootsim.xml
-//!       if: always()
+//!     # Only with the qemu feature:
+//!     - run: sudo apt-get update && sudo apt-get install -y qemu-system-x86 ovmf ipxe-qemu
+//!     - run: cargo test
+//!     - run: cargo install --locked --git "$BOOTSIM_GIT" bootsim
+//!       env: { BOOTSIM_GIT: "<URL of netboot-harness>" }
+//!     - run: bootsim run scenarios/*.toml --junit bootsim.xml
 //!     - uses: mikepenz/action-junit-report@v4
 //!       if: always()
 //!       with: { report_paths: bootsim.xml }
@@ -92,16 +97,23 @@
 //! ```yaml
 //! netboot:
 //!   image: rust:1-bookworm
+//!   variables:
+//!     BOOTSIM_GIT: "<URL of netboot-harness>"
 //!   before_script:
-//!     - apt-get update && apt-get install -y qemu-system-x86 ovmf ipxe-qemu  # qemu feature only
+//!     # Only with the qemu feature:
+//!     - apt-get update && apt-get install -y qemu-system-x86 ovmf ipxe-qemu
+//!     - cargo install --locked --git "$BOOTSIM_GIT" bootsim
 //!   script:
-//!     - cargo test --test scenarios
-//!     - cargo run -p bootsim -- run scenarios/*.toml --junit bootsim.xml
+//!     - cargo test
+//!     - bootsim run scenarios/*.toml --junit bootsim.xml
 //!   artifacts:
 //!     when: always
 //!     reports:
 //!       junit: bootsim.xml
 //! ```
+//!
+//! `bootsim validate kea-dhcp4.conf --tftp-root tftp --junit validate.xml` and
+//! `bootsim audit field.pcapng --junit audit.xml` write reports the same way.
 //!
 //! Everything else the crate holds (the firmware models, the segment, capture reading) is
 //! the machinery behind the `bootsim` command: public for its own binary and tests, hidden

@@ -26,7 +26,7 @@ use crate::firmware::ipxe::keyboard::Input;
 use crate::net::lan::Faults;
 use netbootd::kea::KeaVersion;
 
-use crate::scenario::{ClientDecl, Expect, Mac, Scenario, ScenarioFile, ServerDecl};
+use crate::scenario::{ClientDecl, Expect, Mac, Scenario, ScenarioError, ScenarioFile, ServerDecl};
 
 /// Why a run could not start: a file that cannot be read or a config Kea would refuse,
 /// named with its place (`file:line:col`, or Kea's `file:line.col`).
@@ -179,7 +179,11 @@ impl Network {
             // Relative paths are relative to where the test runs (cargo: the package).
             path: PathBuf::from("bootsim-network"),
         };
-        let run = scenario.run().map_err(|e| Error::Setup(e.to_string()))?;
+        // The message names the file and place it is about (the Kea config's line.col, a
+        // disk recipe's line:col); the in-memory scenario has no file to name.
+        let run = scenario
+            .run()
+            .map_err(|ScenarioError::Bad { message, .. }| Error::Setup(message))?;
         Ok(Run::new(run))
     }
 }

@@ -72,3 +72,21 @@ fn a_broken_scenario_input_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn a_config_kea_would_refuse_is_an_error_naming_its_line() {
+    let dir = std::env::temp_dir().join(format!("infra-repo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("kea-dhcp4.conf");
+    std::fs::write(
+        &conf,
+        "{ \"Dhcp4\": {\n  \"subnet4\": [ { \"id\": 1, \"subnet\": 7 } ]\n} }\n",
+    )
+    .unwrap();
+    let err = Network::kea(&conf)
+        .boot(&Machine::new(Firmware::UefiX64))
+        .unwrap_err()
+        .to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(err.contains("kea-dhcp4.conf:2"), "{err}");
+}
