@@ -16,3 +16,5 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
 # The Debian package from the debug build: tests/package.rs installs it and runs its unit.
 bash ci/package.sh --dev
 cargo test --workspace
+# The API's qemu and audit features, as a user's repository would call them.
+cargo test -p bootsim --features qemu,audit --test api_features
