@@ -102,3 +102,39 @@ pub fn audit(audits: &[Audit]) -> String {
     }
     xml(&report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Check;
+    use crate::transcript::Transcript;
+
+    fn run(name: &str, ok: bool) -> ScenarioRun {
+        ScenarioRun {
+            name: name.into(),
+            file: format!("scenarios/{name}.toml"),
+            transcripts: vec![Transcript::new("bios", [0x52, 0x54, 0, 0x12, 0x34, 0x56])],
+            checks: vec![Check {
+                what: "bios 52:54:00:12:34:56: booted".into(),
+                ok,
+                detail: "it failed: <PXE-E53> & \u{1b}[1m".into(),
+            }],
+            faults: Default::default(),
+            frames: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_broken_scenario_is_a_failed_case_named_after_it_and_escaped() {
+        let xml = scenarios(&[run("seed", true), run("bios-client", false)]);
+        assert!(xml.contains("tests=\"2\""), "{xml}");
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        assert!(
+            xml.contains("<testcase name=\"bios-client\" classname=\"scenarios/bios-client.toml\""),
+            "{xml}"
+        );
+        assert!(xml.contains("&lt;PXE-E53&gt; &amp;"), "{xml}");
+        // A control character is not XML 1.0: quick-junit writes it escaped, not raw.
+        assert!(!xml.contains('\u{1b}'), "{xml}");
+    }
+}
