@@ -69,16 +69,7 @@ fn the_guides_boot_with_debians_real_ipxe_and_refind() {
     if !support::require_tool("apt-get") || !support::require_tool("dpkg-deb") {
         return;
     }
-    let out = Command::new("bash")
-        .arg(fixture("../ci/seed-root.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let root = support::script_path(&fixture("../ci/seed-root.sh"));
     let t = run(&fixture("seed/kea-dhcp4.conf"), &root, Firmware::UefiX64);
     assert!(t.booted(), "{}", t.render(true));
     let details: Vec<String> = t.steps.iter().map(|s| s.detail()).collect();
