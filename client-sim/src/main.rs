@@ -15,6 +15,7 @@ use bootsim::net::iface::Iface;
 use bootsim::net::lan::{Frame, Lan};
 use netbootd::kea::KeaVersion;
 use netbootd::wire::pcap::CaptureWriter;
+use netbootd::wire::MacAddr;
 
 #[derive(Parser)]
 #[command(name = "bootsim", version, about = "Network-boot firmware simulator")]
@@ -73,8 +74,8 @@ struct QemuArgs {
     #[arg(long, default_value_t = KeaVersion::default())]
     kea_version: KeaVersion,
     /// The VM's MAC address.
-    #[arg(long, default_value = "52:54:00:12:34:56", value_parser = parse_mac)]
-    mac: [u8; 6],
+    #[arg(long, default_value = "52:54:00:12:34:56", value_parser = clap::value_parser!(MacAddr))]
+    mac: MacAddr,
     /// Use KVM (default TCG: a /dev/kvm that opens may still fail to run the guest).
     #[arg(long)]
     kvm: bool,
@@ -111,7 +112,7 @@ fn run_qemu(args: QemuArgs) -> ExitCode {
         kea_version: args.kea_version,
         disks: args.disk,
         firmware: args.firmware,
-        mac: args.mac,
+        mac: args.mac.octets(),
         timeout: Duration::from_secs(args.timeout),
         files: Default::default(),
         kvm: args.kvm,
@@ -252,15 +253,15 @@ struct AuditArgs {
     #[arg(long)]
     junit: Option<PathBuf>,
     /// Only this client.
-    #[arg(long, value_parser = parse_mac)]
-    client: Option<[u8; 6]>,
+    #[arg(long)]
+    client: Option<MacAddr>,
 }
 
 fn run_audit(args: AuditArgs) -> ExitCode {
     let mut audits = Vec::new();
     let mut unreadable = false;
     for path in &args.captures {
-        match bootsim::capture::audit_file(path, args.client) {
+        match bootsim::capture::audit_file(path, args.client.map(MacAddr::octets)) {
             Ok(a) => audits.push(a),
             Err(e) => {
                 eprintln!("bootsim: {e}");
@@ -573,8 +574,8 @@ struct BootArgs {
     #[arg(long)]
     server_addr: Option<std::net::Ipv4Addr>,
     /// The client's MAC address.
-    #[arg(long, default_value = "52:54:00:12:34:56", value_parser = parse_mac)]
-    mac: [u8; 6],
+    #[arg(long, default_value = "52:54:00:12:34:56", value_parser = clap::value_parser!(MacAddr))]
+    mac: MacAddr,
     /// Print the transcript as JSON.
     #[arg(long)]
     json: bool,
@@ -620,17 +621,6 @@ fn parse_firmware(s: &str) -> Result<Firmware, String> {
     })
 }
 
-fn parse_mac(s: &str) -> Result<[u8; 6], String> {
-    let bytes: Vec<u8> = s
-        .split([':', '-'])
-        .map(|h| u8::from_str_radix(h, 16))
-        .collect::<Result<_, _>>()
-        .map_err(|_| format!("{s}: not a MAC address"))?;
-    bytes
-        .try_into()
-        .map_err(|_| format!("{s}: a MAC address has six bytes"))
-}
-
 fn load_disk(path: &Path) -> Result<Disk, String> {
     if path.extension().is_some_and(|e| e == "toml") {
         bootsim::recipe::load(path).map_err(|e| e.to_string())
@@ -654,7 +644,7 @@ fn run_boot(args: BootArgs) -> ExitCode {
     };
     let client = Client {
         firmware: args.firmware,
-        mac: args.mac,
+        mac: args.mac.octets(),
         uuid: [
             0x4c, 0x4c, 0x45, 0x44, 0x00, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38,
             0x4d, 0x32,

@@ -174,14 +174,6 @@ impl ScenarioRun {
     }
 }
 
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let v: Vec<u8> = s
-        .split([':', '-'])
-        .map(|h| u8::from_str_radix(h, 16).ok())
-        .collect::<Option<_>>()?;
-    v.try_into().ok()
-}
-
 fn mac_plus(mac: [u8; 6], n: usize) -> [u8; 6] {
     let mut v = 0u64;
     for b in mac {
@@ -276,8 +268,10 @@ impl Scenario {
                 ))
             })?;
             let first = match &decl.mac {
-                Some(m) => parse_mac(m)
-                    .ok_or_else(|| self.bad(format!("client {}: bad MAC '{m}'", n + 1)))?,
+                Some(m) => m
+                    .parse::<netbootd::wire::MacAddr>()
+                    .map_err(|e| self.bad(format!("client {}: {e}", n + 1)))?
+                    .octets(),
                 None => next_mac,
             };
             let mut disks = Vec::new();

@@ -85,13 +85,6 @@ pub struct VmSpec {
     pub kvm: bool,
 }
 
-fn mac_text(mac: [u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 fn inet(prefix: &str, a: SocketAddr) -> String {
     format!(
         "{prefix}.type=inet,{prefix}.host={},{prefix}.port={}",
@@ -161,7 +154,7 @@ pub fn command(spec: &VmSpec) -> Result<Command, QemuError> {
     let rom = romfile.map(|r| format!(",romfile={r}")).unwrap_or_default();
     c.arg("-device").arg(format!(
         "virtio-net-pci,netdev=n0,mac={}{rom},bootindex=1",
-        mac_text(spec.mac)
+        netbootd::wire::MacAddr(spec.mac)
     ));
     for (i, disk) in spec.disks.iter().enumerate() {
         c.arg("-drive").arg(format!(

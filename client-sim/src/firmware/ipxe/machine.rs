@@ -173,12 +173,7 @@ impl Ipxe {
     }
 
     fn mac_text(&self) -> String {
-        self.id
-            .mac
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
+        netbootd::wire::MacAddr(self.id.mac).to_string()
     }
 
     /// Starts iPXE at `now`: banner, then `autoboot` after the 2-second Ctrl-B prompt
