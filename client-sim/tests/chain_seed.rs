@@ -44,10 +44,7 @@ fn run(config: &Path, root: &Path, firmware: Firmware) -> Transcript {
     let client = Client {
         firmware,
         mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
-        uuid: [
-            0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38, 0x4d,
-            0x32,
-        ],
+        uuid: bootsim::firmware::MACHINE_UUID,
         disks: vec![bootsim::recipe::load(&fixture("disks/debian.toml")).unwrap()],
         seed: 0x1d2c_3b4a,
     };

@@ -99,10 +99,7 @@ pub fn run_boot(args: BootArgs) -> ExitCode {
     let client = Client {
         firmware: args.firmware,
         mac: args.mac.octets(),
-        uuid: [
-            0x4c, 0x4c, 0x45, 0x44, 0x00, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38,
-            0x4d, 0x32,
-        ],
+        uuid: bootsim::firmware::MACHINE_UUID,
         disks,
         seed: 0x1d2c_3b4a,
     };

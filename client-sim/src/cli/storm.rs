@@ -96,9 +96,8 @@ pub fn run_storm(args: StormArgs) -> ExitCode {
     let template = Client {
         firmware: args.firmware,
         mac: [0; 6],
-        uuid: [
-            0x4c, 0x4c, 0x45, 0x44, 0x00, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0, 0, 0, 0,
-        ],
+        // storm::clients numbers the clients in its last four bytes.
+        uuid: bootsim::firmware::MACHINE_UUID,
         disks,
         seed: 0x5eed_0001,
     };

@@ -356,7 +356,7 @@ mod tests {
                 ovmf_vars: vars,
             },
             mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
-            uuid: "4c4c4544-0042-3510-8052-b4c04f384d32".into(),
+            uuid: crate::qemu::UUID.into(),
             link: Link::Dgram {
                 local: "127.0.0.1:5001".parse().unwrap(),
                 remote: "127.0.0.1:5002".parse().unwrap(),

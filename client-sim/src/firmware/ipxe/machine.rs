@@ -6,6 +6,7 @@
 //!
 //! Console strings follow firmware.md B.5 (Debian 12's build: `...ok` banners, `(open)`).
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -74,7 +75,7 @@ pub struct Ipxe {
     pub(super) banner_until: Duration,
     pub(super) console: Vec<Console>,
     pub(super) end: Option<IpxeEnd>,
-    pub(super) out: Vec<Datagram>,
+    pub(super) out: VecDeque<Datagram>,
     pub(super) next_port: u16,
     pub(super) menus: Vec<(String, Vec<MenuItem>)>,
     /// What the person at the console types ([`keyboard`]).
@@ -137,7 +138,7 @@ impl Ipxe {
             banner_until: Duration::ZERO,
             console: Vec::new(),
             end: None,
-            out: Vec::new(),
+            out: VecDeque::new(),
             menus: Vec::new(),
             keyboard: Keyboard::default(),
             first_menu: None,
@@ -252,8 +253,8 @@ impl Ipxe {
     }
 
     pub fn poll_transmit(&mut self) -> Option<Datagram> {
-        if !self.out.is_empty() {
-            return Some(self.out.remove(0));
+        if let Some(d) = self.out.pop_front() {
+            return Some(d);
         }
         match &mut self.wait {
             Wait::Dhcp { session, .. } => session.poll_transmit(),
@@ -379,7 +380,7 @@ impl Ipxe {
                 Some(result) => {
                     // The final ACK is still queued: it must leave before the session goes.
                     while let Some(d) = get.poll_transmit() {
-                        self.out.push(d);
+                        self.out.push_back(d);
                     }
                     self.fetched(now, uri, then, result)
                 }
