@@ -1,8 +1,11 @@
 //! The guide's whole boot, simulated against netbootd in-process: the nine steps with the
 //! guide's own files, and the ways it breaks, each with its diagnosis.
 
+mod real_servers;
 #[path = "../../server/tests/support/mod.rs"]
 mod support;
+
+use real_servers::seed_root;
 
 use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::path::{Path, PathBuf};
@@ -66,16 +69,7 @@ fn the_guides_boot_with_debians_real_ipxe_and_refind() {
     if !support::require_tool("apt-get") || !support::require_tool("dpkg-deb") {
         return;
     }
-    let out = Command::new("bash")
-        .arg(fixture("../ci/seed-root.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let root = seed_root();
     let t = run(&fixture("seed/kea-dhcp4.conf"), &root, Firmware::UefiX64);
     assert!(t.booted(), "{}", t.render(true));
     let details: Vec<&str> = t.steps.iter().map(|s| s.detail.as_str()).collect();

@@ -10,37 +10,16 @@ mod support;
 use std::process::Stdio;
 use std::time::Duration;
 
-use real_servers::{fixture, kea_config, seed_root, start_kea, start_tftpd, Guard};
+use real_servers::{fixture, kea_and_tftpd_available, seed_root, Guard, GuideNetwork};
 use support::netns::{self, Netns};
 
 #[test]
 fn the_guides_boot_against_real_kea_and_tftpd_hpa() {
-    if !support::require_tool("kea-dhcp4")
-        || !support::require_tool("in.tftpd")
-        || !support::require_tool("apt-get")
-        || !netns::available()
-    {
+    if !kea_and_tftpd_available() {
         return;
     }
-    let root = seed_root();
-    let dir = tempfile::tempdir().unwrap();
-    let server = Netns::new("s");
-    let client = Netns::new("c");
-    netns::veth(
-        &server,
-        "nbk0",
-        Some("192.168.1.1/28"),
-        &client,
-        "nbk1",
-        None,
-    );
-    let _kea = start_kea(
-        &server,
-        &kea_config("seed/kea-dhcp4.conf", dir.path(), "nbk0", "kea-dhcp4.conf"),
-        dir.path(),
-    );
-    let _tftpd = start_tftpd(&server, "192.168.1.1", &root);
-    std::thread::sleep(Duration::from_millis(500));
+    let net = GuideNetwork::start("nbk");
+    let (client, dir) = (&net.client, &net.dir);
     let run = client
         .command(env!("CARGO_BIN_EXE_bootsim"))
         .args(["boot", "--iface", "nbk1", "--disk"])

@@ -11,10 +11,8 @@ mod real_servers;
 mod support;
 
 use std::process::Command;
-use std::time::Duration;
 
-use real_servers::{fixture, kea_config, seed_root, start_kea, start_tftpd};
-use support::netns::{self, Netns};
+use real_servers::{fixture, kea_and_tftpd_available, kea_config, GuideNetwork};
 
 fn bootsim(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_bootsim"))
@@ -30,29 +28,11 @@ fn bootsim(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn a_real_kea_capture_is_audited_and_replays_with_only_the_windowsize_difference() {
-    if !support::require_tool("kea-dhcp4")
-        || !support::require_tool("in.tftpd")
-        || !support::require_tool("apt-get")
-        || !netns::available()
-    {
+    if !kea_and_tftpd_available() {
         return;
     }
-    let root = seed_root();
-    let dir = tempfile::tempdir().unwrap();
-    let server = Netns::new("s");
-    let client = Netns::new("c");
-    netns::veth(
-        &server,
-        "nbr0",
-        Some("192.168.1.1/28"),
-        &client,
-        "nbr1",
-        None,
-    );
-    let config = kea_config("seed/kea-dhcp4.conf", dir.path(), "nbr0", "kea-dhcp4.conf");
-    let _kea = start_kea(&server, &config, dir.path());
-    let _tftpd = start_tftpd(&server, "192.168.1.1", &root);
-    std::thread::sleep(Duration::from_millis(500));
+    let net = GuideNetwork::start("nbr");
+    let (client, dir, config, root) = (&net.client, &net.dir, &net.config, &net.root);
     let pcap = dir.path().join("kea.pcap");
     let run = client
         .command(env!("CARGO_BIN_EXE_bootsim"))

@@ -14,7 +14,7 @@ use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
 use netbootd::wire::MacAddr;
 
-use super::{load_disk, parse_firmware, write_pcap};
+use super::{load_disks, parse_firmware, write_pcap};
 
 #[derive(clap::Args)]
 pub struct BootArgs {
@@ -84,12 +84,7 @@ pub fn keyboard_in_order(matches: &ArgMatches) -> Keyboard {
 }
 
 pub fn run_boot(args: BootArgs) -> ExitCode {
-    let disks = match args
-        .disk
-        .iter()
-        .map(|d| load_disk(d))
-        .collect::<Result<Vec<_>, _>>()
-    {
+    let disks = match load_disks(&args.disk) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("bootsim: {e}");

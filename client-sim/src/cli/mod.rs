@@ -31,6 +31,11 @@ pub fn load_disk(path: &Path) -> Result<Disk, String> {
     }
 }
 
+/// Every `--disk`, or the first that cannot be read, said as bootsim's exit-2 message.
+pub fn load_disks(paths: &[std::path::PathBuf]) -> Result<Vec<Disk>, String> {
+    paths.iter().map(|d| load_disk(d)).collect()
+}
+
 pub fn write_pcap(path: &Path, frames: &[Frame]) -> Result<(), String> {
     let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
     let mut writer = CaptureWriter::new(file).map_err(|e| e.to_string())?;

@@ -9,7 +9,7 @@ use bootsim::net::embedded::{build, ServerSpec};
 use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
 
-use super::{load_disk, parse_firmware};
+use super::{load_disks, parse_firmware};
 
 #[derive(clap::Args)]
 pub struct StormArgs {
@@ -81,12 +81,7 @@ pub fn run_storm(args: StormArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let disks = match args
-        .disk
-        .iter()
-        .map(|d| load_disk(d))
-        .collect::<Result<Vec<_>, _>>()
-    {
+    let disks = match load_disks(&args.disk) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("bootsim: {e}");

@@ -2,7 +2,9 @@
 //! Kea 2.2 running a fixture config rewritten for the namespace's interface, tftpd-hpa
 //! serving the guide's TFTP root (built by ci/seed-root.sh from Debian's packages), each held
 //! by a [`Guard`] that kills it by its own PID when the test ends. Shared by iface_kea.rs,
-//! qemu_iface.rs and replay_kea.rs; needs the including test to declare `mod support;`.
+//! qemu_iface.rs and replay_kea.rs (each uses part of it); needs the including test to
+//! declare `mod support;`.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -99,4 +101,69 @@ pub fn start_tftpd(ns: &Netns, address: &str, root: &Path) -> Guard {
             .spawn()
             .unwrap(),
     )
+}
+
+/// Whether Kea, tftpd-hpa, apt-get (for the seed root) and network namespaces are here
+/// (`require_tool` fails under CI=true when one is missing, and says why elsewhere).
+pub fn kea_and_tftpd_available() -> bool {
+    crate::support::require_tool("kea-dhcp4")
+        && crate::support::require_tool("in.tftpd")
+        && crate::support::require_tool("apt-get")
+        && crate::support::netns::available()
+}
+
+/// The guide's network: a server namespace (`<prefix>0`, 192.168.1.1/28) running Kea with
+/// the guide's config and tftpd-hpa with its root, joined by a veth pair to a client
+/// namespace whose end (`<prefix>1`) has no address, for bootsim `--iface`.
+pub struct GuideNetwork {
+    pub client: Netns,
+    pub client_if: String,
+    /// Kea's config, lease file and control socket, and whatever the test writes.
+    pub dir: tempfile::TempDir,
+    /// The config Kea runs (the guide's, rewritten for the segment).
+    pub config: PathBuf,
+    /// The TFTP root tftpd-hpa serves.
+    pub root: PathBuf,
+    // Dropped in this order: the servers are killed before their namespace goes.
+    _tftpd: Guard,
+    _kea: Guard,
+    _server: Netns,
+}
+
+impl GuideNetwork {
+    pub fn start(prefix: &str) -> GuideNetwork {
+        let root = seed_root();
+        let dir = tempfile::tempdir().unwrap();
+        let server = Netns::new("s");
+        let client = Netns::new("c");
+        let (server_if, client_if) = (format!("{prefix}0"), format!("{prefix}1"));
+        crate::support::netns::veth(
+            &server,
+            &server_if,
+            Some("192.168.1.1/28"),
+            &client,
+            &client_if,
+            None,
+        );
+        let config = kea_config(
+            "seed/kea-dhcp4.conf",
+            dir.path(),
+            &server_if,
+            "kea-dhcp4.conf",
+        );
+        let kea = start_kea(&server, &config, dir.path());
+        let tftpd = start_tftpd(&server, "192.168.1.1", &root);
+        // tftpd-hpa has no readiness line to wait for.
+        std::thread::sleep(Duration::from_millis(500));
+        GuideNetwork {
+            client,
+            client_if,
+            dir,
+            config,
+            root,
+            _tftpd: tftpd,
+            _kea: kea,
+            _server: server,
+        }
+    }
 }
