@@ -1,8 +1,11 @@
 //! The guide's whole boot, simulated against netbootd in-process: the nine steps with the
 //! guide's own files, and the ways it breaks, each with its diagnosis.
 
+mod real_servers;
 #[path = "../../server/tests/support/mod.rs"]
 mod support;
+
+use real_servers::seed_root;
 
 use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::path::{Path, PathBuf};
@@ -44,10 +47,7 @@ fn run(config: &Path, root: &Path, firmware: Firmware) -> Transcript {
     let client = Client {
         firmware,
         mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
-        uuid: [
-            0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38, 0x4d,
-            0x32,
-        ],
+        uuid: bootsim::firmware::MACHINE_UUID,
         disks: vec![bootsim::recipe::load(&fixture("disks/debian.toml")).unwrap()],
         seed: 0x1d2c_3b4a,
     };
@@ -69,7 +69,7 @@ fn the_guides_boot_with_debians_real_ipxe_and_refind() {
     if !support::require_tool("apt-get") || !support::require_tool("dpkg-deb") {
         return;
     }
-    let root = support::script_path(&fixture("../ci/seed-root.sh"));
+    let root = seed_root();
     let t = run(&fixture("seed/kea-dhcp4.conf"), &root, Firmware::UefiX64);
     assert!(t.booted(), "{}", t.render(true));
     let details: Vec<String> = t.steps.iter().map(|s| s.detail()).collect();

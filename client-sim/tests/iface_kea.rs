@@ -3,118 +3,23 @@
 //! serving the guide's TFTP root (Debian's ipxe.efi and refind_x64.efi), and dnsmasq doing
 //! both jobs with the equivalent dnsmasq configuration. The same nine steps as in-process.
 
+mod real_servers;
 #[path = "../../server/tests/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+use real_servers::{fixture, kea_and_tftpd_available, seed_root, Guard, GuideNetwork};
 use support::netns::{self, Netns};
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
-}
-
-/// The guide's config for Kea 2.2 on `iface`: `output_options`, files in `dir`.
-fn kea_config(dir: &Path, iface: &str) -> PathBuf {
-    let text = std::fs::read_to_string(fixture("seed/kea-dhcp4.conf"))
-        .unwrap()
-        .replace("\"eth1\"", &format!("\"{iface}\""))
-        .replace("output-options", "output_options")
-        .replace(
-            "\"type\": \"memfile\",",
-            &format!(
-                "\"type\": \"memfile\", \"name\": \"{}\",",
-                dir.join("leases.csv").display()
-            ),
-        )
-        .replace(
-            "\"kea4-ctrl-socket\"",
-            &format!("\"{}\"", dir.join("kea4-ctrl").display()),
-        );
-    let path = dir.join("kea-dhcp4.conf");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn start_kea(ns: &Netns, config: &Path, dir: &Path) -> Guard {
-    let mut child = ns
-        .command("kea-dhcp4")
-        .arg("-c")
-        .arg(config)
-        .env("KEA_LOCKFILE_DIR", dir)
-        .env("KEA_PIDFILE_DIR", dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kea-dhcp4 starts");
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.contains("DHCP4_STARTED") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("Kea started");
-    Guard(child)
-}
 
 #[test]
 fn the_guides_boot_against_real_kea_and_tftpd_hpa() {
-    if !support::require_tool("kea-dhcp4")
-        || !support::require_tool("in.tftpd")
-        || !support::require_tool("apt-get")
-        || !netns::available()
-    {
+    if !kea_and_tftpd_available() {
         return;
     }
-    let out = Command::new("bash")
-        .arg(fixture("../ci/seed-root.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let dir = tempfile::tempdir().unwrap();
-    let server = Netns::new("s");
-    let client = Netns::new("c");
-    netns::veth(
-        &server,
-        "nbk0",
-        Some("192.168.1.1/28"),
-        &client,
-        "nbk1",
-        None,
-    );
-    let _kea = start_kea(&server, &kea_config(dir.path(), "nbk0"), dir.path());
-    let _tftpd = Guard(
-        server
-            .command("in.tftpd")
-            .args(["-L", "-s", "-a", "192.168.1.1:69"])
-            .arg(&root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    std::thread::sleep(Duration::from_millis(500));
+    let net = GuideNetwork::start("nbk");
+    let (client, dir) = (&net.client, &net.dir);
     let run = client
         .command(env!("CARGO_BIN_EXE_bootsim"))
         .args(["boot", "--iface", "nbk1", "--disk"])
@@ -154,16 +59,7 @@ fn the_guides_boot_against_dnsmasq() {
     {
         return;
     }
-    let out = Command::new("bash")
-        .arg(fixture("../ci/seed-root.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let root = seed_root();
     let dir = tempfile::tempdir().unwrap();
     let server = Netns::new("s");
     let client = Netns::new("c");

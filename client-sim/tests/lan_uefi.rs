@@ -33,10 +33,7 @@ fn client(arch: Arch) -> UefiPxe {
         mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
         arch,
         undi: Undi::default(),
-        uuid: [
-            0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38, 0x4d,
-            0x32,
-        ],
+        uuid: bootsim::firmware::MACHINE_UUID,
     };
     let mut pxe = UefiPxe::new(id, 0x1234_5678, Duration::from_millis(300));
     pxe.start(Duration::ZERO);

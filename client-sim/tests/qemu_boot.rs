@@ -7,8 +7,11 @@
 //!
 //! Each VM costs about 40 s of TCG: two tests, run one after the other.
 
+mod real_servers;
 #[path = "../../server/tests/support/mod.rs"]
 mod support;
+
+use real_servers::seed_root;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,20 +43,6 @@ fn tools() -> bool {
         && (Path::new("/usr/share/OVMF/OVMF_CODE.fd").is_file() || {
             support::require_tool("ovmf-is-installed-at-/usr/share/OVMF")
         })
-}
-
-/// The guide's TFTP root with Debian's real ipxe.efi and refind_x64.efi.
-fn seed_root() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(fixture("../ci/seed-root.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 fn qemu(firmware: &str) -> (i32, Value) {

@@ -5,76 +5,13 @@
 //! its disk, and `--compare` must find the simulation (netbootd in-process, the guide's
 //! config unmodified) taking the same steps with the same bytes.
 
+mod real_servers;
 #[path = "../../server/tests/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
+use real_servers::{fixture, kea_config, seed_root, start_kea, start_tftpd};
 use serde_json::Value;
 use support::netns::{self, Netns};
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
-}
-
-/// The guide's config as Kea 2.2 reads it on `iface` (`output_options`, files in `dir`).
-fn kea_config(dir: &Path, iface: &str) -> PathBuf {
-    let text = std::fs::read_to_string(fixture("seed/kea-dhcp4.conf"))
-        .unwrap()
-        .replace("\"eth1\"", &format!("\"{iface}\""))
-        .replace("output-options", "output_options")
-        .replace(
-            "\"type\": \"memfile\",",
-            &format!(
-                "\"type\": \"memfile\", \"name\": \"{}\",",
-                dir.join("leases.csv").display()
-            ),
-        )
-        .replace(
-            "\"kea4-ctrl-socket\"",
-            &format!("\"{}\"", dir.join("kea4-ctrl").display()),
-        );
-    let path = dir.join("kea-dhcp4.conf");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn start_kea(ns: &Netns, config: &Path, dir: &Path) -> Guard {
-    let mut child = ns
-        .command("kea-dhcp4")
-        .arg("-c")
-        .arg(config)
-        .env("KEA_LOCKFILE_DIR", dir)
-        .env("KEA_PIDFILE_DIR", dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kea-dhcp4 starts");
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.contains("DHCP4_STARTED") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("Kea started");
-    Guard(child)
-}
 
 #[test]
 fn real_ovmf_boots_the_guides_chain_against_real_kea_and_tftpd_hpa() {
@@ -91,16 +28,7 @@ fn real_ovmf_boots_the_guides_chain_against_real_kea_and_tftpd_hpa() {
     if !tools.iter().all(|t| support::require_tool(t)) || !netns::available() {
         return;
     }
-    let out = Command::new("bash")
-        .arg(fixture("../ci/seed-root.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let root = seed_root();
     let dir = tempfile::tempdir().unwrap();
     let server = Netns::new("qs");
     let client = Netns::new("qc");
@@ -116,17 +44,12 @@ fn real_ovmf_boots_the_guides_chain_against_real_kea_and_tftpd_hpa() {
     client.run_ip(&["link", "add", "nbqbr", "type", "bridge"]);
     client.run_ip(&["link", "set", "nbq1", "master", "nbqbr"]);
     client.run_ip(&["link", "set", "nbqbr", "up"]);
-    let _kea = start_kea(&server, &kea_config(dir.path(), "nbq0"), dir.path());
-    let _tftpd = Guard(
-        server
-            .command("in.tftpd")
-            .args(["-L", "-s", "-a", "192.168.1.1:69"])
-            .arg(&root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _kea = start_kea(
+        &server,
+        &kea_config("seed/kea-dhcp4.conf", dir.path(), "nbq0", "kea-dhcp4.conf"),
+        dir.path(),
     );
+    let _tftpd = start_tftpd(&server, "192.168.1.1", &root);
     let run = client
         .command(env!("CARGO_BIN_EXE_bootsim"))
         .args(["qemu", "--iface", "nbqbr", "--config"])

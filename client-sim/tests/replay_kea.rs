@@ -6,76 +6,13 @@
 //! which tftpd-hpa does not grant), and against the config with the classes swapped names
 //! the field and the class line.
 
+mod real_servers;
 #[path = "../../server/tests/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use support::netns::{self, Netns};
-
-/// Kills the server it holds when the test ends (by its own PID).
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
-}
-
-/// `source` rewritten for Kea 2.2 on `iface` with its files in `dir`.
-fn kea_config(source: &str, dir: &Path, iface: &str, name: &str) -> PathBuf {
-    let text = std::fs::read_to_string(fixture(source))
-        .unwrap()
-        .replace("\"eth1\"", &format!("\"{iface}\""))
-        .replace("output-options", "output_options")
-        .replace(
-            "\"type\": \"memfile\",",
-            &format!(
-                "\"type\": \"memfile\", \"name\": \"{}\",",
-                dir.join("leases.csv").display()
-            ),
-        )
-        .replace(
-            "\"kea4-ctrl-socket\"",
-            &format!("\"{}\"", dir.join("kea4-ctrl").display()),
-        );
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn start_kea(ns: &Netns, config: &Path, dir: &Path) -> Guard {
-    let mut child = ns
-        .command("kea-dhcp4")
-        .arg("-c")
-        .arg(config)
-        .env("KEA_LOCKFILE_DIR", dir)
-        .env("KEA_PIDFILE_DIR", dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kea-dhcp4 starts");
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.contains("DHCP4_STARTED") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("Kea started");
-    Guard(child)
-}
+use real_servers::{fixture, kea_and_tftpd_available, kea_config, GuideNetwork};
 
 fn bootsim(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_bootsim"))
@@ -91,47 +28,11 @@ fn bootsim(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn a_real_kea_capture_is_audited_and_replays_with_only_the_windowsize_difference() {
-    if !support::require_tool("kea-dhcp4")
-        || !support::require_tool("in.tftpd")
-        || !support::require_tool("apt-get")
-        || !netns::available()
-    {
+    if !kea_and_tftpd_available() {
         return;
     }
-    let out = Command::new("bash")
-        .arg(fixture("../ci/seed-root.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let dir = tempfile::tempdir().unwrap();
-    let server = Netns::new("s");
-    let client = Netns::new("c");
-    netns::veth(
-        &server,
-        "nbr0",
-        Some("192.168.1.1/28"),
-        &client,
-        "nbr1",
-        None,
-    );
-    let config = kea_config("seed/kea-dhcp4.conf", dir.path(), "nbr0", "kea-dhcp4.conf");
-    let _kea = start_kea(&server, &config, dir.path());
-    let _tftpd = Guard(
-        server
-            .command("in.tftpd")
-            .args(["-L", "-s", "-a", "192.168.1.1:69"])
-            .arg(&root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    std::thread::sleep(Duration::from_millis(500));
+    let net = GuideNetwork::start("nbr");
+    let (client, dir, config, root) = (&net.client, &net.dir, &net.config, &net.root);
     let pcap = dir.path().join("kea.pcap");
     let run = client
         .command(env!("CARGO_BIN_EXE_bootsim"))

@@ -34,7 +34,7 @@ fn a_value_that_means_nothing_names_its_line_and_column() {
         (
             "[[client]]\nfirmware = \"bios\"\nmac = \"52:54:00:zz:00:01\"\n[expect]\n",
             "line 6, column 7",
-            "bad MAC '52:54:00:zz:00:01'",
+            "`52:54:00:zz:00:01` is not a MAC address",
         ),
         (
             "[[client]]\nfirmware = \"bios\"\ninput = [\"item:a\", \"knob:x\"]\n[expect]\n",

@@ -18,9 +18,7 @@ use netbootd::tftp::packet::Packet;
 use netbootd::wire::dhcp::Message;
 
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
-const UUID: [u8; 16] = [
-    0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38, 0x4d, 0x32,
-];
+const UUID: [u8; 16] = bootsim::firmware::MACHINE_UUID;
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)

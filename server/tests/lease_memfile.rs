@@ -2,80 +2,14 @@
 //! file cleanup, C++ code we did not write) must read what we write and we must read what it
 //! writes; a writer killed at random moments loses no lease it reported as stored.
 
+mod lease_support;
 mod support;
 
 use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
-use netbootd::dhcp::lease::{
-    Durability, Lease, LeaseChange, LeaseState, LeaseTable, LoadReport, Memfile, MemfileError,
-};
-
-/// The lease file with the table it was loaded into, changed as the DHCP shell changes them:
-/// the row written first, the table after.
-struct Store {
-    file: Memfile,
-    table: LeaseTable,
-}
-
-impl Store {
-    fn open(path: &Path) -> Result<(Store, LoadReport), MemfileError> {
-        let (file, table, report) = Memfile::open(path, Durability::Write)?;
-        Ok((Store { file, table }, report))
-    }
-
-    fn upsert(&mut self, lease: Lease) -> Result<(), MemfileError> {
-        let change = LeaseChange::Upsert(lease);
-        self.file.persist(std::slice::from_ref(&change))?;
-        self.table.apply(&change);
-        Ok(())
-    }
-
-    fn delete(&mut self, address: Ipv4Addr) -> Result<(), MemfileError> {
-        let Some(lease) = self.table.get(address).cloned() else {
-            return Ok(());
-        };
-        let change = LeaseChange::Delete(lease);
-        self.file.persist(std::slice::from_ref(&change))?;
-        self.table.apply(&change);
-        Ok(())
-    }
-
-    fn compact(&mut self) -> Result<(), MemfileError> {
-        self.file.compact()
-    }
-
-    fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    fn get(&self, address: Ipv4Addr) -> Option<&Lease> {
-        self.table.get(address)
-    }
-}
-
-fn lease(n: u32) -> Lease {
-    Lease {
-        address: Ipv4Addr::from(0x0a00_0000 + n),
-        hwaddr: vec![0x52, 0x54, 0, 0, (n >> 8) as u8, n as u8],
-        client_id: (n % 2 == 0).then(|| vec![1, 0x52, 0x54, 0, 0, (n >> 8) as u8, n as u8]),
-        valid_lifetime: 3600,
-        cltt: 1_700_000_000 + u64::from(n),
-        subnet_id: 1,
-        fqdn_fwd: false,
-        fqdn_rev: false,
-        hostname: if n % 3 == 0 {
-            format!("node{n},rack")
-        } else {
-            String::new()
-        },
-        state: LeaseState::Default,
-        user_context: None,
-        pool_id: 0,
-    }
-}
+use lease_support::{lease, Store};
 
 #[test]
 fn leases_are_replayed_and_deletes_are_kept() {
@@ -200,37 +134,14 @@ fn kea_lfc_reads_our_file_and_we_read_its_output() {
     }
 }
 
-/// Not a test: the child process `kill_9_at_random_moments_loses_no_acknowledged_lease`
-/// starts and kills; it appends leases forever, printing each address once it is written.
-#[test]
-#[ignore = "child process of kill_9_at_random_moments_loses_no_acknowledged_lease"]
-fn crash_child() {
-    let Ok(path) = std::env::var("NETBOOTD_CRASH_CHILD") else {
-        return;
-    };
-    let (mut store, _) = Store::open(Path::new(&path)).unwrap();
-    let start = store.len() as u32;
-    for n in start + 1.. {
-        store.upsert(lease(n)).unwrap();
-        println!("acked {}", lease(n).address);
-    }
-}
-
 #[test]
 fn kill_9_at_random_moments_loses_no_acknowledged_lease() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kea-leases4.csv");
     let mut acked: Vec<Ipv4Addr> = Vec::new();
     for round in 0..8u64 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "crash_child",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("NETBOOTD_CRASH_CHILD", &path)
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lease-crash-writer"))
+            .arg(&path)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();

@@ -26,7 +26,7 @@ use crate::firmware::ipxe::keyboard::Input;
 use crate::net::lan::Faults;
 use netbootd::kea::KeaVersion;
 
-use crate::scenario::{ClientDecl, Expect, Mac, Scenario, ScenarioError, ScenarioFile, ServerDecl};
+use crate::scenario::{ClientDecl, Expect, Scenario, ScenarioError, ScenarioFile, ServerDecl};
 
 /// Why a run could not start: a file that cannot be read or a config Kea would refuse,
 /// named with its place (`file:line:col`, or Kea's `file:line.col`).
@@ -255,7 +255,10 @@ impl Machine {
 
     fn decl(&self) -> Result<ClientDecl, Error> {
         let mac = match &self.mac {
-            Some(m) => Some(m.parse::<Mac>().map_err(Error::Setup)?),
+            Some(m) => Some(
+                m.parse::<netbootd::wire::MacAddr>()
+                    .map_err(|e| Error::Setup(e.to_string()))?,
+            ),
             None => None,
         };
         let input = self

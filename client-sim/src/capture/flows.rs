@@ -16,10 +16,7 @@ use super::read::{Capture, Transport};
 pub type Mac = [u8; 6];
 
 pub fn mac_text(mac: &Mac) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    netbootd::wire::MacAddr(*mac).to_string()
 }
 
 /// One DHCP message and where it went.

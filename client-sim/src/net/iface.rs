@@ -10,115 +10,37 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use netbootd::kea::model::Config;
+use netbootd::wire::arp::ArpRepr;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
-use nix::libc;
+use netbootd::wire::packet_socket::{Direction, PacketSocket, Protocol};
+use netbootd::wire::MacAddr;
 
-use super::ether::{self, ArpRequest, Inbound};
+use super::ether::{self, Inbound};
 use super::lan::{Frame, ServerNote, Station};
 use super::Network;
 
-const ETH_P_ALL: u16 = 0x0003;
-const PACKET_OUTGOING: u8 = 4;
-
-/// An AF_PACKET socket bound to interface `name` that sees every frame on it, both ways,
-/// in promiscuous mode for its lifetime.
-pub fn packet_socket(name: &str) -> io::Result<OwnedFd> {
-    let ifindex = nix::net::if_::if_nametoindex(name).map_err(io::Error::from)? as i32;
-    // SAFETY: socket(2), bind(2) and setsockopt(2) with fully initialised structures we
-    // own, their sizes passed with them; the descriptor is owned from creation on.
-    unsafe {
-        let raw = libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            i32::from(ETH_P_ALL.to_be()),
-        );
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let fd = OwnedFd::from_raw_fd(raw);
-        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = ETH_P_ALL.to_be();
-        sll.sll_ifindex = ifindex;
-        if libc::bind(
-            fd.as_raw_fd(),
-            &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        ) < 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        let mut mreq: libc::packet_mreq = std::mem::zeroed();
-        mreq.mr_ifindex = ifindex;
-        mreq.mr_type = libc::PACKET_MR_PROMISC as u16;
-        if libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_PACKET,
-            libc::PACKET_ADD_MEMBERSHIP,
-            &mreq as *const libc::packet_mreq as *const libc::c_void,
-            std::mem::size_of::<libc::packet_mreq>() as u32,
-        ) < 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(fd)
-    }
-}
-
-/// Waits up to `wait` for a frame on a packet socket: the frame, and whether this host sent
-/// it (PACKET_OUTGOING).
-pub fn receive_frame(fd: &OwnedFd, wait: Duration) -> Option<(Vec<u8>, bool)> {
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = wait.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: poll(2) on one descriptor we own.
-    let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
-    if ready <= 0 {
-        return None;
-    }
-    let mut buf = vec![0u8; 65536];
-    // SAFETY: recvfrom(2) into buffers we own, with their sizes.
-    let (n, kind) = unsafe {
-        let mut from: libc::sockaddr_ll = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-        let n = libc::recvfrom(
-            fd.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT,
-            &mut from as *mut libc::sockaddr_ll as *mut libc::sockaddr,
-            &mut len,
-        );
-        (n, from.sll_pkttype)
-    };
-    if n <= 0 {
-        return None;
-    }
-    buf.truncate(n as usize);
-    Some((buf, kind == PACKET_OUTGOING))
+/// A packet socket on interface `name` that sees every frame on it, both ways, in
+/// promiscuous mode for its lifetime.
+pub fn watch(name: &str) -> io::Result<PacketSocket> {
+    PacketSocket::open(name, Protocol::All)?.promiscuous()
 }
 
 pub struct Iface {
-    fd: OwnedFd,
+    socket: PacketSocket,
     name: String,
     start: Instant,
-    acks: HashMap<[u8; 6], Ipv4Addr>,
+    acks: HashMap<MacAddr, Ipv4Addr>,
     pub frames: Vec<Frame>,
 }
 
 impl Iface {
     pub fn open(name: &str) -> io::Result<Iface> {
-        let fd = packet_socket(name)?;
         Ok(Iface {
-            fd,
+            socket: watch(name)?,
             name: name.into(),
             start: Instant::now(),
             acks: HashMap::new(),
@@ -131,11 +53,8 @@ impl Iface {
     }
 
     fn send(&mut self, d: &Datagram) {
-        let frame = d.to_frame();
-        // SAFETY: send(2) of a buffer we own on a bound packet socket.
-        unsafe {
-            libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0);
-        }
+        // A frame the interface refuses is a datagram lost, as on a real wire.
+        let _ = self.socket.send(&d.to_frame());
         self.frames.push(Frame {
             at: self.start.elapsed(),
             from_client: true,
@@ -145,8 +64,8 @@ impl Iface {
 
     /// Waits up to `wait` for a frame from the wire (not one we sent).
     fn receive(&mut self, wait: Duration) -> Option<Datagram> {
-        let (buf, outgoing) = receive_frame(&self.fd, wait)?;
-        if outgoing {
+        let (buf, direction) = self.socket.receive(wait)?;
+        if direction == Direction::Outgoing {
             return None;
         }
         let frame = &buf[..];
@@ -154,10 +73,7 @@ impl Iface {
             Inbound::Udp(d) => d,
             Inbound::Arp(request) => {
                 if let Some(reply) = self.arp_reply(&request) {
-                    // SAFETY: send(2) of a buffer we own on a bound packet socket.
-                    unsafe {
-                        libc::send(self.fd.as_raw_fd(), reply.as_ptr().cast(), reply.len(), 0);
-                    }
+                    let _ = self.socket.send(&reply.emit());
                 }
                 return None;
             }
@@ -168,7 +84,7 @@ impl Iface {
                 if m.message_type() == Some(5) {
                     let mut mac = [0u8; 6];
                     mac.copy_from_slice(&m.chaddr[..6]);
-                    self.acks.insert(mac, m.yiaddr);
+                    self.acks.insert(MacAddr(mac), m.yiaddr);
                 }
             }
         }
@@ -184,9 +100,9 @@ impl Iface {
 impl Iface {
     /// Firmware answers ARP for its address (EDK2's ArpDxe, iPXE's arp.c); the models do not
     /// speak ARP, so the wire answers for them, for the addresses their DHCPACKs gave.
-    fn arp_reply(&self, request: &ArpRequest) -> Option<Vec<u8>> {
-        let (mac, _) = self.acks.iter().find(|(_, ip)| **ip == request.target)?;
-        Some(ether::arp_reply(request, *mac))
+    fn arp_reply(&self, request: &ArpRepr) -> Option<ArpRepr> {
+        let (mac, _) = self.acks.iter().find(|(_, ip)| **ip == request.target_ip)?;
+        Some(request.reply_from(*mac))
     }
 }
 
@@ -228,6 +144,6 @@ impl Network for Iface {
     }
 
     fn leased(&self, mac: [u8; 6]) -> Option<Ipv4Addr> {
-        self.acks.get(&mac).copied()
+        self.acks.get(&MacAddr(mac)).copied()
     }
 }

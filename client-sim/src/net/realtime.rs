@@ -107,12 +107,12 @@ impl FramePort {
                     let mac = self
                         .servers
                         .iter()
-                        .find(|(ip, _)| *ip == request.target)
+                        .find(|(ip, _)| *ip == request.target_ip)
                         .map(|(_, mac)| *mac);
                     match mac {
                         Some(mac) => {
                             self.arp_answered += 1;
-                            self.transmit(&ether::arp_reply(&request, mac));
+                            self.transmit(&request.reply_from(mac.into()).emit());
                         }
                         None => self.ignored.count(ether::Kind::Arp),
                     }

@@ -85,13 +85,6 @@ pub struct VmSpec {
     pub kvm: bool,
 }
 
-fn mac_text(mac: [u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 fn inet(prefix: &str, a: SocketAddr) -> String {
     format!(
         "{prefix}.type=inet,{prefix}.host={},{prefix}.port={}",
@@ -161,7 +154,7 @@ pub fn command(spec: &VmSpec) -> Result<Command, QemuError> {
     let rom = romfile.map(|r| format!(",romfile={r}")).unwrap_or_default();
     c.arg("-device").arg(format!(
         "virtio-net-pci,netdev=n0,mac={}{rom},bootindex=1",
-        mac_text(spec.mac)
+        netbootd::wire::MacAddr(spec.mac)
     ));
     for (i, disk) in spec.disks.iter().enumerate() {
         c.arg("-drive").arg(format!(
@@ -363,7 +356,7 @@ mod tests {
                 ovmf_vars: vars,
             },
             mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
-            uuid: "4c4c4544-0042-3510-8052-b4c04f384d32".into(),
+            uuid: crate::qemu::UUID.into(),
             link: Link::Dgram {
                 local: "127.0.0.1:5001".parse().unwrap(),
                 remote: "127.0.0.1:5002".parse().unwrap(),

@@ -4,19 +4,20 @@
 //! AF_PACKET socket (frames the VM sent arrive on the tap, frames for the VM leave by it) and
 //! deletes it afterwards. Needs CAP_NET_ADMIN; it touches no interface but its own tap.
 
-use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::net::iface::{packet_socket, receive_frame};
+use netbootd::wire::packet_socket::{Direction, PacketSocket};
+
+use crate::net::iface::watch;
 
 use super::QemuError;
 
 /// A tap device on a bridge, removed when dropped.
 pub struct Tap {
     pub name: String,
-    socket: OwnedFd,
+    socket: PacketSocket,
 }
 
 fn ip(args: &[&str]) -> Result<(), QemuError> {
@@ -54,7 +55,7 @@ impl Tap {
         let name = format!("bsq{}", std::process::id() % 10_000_000);
         ip(&["tuntap", "add", "dev", &name, "mode", "tap"])?;
         let tap = Tap {
-            socket: match packet_socket(&name) {
+            socket: match watch(&name) {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = ip(&["link", "del", &name]);
@@ -71,7 +72,9 @@ impl Tap {
     /// The next frame on the tap within `wait`: its bytes, and whether the VM sent it.
     pub fn frame(&self, wait: Duration) -> Option<(Vec<u8>, bool)> {
         // Frames the VM sends are received on the tap; frames for it go out of the tap.
-        receive_frame(&self.socket, wait).map(|(f, outgoing)| (f, !outgoing))
+        self.socket
+            .receive(wait)
+            .map(|(f, direction)| (f, direction == Direction::Inbound))
     }
 }
 

@@ -15,6 +15,7 @@ use crate::firmware::ipxe::keyboard::Input;
 use crate::net::lan::Faults;
 use crate::transcript::Stage;
 use netbootd::kea::KeaVersion;
+use netbootd::wire::MacAddr;
 
 /// A scenario file.
 #[derive(Debug, Deserialize)]
@@ -60,7 +61,7 @@ pub struct ClientDecl {
     pub firmware: Firmware,
     /// The first client's MAC; the others count up from it.
     #[serde(default, deserialize_with = "parsed_option")]
-    pub mac: Option<Mac>,
+    pub mac: Option<MacAddr>,
     #[serde(default = "one")]
     pub count: usize,
     /// Disk recipes (.toml) or GPT images.
@@ -115,25 +116,6 @@ pub struct Expect {
     /// Every client sent at least this many frames again.
     #[serde(default)]
     pub min_retransmissions: Option<u32>,
-}
-
-/// A MAC address written `52:54:00:12:34:56` (or with dashes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mac(pub [u8; 6]);
-
-impl FromStr for Mac {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Mac, String> {
-        let bytes: Option<Vec<u8>> = s
-            .split([':', '-'])
-            .map(|h| u8::from_str_radix(h, 16).ok())
-            .collect();
-        bytes
-            .and_then(|b| <[u8; 6]>::try_from(b).ok())
-            .map(Mac)
-            .ok_or_else(|| format!("bad MAC '{s}': expected six hex bytes, 52:54:00:12:34:56"))
-    }
 }
 
 /// Addresses from `lo` to `hi`, both included, written "a.b.c.d - e.f.g.h".

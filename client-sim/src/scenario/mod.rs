@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use decl::{AddrRange, ClientDecl, Ending, Expect, Mac, ScenarioFile, ServerDecl};
+pub use decl::{AddrRange, ClientDecl, Ending, Expect, ScenarioFile, ServerDecl};
 
 use crate::chain::{ChainClient, Client};
 use crate::firmware::ipxe::keyboard::Keyboard;
@@ -194,7 +194,7 @@ impl Scenario {
         let mut out = Vec::new();
         let mut next_mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
         for decl in &self.file.client {
-            let first = decl.mac.map_or(next_mac, |m| m.0);
+            let first = decl.mac.map_or(next_mac, |m| m.octets());
             let mut disks = Vec::new();
             for d in &decl.disks {
                 let path = self.dir().join(d);

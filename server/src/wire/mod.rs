@@ -1,7 +1,13 @@
-//! Bytes on the wire: DHCP messages with their option order, Ethernet/IPv4/UDP frames, and
-//! pcap captures. Protocol engines work on parsed messages; only this module knows layouts.
+//! Bytes on the wire: DHCP messages with their option order, Ethernet/IPv4/UDP frames, ARP,
+//! hardware addresses, pcap captures, and the sockets that carry them (`packet_socket`,
+//! `transport`). Protocol engines work on parsed messages; only this module knows layouts.
 
+pub mod arp;
 pub mod dhcp;
 pub mod frame;
+pub mod mac;
+pub mod packet_socket;
 pub mod pcap;
 pub mod transport;
+
+pub use mac::MacAddr;

@@ -84,14 +84,7 @@ impl std::str::FromStr for Input {
 /// iPXE's `parse_key` (src/core/parseopt.c): a single character is its own code, anything
 /// else is an integer (`0x02`, `2`). Used for `prompt --key` and `item --key`.
 pub fn parse_key(text: &str) -> Option<u32> {
-    let mut chars = text.chars();
-    if let (Some(c), None) = (chars.next(), chars.clone().next()) {
-        return Some(c as u32);
-    }
-    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
-    }
+    super::commands::options::parse_key(text).ok()
 }
 
 /// The inputs not yet consumed.

@@ -2,12 +2,16 @@
 //! wire and on the console: its DHCP, its TFTP client, its settings and its script
 //! language. Facts and sources: firmware.md section B.
 
+pub mod commands;
 pub mod dhcp;
+mod interpreter;
 pub mod keyboard;
 pub mod machine;
+pub mod outcome;
 pub mod packets;
 pub mod script;
 pub mod settings;
 pub mod tftp;
 
-pub use machine::{Image, Ipxe, IpxeEnd};
+pub use machine::Ipxe;
+pub use outcome::{Image, IpxeEnd};

@@ -179,10 +179,7 @@ mod tests {
         let id = Identity {
             mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
             build: Build::EfiX64,
-            uuid: Some([
-                0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38,
-                0x4d, 0x32,
-            ]),
+            uuid: Some(crate::firmware::MACHINE_UUID),
         };
         let m = id.discover(7, 4);
         assert_eq!(m.flags, 0);

@@ -1,8 +1,8 @@
 //! iPXE's script language, the parts that need no network: reading a script into lines and
 //! labels (src/image/script.c `script_probe`, `process_script`, `script_exec_line`),
 //! splitting a line into commands (src/core/exec.c `split_command`, `command_terminator`),
-//! expanding `${...}` (src/core/settings.c `expand_settings`, `parse_setting_name`) and
-//! parsing getopt-style options (src/core/parseopt.c). firmware.md B.7, B.8.
+//! expanding `${...}` (src/core/settings.c `expand_settings`, `parse_setting_name`).
+//! firmware.md B.7, B.8. Options are read by `commands::options`.
 
 /// `#!ipxe` or `#!gpxe` followed by a whitespace byte.
 pub fn is_script(bytes: &[u8]) -> bool {
@@ -214,76 +214,6 @@ impl Value {
     }
 }
 
-/// Options of a command, getopt-style: `--name value`, `--name=value`, `-n value`, flags.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Parsed {
-    pub options: Vec<(String, Option<String>)>,
-    pub args: Vec<String>,
-}
-
-impl Parsed {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.as_deref())
-    }
-
-    pub fn flag(&self, name: &str) -> bool {
-        self.options.iter().any(|(n, _)| n == name)
-    }
-}
-
-/// A command's option table: long name, short letter, takes a value.
-pub type OptionSpec = &'static [(&'static str, char, bool)];
-
-/// Parses `argv[1..]`; `Err` carries iPXE's message for an unknown option or a missing value.
-pub fn parse_options(argv: &[String], spec: OptionSpec) -> Result<Parsed, String> {
-    let mut parsed = Parsed::default();
-    let mut i = 1;
-    while i < argv.len() {
-        let a = &argv[i];
-        let found = if let Some(long) = a.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (long, None),
-            };
-            spec.iter()
-                .find(|(n, _, _)| *n == name)
-                .map(|s| (s, inline))
-                .ok_or_else(|| format!("{}: unrecognized option '{a}'", argv[0]))?
-        } else if a.len() > 1 && a.starts_with('-') {
-            let c = a.chars().nth(1).unwrap_or('-');
-            spec.iter()
-                .find(|(_, s, _)| *s == c)
-                .map(|s| (s, (a.len() > 2).then(|| a[2..].to_string())))
-                .ok_or_else(|| format!("{}: invalid option -- '{c}'", argv[0]))?
-        } else {
-            parsed.args.push(a.clone());
-            i += 1;
-            continue;
-        };
-        let ((name, _, takes), inline) = found;
-        let value = if *takes {
-            match inline {
-                Some(v) => Some(v),
-                None => {
-                    i += 1;
-                    Some(argv.get(i).cloned().ok_or_else(|| {
-                        format!("{}: option requires an argument -- '{name}'", argv[0])
-                    })?)
-                }
-            }
-        } else {
-            None
-        };
-        parsed.options.push((name.to_string(), value));
-        i += 1;
-    }
-    Ok(parsed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,24 +265,6 @@ mod tests {
                 name: "mac",
                 kind: Some("hexhyp")
             }
-        );
-    }
-
-    #[test]
-    fn options_parse_like_getopt() {
-        const SPEC: OptionSpec = &[("name", 'n', true), ("autofree", 'a', false)];
-        let argv: Vec<String> = "imgfetch --name refind.conf -a tftp://x/y arg"
-            .split(' ')
-            .map(String::from)
-            .collect();
-        let p = parse_options(&argv, SPEC).unwrap();
-        assert_eq!(p.get("name"), Some("refind.conf"));
-        assert!(p.flag("autofree"));
-        assert_eq!(p.args, ["tftp://x/y", "arg"]);
-        let bad: Vec<String> = vec!["imgfetch".into(), "--bogus".into()];
-        assert_eq!(
-            parse_options(&bad, SPEC).unwrap_err(),
-            "imgfetch: unrecognized option '--bogus'"
         );
     }
 }

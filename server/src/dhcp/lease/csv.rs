@@ -96,26 +96,8 @@ fn unescape(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `aa:bb:cc` (HWAddr::toText(false), ClientId::toText).
-pub fn hex_colons(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-fn parse_hex_colons(text: &str) -> Option<Vec<u8>> {
-    if text.is_empty() {
-        return Some(Vec::new());
-    }
-    text.split(':')
-        .map(|o| match o.len() {
-            1 | 2 => u8::from_str_radix(o, 16).ok(),
-            _ => None,
-        })
-        .collect()
-}
+pub use crate::wire::mac::hex_colons;
+use crate::wire::mac::parse_hex_colons;
 
 /// Encoding and decoding of rows for one header.
 pub struct LeaseRow;
