@@ -371,6 +371,66 @@ struct StormArgs {
     kea_version: KeaVersion,
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    model: StormModelArgs,
+    /// Write an SVG timeline of how many machines are in each stage over time.
+    #[arg(long, value_name = "FILE.svg")]
+    timeline: Option<PathBuf>,
+}
+
+/// The storm's world: links, server capacity, power-on (see bootsim::storm).
+#[derive(clap::Args)]
+struct StormModelArgs {
+    /// Each machine's port rate (100mbit, 1gbit, ...).
+    #[arg(long, default_value = "1gbit", value_parser = bootsim::net::link::parse_rate)]
+    client_link: u64,
+    /// The server's port rate.
+    #[arg(long, default_value = "10gbit", value_parser = bootsim::net::link::parse_rate)]
+    server_link: u64,
+    /// One-way latency of each hop, host to switch.
+    #[arg(long, default_value = "10us", value_parser = bootsim::net::link::parse_duration)]
+    link_latency: std::time::Duration,
+    /// Bytes each egress port of the switch can queue before it drops (tail drop).
+    #[arg(long, default_value = "512KiB", value_parser = bootsim::net::link::parse_size)]
+    switch_buffer: u64,
+    /// The server's costs and limits: netbootd or kea-tftpd-hpa (Kea 2.2 with tftpd-hpa).
+    #[arg(long, default_value = "netbootd")]
+    server_model: bootsim::net::capacity::ServerKind,
+    /// all-at-once, or uniform:WINDOW (uniform:30s).
+    #[arg(long, default_value = "all-at-once")]
+    power_on: bootsim::storm::PowerOn,
+    /// Firmware POST before the first DISCOVER: 3.5s, or a range 20s..60s drawn per machine.
+    #[arg(long, default_value = "3.5s")]
+    post: bootsim::storm::Post,
+    /// Seeds the power-on schedule.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// No link, server or power-on model: every machine at once on an infinitely fast
+    /// segment.
+    #[arg(long)]
+    instant: bool,
+}
+
+impl StormModelArgs {
+    fn model(&self) -> bootsim::storm::StormModel {
+        use bootsim::net::capacity::Capacity;
+        use bootsim::net::link::LinkModel;
+        if self.instant {
+            return bootsim::storm::StormModel::instant();
+        }
+        bootsim::storm::StormModel {
+            links: Some(LinkModel {
+                client_bps: self.client_link,
+                server_bps: self.server_link,
+                latency: self.link_latency,
+                switch_buffer: self.switch_buffer,
+            }),
+            capacity: Some(Capacity::of(self.server_model)),
+            power_on: self.power_on,
+            post: self.post,
+            seed: self.seed,
+        }
+    }
 }
 
 /// The guide's TFTP root with synthetic binaries, in a temporary directory.
@@ -443,8 +503,22 @@ fn run_storm(args: StormArgs) -> ExitCode {
         seed: 0x5eed_0001,
     };
     let clients = bootsim::storm::clients(&template, args.clients);
+    let model = args.model.model();
+    let mut server = server;
+    if model.capacity.as_ref().is_some_and(|c| !c.windowsize) {
+        bootsim::storm::refuse_windowsize(&mut server);
+    }
     let mut lan = Lan::new(server);
-    let (report, _) = bootsim::storm::storm(&mut lan, &clients);
+    let mut bar = bootsim::storm::progress::Bar::new(args.clients);
+    let storm = bootsim::storm::storm_with(&mut lan, &clients, &model, &mut |p| bar.show(p));
+    bar.finish();
+    let report = storm.report.clone();
+    if let Some(path) = &args.timeline {
+        if let Err(e) = std::fs::write(path, storm.timeline_svg()) {
+            eprintln!("bootsim: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
     if args.json {
         println!(
             "{}",

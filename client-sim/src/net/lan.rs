@@ -9,6 +9,10 @@
 //!
 //! Every frame is kept (for transcripts and `--pcap`) unless turned off for storms, with
 //! what the server decided about it (the classes a query matched, a TFTP refusal).
+//!
+//! Storms add two models (both off unless set): the switch's rates, latencies and buffers
+//! ([`super::link`]) and the server's CPU costs and workers ([`super::capacity`]); with them a
+//! frame takes time to cross the segment and a packet waits for the server.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -24,6 +28,9 @@ use netbootd::tftp::engine::{Event as TftpEvent, Outgoing, TftpEngine};
 use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
+
+use super::capacity::ServerLoad;
+use super::link::Links;
 
 /// A client on the segment: a firmware model, sans-IO.
 pub trait Station {
@@ -116,11 +123,37 @@ pub struct FaultCounts {
 enum Towards {
     Server,
     Client,
+    /// A packet the server's worker has finished with: the engine decides on it now.
+    Handled,
 }
 
 struct InFlight {
     towards: Towards,
     datagram: Datagram,
+}
+
+/// A frame due at a later time, ordered by (time, sending order).
+struct Due {
+    at: Duration,
+    seq: u64,
+    item: InFlight,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
 }
 
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
@@ -158,6 +191,11 @@ impl Run {
     pub fn finished(&self) -> bool {
         self.unfinished == 0
     }
+
+    /// Stations not finished yet.
+    pub fn unfinished(&self) -> usize {
+        self.unfinished
+    }
 }
 
 pub struct Lan {
@@ -165,8 +203,7 @@ pub struct Lan {
     pub servers: Vec<Server>,
     now: Duration,
     /// Frames in flight with a delay, by delivery time then sending order.
-    queue: BinaryHeap<Reverse<(Duration, u64)>>,
-    flight: HashMap<u64, InFlight>,
+    queue: BinaryHeap<Reverse<Due>>,
     /// Frames delivered at the current instant, in sending order. Delayed frames due now
     /// were sent before the clock reached now, so they go first (the same order as one heap
     /// by (time, sequence), without a heap operation per frame on a fault-free link).
@@ -189,6 +226,12 @@ pub struct Lan {
     /// forwards client broadcasts to every server with this giaddr and hands the replies
     /// back, so the clients sit on another subnet than the servers.
     pub relay: Option<Ipv4Addr>,
+    /// The switch's rates and buffers; `None`: an infinitely fast segment.
+    pub links: Option<Links>,
+    /// The primary server's CPU costs and workers; `None`: it answers instantly.
+    pub load: Option<ServerLoad>,
+    /// Packets the servers sent again on their own timers (TFTP retransmissions).
+    pub server_retransmissions: u64,
 }
 
 /// The relay agent's hardware address on the clients' side.
@@ -204,7 +247,6 @@ impl Lan {
             servers: vec![server],
             now: Duration::ZERO,
             queue: BinaryHeap::new(),
-            flight: HashMap::new(),
             immediate: VecDeque::new(),
             seq: 0,
             neighbours: HashMap::new(),
@@ -217,6 +259,9 @@ impl Lan {
             notes: Vec::new(),
             notes_by_mac: HashMap::new(),
             relay: None,
+            links: None,
+            load: None,
+            server_retransmissions: 0,
         }
     }
 
@@ -287,7 +332,7 @@ impl Lan {
     pub fn poll(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) -> Option<Duration> {
         for i in std::mem::take(&mut run.dirty) {
             while let Some(d) = stations[i].poll_transmit() {
-                self.send(Towards::Server, d, 0);
+                self.send(Towards::Server, d, Duration::ZERO);
             }
             if !run.done[i] && stations[i].finished() {
                 run.done[i] = true;
@@ -311,7 +356,7 @@ impl Lan {
         stations: &[&mut dyn Station],
     ) -> (Option<Duration>, Option<Duration>, Option<Duration>) {
         let frame_at = if self.immediate.is_empty() {
-            self.queue.peek().map(|Reverse((at, _))| *at)
+            self.queue.peek().map(|Reverse(due)| due.at)
         } else {
             Some(self.now)
         };
@@ -350,15 +395,15 @@ impl Lan {
             let due_in_heap = self
                 .queue
                 .peek()
-                .is_some_and(|Reverse((at, _))| *at <= self.now);
+                .is_some_and(|Reverse(due)| due.at <= self.now);
             let item = if due_in_heap {
-                let Reverse((_, seq)) = self.queue.pop().expect("peeked");
-                self.flight.remove(&seq).expect("in flight")
+                self.queue.pop().expect("peeked").0.item
             } else {
                 self.immediate.pop_front().expect("an immediate frame")
             };
             match item.towards {
-                Towards::Server => self.at_server(item.datagram),
+                Towards::Server => self.arrive_at_server(item.datagram),
+                Towards::Handled => self.at_server(item.datagram),
                 Towards::Client => {
                     self.record(false, &item.datagram);
                     for i in self.recipients(&item.datagram, &run.by_mac, stations.len()) {
@@ -415,10 +460,11 @@ impl Lan {
     }
 
     /// Puts a frame on the wire towards `towards`, through that direction's faults.
-    fn send(&mut self, towards: Towards, d: Datagram, extra_ms: u64) {
+    fn send(&mut self, towards: Towards, d: Datagram, extra: Duration) {
         match towards {
             Towards::Server => self.frame_counts.0 += 1,
             Towards::Client => self.frame_counts.1 += 1,
+            Towards::Handled => {}
         }
         if towards == Towards::Server {
             self.record(true, &d);
@@ -428,7 +474,7 @@ impl Lan {
         }
         let f = match towards {
             Towards::Server => self.faults.to_server.clone(),
-            Towards::Client => self.faults.to_client.clone(),
+            _ => self.faults.to_client.clone(),
         };
         if f.loss > 0.0 && self.rng.gen_bool(f.loss.min(1.0)) {
             self.fault_counts.lost += 1;
@@ -440,8 +486,9 @@ impl Lan {
         } else {
             1
         };
-        for _ in 0..copies {
-            let mut delay = f.delay_ms + extra_ms;
+        let mut d = Some(d);
+        for copy in 0..copies {
+            let mut delay = f.delay_ms;
             if f.jitter_ms > 0 {
                 delay += self.rng.gen_range(0..=f.jitter_ms);
             }
@@ -449,21 +496,69 @@ impl Lan {
                 self.fault_counts.reordered += 1;
                 delay += 2 * f.jitter_ms.max(1) + 1;
             }
-            if delay == 0 {
-                self.immediate.push_back(InFlight {
-                    towards,
-                    datagram: d.clone(),
-                });
-                continue;
+            let sent = self.now + extra + Duration::from_millis(delay);
+            let Some(frame) = d.as_ref() else { return };
+            let at = match self.links.as_mut() {
+                None => sent,
+                Some(links) => {
+                    let arrived = match towards {
+                        Towards::Server => links.to_server(
+                            sent,
+                            frame.src_mac,
+                            frame.payload.len(),
+                            frame.dst.port() == 67,
+                        ),
+                        _ => links.to_client(sent, client_port(frame), frame.payload.len()),
+                    };
+                    match arrived {
+                        Some(at) => at,
+                        None => continue,
+                    }
+                }
+            };
+            let datagram = if copy + 1 == copies {
+                d.take()
+            } else {
+                d.clone()
+            };
+            if let Some(datagram) = datagram {
+                self.push(at, InFlight { towards, datagram });
             }
-            let at = self.now + Duration::from_millis(delay);
-            self.seq += 1;
-            self.queue.push(Reverse((at, self.seq)));
-            self.flight.insert(
-                self.seq,
+        }
+    }
+
+    /// Queues a frame for `at` (now: behind the frames already due now).
+    fn push(&mut self, at: Duration, item: InFlight) {
+        if at <= self.now {
+            self.immediate.push_back(item);
+            return;
+        }
+        self.seq += 1;
+        self.queue.push(Reverse(Due {
+            at,
+            seq: self.seq,
+            item,
+        }));
+    }
+
+    /// A frame reached the server's NIC: with a capacity model it waits for a worker (or is
+    /// dropped when the socket's backlog is full), otherwise the server handles it now.
+    fn arrive_at_server(&mut self, d: Datagram) {
+        let Some(load) = self.load.as_mut() else {
+            return self.at_server(d);
+        };
+        let c = &load.capacity;
+        let done = match d.dst.port() {
+            67 => load.dhcp.take(self.now, c.dhcp_cost, c.dhcp_backlog),
+            69 => load.tftp.take(self.now, c.tftp_request_cost, usize::MAX),
+            _ => load.tftp.take(self.now, c.tftp_packet_cost, usize::MAX),
+        };
+        if let Some(done) = done {
+            self.push(
+                done,
                 InFlight {
-                    towards,
-                    datagram: d.clone(),
+                    towards: Towards::Handled,
+                    datagram: d,
                 },
             );
         }
@@ -495,6 +590,7 @@ impl Lan {
             };
             if tftp.next_deadline().is_some_and(|d| d <= now) {
                 let out = tftp.on_timeout(now);
+                self.server_retransmissions += out.len() as u64;
                 self.tftp_out(i, out);
             }
         }
@@ -620,7 +716,7 @@ impl Lan {
                         }
                         _ => reply,
                     };
-                    self.send(Towards::Client, reply, 0);
+                    self.send(Towards::Client, reply, Duration::ZERO);
                 }
             }
             Ok(FrameAnswer::Silent { xid, why, .. }) => {
@@ -637,8 +733,17 @@ impl Lan {
 
     fn tftp_out(&mut self, index: usize, out: Vec<Outgoing>) {
         let (mac, addr) = (self.servers[index].link.mac, self.servers[index].link.addr);
-        let slow = self.faults.tftp_delay_ms;
-        for o in out {
+        let slow = Duration::from_millis(self.faults.tftp_delay_ms);
+        // With a capacity model the worker sends the answers one after another.
+        let send_cost = match (&mut self.load, index) {
+            (Some(load), 0) => {
+                let cost = load.capacity.tftp_packet_cost;
+                load.tftp.extend(self.now, cost * out.len() as u32);
+                cost
+            }
+            _ => Duration::ZERO,
+        };
+        for (n, o) in out.into_iter().enumerate() {
             // The segment is IPv4: the engine answers the addresses it was given.
             let std::net::SocketAddr::V4(dst) = o.dst else {
                 continue;
@@ -651,7 +756,7 @@ impl Lan {
                 dst,
                 o.packet.encode(),
             );
-            self.send(Towards::Client, d, slow);
+            self.send(Towards::Client, d, slow + send_cost * (n as u32 + 1));
         }
         if let Some(tftp) = self.servers[index].tftp.as_mut() {
             for event in tftp.drain_events() {
@@ -662,4 +767,15 @@ impl Lan {
             }
         }
     }
+}
+
+/// The client port a frame from the server leaves by: its destination, or for a broadcast
+/// DHCP reply the client its chaddr names.
+fn client_port(d: &Datagram) -> [u8; 6] {
+    if d.dst_mac == [0xff; 6] && d.payload.len() >= 34 && d.src.port() == 67 {
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&d.payload[28..34]);
+        return mac;
+    }
+    d.dst_mac
 }
