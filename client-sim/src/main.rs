@@ -376,6 +376,10 @@ struct StormArgs {
     /// Write an SVG timeline of how many machines are in each stage over time.
     #[arg(long, value_name = "FILE.svg")]
     timeline: Option<PathBuf>,
+    /// Boot the machines in real time on this interface against a real server (distinct
+    /// MACs, ARP answered for each); --config still names the server's config for reference.
+    #[arg(long)]
+    iface: Option<String>,
 }
 
 /// The storm's world: links, server capacity, power-on (see bootsim::storm).
@@ -504,6 +508,17 @@ fn run_storm(args: StormArgs) -> ExitCode {
     };
     let clients = bootsim::storm::clients(&template, args.clients);
     let model = args.model.model();
+    if let Some(name) = &args.iface {
+        let mut iface = match Iface::open(name) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("bootsim: {name}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let storm = bootsim::storm::storm_real(&mut iface, &clients, &model);
+        return storm_output(&args, &storm);
+    }
     let mut server = server;
     if model.capacity.as_ref().is_some_and(|c| !c.windowsize) {
         bootsim::storm::refuse_windowsize(&mut server);
@@ -512,7 +527,12 @@ fn run_storm(args: StormArgs) -> ExitCode {
     let mut bar = bootsim::storm::progress::Bar::new(args.clients);
     let storm = bootsim::storm::storm_with(&mut lan, &clients, &model, &mut |p| bar.show(p));
     bar.finish();
-    let report = storm.report.clone();
+    storm_output(&args, &storm)
+}
+
+/// Writes a storm's timeline and prints its report; exit 1 unless every machine booted.
+fn storm_output(args: &StormArgs, storm: &bootsim::storm::Storm) -> ExitCode {
+    let report = &storm.report;
     if let Some(path) = &args.timeline {
         if let Err(e) = std::fs::write(path, storm.timeline_svg()) {
             eprintln!("bootsim: {}: {e}", path.display());

@@ -12,6 +12,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::link::Busy;
+
 /// Which server the model charges for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -128,6 +130,8 @@ pub struct Workers {
     pub dropped: u64,
     /// Busy time, summed over the workers.
     pub busy: Duration,
+    /// Busy time per window.
+    pub windows: Busy,
 }
 
 impl Workers {
@@ -140,6 +144,7 @@ impl Workers {
             handled: 0,
             dropped: 0,
             busy: Duration::ZERO,
+            windows: Busy::default(),
         }
     }
 
@@ -172,6 +177,7 @@ impl Workers {
         self.free[i] = done;
         self.waited += start - now;
         self.busy += cost;
+        self.windows.add(start, cost);
         self.handled += 1;
         // Workers finish out of order only when there are several; keep the queue sorted.
         let at = self.pending.partition_point(|d| *d <= done);
@@ -184,6 +190,7 @@ impl Workers {
         if let Some(f) = self.free.iter_mut().find(|f| **f == done) {
             *f += extra;
             self.busy += extra;
+            self.windows.add(done, extra);
         }
     }
 }

@@ -122,6 +122,37 @@ pub fn parse_duration(s: &str) -> Result<Duration, LinkError> {
     }
 }
 
+/// How busy something was in each 100 ms of virtual time: a resource 20% busy over a storm
+/// may still have been the wall every machine queued at for the second that mattered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Busy(Vec<Duration>);
+
+/// The window [`Busy`] measures over.
+pub const WINDOW: Duration = Duration::from_millis(100);
+
+impl Busy {
+    /// `d` of work that started at `at`, split over the windows it covers.
+    pub fn add(&mut self, mut at: Duration, mut d: Duration) {
+        while !d.is_zero() {
+            let i = (at.as_nanos() / WINDOW.as_nanos()) as usize;
+            if self.0.len() <= i {
+                self.0.resize(i + 1, Duration::ZERO);
+            }
+            let window_end = WINDOW * (i as u32 + 1);
+            let part = d.min(window_end - at);
+            self.0[i] += part;
+            at += part;
+            d -= part;
+        }
+    }
+
+    /// The busiest window's share, for `workers` working at once.
+    pub fn peak(&self, workers: usize) -> f64 {
+        let max = self.0.iter().max().copied().unwrap_or_default();
+        (max.as_secs_f64() / (WINDOW.as_secs_f64() * workers.max(1) as f64)).min(1.0)
+    }
+}
+
 /// When a port is free again, each way.
 #[derive(Debug, Clone, Copy, Default)]
 struct Port {
@@ -132,7 +163,7 @@ struct Port {
 }
 
 /// What the segment carried, for the report's bottleneck.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkCounts {
     /// Bytes on the server's port, each way (wire bytes, with headers and gaps).
     pub to_server_bytes: u64,
@@ -148,6 +179,9 @@ pub struct LinkCounts {
     /// The longest the server's transmit queue got, and the switch's buffer towards it.
     pub server_tx_queue_peak: Duration,
     pub server_port_buffer_peak: u64,
+    /// The server's port's busy time per window, sending and receiving.
+    pub server_tx_windows: Busy,
+    pub server_rx_windows: Busy,
 }
 
 /// The switch and its ports, as the frames go through them.
@@ -209,7 +243,9 @@ impl Links {
             return None;
         }
         let wire = serialise(bytes, m.server_bps);
-        self.server.down_free = self.server.down_free.max(at_switch) + wire;
+        let start = self.server.down_free.max(at_switch);
+        self.counts.server_rx_windows.add(start, wire);
+        self.server.down_free = start + wire;
         self.counts.to_server_bytes += bytes;
         self.counts.server_rx_busy += wire;
         Some(self.server.down_free + m.latency)
@@ -224,6 +260,7 @@ impl Links {
         let start = self.server.up_free.max(now);
         self.counts.server_tx_queue_peak = self.counts.server_tx_queue_peak.max(start - now);
         self.server.up_free = start + wire;
+        self.counts.server_tx_windows.add(start, wire);
         self.counts.to_clients_bytes += bytes;
         self.counts.server_tx_busy += wire;
         let at_switch = self.server.up_free + m.latency;

@@ -9,6 +9,7 @@
 //! spread over a window with POST before their first DISCOVER ([`power`]); without one every
 //! machine starts at once on an infinitely fast segment.
 
+pub mod fleet;
 pub mod power;
 pub mod progress;
 pub mod report;
@@ -131,7 +132,44 @@ pub fn storm_with(
         .into_iter()
         .map(|m| m.into_chain().finish(lan))
         .collect();
-    let mut report = StormReport::new(lan, &transcripts, &schedule);
+    let mut report = StormReport::new(Some(lan), &transcripts, &schedule);
+    report.wall_seconds = wall.elapsed().as_secs_f64();
+    report.peak_rss_bytes = peak_rss_bytes();
+    Storm {
+        report,
+        transcripts,
+        schedule,
+    }
+}
+
+/// Boots the clients in real time on a real network (`net`: a packet socket on an
+/// interface), powered on as `model` says (its link and server models do not apply: the
+/// wire and the server are real). The report's link and server figures stay empty.
+pub fn storm_real(
+    net: &mut dyn crate::net::Network,
+    clients: &[Client],
+    model: &StormModel,
+) -> Storm {
+    let wall = Instant::now();
+    let start = net.now();
+    let schedule: Vec<(Duration, Duration)> =
+        power::schedule(clients.len(), model.power_on, model.post, model.seed)
+            .into_iter()
+            .map(|(on, s)| (start + on, start + s))
+            .collect();
+    let machines = clients
+        .iter()
+        .zip(&schedule)
+        .map(|(c, (_, s))| power::Machine::new(c.clone(), *s))
+        .collect();
+    let mut fleet = fleet::Fleet::new(machines);
+    net.run(&mut fleet, LIMIT);
+    let transcripts: Vec<Transcript> = fleet
+        .machines
+        .into_iter()
+        .map(|m| m.into_chain().finish(&*net))
+        .collect();
+    let mut report = StormReport::new(None, &transcripts, &schedule);
     report.wall_seconds = wall.elapsed().as_secs_f64();
     report.peak_rss_bytes = peak_rss_bytes();
     Storm {

@@ -38,6 +38,9 @@ pub struct Bottleneck {
     /// Share of the storm's span the server's port was sending, and receiving.
     pub server_link_tx: f64,
     pub server_link_rx: f64,
+    /// The same in the busiest 100 ms: 1.0 means saturated while it mattered.
+    pub server_link_tx_peak: f64,
+    pub server_link_rx_peak: f64,
     /// Longest wait in the server's transmit queue, seconds.
     pub server_tx_queue_peak: f64,
     /// Frames the switch dropped (buffer full) towards the server (of them DHCP) and
@@ -45,9 +48,12 @@ pub struct Bottleneck {
     pub switch_drops_to_server: u64,
     pub switch_drops_dhcp: u64,
     pub switch_drops_to_clients: u64,
-    /// Share of the span the server's DHCP and TFTP workers were busy.
+    /// Share of the span the server's DHCP and TFTP workers were busy, and in the busiest
+    /// 100 ms.
     pub dhcp_busy: f64,
     pub tftp_busy: f64,
+    pub dhcp_busy_peak: f64,
+    pub tftp_busy_peak: f64,
     /// Most packets waiting for the server, and the mean wait, seconds.
     pub dhcp_queue_peak: usize,
     pub dhcp_wait_mean: f64,
@@ -122,10 +128,11 @@ fn share(part: Duration, whole: f64) -> f64 {
 }
 
 impl StormReport {
-    /// The report on `transcripts` after a storm on `lan`; `schedule` holds each machine's
-    /// (power-on, network start).
+    /// The report on `transcripts` after a storm on `lan` (`None`: a real network, whose
+    /// links and server are not ours to see); `schedule` holds each machine's (power-on,
+    /// network start).
     pub fn new(
-        lan: &Lan,
+        lan: Option<&Lan>,
         transcripts: &[Transcript],
         schedule: &[(Duration, Duration)],
     ) -> StormReport {
@@ -205,10 +212,12 @@ impl StormReport {
             diagnoses,
             steps,
             booted_by,
-            bottleneck: bottleneck(lan, span, retransmissions),
-            client_frames: lan.frame_counts.0,
+            bottleneck: lan
+                .map(|lan| bottleneck(lan, span, retransmissions))
+                .unwrap_or_default(),
+            client_frames: lan.map_or(0, |l| l.frame_counts.0),
             retransmissions,
-            server_frames: lan.frame_counts.1,
+            server_frames: lan.map_or(0, |l| l.frame_counts.1),
             virtual_seconds,
             wall_seconds: 0.0,
             peak_rss_bytes: 0,
@@ -235,22 +244,40 @@ impl StormReport {
             }
             return v;
         }
+        // The resource that was busiest while it mattered (its busiest 100 ms), then over
+        // the whole storm.
         let candidates = [
-            (b.server_link_tx, "the server's link, sending"),
-            (b.server_link_rx, "the server's link, receiving"),
-            (b.tftp_busy, "the server's TFTP workers"),
-            (b.dhcp_busy, "the server's DHCP workers"),
+            (
+                b.server_link_tx_peak,
+                b.server_link_tx,
+                "the server's link, sending",
+            ),
+            (
+                b.server_link_rx_peak,
+                b.server_link_rx,
+                "the server's link, receiving",
+            ),
+            (b.tftp_busy_peak, b.tftp_busy, "the server's TFTP workers"),
+            (b.dhcp_busy_peak, b.dhcp_busy, "the server's DHCP workers"),
         ];
-        let (busy, what) = candidates
+        let (peak, overall, what) = candidates
             .into_iter()
-            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .max_by(|a, b| {
+                (a.0, a.1)
+                    .partial_cmp(&(b.0, b.1))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
             .expect("four candidates");
-        let mut v = if busy >= 0.5 {
-            format!("{what}: busy {:.0}% of the storm", busy * 100.0)
+        let mut v = if peak >= 0.9 {
+            format!(
+                "{what}: saturated ({:.0}% busy in its busiest 100 ms, {:.0}% over the storm)",
+                peak * 100.0,
+                overall * 100.0
+            )
         } else {
             format!(
-                "nothing saturated (busiest: {what}, {:.0}%): the firmware's own timers set the pace",
-                busy * 100.0
+                "nothing saturated (busiest: {what}, {:.0}% in its busiest 100 ms): the firmware's own timers set the pace",
+                peak * 100.0
             )
         };
         let drops = b.switch_drops_to_server + b.switch_drops_to_clients + b.dhcp_socket_drops;
@@ -296,9 +323,11 @@ impl StormReport {
         let _ = writeln!(out, "bottleneck: {}", b.verdict);
         let _ = writeln!(
             out,
-            "  server link {:.0}% sending, {:.0}% receiving, transmit queue up to {:.1} ms; switch drops {} to server ({} DHCP), {} to clients",
+            "  server link {:.0}% sending (peak {:.0}%), {:.0}% receiving (peak {:.0}%), transmit queue up to {:.1} ms; switch drops {} to server ({} DHCP), {} to clients",
             b.server_link_tx * 100.0,
+            b.server_link_tx_peak * 100.0,
             b.server_link_rx * 100.0,
+            b.server_link_rx_peak * 100.0,
             b.server_tx_queue_peak * 1e3,
             b.switch_drops_to_server,
             b.switch_drops_dhcp,
@@ -368,6 +397,8 @@ fn bottleneck(lan: &Lan, span: f64, client_retransmissions: u64) -> Bottleneck {
         let c = &links.counts;
         b.server_link_tx = share(c.server_tx_busy, span);
         b.server_link_rx = share(c.server_rx_busy, span);
+        b.server_link_tx_peak = c.server_tx_windows.peak(1);
+        b.server_link_rx_peak = c.server_rx_windows.peak(1);
         b.server_tx_queue_peak = c.server_tx_queue_peak.as_secs_f64();
         b.switch_drops_to_server = c.dropped_to_server;
         b.switch_drops_dhcp = c.dropped_dhcp;
@@ -384,6 +415,8 @@ fn bottleneck(lan: &Lan, span: f64, client_retransmissions: u64) -> Bottleneck {
         let c = &load.capacity;
         b.dhcp_busy = share(load.dhcp.busy, span * c.dhcp_workers.max(1) as f64);
         b.tftp_busy = share(load.tftp.busy, span * c.tftp_workers.max(1) as f64);
+        b.dhcp_busy_peak = load.dhcp.windows.peak(c.dhcp_workers);
+        b.tftp_busy_peak = load.tftp.windows.peak(c.tftp_workers);
         b.dhcp_queue_peak = load.dhcp.peak_backlog;
         b.tftp_queue_peak = load.tftp.peak_backlog;
         b.dhcp_wait_mean = mean(&load.dhcp);
