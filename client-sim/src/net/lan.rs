@@ -161,6 +161,10 @@ pub struct Run {
     by_mac: HashMap<[u8; 6], usize>,
     /// Station timers: (deadline, station), checked against the station when popped.
     timers: BinaryHeap<Reverse<(Duration, usize)>>,
+    /// The earliest deadline each station has in `timers`: a later deadline is not pushed
+    /// until that one pops (so a station re-arming its timer on every packet keeps one or
+    /// two entries, not one per packet).
+    scheduled: Vec<Option<Duration>>,
     /// Stations that may have something to transmit.
     dirty: Vec<usize>,
     done: Vec<bool>,
@@ -176,9 +180,29 @@ impl Run {
                 .filter_map(|(i, s)| s.mac().map(|m| (m, i)))
                 .collect(),
             timers: BinaryHeap::new(),
+            scheduled: vec![None; stations.len()],
             dirty: (0..stations.len()).collect(),
             done: stations.iter().map(|s| s.finished()).collect(),
             unfinished: stations.iter().filter(|s| !s.finished()).count(),
+        }
+    }
+
+    /// Puts station `i`'s deadline `t` in the heap unless an earlier one of its is there.
+    fn schedule(&mut self, i: usize, t: Duration) {
+        if self.scheduled[i].is_none_or(|s| t < s) {
+            self.timers.push(Reverse((t, i)));
+            self.scheduled[i] = Some(t);
+        }
+    }
+
+    /// The entry (t, i) left the heap: when it was station i's earliest, the station's
+    /// current deadline (if any, and not the one being handled) takes its place.
+    fn popped(&mut self, t: Duration, i: usize, deadline: Option<Duration>) {
+        if self.scheduled[i] == Some(t) {
+            self.scheduled[i] = None;
+            if let Some(d) = deadline.filter(|d| *d != t && !self.done[i]) {
+                self.schedule(i, d);
+            }
         }
     }
 
@@ -339,7 +363,7 @@ impl Lan {
                 run.unfinished -= 1;
             }
             if let Some(t) = stations[i].poll_timeout() {
-                run.timers.push(Reverse((t, i)));
+                run.schedule(i, t);
             }
         }
         if run.unfinished == 0 {
@@ -363,10 +387,9 @@ impl Lan {
         // Stale timers (the station moved its deadline, or finished) are dropped here.
         let timer_at = loop {
             match run.timers.peek() {
-                Some(Reverse((t, i)))
-                    if stations[*i].poll_timeout() != Some(*t) || run.done[*i] =>
-                {
+                Some(&Reverse((t, i))) if stations[i].poll_timeout() != Some(t) || run.done[i] => {
                     run.timers.pop();
+                    run.popped(t, i, stations[i].poll_timeout());
                 }
                 Some(Reverse((t, _))) => break Some(*t),
                 None => break None,
@@ -422,6 +445,8 @@ impl Lan {
                     break;
                 }
                 run.timers.pop();
+                // The station re-arms (or not) when it is polled after handling this.
+                run.popped(t, i, stations[i].poll_timeout());
                 if !run.done[i] && stations[i].poll_timeout() == Some(t) {
                     stations[i].handle_timeout(self.now);
                     run.dirty.push(i);
@@ -432,19 +457,21 @@ impl Lan {
         self.server_timers();
     }
 
-    /// Which stations a frame from the server reaches.
-    fn recipients(&self, d: &Datagram, by_mac: &HashMap<[u8; 6], usize>, n: usize) -> Vec<usize> {
+    /// Which stations a frame from the server reaches: one index, or all of them (no
+    /// allocation per frame).
+    fn recipients(
+        &self,
+        d: &Datagram,
+        by_mac: &HashMap<[u8; 6], usize>,
+        n: usize,
+    ) -> std::ops::Range<usize> {
+        let one = |i: usize| i..i + 1;
         if d.dst_mac != [0xff; 6] {
-            return by_mac.get(&d.dst_mac).map_or_else(
-                || {
-                    if by_mac.is_empty() {
-                        (0..n).collect()
-                    } else {
-                        Vec::new()
-                    }
-                },
-                |i| vec![*i],
-            );
+            return match by_mac.get(&d.dst_mac) {
+                Some(i) => one(*i),
+                None if by_mac.is_empty() => 0..n,
+                None => 0..0,
+            };
         }
         // A broadcast DHCP reply: only the client its chaddr names keeps it.
         if d.src.port() == 67 {
@@ -452,11 +479,11 @@ impl Lan {
                 let mut mac = [0u8; 6];
                 mac.copy_from_slice(&m.chaddr[..6]);
                 if let Some(i) = by_mac.get(&mac) {
-                    return vec![*i];
+                    return one(*i);
                 }
             }
         }
-        (0..n).collect()
+        0..n
     }
 
     /// Puts a frame on the wire towards `towards`, through that direction's faults.

@@ -222,8 +222,28 @@ impl StormReport {
             wall_seconds: 0.0,
             peak_rss_bytes: 0,
         };
+        report.storm_diagnoses();
         report.bottleneck.verdict = report.verdict();
         report
+    }
+
+    /// A DHCP failure in a storm whose queries were dropped is the storm's doing, not the
+    /// config's: say so instead of the single-machine diagnosis.
+    fn storm_diagnoses(&mut self) {
+        let b = &self.bottleneck;
+        let dropped = b.switch_drops_dhcp + b.dhcp_socket_drops;
+        if dropped == 0 {
+            return;
+        }
+        let why = format!(
+            "the server was flooded: {} DHCP queries dropped by the switch's full buffer and {} by the server's full socket backlog, retransmissions included; spread the power-on (--power-on uniform:...), or give the server more DHCP capacity",
+            b.switch_drops_dhcp, b.dhcp_socket_drops
+        );
+        for key in self.failures.keys() {
+            if key.contains("DHCP") {
+                self.diagnoses.insert(key.clone(), why.clone());
+            }
+        }
     }
 
     /// The one-line answer to "what breaks first": the commonest failure, else the most
