@@ -142,6 +142,19 @@ const SIGNATURES: [&[u8]; 5] = [
     b"1.0.0+git-",
 ];
 
+/// One searcher per signature, built once (building one per block cost more than the
+/// search).
+fn finders() -> &'static [memchr::memmem::Finder<'static>] {
+    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::OnceLock::new();
+    FINDERS.get_or_init(|| {
+        SIGNATURES
+            .iter()
+            .map(|s| memchr::memmem::Finder::new(*s))
+            .collect()
+    })
+}
+
 /// The longest signature's length.
 const fn longest_signature() -> usize {
     let mut i = 0;
@@ -178,10 +191,12 @@ impl Signatures {
                 continue;
             }
             // The first occurrence: one across the seam comes before any inside the block.
-            let at = if let Some(at) = memchr::memmem::find(seam, sig) {
+            let finder = &finders()[i];
+            debug_assert_eq!(finder.needle(), *sig);
+            let at = if let Some(at) = finder.find(seam) {
                 Some(at)
             } else {
-                memchr::memmem::find(block, sig).map(|at| at + self.carry.len())
+                finder.find(block).map(|at| at + self.carry.len())
             };
             let Some(at) = at else { continue };
             self.found[i] = true;
