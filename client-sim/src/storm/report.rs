@@ -223,7 +223,14 @@ impl StormReport {
             peak_rss_bytes: 0,
         };
         report.storm_diagnoses();
-        report.bottleneck.verdict = report.verdict();
+        report.bottleneck.verdict = match lan {
+            Some(_) => report.verdict(),
+            None if report.failures.is_empty() => {
+                "a real network: its link and server are not visible from here (see the step times)"
+                    .into()
+            }
+            None => report.verdict(),
+        };
         report
     }
 
