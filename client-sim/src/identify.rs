@@ -142,34 +142,83 @@ const SIGNATURES: [&[u8]; 5] = [
     b"1.0.0+git-",
 ];
 
+/// One searcher per signature, built once (building one per block cost more than the
+/// search).
+fn finders() -> &'static [memchr::memmem::Finder<'static>] {
+    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::OnceLock::new();
+    FINDERS.get_or_init(|| {
+        SIGNATURES
+            .iter()
+            .map(|s| memchr::memmem::Finder::new(*s))
+            .collect()
+    })
+}
+
+/// The longest signature's length.
+const fn longest_signature() -> usize {
+    let mut i = 0;
+    let mut n = 1;
+    while i < SIGNATURES.len() {
+        if SIGNATURES[i].len() > n {
+            n = SIGNATURES[i].len();
+        }
+        i += 1;
+    }
+    n
+}
+
 impl Signatures {
+    /// Scans the next block. Signatures are searched in the block itself and in the seam
+    /// (the previous block's last bytes and this one's first), so a block is never copied
+    /// (ten thousand machines scan every block they download).
     pub fn scan(&mut self, block: &[u8]) {
-        let longest = SIGNATURES.iter().map(|s| s.len()).max().unwrap_or(1);
-        let mut window = std::mem::take(&mut self.carry);
-        window.extend_from_slice(block);
+        const LONGEST: usize = longest_signature();
         if let Some(v) = self.version.as_mut().filter(|_| !self.version_done) {
-            // The rest of a version string cut by the previous block (after the carry).
-            let rest = &window[window.len() - block.len()..];
-            let end = rest.iter().position(|b| !b.is_ascii_graphic());
-            v.extend_from_slice(&rest[..end.unwrap_or(rest.len())]);
+            // The rest of a version string cut by the previous block.
+            let end = block.iter().position(|b| !b.is_ascii_graphic());
+            v.extend_from_slice(&block[..end.unwrap_or(block.len())]);
             self.version_done = end.is_some() || v.len() >= 64;
         }
+        let head = &block[..block.len().min(LONGEST - 1)];
+        let mut seam = [0u8; 2 * LONGEST];
+        let seam_len = self.carry.len() + head.len();
+        seam[..self.carry.len()].copy_from_slice(&self.carry);
+        seam[self.carry.len()..seam_len].copy_from_slice(head);
+        let seam = &seam[..seam_len];
         for (i, sig) in SIGNATURES.iter().enumerate() {
             if self.found[i] {
                 continue;
             }
-            if let Some(at) = memchr::memmem::find(&window, sig) {
-                self.found[i] = true;
-                if i == 4 {
-                    let tail = &window[at..];
-                    let end = tail.iter().position(|b| !b.is_ascii_graphic());
-                    self.version = Some(tail[..end.unwrap_or(tail.len()).min(64)].to_vec());
-                    self.version_done = end.is_some_and(|e| e <= 64);
-                }
+            // The first occurrence: one across the seam comes before any inside the block.
+            let finder = &finders()[i];
+            debug_assert_eq!(finder.needle(), *sig);
+            let at = if let Some(at) = finder.find(seam) {
+                Some(at)
+            } else {
+                finder.find(block).map(|at| at + self.carry.len())
+            };
+            let Some(at) = at else { continue };
+            self.found[i] = true;
+            if i == 4 {
+                // Rare (once a file): the version is read from carry and block together.
+                let mut window = self.carry.clone();
+                window.extend_from_slice(block);
+                let tail = &window[at..];
+                let end = tail.iter().position(|b| !b.is_ascii_graphic());
+                self.version = Some(tail[..end.unwrap_or(tail.len()).min(64)].to_vec());
+                self.version_done = end.is_some_and(|e| e <= 64);
             }
         }
-        let keep = window.len().min(longest - 1);
-        self.carry = window[window.len() - keep..].to_vec();
+        let keep = LONGEST - 1;
+        if block.len() >= keep {
+            self.carry.clear();
+            self.carry.extend_from_slice(&block[block.len() - keep..]);
+        } else {
+            self.carry.extend_from_slice(block);
+            let extra = self.carry.len().saturating_sub(keep);
+            self.carry.drain(..extra);
+        }
     }
 
     /// An iPXE build from before v1.20 (version "1.0.0+"): its IPv6 configurator backs off

@@ -9,6 +9,10 @@
 //!
 //! Every frame is kept (for transcripts and `--pcap`) unless turned off for storms, with
 //! what the server decided about it (the classes a query matched, a TFTP refusal).
+//!
+//! Storms add two models (both off unless set): the switch's rates, latencies and buffers
+//! ([`super::link`]) and the server's CPU costs and workers ([`super::capacity`]); with them a
+//! frame takes time to cross the segment and a packet waits for the server.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -24,6 +28,9 @@ use netbootd::tftp::engine::{Event as TftpEvent, Outgoing, TftpEngine};
 use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
+
+use super::capacity::ServerLoad;
+use super::link::Links;
 
 /// A client on the segment: a firmware model, sans-IO.
 pub trait Station {
@@ -116,6 +123,8 @@ pub struct FaultCounts {
 enum Towards {
     Server,
     Client,
+    /// A packet the server's worker has finished with: the engine decides on it now.
+    Handled,
 }
 
 struct InFlight {
@@ -123,11 +132,39 @@ struct InFlight {
     datagram: Datagram,
 }
 
+/// A frame due at a later time, ordered by (time, sending order).
+struct Due {
+    at: Duration,
+    seq: u64,
+    item: InFlight,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
 pub struct Run {
     by_mac: HashMap<[u8; 6], usize>,
     /// Station timers: (deadline, station), checked against the station when popped.
     timers: BinaryHeap<Reverse<(Duration, usize)>>,
+    /// The earliest deadline each station has in `timers`: a later deadline is not pushed
+    /// until that one pops (so a station re-arming its timer on every packet keeps one or
+    /// two entries, not one per packet).
+    scheduled: Vec<Option<Duration>>,
     /// Stations that may have something to transmit.
     dirty: Vec<usize>,
     done: Vec<bool>,
@@ -143,9 +180,29 @@ impl Run {
                 .filter_map(|(i, s)| s.mac().map(|m| (m, i)))
                 .collect(),
             timers: BinaryHeap::new(),
+            scheduled: vec![None; stations.len()],
             dirty: (0..stations.len()).collect(),
             done: stations.iter().map(|s| s.finished()).collect(),
             unfinished: stations.iter().filter(|s| !s.finished()).count(),
+        }
+    }
+
+    /// Puts station `i`'s deadline `t` in the heap unless an earlier one of its is there.
+    fn schedule(&mut self, i: usize, t: Duration) {
+        if self.scheduled[i].is_none_or(|s| t < s) {
+            self.timers.push(Reverse((t, i)));
+            self.scheduled[i] = Some(t);
+        }
+    }
+
+    /// The entry (t, i) left the heap: when it was station i's earliest, the station's
+    /// current deadline (if any, and not the one being handled) takes its place.
+    fn popped(&mut self, t: Duration, i: usize, deadline: Option<Duration>) {
+        if self.scheduled[i] == Some(t) {
+            self.scheduled[i] = None;
+            if let Some(d) = deadline.filter(|d| *d != t && !self.done[i]) {
+                self.schedule(i, d);
+            }
         }
     }
 
@@ -158,6 +215,11 @@ impl Run {
     pub fn finished(&self) -> bool {
         self.unfinished == 0
     }
+
+    /// Stations not finished yet.
+    pub fn unfinished(&self) -> usize {
+        self.unfinished
+    }
 }
 
 pub struct Lan {
@@ -165,8 +227,7 @@ pub struct Lan {
     pub servers: Vec<Server>,
     now: Duration,
     /// Frames in flight with a delay, by delivery time then sending order.
-    queue: BinaryHeap<Reverse<(Duration, u64)>>,
-    flight: HashMap<u64, InFlight>,
+    queue: BinaryHeap<Reverse<Due>>,
     /// Frames delivered at the current instant, in sending order. Delayed frames due now
     /// were sent before the clock reached now, so they go first (the same order as one heap
     /// by (time, sequence), without a heap operation per frame on a fault-free link).
@@ -189,6 +250,12 @@ pub struct Lan {
     /// forwards client broadcasts to every server with this giaddr and hands the replies
     /// back, so the clients sit on another subnet than the servers.
     pub relay: Option<Ipv4Addr>,
+    /// The switch's rates and buffers; `None`: an infinitely fast segment.
+    pub links: Option<Links>,
+    /// The primary server's CPU costs and workers; `None`: it answers instantly.
+    pub load: Option<ServerLoad>,
+    /// Packets the servers sent again on their own timers (TFTP retransmissions).
+    pub server_retransmissions: u64,
 }
 
 /// The relay agent's hardware address on the clients' side.
@@ -204,7 +271,6 @@ impl Lan {
             servers: vec![server],
             now: Duration::ZERO,
             queue: BinaryHeap::new(),
-            flight: HashMap::new(),
             immediate: VecDeque::new(),
             seq: 0,
             neighbours: HashMap::new(),
@@ -217,6 +283,9 @@ impl Lan {
             notes: Vec::new(),
             notes_by_mac: HashMap::new(),
             relay: None,
+            links: None,
+            load: None,
+            server_retransmissions: 0,
         }
     }
 
@@ -287,14 +356,14 @@ impl Lan {
     pub fn poll(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) -> Option<Duration> {
         for i in std::mem::take(&mut run.dirty) {
             while let Some(d) = stations[i].poll_transmit() {
-                self.send(Towards::Server, d, 0);
+                self.send(Towards::Server, d, Duration::ZERO);
             }
             if !run.done[i] && stations[i].finished() {
                 run.done[i] = true;
                 run.unfinished -= 1;
             }
             if let Some(t) = stations[i].poll_timeout() {
-                run.timers.push(Reverse((t, i)));
+                run.schedule(i, t);
             }
         }
         if run.unfinished == 0 {
@@ -311,17 +380,16 @@ impl Lan {
         stations: &[&mut dyn Station],
     ) -> (Option<Duration>, Option<Duration>, Option<Duration>) {
         let frame_at = if self.immediate.is_empty() {
-            self.queue.peek().map(|Reverse((at, _))| *at)
+            self.queue.peek().map(|Reverse(due)| due.at)
         } else {
             Some(self.now)
         };
         // Stale timers (the station moved its deadline, or finished) are dropped here.
         let timer_at = loop {
             match run.timers.peek() {
-                Some(Reverse((t, i)))
-                    if stations[*i].poll_timeout() != Some(*t) || run.done[*i] =>
-                {
+                Some(&Reverse((t, i))) if stations[i].poll_timeout() != Some(t) || run.done[i] => {
                     run.timers.pop();
+                    run.popped(t, i, stations[i].poll_timeout());
                 }
                 Some(Reverse((t, _))) => break Some(*t),
                 None => break None,
@@ -350,15 +418,15 @@ impl Lan {
             let due_in_heap = self
                 .queue
                 .peek()
-                .is_some_and(|Reverse((at, _))| *at <= self.now);
+                .is_some_and(|Reverse(due)| due.at <= self.now);
             let item = if due_in_heap {
-                let Reverse((_, seq)) = self.queue.pop().expect("peeked");
-                self.flight.remove(&seq).expect("in flight")
+                self.queue.pop().expect("peeked").0.item
             } else {
                 self.immediate.pop_front().expect("an immediate frame")
             };
             match item.towards {
-                Towards::Server => self.at_server(item.datagram),
+                Towards::Server => self.arrive_at_server(item.datagram),
+                Towards::Handled => self.at_server(item.datagram),
                 Towards::Client => {
                     self.record(false, &item.datagram);
                     for i in self.recipients(&item.datagram, &run.by_mac, stations.len()) {
@@ -377,6 +445,8 @@ impl Lan {
                     break;
                 }
                 run.timers.pop();
+                // The station re-arms (or not) when it is polled after handling this.
+                run.popped(t, i, stations[i].poll_timeout());
                 if !run.done[i] && stations[i].poll_timeout() == Some(t) {
                     stations[i].handle_timeout(self.now);
                     run.dirty.push(i);
@@ -387,19 +457,21 @@ impl Lan {
         self.server_timers();
     }
 
-    /// Which stations a frame from the server reaches.
-    fn recipients(&self, d: &Datagram, by_mac: &HashMap<[u8; 6], usize>, n: usize) -> Vec<usize> {
+    /// Which stations a frame from the server reaches: one index, or all of them (no
+    /// allocation per frame).
+    fn recipients(
+        &self,
+        d: &Datagram,
+        by_mac: &HashMap<[u8; 6], usize>,
+        n: usize,
+    ) -> std::ops::Range<usize> {
+        let one = |i: usize| i..i + 1;
         if d.dst_mac != [0xff; 6] {
-            return by_mac.get(&d.dst_mac).map_or_else(
-                || {
-                    if by_mac.is_empty() {
-                        (0..n).collect()
-                    } else {
-                        Vec::new()
-                    }
-                },
-                |i| vec![*i],
-            );
+            return match by_mac.get(&d.dst_mac) {
+                Some(i) => one(*i),
+                None if by_mac.is_empty() => 0..n,
+                None => 0..0,
+            };
         }
         // A broadcast DHCP reply: only the client its chaddr names keeps it.
         if d.src.port() == 67 {
@@ -407,18 +479,19 @@ impl Lan {
                 let mut mac = [0u8; 6];
                 mac.copy_from_slice(&m.chaddr[..6]);
                 if let Some(i) = by_mac.get(&mac) {
-                    return vec![*i];
+                    return one(*i);
                 }
             }
         }
-        (0..n).collect()
+        0..n
     }
 
     /// Puts a frame on the wire towards `towards`, through that direction's faults.
-    fn send(&mut self, towards: Towards, d: Datagram, extra_ms: u64) {
+    fn send(&mut self, towards: Towards, d: Datagram, extra: Duration) {
         match towards {
             Towards::Server => self.frame_counts.0 += 1,
             Towards::Client => self.frame_counts.1 += 1,
+            Towards::Handled => {}
         }
         if towards == Towards::Server {
             self.record(true, &d);
@@ -428,7 +501,7 @@ impl Lan {
         }
         let f = match towards {
             Towards::Server => self.faults.to_server.clone(),
-            Towards::Client => self.faults.to_client.clone(),
+            _ => self.faults.to_client.clone(),
         };
         if f.loss > 0.0 && self.rng.gen_bool(f.loss.min(1.0)) {
             self.fault_counts.lost += 1;
@@ -440,8 +513,9 @@ impl Lan {
         } else {
             1
         };
-        for _ in 0..copies {
-            let mut delay = f.delay_ms + extra_ms;
+        let mut d = Some(d);
+        for copy in 0..copies {
+            let mut delay = f.delay_ms;
             if f.jitter_ms > 0 {
                 delay += self.rng.gen_range(0..=f.jitter_ms);
             }
@@ -449,21 +523,69 @@ impl Lan {
                 self.fault_counts.reordered += 1;
                 delay += 2 * f.jitter_ms.max(1) + 1;
             }
-            if delay == 0 {
-                self.immediate.push_back(InFlight {
-                    towards,
-                    datagram: d.clone(),
-                });
-                continue;
+            let sent = self.now + extra + Duration::from_millis(delay);
+            let Some(frame) = d.as_ref() else { return };
+            let at = match self.links.as_mut() {
+                None => sent,
+                Some(links) => {
+                    let arrived = match towards {
+                        Towards::Server => links.to_server(
+                            sent,
+                            frame.src_mac,
+                            frame.payload.len(),
+                            frame.dst.port() == 67,
+                        ),
+                        _ => links.to_client(sent, client_port(frame), frame.payload.len()),
+                    };
+                    match arrived {
+                        Some(at) => at,
+                        None => continue,
+                    }
+                }
+            };
+            let datagram = if copy + 1 == copies {
+                d.take()
+            } else {
+                d.clone()
+            };
+            if let Some(datagram) = datagram {
+                self.push(at, InFlight { towards, datagram });
             }
-            let at = self.now + Duration::from_millis(delay);
-            self.seq += 1;
-            self.queue.push(Reverse((at, self.seq)));
-            self.flight.insert(
-                self.seq,
+        }
+    }
+
+    /// Queues a frame for `at` (now: behind the frames already due now).
+    fn push(&mut self, at: Duration, item: InFlight) {
+        if at <= self.now {
+            self.immediate.push_back(item);
+            return;
+        }
+        self.seq += 1;
+        self.queue.push(Reverse(Due {
+            at,
+            seq: self.seq,
+            item,
+        }));
+    }
+
+    /// A frame reached the server's NIC: with a capacity model it waits for a worker (or is
+    /// dropped when the socket's backlog is full), otherwise the server handles it now.
+    fn arrive_at_server(&mut self, d: Datagram) {
+        let Some(load) = self.load.as_mut() else {
+            return self.at_server(d);
+        };
+        let c = &load.capacity;
+        let done = match d.dst.port() {
+            67 => load.dhcp.take(self.now, c.dhcp_cost, c.dhcp_backlog),
+            69 => load.tftp.take(self.now, c.tftp_request_cost, usize::MAX),
+            _ => load.tftp.take(self.now, c.tftp_packet_cost, usize::MAX),
+        };
+        if let Some(done) = done {
+            self.push(
+                done,
                 InFlight {
-                    towards,
-                    datagram: d.clone(),
+                    towards: Towards::Handled,
+                    datagram: d,
                 },
             );
         }
@@ -495,6 +617,7 @@ impl Lan {
             };
             if tftp.next_deadline().is_some_and(|d| d <= now) {
                 let out = tftp.on_timeout(now);
+                self.server_retransmissions += out.len() as u64;
                 self.tftp_out(i, out);
             }
         }
@@ -620,7 +743,7 @@ impl Lan {
                         }
                         _ => reply,
                     };
-                    self.send(Towards::Client, reply, 0);
+                    self.send(Towards::Client, reply, Duration::ZERO);
                 }
             }
             Ok(FrameAnswer::Silent { xid, why, .. }) => {
@@ -637,8 +760,17 @@ impl Lan {
 
     fn tftp_out(&mut self, index: usize, out: Vec<Outgoing>) {
         let (mac, addr) = (self.servers[index].link.mac, self.servers[index].link.addr);
-        let slow = self.faults.tftp_delay_ms;
-        for o in out {
+        let slow = Duration::from_millis(self.faults.tftp_delay_ms);
+        // With a capacity model the worker sends the answers one after another.
+        let send_cost = match (&mut self.load, index) {
+            (Some(load), 0) => {
+                let cost = load.capacity.tftp_packet_cost;
+                load.tftp.extend(self.now, cost * out.len() as u32);
+                cost
+            }
+            _ => Duration::ZERO,
+        };
+        for (n, o) in out.into_iter().enumerate() {
             // The segment is IPv4: the engine answers the addresses it was given.
             let std::net::SocketAddr::V4(dst) = o.dst else {
                 continue;
@@ -651,7 +783,7 @@ impl Lan {
                 dst,
                 o.packet.encode(),
             );
-            self.send(Towards::Client, d, slow);
+            self.send(Towards::Client, d, slow + send_cost * (n as u32 + 1));
         }
         if let Some(tftp) = self.servers[index].tftp.as_mut() {
             for event in tftp.drain_events() {
@@ -662,4 +794,15 @@ impl Lan {
             }
         }
     }
+}
+
+/// The client port a frame from the server leaves by: its destination, or for a broadcast
+/// DHCP reply the client its chaddr names.
+fn client_port(d: &Datagram) -> [u8; 6] {
+    if d.dst_mac == [0xff; 6] && d.payload.len() >= 34 && d.src.port() == 67 {
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&d.payload[28..34]);
+        return mac;
+    }
+    d.dst_mac
 }

@@ -1,9 +1,11 @@
 //! Where the firmware models meet servers: an in-process segment with netbootd on it.
 
+pub mod capacity;
 pub mod embedded;
 pub mod ether;
 pub mod iface;
 pub mod lan;
+pub mod link;
 pub mod realtime;
 
 use std::time::Duration;

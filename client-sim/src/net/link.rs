@@ -1,0 +1,318 @@
+//! The switch between the clients and the server, as a storm sees it: every client port and
+//! the server's port carry frames at a rate, each hop adds a latency, and each egress port of
+//! the switch has a buffer whose overflow is dropped (tail drop). Without it the segment is
+//! infinitely fast, and 10,000 downloads of an 830 KiB ipxe.efi take no time.
+//!
+//! Topology: client NIC → switch → server NIC and back, store-and-forward. A frame is
+//! serialised on the sender's port (a host's own transmit queue waits, it does not drop: the
+//! kernel holds the socket back), crosses the cable (`latency`), queues at the switch's
+//! egress port towards the receiver, where it is dropped if the bytes queued ahead of it and
+//! its own exceed `switch_buffer`, and is serialised onto the receiver's port.
+//!
+//! Queues are FIFO and computed when a frame is sent (each port keeps the time it is busy
+//! until): frames are sent in virtual-time order, so a port's departures are exact except
+//! when two frames from different clients reach the switch out of their sending order (one
+//! client's NIC backed up), which shifts them by one serialisation time at most.
+//! A broadcast from the server is charged to the port of the client it is for (the flood to
+//! the other ports is not modelled).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Bytes a frame occupies on the wire besides its UDP payload: UDP 8, IPv4 20, Ethernet 14
+/// and FCS 4, preamble 8 and inter-frame gap 12 (IEEE 802.3 clause 4.4.2).
+const OVERHEAD: u64 = 8 + 20 + 14 + 4 + 8 + 12;
+/// The shortest Ethernet frame (64 bytes with FCS) plus preamble and gap.
+const MIN_WIRE: u64 = 64 + 8 + 12;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LinkError {
+    #[error("{0:?}: not a rate (say 100mbit, 1gbit, 10gbit or bits per second)")]
+    Rate(String),
+    #[error("{0:?}: not a size (say 512KiB, 1MiB or bytes)")]
+    Size(String),
+    #[error("{0:?}: not a duration (say 50us, 1ms, 2s)")]
+    Duration(String),
+}
+
+/// The rates, latency and buffers of the segment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LinkModel {
+    /// Each client port's rate, bits per second.
+    pub client_bps: u64,
+    /// The server port's rate, bits per second.
+    pub server_bps: u64,
+    /// One way, host to switch (cable, PHY and the switch's forwarding).
+    pub latency: Duration,
+    /// Bytes each egress port of the switch can queue.
+    pub switch_buffer: u64,
+}
+
+impl Default for LinkModel {
+    /// 1 Gb/s machines, a 10 Gb/s server, 10 µs a hop, 512 KiB per port (a parameter: a
+    /// commodity top-of-rack switch shares a few MiB between its ports).
+    fn default() -> Self {
+        LinkModel {
+            client_bps: 1_000_000_000,
+            server_bps: 10_000_000_000,
+            latency: Duration::from_micros(10),
+            switch_buffer: 512 * 1024,
+        }
+    }
+}
+
+/// `100mbit`, `1gbit`, `10gbit`, `500kbit` or plain bits per second.
+pub fn parse_rate(s: &str) -> Result<u64, LinkError> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.trim_end_matches("/s");
+    // 10gbps, 100mbps: bits per second.
+    let t = t.strip_suffix("bps").unwrap_or(t);
+    let (digits, scale) = [
+        ("gbit", 1e9),
+        ("mbit", 1e6),
+        ("kbit", 1e3),
+        ("bit", 1.0),
+        ("g", 1e9),
+        ("m", 1e6),
+        ("k", 1e3),
+    ]
+    .iter()
+    .find_map(|(suffix, scale)| t.strip_suffix(suffix).map(|d| (d, *scale)))
+    .unwrap_or((t, 1.0));
+    match digits.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok((v * scale) as u64),
+        _ => Err(LinkError::Rate(s.into())),
+    }
+}
+
+/// `512KiB`, `1MiB`, `64KB`, `1500` (bytes).
+pub fn parse_size(s: &str) -> Result<u64, LinkError> {
+    let t = s.trim().to_ascii_lowercase();
+    let (digits, scale) = [
+        ("gib", 1u64 << 30),
+        ("mib", 1 << 20),
+        ("kib", 1 << 10),
+        ("gb", 1_000_000_000),
+        ("mb", 1_000_000),
+        ("kb", 1000),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suffix, scale)| t.strip_suffix(suffix).map(|d| (d, *scale)))
+    .unwrap_or((&t, 1));
+    digits
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| *v >= 0.0 && v.is_finite())
+        .map(|v| (v * scale as f64) as u64)
+        .ok_or_else(|| LinkError::Size(s.into()))
+}
+
+/// `50us`, `1ms`, `2s`, `1.5s`, `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, LinkError> {
+    let t = s.trim().to_ascii_lowercase();
+    let (digits, scale) = [("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0)]
+        .iter()
+        .find_map(|(suffix, scale)| t.strip_suffix(suffix).map(|d| (d, *scale)))
+        .unwrap_or((&t, 1.0));
+    match digits.trim().parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(Duration::from_secs_f64(v * scale)),
+        _ => Err(LinkError::Duration(s.into())),
+    }
+}
+
+/// How busy something was in each 100 ms of virtual time: a resource 20% busy over a storm
+/// may still have been the wall every machine queued at for the second that mattered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Busy(Vec<Duration>);
+
+/// The window [`Busy`] measures over.
+pub const WINDOW: Duration = Duration::from_millis(100);
+
+impl Busy {
+    /// `d` of work that started at `at`, split over the windows it covers.
+    pub fn add(&mut self, mut at: Duration, mut d: Duration) {
+        while !d.is_zero() {
+            let i = (at.as_nanos() / WINDOW.as_nanos()) as usize;
+            if self.0.len() <= i {
+                self.0.resize(i + 1, Duration::ZERO);
+            }
+            let window_end = WINDOW * (i as u32 + 1);
+            let part = d.min(window_end - at);
+            self.0[i] += part;
+            at += part;
+            d -= part;
+        }
+    }
+
+    /// The busiest window's share, for `workers` working at once.
+    pub fn peak(&self, workers: usize) -> f64 {
+        let max = self.0.iter().max().copied().unwrap_or_default();
+        (max.as_secs_f64() / (WINDOW.as_secs_f64() * workers.max(1) as f64)).min(1.0)
+    }
+}
+
+/// When a port is free again, each way.
+#[derive(Debug, Clone, Copy, Default)]
+struct Port {
+    /// The host's NIC, towards the switch.
+    up_free: Duration,
+    /// The switch's egress port, towards the host.
+    down_free: Duration,
+}
+
+/// What the segment carried, for the report's bottleneck.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkCounts {
+    /// Bytes on the server's port, each way (wire bytes, with headers and gaps).
+    pub to_server_bytes: u64,
+    pub to_clients_bytes: u64,
+    /// Time the server's port was busy sending to clients, and receiving from them.
+    pub server_tx_busy: Duration,
+    pub server_rx_busy: Duration,
+    /// Frames the switch dropped (buffer full), at the server's port and at clients' ports.
+    pub dropped_to_server: u64,
+    pub dropped_to_clients: u64,
+    /// DHCP frames among the drops towards the server.
+    pub dropped_dhcp: u64,
+    /// The longest the server's transmit queue got, and the switch's buffer towards it.
+    pub server_tx_queue_peak: Duration,
+    pub server_port_buffer_peak: u64,
+    /// The server's port's busy time per window, sending and receiving.
+    pub server_tx_windows: Busy,
+    pub server_rx_windows: Busy,
+}
+
+/// The switch and its ports, as the frames go through them.
+#[derive(Debug, Clone)]
+pub struct Links {
+    pub model: LinkModel,
+    clients: HashMap<[u8; 6], Port>,
+    server: Port,
+    pub counts: LinkCounts,
+}
+
+/// The wire time of `bytes` at `bps`.
+fn serialise(bytes: u64, bps: u64) -> Duration {
+    Duration::from_nanos(bytes * 8 * 1_000_000_000 / bps.max(1))
+}
+
+/// Bytes `bps` carries in `d`.
+fn carried(d: Duration, bps: u64) -> u64 {
+    (d.as_nanos() * u128::from(bps) / 8_000_000_000) as u64
+}
+
+/// A UDP payload's bytes on the wire.
+pub fn wire_bytes(payload: usize) -> u64 {
+    (payload as u64 + OVERHEAD).max(MIN_WIRE)
+}
+
+impl Links {
+    pub fn new(model: LinkModel) -> Links {
+        Links {
+            model,
+            clients: HashMap::new(),
+            server: Port::default(),
+            counts: LinkCounts::default(),
+        }
+    }
+
+    /// A frame of `payload` UDP bytes leaves the client `mac` at `now`: when it reaches the
+    /// server, or `None` when the switch drops it.
+    pub fn to_server(
+        &mut self,
+        now: Duration,
+        mac: [u8; 6],
+        payload: usize,
+        dhcp: bool,
+    ) -> Option<Duration> {
+        let m = &self.model;
+        let bytes = wire_bytes(payload);
+        let client = self.clients.entry(mac).or_default();
+        client.up_free = client.up_free.max(now) + serialise(bytes, m.client_bps);
+        let at_switch = client.up_free + m.latency;
+        let backlog = carried(
+            self.server.down_free.saturating_sub(at_switch),
+            m.server_bps,
+        );
+        self.counts.server_port_buffer_peak = self.counts.server_port_buffer_peak.max(backlog);
+        if backlog + bytes > m.switch_buffer {
+            self.counts.dropped_to_server += 1;
+            self.counts.dropped_dhcp += u64::from(dhcp);
+            return None;
+        }
+        let wire = serialise(bytes, m.server_bps);
+        let start = self.server.down_free.max(at_switch);
+        self.counts.server_rx_windows.add(start, wire);
+        self.server.down_free = start + wire;
+        self.counts.to_server_bytes += bytes;
+        self.counts.server_rx_busy += wire;
+        Some(self.server.down_free + m.latency)
+    }
+
+    /// A frame of `payload` UDP bytes leaves the server at `now` for the client `mac`: when
+    /// it reaches the client, or `None` when the switch drops it.
+    pub fn to_client(&mut self, now: Duration, mac: [u8; 6], payload: usize) -> Option<Duration> {
+        let m = &self.model;
+        let bytes = wire_bytes(payload);
+        let wire = serialise(bytes, m.server_bps);
+        let start = self.server.up_free.max(now);
+        self.counts.server_tx_queue_peak = self.counts.server_tx_queue_peak.max(start - now);
+        self.server.up_free = start + wire;
+        self.counts.server_tx_windows.add(start, wire);
+        self.counts.to_clients_bytes += bytes;
+        self.counts.server_tx_busy += wire;
+        let at_switch = self.server.up_free + m.latency;
+        let client = self.clients.entry(mac).or_default();
+        let backlog = carried(client.down_free.saturating_sub(at_switch), m.client_bps);
+        if backlog + bytes > m.switch_buffer {
+            self.counts.dropped_to_clients += 1;
+            return None;
+        }
+        client.down_free = client.down_free.max(at_switch) + serialise(bytes, m.client_bps);
+        Some(client.down_free + m.latency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_sizes_and_durations_parse_and_bad_ones_are_named() {
+        assert_eq!(parse_rate("1gbit"), Ok(1_000_000_000));
+        assert_eq!(parse_rate("100mbit"), Ok(100_000_000));
+        assert_eq!(parse_rate("10Gbps"), Ok(10_000_000_000));
+        assert_eq!(parse_size("512KiB"), Ok(524_288));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_duration("50us"), Ok(Duration::from_micros(50)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_rate("fast").unwrap_err().to_string(),
+            "\"fast\": not a rate (say 100mbit, 1gbit, 10gbit or bits per second)"
+        );
+        assert!(parse_size("-1").is_err());
+    }
+
+    #[test]
+    fn a_full_buffer_drops_the_tail_and_the_port_sets_the_pace() {
+        let mut links = Links::new(LinkModel {
+            client_bps: 1_000_000_000,
+            server_bps: 100_000_000,
+            latency: Duration::ZERO,
+            switch_buffer: 10_000,
+        });
+        // 1,000-byte payloads: 1,066 wire bytes, 10.66 µs at 1 Gb/s, 85.28 µs at 100 Mb/s.
+        let arrivals: Vec<Option<Duration>> = (0..12u8)
+            .map(|i| links.to_server(Duration::ZERO, [2, 0, 0, 0, 0, i], 1000, true))
+            .collect();
+        let delivered = arrivals.iter().flatten().count();
+        assert!((9..12).contains(&delivered), "{arrivals:?}");
+        assert_eq!(links.counts.dropped_to_server, 12 - delivered as u64);
+        assert_eq!(links.counts.dropped_dhcp, 12 - delivered as u64);
+        let last = arrivals.iter().flatten().last().unwrap();
+        // The server port serialised them one after another.
+        assert!(*last >= Duration::from_nanos(85_280 * delivered as u64));
+    }
+}
