@@ -158,6 +158,11 @@ impl Detached {
         self.port
     }
 
+    /// The client's address and port (its transfer ID).
+    pub fn client(&self) -> SocketAddr {
+        self.transfer.client
+    }
+
     /// The packets to send for a datagram from `from`.
     pub fn on_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Vec<Outgoing> {
         match self.transfer.on_datagram(now, from, self.port, bytes) {

@@ -8,10 +8,12 @@
 
 use std::io;
 use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use nix::libc;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::engine::{Detached, Outgoing};
@@ -33,21 +35,28 @@ pub struct Runners {
     pub clock: Clock,
     /// Turns true when the server stops: threads end their transfers at the next timer.
     pub stop: Arc<AtomicBool>,
-    /// Ended transfers go back to the engine through this.
-    pub done: UnboundedSender<Detached>,
+    /// Ended transfers go back to the engine through this, with their sockets: a port is
+    /// given back to the OS only once the engine no longer counts a transfer on it.
+    pub done: UnboundedSender<(Detached, UdpSocket)>,
     running: Arc<AtomicUsize>,
+    /// Threads polling for their client's answer now, and how many may.
+    polling: Arc<AtomicUsize>,
+    max_polling: usize,
 }
 
 /// What a thread needs to start: the transfer, its socket, the packets to send first.
 pub type Start = (Detached, UdpSocket, Vec<Outgoing>);
 
 impl Runners {
-    pub fn new(clock: Clock, done: UnboundedSender<Detached>) -> Runners {
+    pub fn new(clock: Clock, done: UnboundedSender<(Detached, UdpSocket)>) -> Runners {
         Runners {
             clock,
             stop: Arc::new(AtomicBool::new(false)),
             done,
             running: Arc::new(AtomicUsize::new(0)),
+            polling: Arc::new(AtomicUsize::new(0)),
+            // Half the cores: the clients' traffic and the rest of the server keep the others.
+            max_polling: std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
         }
     }
 
@@ -66,8 +75,8 @@ impl Runners {
             .stack_size(STACK)
             .spawn(move || {
                 if let Ok((transfer, socket, first)) = rx.recv() {
-                    let ended = runners.run(transfer, socket, first);
-                    let _ = runners.done.send(ended);
+                    let ended = runners.run(transfer, &socket, first);
+                    let _ = runners.done.send((ended, socket));
                 }
                 runners.running.fetch_sub(1, Ordering::AcqRel);
             });
@@ -82,30 +91,46 @@ impl Runners {
     }
 
     /// Runs `transfer` on `socket` until its session ends (or the server stops).
-    fn run(&self, mut transfer: Detached, socket: UdpSocket, first: Vec<Outgoing>) -> Detached {
-        if let Err(e) = socket.set_nonblocking(false) {
+    fn run(&self, mut transfer: Detached, socket: &UdpSocket, first: Vec<Outgoing>) -> Detached {
+        let client = transfer.client();
+        // Connected to the client as tftpd-hpa connects its transfer socket (tftpd.c, before
+        // `tftp()`): the kernel keeps the route, and a stranger's packet never reaches this
+        // socket but gets the kernel's port-unreachable, as from tftpd-hpa (the event loop's
+        // unconnected sockets answer it ERROR 5, RFC 1350 4).
+        if let Err(e) = socket
+            .set_nonblocking(false)
+            .and_then(|()| socket.connect(client))
+        {
             tracing::debug!(port = transfer.port(), "transfer socket: {e}");
         }
-        send(&socket, &first);
+        let mut out_buf = Vec::new();
+        send(socket, &first, &mut out_buf);
         transfer.read_ahead();
         let mut buf = vec![0u8; 65536];
         let mut armed: Option<Duration> = None;
+        let mut spin = Spin::default();
         while let Some(deadline) = transfer.deadline() {
             let wait = deadline.saturating_duration_since(self.clock.now());
             if wait.is_zero() {
                 let out = transfer.on_timeout(self.clock.now());
-                send(&socket, &out);
+                send(socket, &out, &mut out_buf);
                 continue;
             }
-            // Re-armed only when the socket's timeout would fire late, or much too early.
-            if armed.is_none_or(|a| a > wait + SLACK || a < wait / 2) {
-                if let Err(e) = socket.set_read_timeout(Some(wait)) {
-                    tracing::debug!(port = transfer.port(), "transfer socket: {e}");
+            let received = match spin.try_first(self, socket, &mut buf) {
+                Some(n) => Ok(n),
+                None => {
+                    // Re-armed only when the timeout would fire late, or much too early.
+                    if armed.is_none_or(|a| a > wait + SLACK || a < wait / 2) {
+                        if let Err(e) = socket.set_read_timeout(Some(wait)) {
+                            tracing::debug!(port = transfer.port(), "transfer socket: {e}");
+                        }
+                        armed = Some(wait);
+                    }
+                    socket.recv(&mut buf)
                 }
-                armed = Some(wait);
-            }
-            let out = match socket.recv_from(&mut buf) {
-                Ok((n, from)) => transfer.on_datagram(self.clock.now(), from, &buf[..n]),
+            };
+            let out = match received {
+                Ok(n) => transfer.on_datagram(self.clock.now(), client, &buf[..n]),
                 Err(e) => {
                     if self.stop.load(Ordering::Relaxed) {
                         break;
@@ -114,6 +139,7 @@ impl Runners {
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) {
+                        // ECONNREFUSED: the client's port is gone (ICMP); the timer decides.
                         tracing::debug!(port = transfer.port(), "transfer receive failed: {e}");
                         std::thread::sleep(Duration::from_millis(1));
                     }
@@ -121,7 +147,7 @@ impl Runners {
                 }
             };
             if !out.is_empty() {
-                send(&socket, &out);
+                send(socket, &out, &mut out_buf);
                 transfer.read_ahead();
             }
         }
@@ -129,9 +155,71 @@ impl Runners {
     }
 }
 
-fn send(socket: &UdpSocket, out: &[Outgoing]) {
+/// Polling for the client's answer a few microseconds before sleeping in `recv`: when the
+/// client answers that fast (a LAN, a VM on this host) the answer is taken without the
+/// server's thread going to sleep and being woken, which costs more than the wait on both
+/// sides. Only while few transfers poll at once (a core's worth), and a transfer whose
+/// client keeps answering slower than the budget stops polling (Linux's SO_BUSY_POLL idea,
+/// for sockets that have no device queue to poll).
+#[derive(Default)]
+struct Spin {
+    /// Consecutive polls that ended without an answer.
+    misses: u32,
+}
+
+impl Spin {
+    /// How long to poll: about a lock-step round trip on a fast link.
+    const BUDGET: Duration = Duration::from_micros(60);
+    /// Misses in a row after which this transfer sleeps in `recv` only.
+    const GIVE_UP: u32 = 16;
+
+    /// The length of a datagram taken while polling, or None: then block in `recv`.
+    fn try_first(
+        &mut self,
+        runners: &Runners,
+        socket: &UdpSocket,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        if self.misses >= Self::GIVE_UP {
+            return None;
+        }
+        let polling = &runners.polling;
+        if polling.fetch_add(1, Ordering::AcqRel) >= runners.max_polling {
+            polling.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let start = std::time::Instant::now();
+        let got = loop {
+            // SAFETY: recv(2) into a buffer we own, with its length; MSG_DONTWAIT keeps
+            // the blocking socket from waiting.
+            let n = unsafe {
+                libc::recv(
+                    socket.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n >= 0 {
+                break Some(n as usize);
+            }
+            if io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
+                || start.elapsed() >= Self::BUDGET
+            {
+                break None;
+            }
+            std::hint::spin_loop();
+        };
+        polling.fetch_sub(1, Ordering::AcqRel);
+        self.misses = if got.is_some() { 0 } else { self.misses + 1 };
+        got
+    }
+}
+
+fn send(socket: &UdpSocket, out: &[Outgoing], buf: &mut Vec<u8>) {
     for o in out {
-        if let Err(e) = socket.send_to(&o.packet.encode(), o.dst) {
+        o.packet.encode_into(buf);
+        if let Err(e) = socket.send(buf) {
             tracing::debug!(dst = %o.dst, "send failed: {e}");
         }
     }

@@ -132,8 +132,9 @@ pub async fn serve(
                 }
                 Vec::new()
             }
-            Some(transfer) = done.recv() => {
+            Some((transfer, socket)) = done.recv() => {
                 engine.finish(transfer);
+                drop(socket);
                 Vec::new()
             }
             Some((port, from, bytes)) = rx.recv() => {
