@@ -26,8 +26,9 @@ CLIENT_CPU="${BENCH_CLIENT_CPU:-0}"
 for tool in perfdhcp kea-dhcp4 ip taskset; do
   command -v "$tool" >/dev/null || { echo "bench-dhcp: $tool missing (ci/setup.sh)" >&2; exit 2; }
 done
-cargo build --release -q -p netbootd
-NETBOOTD="$PWD/target/release/netbootd"
+# BENCH_NETBOOTD=path measures that build instead (an A/B of two commits).
+if [ -z "${BENCH_NETBOOTD:-}" ]; then cargo build --release -q -p netbootd; fi
+NETBOOTD="${BENCH_NETBOOTD:-$PWD/target/release/netbootd}"
 
 work="$(mktemp -d)"
 srv="pfbench$$s"; cli="pfbench$$c"

@@ -26,8 +26,9 @@ RT=()
 for tool in in.tftpd curl tftp taskset; do
   command -v "$tool" >/dev/null || { echo "bench-tftp: $tool missing (ci/setup.sh)" >&2; exit 2; }
 done
-cargo build --release -q -p netbootd
-NETBOOTD="$PWD/target/release/netbootd"
+# BENCH_NETBOOTD=path measures that build instead (an A/B of two commits).
+if [ -z "${BENCH_NETBOOTD:-}" ]; then cargo build --release -q -p netbootd; fi
+NETBOOTD="${BENCH_NETBOOTD:-$PWD/target/release/netbootd}"
 MIB=64
 [ -n "${BENCH_TFTP_QUICK:-}" ] && MIB=8
 

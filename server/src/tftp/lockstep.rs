@@ -158,20 +158,29 @@ impl Runners {
 /// Polling for the client's answer a few microseconds before sleeping in `recv`: when the
 /// client answers that fast (a LAN, a VM on this host) the answer is taken without the
 /// server's thread going to sleep and being woken, which costs more than the wait on both
-/// sides. Only while few transfers poll at once (a core's worth), and a transfer whose
-/// client keeps answering slower than the budget stops polling (Linux's SO_BUSY_POLL idea,
-/// for sockets that have no device queue to poll).
+/// sides. Only while few transfers poll at once (a core's worth), and a transfer stops
+/// polling for a while when its client keeps answering slower than the budget, or when the
+/// poll is preempted (the core is wanted by other work, which a poll would only delay, and
+/// the scheduler then wakes a thread that polled later). Linux's SO_BUSY_POLL idea, for
+/// sockets that have no device queue to poll.
 #[derive(Default)]
 struct Spin {
     /// Consecutive polls that ended without an answer.
     misses: u32,
+    /// Receives left before polling is tried again.
+    off_for: u32,
 }
 
 impl Spin {
     /// How long to poll: about a lock-step round trip on a fast link.
     const BUDGET: Duration = Duration::from_micros(60);
-    /// Misses in a row after which this transfer sleeps in `recv` only.
+    /// A gap this long between two looks at the socket means the poll lost its core to
+    /// another task (an interrupt or a hypervisor takes far less).
+    const PREEMPTED: Duration = Duration::from_micros(300);
+    /// Misses in a row after which this transfer sleeps in `recv` only, for a while.
     const GIVE_UP: u32 = 16;
+    /// How long that while is, in receives.
+    const PAUSE: u32 = 1024;
 
     /// The length of a datagram taken while polling, or None: then block in `recv`.
     fn try_first(
@@ -180,7 +189,8 @@ impl Spin {
         socket: &UdpSocket,
         buf: &mut [u8],
     ) -> Option<usize> {
-        if self.misses >= Self::GIVE_UP {
+        if self.off_for > 0 {
+            self.off_for -= 1;
             return None;
         }
         let polling = &runners.polling;
@@ -189,6 +199,7 @@ impl Spin {
             return None;
         }
         let start = std::time::Instant::now();
+        let mut last = start;
         let got = loop {
             // SAFETY: recv(2) into a buffer we own, with its length; MSG_DONTWAIT keeps
             // the blocking socket from waiting.
@@ -203,15 +214,26 @@ impl Spin {
             if n >= 0 {
                 break Some(n as usize);
             }
-            if io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
-                || start.elapsed() >= Self::BUDGET
-            {
+            if io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock {
                 break None;
             }
+            let now = std::time::Instant::now();
+            if now - last >= Self::PREEMPTED {
+                self.off_for = Self::PAUSE;
+                break None;
+            }
+            if now - start >= Self::BUDGET {
+                break None;
+            }
+            last = now;
             std::hint::spin_loop();
         };
         polling.fetch_sub(1, Ordering::AcqRel);
         self.misses = if got.is_some() { 0 } else { self.misses + 1 };
+        if self.misses >= Self::GIVE_UP {
+            self.misses = 0;
+            self.off_for = Self::PAUSE;
+        }
         got
     }
 }
