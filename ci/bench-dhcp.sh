@@ -7,8 +7,9 @@
 #
 # As ISC's performance reports do, the offered rate steps up until more than 2.5% of the
 # 4-way exchanges go unanswered; a server's figure is the highest rate of acknowledged
-# leases per second below that. Server CPU-seconds per 1,000 leases are taken from
-# /proc/PID/stat over the steps every server passed (the same offered load for each).
+# leases per second below that. Server CPU per 1,000 leases is taken from /proc/PID/stat
+# over the steps every server passed (the same offered load for each; when none did, the
+# first step alone).
 # Servers alternate in every round; with several rounds the medians are compared.
 #
 # Run as root: ci/bench-dhcp.sh [seconds-per-step] [rounds]
@@ -93,8 +94,9 @@ bench() {
       "$name" "$round" "$rate" "$acks" "$drops" "$(awk -v t=$((after - before)) -v hz="$HZ" 'BEGIN { print t / hz }')"
     if awk -v d="$drops" -v m="$MAX_DROPS" 'BEGIN { exit !(d <= m) }'; then
       best=$acks
-      echo "$rate $got $((after - before))" >> "$work/$name.$round.steps"
+      echo "$rate $got $((after - before)) 1" >> "$work/$name.$round.steps"
     else
+      echo "$rate $got $((after - before)) 0" >> "$work/$name.$round.steps"
       break
     fi
   done
@@ -124,19 +126,21 @@ done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# CPU milliseconds per 1000 leases of server $1 in round $2 over rates every server passed.
+# Server CPU-seconds per 1000 leases of server $1 in round $2, over the rates every server
+# passed; when none did (a machine busy with other work), over the first rate alone.
 cpu_per_1000() {
   local common
-  common="$(cat "$work"/*."$2".steps | awk '{ print $1 }' | sort -n | uniq -c | awk -v n="${#SERVERS[@]}" '$1 == n { print $2 }' | tr '\n' ' ')"
+  common="$(cat "$work"/*."$2".steps | awk '$4 == 1 { print $1 }' | sort -n | uniq -c | awk -v n="${#SERVERS[@]}" '$1 == n { print $2 }' | tr '\n' ' ')"
+  [ -n "$common" ] || common="${RATES[0]}"
   awk -v rates="$common" -v hz="$HZ" '
     BEGIN { split(rates, r, " "); for (i in r) ok[r[i]] = 1 }
     ($1 in ok) { leases += $2; ticks += $3 }
-    END { printf "%.1f\n", (leases > 0) ? 1000 * 1000 * ticks / hz / leases : 0 }' "$work/$1.$2.steps"
+    END { printf "%.4f\n", (leases > 0) ? 1000 * ticks / hz / leases : 0 }' "$work/$1.$2.steps"
 }
 for s in "${SERVERS[@]}"; do
   for round in $(seq 1 "$ROUNDS"); do cat "$work/$s.$round.best"; done | median > "$work/$s.best"
   for round in $(seq 1 "$ROUNDS"); do cpu_per_1000 "$s" "$round"; done | median > "$work/$s.cpu"
-  printf '%-12s %6s leases/s below %s%% drops, %6s ms server CPU per 1000 leases (median of %d)\n' \
+  printf '%-12s %6s leases/s below %s%% drops, %s server CPU-seconds per 1000 leases (median of %d)\n' \
     "$s" "$(cat "$work/$s.best")" "$MAX_DROPS" "$(cat "$work/$s.cpu")" "$ROUNDS"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "n/a" }'; }
