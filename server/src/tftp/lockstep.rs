@@ -105,6 +105,7 @@ impl Runners {
         }
         let mut out_buf = Vec::new();
         send(socket, &first, &mut out_buf);
+        let mut sent_at = std::time::Instant::now();
         transfer.read_ahead();
         let mut buf = vec![0u8; 65536];
         let mut armed: Option<Duration> = None;
@@ -130,7 +131,10 @@ impl Runners {
                 }
             };
             let out = match received {
-                Ok(n) => transfer.on_datagram(self.clock.now(), client, &buf[..n]),
+                Ok(n) => {
+                    spin.record(sent_at.elapsed());
+                    transfer.on_datagram(self.clock.now(), client, &buf[..n])
+                }
                 Err(e) => {
                     if self.stop.load(Ordering::Relaxed) {
                         break;
@@ -148,6 +152,7 @@ impl Runners {
             };
             if !out.is_empty() {
                 send(socket, &out, &mut out_buf);
+                sent_at = std::time::Instant::now();
                 transfer.read_ahead();
             }
         }
@@ -158,29 +163,57 @@ impl Runners {
 /// Polling for the client's answer a few microseconds before sleeping in `recv`: when the
 /// client answers that fast (a LAN, a VM on this host) the answer is taken without the
 /// server's thread going to sleep and being woken, which costs more than the wait on both
-/// sides. Only while few transfers poll at once (a core's worth), and a transfer stops
-/// polling for a while when its client keeps answering slower than the budget, or when the
-/// poll is preempted (the core is wanted by other work, which a poll would only delay, and
-/// the scheduler then wakes a thread that polled later). Linux's SO_BUSY_POLL idea, for
-/// sockets that have no device queue to poll.
+/// sides. Whether it pays is measured, not assumed: each transfer times its round trips
+/// polling and sleeping in turn ([`Spin::PROBE`] of each), keeps the faster way for
+/// [`Spin::SETTLE`] answers, then measures again. Polling loses where the client is slow,
+/// or shares this core with the server (polling then delays it), or the core is wanted by
+/// other work. At most a core's worth of transfers poll at once. Linux's SO_BUSY_POLL
+/// idea, for sockets that have no device queue to poll.
 #[derive(Default)]
 struct Spin {
-    /// Consecutive polls that ended without an answer.
-    misses: u32,
-    /// Receives left before polling is tried again.
-    off_for: u32,
+    /// Answers measured in this probe, and their round trips summed: [polling, sleeping].
+    count: [u32; 2],
+    sum: [Duration; 2],
+    /// Answers left that the last probe's winner holds for, and whether polling won.
+    settled_for: u32,
+    polling_wins: bool,
+    /// Whether the receive under way polled.
+    polled: bool,
 }
 
 impl Spin {
     /// How long to poll: about a lock-step round trip on a fast link.
     const BUDGET: Duration = Duration::from_micros(60);
-    /// A gap this long between two looks at the socket means the poll lost its core to
-    /// another task (an interrupt or a hypervisor takes far less).
-    const PREEMPTED: Duration = Duration::from_micros(300);
-    /// Misses in a row after which this transfer sleeps in `recv` only, for a while.
-    const GIVE_UP: u32 = 16;
-    /// How long that while is, in receives.
-    const PAUSE: u32 = 1024;
+    /// Answers timed each way per probe.
+    const PROBE: u32 = 32;
+    /// Answers the faster way is kept for.
+    const SETTLE: u32 = 2048;
+
+    /// Whether the next receive should poll first.
+    fn wants_poll(&mut self) -> bool {
+        if self.settled_for > 0 {
+            self.settled_for -= 1;
+            return self.polling_wins;
+        }
+        self.count[0] < Self::PROBE
+    }
+
+    /// Records the round trip of an answer received (`rtt`: from our send to its arrival).
+    fn record(&mut self, rtt: Duration) {
+        if self.settled_for > 0 {
+            return;
+        }
+        let way = usize::from(!self.polled);
+        self.count[way] += 1;
+        self.sum[way] += rtt;
+        if self.count[0] + self.count[1] >= 2 * Self::PROBE {
+            let mean = |w: usize| self.sum[w] / self.count[w].max(1);
+            self.polling_wins = self.count[0] > 0 && mean(0) < mean(1);
+            self.settled_for = Self::SETTLE;
+            self.count = [0; 2];
+            self.sum = [Duration::ZERO; 2];
+        }
+    }
 
     /// The length of a datagram taken while polling, or None: then block in `recv`.
     fn try_first(
@@ -189,8 +222,8 @@ impl Spin {
         socket: &UdpSocket,
         buf: &mut [u8],
     ) -> Option<usize> {
-        if self.off_for > 0 {
-            self.off_for -= 1;
+        self.polled = false;
+        if !self.wants_poll() {
             return None;
         }
         let polling = &runners.polling;
@@ -198,8 +231,8 @@ impl Spin {
             polling.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
+        self.polled = true;
         let start = std::time::Instant::now();
-        let mut last = start;
         let got = loop {
             // SAFETY: recv(2) into a buffer we own, with its length; MSG_DONTWAIT keeps
             // the blocking socket from waiting.
@@ -214,26 +247,14 @@ impl Spin {
             if n >= 0 {
                 break Some(n as usize);
             }
-            if io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock {
+            if io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
+                || start.elapsed() >= Self::BUDGET
+            {
                 break None;
             }
-            let now = std::time::Instant::now();
-            if now - last >= Self::PREEMPTED {
-                self.off_for = Self::PAUSE;
-                break None;
-            }
-            if now - start >= Self::BUDGET {
-                break None;
-            }
-            last = now;
             std::hint::spin_loop();
         };
         polling.fetch_sub(1, Ordering::AcqRel);
-        self.misses = if got.is_some() { 0 } else { self.misses + 1 };
-        if self.misses >= Self::GIVE_UP {
-            self.misses = 0;
-            self.off_for = Self::PAUSE;
-        }
         got
     }
 }
