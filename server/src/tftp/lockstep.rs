@@ -167,7 +167,8 @@ impl Runners {
 /// polling and sleeping in turn ([`Spin::PROBE`] of each), keeps the faster way for
 /// [`Spin::SETTLE`] answers, then measures again. Polling loses where the client is slow,
 /// or shares this core with the server (polling then delays it), or the core is wanted by
-/// other work. At most a core's worth of transfers poll at once. Linux's SO_BUSY_POLL
+/// other work. At most a core's worth of transfers poll at once, and none while more
+/// transfers run than there are cores. Linux's SO_BUSY_POLL
 /// idea, for sockets that have no device queue to poll.
 #[derive(Default)]
 struct Spin {
@@ -223,7 +224,8 @@ impl Spin {
         buf: &mut [u8],
     ) -> Option<usize> {
         self.polled = false;
-        if !self.wants_poll() {
+        // With more transfers than cores there is always other work for the core.
+        if runners.running.load(Ordering::Relaxed) > 2 * runners.max_polling || !self.wants_poll() {
             return None;
         }
         let polling = &runners.polling;
