@@ -61,6 +61,10 @@ pub fn answered(
     to: impl std::fmt::Display,
     iface: &str,
 ) {
+    // Every line below is INFO or DEBUG: the label is built only when one is wanted.
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return;
+    }
     let l = label(query);
     if !classes.is_empty() {
         tracing::debug!(

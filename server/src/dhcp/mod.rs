@@ -6,5 +6,6 @@ pub mod engine;
 pub mod journal;
 pub mod lease;
 pub mod link;
+pub mod port;
 pub mod service;
 pub mod stats;

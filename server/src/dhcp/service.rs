@@ -1,27 +1,22 @@
-//! The tokio shell around the engine: one task per interface socket, the engine behind a
-//! mutex (it answers in microseconds), malformed packets counted and logged, every datagram
-//! optionally recorded to pcap. The shell owns the lease file: after the engine decides, the
+//! The tokio shell around the engine: one task per interface socket (UDP or AF_PACKET, one
+//! loop for both over [`Port`]), the engine behind a mutex (it answers in microseconds),
+//! malformed packets counted and logged, every datagram optionally recorded to pcap. The shell owns the lease file: after the engine decides, the
 //! changes it returns are written before the answer leaves, outside the engine's lock (so an
 //! fsync never holds up other queries' decisions) but inside the file's, taken before the
 //! engine's is released (so rows reach the file in the order the engine made them).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use super::addressing::{CLIENT_PORT, SERVER_PORT};
 use super::engine::Silence;
-use super::engine::{Engine, EngineError, Incoming, Outcome};
+use super::engine::{Engine, EngineError};
 use super::journal;
 use super::lease::{Durability, Memfile, MemfileError};
-use super::link::FrameAnswer;
+use super::port::{Answer, Batch, Port, RawServed, BATCH};
 use super::stats::{self, Cause, Shared as SharedStats};
 use crate::time::{Clock, Instant};
-use crate::wire::dhcp::Message;
-use crate::wire::frame::{Datagram, BROADCAST_MAC};
-use crate::wire::pcap::CaptureWriter;
 use crate::wire::transport::raw::RawPort;
 use crate::wire::transport::udp::UdpPort;
 
@@ -34,7 +29,7 @@ pub struct Stats {
     pub silent: AtomicU64,
 }
 
-pub type Capture = Arc<Mutex<(std::time::Instant, CaptureWriter<std::fs::File>)>>;
+pub use super::port::Capture;
 
 pub struct DhcpService {
     pub engine: Arc<Mutex<Engine>>,
@@ -131,172 +126,100 @@ impl DhcpService {
     }
 }
 
-fn record(capture: &Option<Capture>, src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) {
-    if let Some(c) = capture {
-        if let Ok(mut guard) = c.lock() {
-            let (start, writer) = &mut *guard;
-            let frame = Datagram::new([0; 6], BROADCAST_MAC, src, dst, payload.to_vec()).to_frame();
-            let _ = writer.write(start.elapsed(), &frame);
-        }
-    }
-}
-
 impl DhcpService {
-    /// Serves `port` until `stop` turns true.
-    pub async fn serve(&self, port: UdpPort, mut stop: watch::Receiver<bool>) {
-        let mut buf = vec![0u8; 65536];
-        loop {
-            let (len, from) = tokio::select! {
-                r = port.socket.recv_from(&mut buf) => match r {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!(iface = %port.iface, "receive failed: {e}");
-                        continue;
-                    }
-                },
-                _ = stop.changed() => return,
-            };
-            let std::net::SocketAddr::V4(from) = from else {
-                continue;
-            };
-            self.stats.received.fetch_add(1, Ordering::Relaxed);
-            record(
-                &self.capture,
-                from,
-                SocketAddrV4::new(port.addr, SERVER_PORT),
-                &buf[..len],
-            );
-            let msg = match Message::decode(&buf[..len]) {
-                Ok(m) if m.op == 1 => m,
-                Ok(_) => continue,
-                Err(e) => {
-                    self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                    self.tally(stats::parse_failed);
-                    journal::parse_failed(from, &port.iface, &e.to_string());
-                    continue;
-                }
-            };
-            let incoming = Incoming {
-                msg,
-                len,
-                iface: port.iface.clone(),
-                iface_addr: port.addr,
-                source: from,
-                destination: Ipv4Addr::BROADCAST,
-                direct_response: false,
-            };
-            self.tally(|s| stats::received(s, incoming.msg.message_type()));
-            journal::received(&incoming.msg, from, port.addr, &port.iface);
-            let outcome = self.decide(|engine, now| engine.handle(now, &incoming));
-            match outcome {
-                Ok(Outcome::Reply {
-                    msg, dest, classes, ..
-                }) => {
-                    let bytes = msg.encode();
-                    let to = if dest.to_chaddr {
-                        SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
-                    } else {
-                        dest.to
-                    };
-                    let here = SocketAddrV4::new(port.addr, SERVER_PORT);
-                    journal::answered(&incoming.msg, &msg, &classes, here, to, &port.iface);
-                    record(
-                        &self.capture,
-                        SocketAddrV4::new(port.addr, SERVER_PORT),
-                        to,
-                        &bytes,
-                    );
-                    match port.socket.send_to(&bytes, to).await {
-                        Ok(_) => self.tally(|s| stats::sent(s, msg.message_type())),
-                        Err(e) => tracing::warn!(%to, "send failed: {e}"),
-                    }
-                    self.stats.answered.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(Outcome::Silent(why)) => {
-                    journal::silent(&incoming.msg, &why);
-                    self.silent(&why);
-                }
-                Err(e) => {
-                    self.tally(stats::dropped);
-                    tracing::error!("query dropped: {e}");
-                }
-            }
-        }
+    /// Serves a UDP `port` until `stop` turns true.
+    pub async fn serve(&self, port: UdpPort, stop: watch::Receiver<bool>) {
+        self.run(port, stop).await
     }
 
     /// Serves an AF_PACKET `port` until `stop` turns true: frames through [`Link::answer`].
     ///
     /// [`Link::answer`]: super::link::Link::answer
-    pub async fn serve_raw(&self, port: RawPort, mut stop: watch::Receiver<bool>) {
-        let link = super::link::Link {
-            iface: port.iface.clone(),
-            addr: port.addr,
-            mac: port.mac,
-            port: port.port,
-        };
-        let mut buf = vec![0u8; 65536];
+    pub async fn serve_raw(&self, port: RawPort, stop: watch::Receiver<bool>) {
+        self.run(RawServed::from(port), stop).await
+    }
+
+    /// The loop for every kind of port: a batch of queries in, each decided in one hold of
+    /// the engine, the batch's lease changes written in one write (and one fsync when the
+    /// lease-sync mode asks for it) before any of its answers leaves, then the answers out.
+    /// A batch is whatever queued while the last one was served, so under light load it is
+    /// one query and nothing waits for company.
+    async fn run<P: Port>(&self, port: P, mut stop: watch::Receiver<bool>) {
+        let mut batch = Batch::default();
+        let mut replies = Vec::with_capacity(BATCH);
         loop {
-            let len = tokio::select! {
-                r = port.recv(&mut buf) => match r {
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::warn!(iface = %port.iface, "receive failed: {e}");
-                        continue;
-                    }
+            tokio::select! {
+                r = port.recv(&mut batch) => if let Err(e) = r {
+                    tracing::warn!(iface = %port.iface(), "receive failed: {e}");
+                    continue;
                 },
                 _ = stop.changed() => return,
-            };
-            let frame = &buf[..len];
-            let answer = self.decide(|engine, now| link.answer(engine, now, frame));
-            match answer {
-                Ok(FrameAnswer::NotForUs) => continue,
-                Ok(FrameAnswer::Malformed(e)) => {
-                    self.stats.received.fetch_add(1, Ordering::Relaxed);
-                    self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                    self.tally(stats::parse_failed);
-                    record_frame(&self.capture, frame);
-                    journal::parse_failed("(a frame)", &port.iface, &e);
-                }
-                Ok(FrameAnswer::Silent {
-                    why, kind, query, ..
-                }) => {
-                    self.stats.received.fetch_add(1, Ordering::Relaxed);
-                    self.tally(|s| stats::received(s, kind));
-                    record_frame(&self.capture, frame);
-                    journal::silent(&query, &why);
-                    self.silent(&why);
-                }
-                Ok(FrameAnswer::Reply {
-                    frame: reply,
-                    query,
-                    reply: msg,
-                    classes,
-                }) => {
-                    self.stats.received.fetch_add(1, Ordering::Relaxed);
-                    self.tally(|s| stats::received(s, query.message_type()));
-                    record_frame(&self.capture, frame);
-                    journal::answered(&query, &msg, &classes, port.addr, "(client)", &port.iface);
-                    record_frame(&self.capture, &reply);
-                    match port.send(&reply) {
-                        Ok(_) => self.tally(|s| stats::sent(s, msg.message_type())),
-                        Err(e) => tracing::warn!(iface = %port.iface, "send failed: {e}"),
-                    }
-                    self.stats.answered.fetch_add(1, Ordering::Relaxed);
-                }
+            }
+            let decided = self.decide(|engine, now| {
+                Ok(batch
+                    .iter()
+                    .map(|q| (q, port.answer(engine, now, q)))
+                    .collect::<Vec<_>>())
+            });
+            let answers = match decided {
+                Ok(answers) => answers,
                 Err(e) => {
-                    self.tally(stats::dropped);
-                    tracing::error!("query dropped: {e}");
+                    // Nothing of the batch was stored, so nothing of it is answered.
+                    for _ in 0..batch.len() {
+                        self.tally(stats::dropped);
+                    }
+                    tracing::error!("{} queries dropped: {e}", batch.len());
+                    continue;
+                }
+            };
+            for (query, answer) in answers {
+                let answer = match answer {
+                    Ok(Answer::NotForUs) => continue,
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        self.tally(stats::dropped);
+                        tracing::error!("query dropped: {e}");
+                        continue;
+                    }
+                };
+                self.stats.received.fetch_add(1, Ordering::Relaxed);
+                if let Some(c) = &self.capture {
+                    port.record_query(c, query);
+                }
+                match answer {
+                    Answer::NotForUs | Answer::NotAQuery => {}
+                    Answer::Malformed(_) => {
+                        self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                        self.tally(stats::parse_failed);
+                    }
+                    Answer::Silent { kind, why, query } => {
+                        self.tally(|s| stats::received(s, kind));
+                        journal::silent(&query, &why);
+                        self.silent(&why);
+                    }
+                    Answer::Reply(reply) => {
+                        self.tally(|s| stats::received(s, reply.query.message_type()));
+                        port.journal(&reply);
+                        if let Some(c) = &self.capture {
+                            port.record_reply(c, &reply);
+                        }
+                        replies.push(reply);
+                    }
                 }
             }
-        }
-    }
-}
-
-fn record_frame(capture: &Option<Capture>, frame: &[u8]) {
-    if let Some(c) = capture {
-        if let Ok(mut guard) = c.lock() {
-            let (start, writer) = &mut *guard;
-            let _ = writer.write(start.elapsed(), frame);
+            if replies.is_empty() {
+                continue;
+            }
+            let sent = port.send(&replies).await;
+            self.tally(|s| {
+                for r in &replies[..sent] {
+                    stats::sent(s, r.reply.message_type());
+                }
+            });
+            self.stats
+                .answered
+                .fetch_add(replies.len() as u64, Ordering::Relaxed);
+            replies.clear();
         }
     }
 }

@@ -328,13 +328,11 @@ impl Config {
         let network = subnet
             .shared_network
             .map(|i| &self.shared_networks[i].scope);
-        let levels: Vec<&Scope> = [Some(&subnet.scope), network, Some(&self.globals)]
-            .into_iter()
-            .flatten()
-            .collect();
+        // Asked several times per query: the levels stay on the stack.
+        let levels = [Some(&subnet.scope), network, Some(&self.globals)];
         macro_rules! pick {
             ($field:ident) => {
-                levels.iter().find_map(|s| s.$field.clone())
+                levels.iter().flatten().find_map(|s| s.$field.clone())
             };
         }
         Effective {

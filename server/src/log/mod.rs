@@ -148,7 +148,28 @@ impl Visit for Fields {
     }
 }
 
+impl KeaLogs {
+    /// The most verbose severity any logger takes: events beyond it are turned away before
+    /// their fields are formatted (a busy server logs a few lines per packet at DEBUG and
+    /// INFO, and formatting them to throw them away cost more than answering).
+    fn most_verbose(&self) -> Level {
+        self.loggers
+            .iter()
+            .map(|c| c.level)
+            .max()
+            .unwrap_or(Level::ERROR)
+    }
+}
+
 impl<S: Subscriber> Layer<S> for KeaLogs {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        *metadata.level() <= self.most_verbose()
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(self.most_verbose().into())
+    }
+
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut fields = Fields::default();
         event.record(&mut fields);

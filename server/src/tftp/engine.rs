@@ -9,7 +9,7 @@
 //! uploads only where allowed; [`super::admit`]), then the caps: per client, and in all.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 use super::admit::{admit, Refused, Request};
@@ -116,11 +116,99 @@ struct Transfer {
     session: Session,
 }
 
+impl Transfer {
+    /// A datagram from `from` to this transfer on `port`: what its session sends back, or
+    /// the ERROR 5 a stranger gets (RFC 1350 4: the transfer goes on) in `Err`.
+    fn on_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        port: u16,
+        bytes: &[u8],
+    ) -> Result<Sends, Outgoing> {
+        if self.client != from {
+            return Err(Outgoing {
+                src_port: port,
+                dst: from,
+                packet: Packet::Error {
+                    code: code::UNKNOWN_TID,
+                    message: "Unknown transfer ID".into(),
+                },
+            });
+        }
+        match Packet::decode(bytes) {
+            Ok(packet) => Ok(self.session.on_packet(now, &packet)),
+            Err(_) => Ok(Vec::new()),
+        }
+    }
+}
+
+/// A running read taken out of the engine ([`TftpEngine::detach`]) so that a shell can run
+/// it on a thread and socket of its own, a blocking loop with no hop between the packet and
+/// the decision (tftpd-hpa forks a process per transfer for the same reason). Its session
+/// still decides every packet; the engine keeps counting it under the caps until
+/// [`TftpEngine::finish`] takes it back, ended.
+pub struct Detached {
+    port: u16,
+    transfer: Transfer,
+}
+
+impl Detached {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The client's address and port (its transfer ID).
+    pub fn client(&self) -> SocketAddr {
+        self.transfer.client
+    }
+
+    /// The packets to send for a datagram from `from`.
+    pub fn on_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Vec<Outgoing> {
+        match self.transfer.on_datagram(now, from, self.port, bytes) {
+            Ok(sends) => self.address(sends),
+            Err(stranger) => vec![stranger],
+        }
+    }
+
+    /// The packets to send when the timer is due at `now` (none before its deadline).
+    pub fn on_timeout(&mut self, now: Instant) -> Vec<Outgoing> {
+        let sends = self.transfer.session.on_timeout(now);
+        self.address(sends)
+    }
+
+    /// When [`Detached::on_timeout`] must be called; None once the transfer has ended.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.transfer.session.deadline()
+    }
+
+    /// Reads the next block ahead, for a shell to call after sending, while the client is
+    /// busy acknowledging: the answer to its ACK then leaves without a read in between.
+    pub fn read_ahead(&mut self) {
+        if let Session::Read(s) = &mut self.transfer.session {
+            s.read_ahead();
+        }
+    }
+
+    fn address(&self, sends: Sends) -> Vec<Outgoing> {
+        sends
+            .into_iter()
+            .map(|packet| Outgoing {
+                src_port: self.port,
+                dst: self.transfer.client,
+                packet,
+            })
+            .collect()
+    }
+}
+
 pub struct TftpEngine {
     config: TftpConfig,
     files: Box<dyn Files>,
     /// Transfers by their server port.
     transfers: BTreeMap<u16, Transfer>,
+    /// Ports of transfers running detached ([`TftpEngine::detach`]).
+    detached: HashSet<u16>,
     /// Transfers running per client address.
     per_client: HashMap<IpAddr, usize>,
     /// Where [`TftpEngine::free_port`] looks next.
@@ -138,6 +226,7 @@ impl TftpEngine {
             config,
             files,
             transfers: BTreeMap::new(),
+            detached: HashSet::new(),
             per_client: HashMap::new(),
             next_port: 49152,
             events: Vec::new(),
@@ -163,14 +252,42 @@ impl TftpEngine {
         std::mem::take(&mut self.events)
     }
 
-    /// Transfers still running.
+    /// Transfers still running, detached ones included.
     pub fn active(&self) -> usize {
-        self.transfers.len()
+        self.transfers.len() + self.detached.len()
     }
 
     /// Whether a transfer runs on `port` (a shell keeps its socket while it does).
     pub fn is_running(&self, port: u16) -> bool {
-        self.transfers.contains_key(&port)
+        self.transfers.contains_key(&port) || self.detached.contains(&port)
+    }
+
+    /// Takes the read running on `port` out of the engine to be run by the caller (see
+    /// [`Detached`]); None for a write (its commit stays here) or no transfer.
+    pub fn detach(&mut self, port: u16) -> Option<Detached> {
+        if !matches!(self.transfers.get(&port)?.session, Session::Read(_)) {
+            return None;
+        }
+        let transfer = self.transfers.remove(&port)?;
+        self.detached.insert(port);
+        Some(Detached { port, transfer })
+    }
+
+    /// Takes back a detached transfer once it has ended (its deadline is None), for the
+    /// counters, the caps and its [`Event::Ended`]; a transfer still running is ended as
+    /// timed out (its shell stopped).
+    pub fn finish(&mut self, detached: Detached) {
+        let Detached { port, mut transfer } = detached;
+        if !self.detached.remove(&port) {
+            return;
+        }
+        if transfer.session.end().is_none() {
+            if let Session::Read(s) = &mut transfer.session {
+                s.abandon();
+            }
+        }
+        self.transfers.insert(port, transfer);
+        self.settle(port, Vec::new());
     }
 
     /// A port no transfer uses, from the dynamic range, for shells without sockets.
@@ -178,7 +295,7 @@ impl TftpEngine {
         loop {
             let port = self.next_port;
             self.next_port = if port == u16::MAX { 49152 } else { port + 1 };
-            if !self.transfers.contains_key(&port) && port != self.port() {
+            if !self.is_running(port) && port != self.port() {
                 return port;
             }
         }
@@ -211,22 +328,10 @@ impl TftpEngine {
         let Some(transfer) = self.transfers.get_mut(&port) else {
             return Vec::new();
         };
-        if transfer.client != from {
-            // RFC 1350 4: a packet from the wrong transfer ID gets ERROR 5, the transfer goes on.
-            return vec![Outgoing {
-                src_port: port,
-                dst: from,
-                packet: Packet::Error {
-                    code: code::UNKNOWN_TID,
-                    message: "Unknown transfer ID".into(),
-                },
-            }];
+        match transfer.on_datagram(now, from, port, bytes) {
+            Ok(sends) => self.settle(port, sends),
+            Err(stranger) => vec![stranger],
         }
-        let Ok(packet) = Packet::decode(bytes) else {
-            return Vec::new();
-        };
-        let sends = transfer.session.on_packet(now, &packet);
-        self.settle(port, sends)
     }
 
     /// A request from `from`; its transfer, if admitted, runs on `port`. Answers (an OACK,
@@ -358,7 +463,7 @@ impl TftpEngine {
             message: "Too many transfers".into(),
             reason: reason.into(),
         };
-        if self.transfers.len() >= self.config.max_transfers {
+        if self.active() >= self.config.max_transfers {
             return Err(refuse("the server is at its transfer limit"));
         }
         let count = self.per_client.entry(client).or_insert(0);

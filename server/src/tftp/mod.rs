@@ -7,6 +7,7 @@ pub mod config;
 pub mod defaults;
 pub mod engine;
 pub mod files;
+pub mod lockstep;
 pub mod netascii;
 pub mod options;
 pub mod packet;

@@ -151,6 +151,14 @@ impl Packet {
 
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Encodes into `out`, replacing what it held: a shell sending block after block
+    /// reuses one buffer.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
         let strings = |out: &mut Vec<u8>, items: &[&[u8]]| {
             for s in items {
                 out.extend_from_slice(s);
@@ -174,12 +182,13 @@ impl Packet {
                     2
                 };
                 out.extend(op.to_be_bytes());
-                strings(&mut out, &[filename, mode.as_bytes()]);
+                strings(out, &[filename, mode.as_bytes()]);
                 for (k, v) in options {
-                    strings(&mut out, &[k.as_bytes(), v.as_bytes()]);
+                    strings(out, &[k.as_bytes(), v.as_bytes()]);
                 }
             }
             Packet::Data { block, data } => {
+                out.reserve(4 + data.len());
                 out.extend(3u16.to_be_bytes());
                 out.extend(block.to_be_bytes());
                 out.extend_from_slice(data);
@@ -191,16 +200,15 @@ impl Packet {
             Packet::Error { code, message } => {
                 out.extend(5u16.to_be_bytes());
                 out.extend(code.to_be_bytes());
-                strings(&mut out, &[message.as_bytes()]);
+                strings(out, &[message.as_bytes()]);
             }
             Packet::Oack { options } => {
                 out.extend(6u16.to_be_bytes());
                 for (k, v) in options {
-                    strings(&mut out, &[k.as_bytes(), v.as_bytes()]);
+                    strings(out, &[k.as_bytes(), v.as_bytes()]);
                 }
             }
         }
-        out
     }
 }
 

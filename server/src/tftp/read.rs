@@ -54,6 +54,10 @@ pub struct ReadSession {
     state: State,
     /// Blocks sent but not acknowledged, starting at block `acked + 1` (absolute numbers).
     window: VecDeque<Vec<u8>>,
+    /// The block after the window, read ahead ([`ReadSession::read_ahead`]).
+    ahead: Option<io::Result<Vec<u8>>>,
+    /// An acknowledged block's buffer, reused for the next read.
+    spare: Option<Vec<u8>>,
     acked: u64,
     source_done: bool,
     bytes: u64,
@@ -88,6 +92,8 @@ impl ReadSession {
             max_retries: limits.retries,
             state: State::Sending,
             window: VecDeque::new(),
+            ahead: None,
+            spare: None,
             acked: 0,
             source_done: false,
             bytes: 0,
@@ -123,6 +129,31 @@ impl ReadSession {
         self.end.as_ref()
     }
 
+    /// Ends a transfer its shell gave up on (the server stopping) as timed out.
+    pub fn abandon(&mut self) {
+        if self.state != State::Done {
+            self.finish(End::TimedOut);
+        }
+    }
+
+    /// Reads the block the next window starts with, so that the answer to the client's ACK
+    /// leaves without waiting for the file (tftpd-hpa's read-ahead, tftp_sendfile's
+    /// `readit`). Only a shell calls it, after sending, while the client is busy.
+    pub fn read_ahead(&mut self) {
+        if self.state != State::Done && !self.source_done && self.ahead.is_none() {
+            self.ahead = Some(self.read_block());
+        }
+    }
+
+    /// The next block of the source, at most `blksize` bytes.
+    fn read_block(&mut self) -> io::Result<Vec<u8>> {
+        let mut buf = self.spare.take().unwrap_or_default();
+        buf.resize(self.blksize, 0);
+        let n = self.source.read(&mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
     fn finish(&mut self, end: End) -> Sends {
         self.state = State::Done;
         self.end = Some(end);
@@ -142,9 +173,12 @@ impl ReadSession {
     fn fill(&mut self, now: Instant) -> Sends {
         let mut sends = Vec::new();
         while (self.window.len() as u64) < self.windowsize && !self.source_done {
-            let mut buf = vec![0u8; self.blksize];
-            let n = match self.source.read(&mut buf) {
-                Ok(n) => n,
+            let read = match self.ahead.take() {
+                Some(block) => block,
+                None => self.read_block(),
+            };
+            let buf = match read {
+                Ok(buf) => buf,
                 Err(e) => {
                     let message = e.to_string();
                     self.finish(End::ReadFailed(message.clone()));
@@ -154,7 +188,7 @@ impl ReadSession {
                     }];
                 }
             };
-            buf.truncate(n);
+            let n = buf.len();
             self.bytes += n as u64;
             if n < self.blksize {
                 self.source_done = true;
@@ -213,7 +247,7 @@ impl ReadSession {
             return Vec::new(); // duplicate ACK: wait for the timer, never resend on it
         }
         for _ in 0..k {
-            self.window.pop_front();
+            self.spare = self.window.pop_front();
         }
         self.acked += k;
         self.retries_left = self.max_retries;

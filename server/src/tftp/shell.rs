@@ -6,11 +6,15 @@
 //! transfer's socket when the engine ends it.
 //!
 //! The loop runs on a runtime of its own thread ([`spawn`]), so that a forwarded packet wakes
-//! the engine on the same thread: a lock-step transfer's speed is one turn-around per block.
+//! the engine on the same thread. Downloads take the faster path when a thread is free: the
+//! engine detaches the admitted read and [`super::lockstep`] runs it on a blocking socket
+//! of its own, handing it back ended; a lock-step transfer's speed is one turn-around per
+//! block, and there that is one wake-up, one decision and one send.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::net::UdpSocket;
@@ -18,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::engine::{Event, Outgoing, Stats, TftpEngine};
+use super::lockstep::Runners;
 use super::remap::Direction;
 use super::transfer::End;
 use crate::control::stats::Statistics;
@@ -69,6 +74,8 @@ pub async fn serve(
 ) -> Stats {
     let clock = Clock::start();
     let (tx, mut rx) = mpsc::channel::<(u16, SocketAddr, Vec<u8>)>(QUEUE);
+    let (done_tx, mut done) = mpsc::unbounded_channel();
+    let runners = Runners::new(clock, done_tx);
     let mut sockets: HashMap<u16, TransferSocket> = HashMap::new();
     let mut next_port = 0u64;
     let mut buf = vec![0u8; 65536];
@@ -83,8 +90,8 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let socket = match transfer_socket(&engine, &mut next_port).await {
-                    Ok(s) => Arc::new(s),
+                let socket = match transfer_socket(&engine, &mut next_port) {
+                    Ok(s) => s,
                     Err(e) => {
                         tracing::error!(%peer, "no transfer socket: {e}");
                         continue;
@@ -93,23 +100,51 @@ pub async fn serve(
                 let Ok(port) = socket.local_addr().map(|a| a.port()) else {
                     continue;
                 };
+                let thread = runners.reserve();
                 let out = engine.on_request(clock.now(), peer, port, &buf[..n]);
-                let reader = tokio::spawn(forward(port, socket.clone(), tx.clone()));
-                sockets.insert(port, TransferSocket { socket, reader });
-                send(&sockets, out).await;
-                if !engine.is_running(port) {
-                    // Refused, or not a request: the answer has left, the socket goes.
-                    if let Some(closed) = sockets.remove(&port) {
-                        closed.reader.abort();
+                let detached = thread.as_ref().and_then(|_| engine.detach(port));
+                match (thread, detached) {
+                    (Some(thread), Some(transfer)) => {
+                        if let Err(e) = thread.send((transfer, socket, out)) {
+                            // The thread is gone: the transfer ends here, counted.
+                            let (transfer, _, _) = e.0;
+                            engine.finish(transfer);
+                        }
+                    }
+                    _ => {
+                        let socket = match in_event_loop(socket) {
+                            Ok(s) => Arc::new(s),
+                            Err(e) => {
+                                tracing::error!(%peer, "transfer socket: {e}");
+                                continue;
+                            }
+                        };
+                        let reader = tokio::spawn(forward(port, socket.clone(), tx.clone()));
+                        sockets.insert(port, TransferSocket { socket, reader });
+                        send(&sockets, out).await;
+                        if !engine.is_running(port) {
+                            // Refused, or not a request: the answer has left, the socket goes.
+                            if let Some(closed) = sockets.remove(&port) {
+                                closed.reader.abort();
+                            }
+                        }
                     }
                 }
+                Vec::new()
+            }
+            Some((transfer, socket)) = done.recv() => {
+                engine.finish(transfer);
+                drop(socket);
                 Vec::new()
             }
             Some((port, from, bytes)) = rx.recv() => {
                 engine.on_transfer_packet(clock.now(), from, port, &bytes)
             }
             _ = sleep_until(deadline) => engine.on_timeout(clock.now()),
-            _ = stop.changed() => break,
+            _ = stop.changed() => {
+                runners.stop.store(true, Ordering::Relaxed);
+                break;
+            }
         };
         send(&sockets, out).await;
         for event in engine.drain_events() {
@@ -171,17 +206,23 @@ async fn send(sockets: &HashMap<u16, TransferSocket>, out: Vec<Outgoing>) {
     }
 }
 
+/// A transfer's socket for the event loop.
+fn in_event_loop(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket)
+}
+
 /// A socket for one transfer: any port, or the next free one of tftpd-hpa's --port-range.
-async fn transfer_socket(engine: &TftpEngine, next: &mut u64) -> io::Result<UdpSocket> {
+fn transfer_socket(engine: &TftpEngine, next: &mut u64) -> io::Result<std::net::UdpSocket> {
     let config = engine.config();
     let ip = config.listen.ip();
     let Some((low, high)) = config.port_range else {
-        return UdpSocket::bind(SocketAddr::new(ip, 0)).await;
+        return std::net::UdpSocket::bind(SocketAddr::new(ip, 0));
     };
     let span = u64::from(high - low) + 1;
     for i in 0..span {
         let port = low + ((*next + i) % span) as u16;
-        if let Ok(s) = UdpSocket::bind(SocketAddr::new(ip, port)).await {
+        if let Ok(s) = std::net::UdpSocket::bind(SocketAddr::new(ip, port)) {
             *next = (*next + i + 1) % span;
             return Ok(s);
         }

@@ -297,25 +297,33 @@ impl Message {
     /// and `sname` when overloaded, all instances joined.
     pub fn option(&self, code: u8) -> Option<Vec<u8>> {
         let overload = self.overload();
-        let mut areas = vec![self.options.clone()];
-        if overload & 1 != 0 {
-            areas.push(OptionList::decode(&self.file, 108).unwrap_or_default());
-        }
-        if overload & 2 != 0 {
-            areas.push(OptionList::decode(&self.sname, 44).unwrap_or_default());
-        }
-        let mut found = None::<Vec<u8>>;
-        for area in &areas {
-            if let Some(v) = area.get(code) {
+        // The options field is read in place; only overloaded fields are decoded (this runs
+        // several times per query: no copy of the options on the way).
+        let mut found = self.options.get(code);
+        for (bit, field, offset) in [(1, &self.file[..], 108), (2, &self.sname[..], 44)] {
+            if overload & bit == 0 {
+                continue;
+            }
+            if let Some(v) = OptionList::decode(field, offset)
+                .unwrap_or_default()
+                .get(code)
+            {
                 found.get_or_insert_with(Vec::new).extend_from_slice(&v);
             }
         }
         found
     }
 
-    /// The DHCP message type (option 53), if present.
+    /// The DHCP message type (option 53), if present: the first byte of its value.
     pub fn message_type(&self) -> Option<u8> {
-        self.option(53).and_then(|v| v.first().copied())
+        if self.overload() != 0 {
+            return self.option(53).and_then(|v| v.first().copied());
+        }
+        // Without overloading the joined value's first byte is the first instance's with data.
+        self.options.items.iter().find_map(|item| match item {
+            Item::Option { code: 53, data } => data.first().copied(),
+            _ => None,
+        })
     }
 
     /// `file` as text up to its first NUL, when it is not overloaded with options.

@@ -211,17 +211,19 @@ impl Engine {
             return Ok(Outcome::Silent(Silence::UnsupportedType(kind)));
         }
         let mut classes = self.classifier.early(&q.msg, q);
-        let Some(subnet) = select::subnet(&self.config, q, &classes) else {
+        // The engine is borrowed mutably below: the config is held by its Arc, not copied
+        // (a subnet carries its pools and reservations).
+        let config = Arc::clone(&self.config);
+        let Some(subnet) = select::subnet(&config, q, &classes) else {
             return Ok(Outcome::Silent(Silence::NoSubnet));
         };
-        let subnet = subnet.clone();
-        let host = self.reservation(&subnet, &q.msg).cloned();
+        let host = self.reservation(subnet, &q.msg).cloned();
         self.classifier
             .late(&mut classes, &q.msg, q, host.as_ref(), &self.config);
-        let client = ClientKey::of(&q.msg, self.config.effective(&subnet).match_client_id);
+        let client = ClientKey::of(&q.msg, self.config.effective(subnet).match_client_id);
         let ctx = Ctx {
             q,
-            subnet: &subnet,
+            subnet,
             host: host.as_ref(),
             classes: &classes,
             client: &client,

@@ -1,0 +1,440 @@
+//! The two kinds of socket the DHCP service serves, behind one [`Port`] trait so that one
+//! loop ([`super::service::DhcpService::serve`]) runs both: UDP sockets (Kea's
+//! `dhcp-socket-type: udp`) and AF_PACKET sockets (`raw`, Kea's default). A port receives a
+//! batch of queries at a time (on UDP with one `recvmmsg`, everything queued up to
+//! [`BATCH`]), decides each inside the engine's lock, and sends the batch's replies after
+//! their leases are written (on UDP with one `sendmmsg`).
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+
+use nix::libc;
+use tokio::io::Interest;
+
+use super::addressing::{CLIENT_PORT, SERVER_PORT};
+use super::engine::{Engine, EngineError, Incoming, Outcome, Silence};
+use super::journal;
+use super::link::{FrameAnswer, Link};
+use crate::time::Instant;
+use crate::wire::dhcp::Message;
+use crate::wire::frame::{Datagram, BROADCAST_MAC};
+use crate::wire::pcap::CaptureWriter;
+use crate::wire::transport::raw::RawPort;
+use crate::wire::transport::udp::UdpPort;
+
+/// Queries taken from a socket at once at most.
+pub const BATCH: usize = 32;
+
+/// Room for one datagram or frame: a jumbo frame's worth (DHCP messages are far smaller).
+const SLOT: usize = 9216;
+
+/// The pcap a service writes every datagram to, with the instant it started.
+pub type Capture =
+    std::sync::Arc<std::sync::Mutex<(std::time::Instant, CaptureWriter<std::fs::File>)>>;
+
+/// Queries received together: buffers reused from batch to batch.
+pub struct Batch {
+    slots: Vec<Vec<u8>>,
+    lens: Vec<usize>,
+    /// The sender of each datagram (UDP; unused for frames).
+    from: Vec<SocketAddrV4>,
+    count: usize,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            slots: vec![vec![0; SLOT]; BATCH],
+            lens: vec![0; BATCH],
+            from: vec![SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0); BATCH],
+            count: 0,
+        }
+    }
+}
+
+/// One received datagram or frame.
+#[derive(Clone, Copy)]
+pub struct Query<'a> {
+    pub bytes: &'a [u8],
+    pub from: SocketAddrV4,
+}
+
+impl Batch {
+    pub fn iter(&self) -> impl Iterator<Item = Query<'_>> {
+        (0..self.count).map(|i| Query {
+            bytes: &self.slots[i][..self.lens[i]],
+            from: self.from[i],
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// What became of one query, whatever the port.
+pub enum Answer<To> {
+    /// Not a DHCP request to this server (another frame, or another port's).
+    NotForUs,
+    /// A datagram to the server's port that is no request (a BOOTREPLY): received,
+    /// recorded, otherwise ignored.
+    NotAQuery,
+    /// Does not decode: counted and logged, never fatal.
+    Malformed(String),
+    Silent {
+        kind: Option<u8>,
+        why: Silence,
+        query: Box<Message>,
+    },
+    Reply(Reply<To>),
+}
+
+/// A reply to send once its lease is stored.
+pub struct Reply<To> {
+    pub bytes: Vec<u8>,
+    pub to: To,
+    pub query: Box<Message>,
+    pub reply: Box<Message>,
+    pub classes: Vec<String>,
+}
+
+/// A socket the DHCP service serves.
+pub(crate) trait Port {
+    /// Where a reply goes: an address on UDP; on AF_PACKET the frame says.
+    type To;
+
+    fn iface(&self) -> &str;
+
+    /// Waits for queries, then takes those queued behind the first, up to [`BATCH`].
+    async fn recv(&self, batch: &mut Batch) -> io::Result<()>;
+
+    /// Decides one query, inside the engine's lock.
+    fn answer(
+        &self,
+        engine: &mut Engine,
+        now: Instant,
+        query: Query<'_>,
+    ) -> Result<Answer<Self::To>, EngineError>;
+
+    /// Logs a reply as Kea does, before it leaves.
+    fn journal(&self, reply: &Reply<Self::To>);
+
+    /// Sends one batch's replies, in order; returns how many left.
+    async fn send(&self, replies: &[Reply<Self::To>]) -> usize;
+
+    /// Writes a received query, or a reply, to the capture.
+    fn record_query(&self, capture: &Capture, query: Query<'_>);
+    fn record_reply(&self, capture: &Capture, reply: &Reply<Self::To>);
+}
+
+fn record(capture: &Capture, frame: &[u8]) {
+    if let Ok(mut guard) = capture.lock() {
+        let (start, writer) = &mut *guard;
+        let _ = writer.write(start.elapsed(), frame);
+    }
+}
+
+/// A UDP datagram as an Ethernet frame for the capture (no hardware addresses known).
+fn record_datagram(capture: &Capture, src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) {
+    let frame = Datagram::new([0; 6], BROADCAST_MAC, src, dst, payload.to_vec()).to_frame();
+    record(capture, &frame);
+}
+
+impl Port for UdpPort {
+    type To = SocketAddrV4;
+
+    fn iface(&self) -> &str {
+        &self.iface
+    }
+
+    async fn recv(&self, batch: &mut Batch) -> io::Result<()> {
+        batch.count = 0;
+        loop {
+            self.socket.readable().await?;
+            match self
+                .socket
+                .try_io(Interest::READABLE, || recv_batch(&self.socket, batch))
+            {
+                Ok(0) => continue,
+                Ok(n) => {
+                    batch.count = n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn answer(
+        &self,
+        engine: &mut Engine,
+        now: Instant,
+        query: Query<'_>,
+    ) -> Result<Answer<SocketAddrV4>, EngineError> {
+        let msg = match Message::decode(query.bytes) {
+            Ok(m) if m.op == 1 => m,
+            Ok(_) => return Ok(Answer::NotAQuery),
+            Err(e) => {
+                journal::parse_failed(query.from, &self.iface, &e.to_string());
+                return Ok(Answer::Malformed(e.to_string()));
+            }
+        };
+        journal::received(&msg, query.from, self.addr, &self.iface);
+        let incoming = Incoming {
+            msg,
+            len: query.bytes.len(),
+            iface: self.iface.clone(),
+            iface_addr: self.addr,
+            source: query.from,
+            destination: Ipv4Addr::BROADCAST,
+            direct_response: false,
+        };
+        Ok(match engine.handle(now, &incoming)? {
+            Outcome::Silent(why) => Answer::Silent {
+                kind: incoming.msg.message_type(),
+                why,
+                query: Box::new(incoming.msg),
+            },
+            Outcome::Reply {
+                msg, dest, classes, ..
+            } => Answer::Reply(Reply {
+                bytes: msg.encode(),
+                // No unicast to an address without ARP: broadcast (module comment of udp).
+                to: if dest.to_chaddr {
+                    SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT)
+                } else {
+                    dest.to
+                },
+                query: Box::new(incoming.msg),
+                reply: Box::new(msg),
+                classes,
+            }),
+        })
+    }
+
+    fn journal(&self, r: &Reply<SocketAddrV4>) {
+        let here = SocketAddrV4::new(self.addr, SERVER_PORT);
+        journal::answered(&r.query, &r.reply, &r.classes, here, r.to, &self.iface);
+    }
+
+    async fn send(&self, replies: &[Reply<SocketAddrV4>]) -> usize {
+        let mut sent = 0;
+        while sent < replies.len() {
+            let rest = &replies[sent..];
+            match self
+                .socket
+                .try_io(Interest::WRITABLE, || send_batch(&self.socket, rest))
+            {
+                Ok(n) => sent += n.max(1),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.socket.writable().await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    // One bad destination must not hold back the rest of the batch.
+                    tracing::warn!(to = %rest[0].to, "send failed: {e}");
+                    sent += 1;
+                }
+            }
+        }
+        sent
+    }
+
+    fn record_query(&self, capture: &Capture, q: Query<'_>) {
+        record_datagram(
+            capture,
+            q.from,
+            SocketAddrV4::new(self.addr, SERVER_PORT),
+            q.bytes,
+        );
+    }
+
+    fn record_reply(&self, capture: &Capture, r: &Reply<SocketAddrV4>) {
+        let here = SocketAddrV4::new(self.addr, SERVER_PORT);
+        record_datagram(capture, here, r.to, &r.bytes);
+    }
+}
+
+/// The AF_PACKET port answers through [`Link::answer`], one frame at a time.
+pub struct RawServed {
+    pub port: RawPort,
+    pub link: Link,
+}
+
+impl From<RawPort> for RawServed {
+    fn from(port: RawPort) -> Self {
+        let link = Link {
+            iface: port.iface.clone(),
+            addr: port.addr,
+            mac: port.mac,
+            port: port.port,
+        };
+        RawServed { port, link }
+    }
+}
+
+impl Port for RawServed {
+    /// The reply frame carries its destination.
+    type To = ();
+
+    fn iface(&self) -> &str {
+        &self.port.iface
+    }
+
+    async fn recv(&self, batch: &mut Batch) -> io::Result<()> {
+        batch.count = 0;
+        let n = self.port.recv(&mut batch.slots[0]).await?;
+        batch.lens[0] = n;
+        batch.count = 1;
+        Ok(())
+    }
+
+    fn answer(
+        &self,
+        engine: &mut Engine,
+        now: Instant,
+        query: Query<'_>,
+    ) -> Result<Answer<()>, EngineError> {
+        Ok(match self.link.answer(engine, now, query.bytes)? {
+            FrameAnswer::NotForUs => Answer::NotForUs,
+            FrameAnswer::Malformed(e) => {
+                journal::parse_failed("(a frame)", &self.port.iface, &e);
+                Answer::Malformed(e)
+            }
+            FrameAnswer::Silent {
+                why, kind, query, ..
+            } => Answer::Silent { kind, why, query },
+            FrameAnswer::Reply {
+                frame,
+                query,
+                reply,
+                classes,
+            } => Answer::Reply(Reply {
+                bytes: frame,
+                to: (),
+                query,
+                reply,
+                classes,
+            }),
+        })
+    }
+
+    fn journal(&self, r: &Reply<()>) {
+        let iface = &self.port.iface;
+        journal::answered(
+            &r.query,
+            &r.reply,
+            &r.classes,
+            self.port.addr,
+            "(client)",
+            iface,
+        );
+    }
+
+    async fn send(&self, replies: &[Reply<()>]) -> usize {
+        let mut sent = 0;
+        for r in replies {
+            match self.port.send(&r.bytes) {
+                Ok(()) => sent += 1,
+                Err(e) => tracing::warn!(iface = %self.port.iface, "send failed: {e}"),
+            }
+        }
+        sent
+    }
+
+    fn record_query(&self, capture: &Capture, q: Query<'_>) {
+        record(capture, q.bytes);
+    }
+
+    fn record_reply(&self, capture: &Capture, r: &Reply<()>) {
+        record(capture, &r.bytes);
+    }
+}
+
+fn sockaddr(addr: SocketAddrV4) -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
+    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sa.sin_family = libc::AF_INET as libc::sa_family_t;
+    sa.sin_port = addr.port().to_be();
+    sa.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
+    sa
+}
+
+/// recvmmsg(2) of what is queued, without waiting: the number of datagrams taken.
+fn recv_batch(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result<usize> {
+    // SAFETY: all-zero sockaddr_in, iovec and mmsghdr are valid values; each header points
+    // at a slot buffer of `SLOT` bytes and a sockaddr_in that live across the call.
+    let mut names: [libc::sockaddr_in; BATCH] = unsafe { std::mem::zeroed() };
+    let mut iovecs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+    let mut headers: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    for i in 0..BATCH {
+        iovecs[i].iov_base = batch.slots[i].as_mut_ptr().cast();
+        iovecs[i].iov_len = batch.slots[i].len();
+        headers[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_in).cast();
+        headers[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+        headers[i].msg_hdr.msg_iov = &mut iovecs[i];
+        headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: the headers are initialised above and outlive the call.
+    let n = unsafe {
+        libc::recvmmsg(
+            socket.as_raw_fd(),
+            headers.as_mut_ptr(),
+            BATCH as u32,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    for i in 0..n {
+        batch.lens[i] = headers[i].msg_len as usize;
+        let sa = &names[i];
+        batch.from[i] = SocketAddrV4::new(
+            Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr)),
+            u16::from_be(sa.sin_port),
+        );
+    }
+    Ok(n)
+}
+
+/// sendmmsg(2) of `replies`, without waiting: the number that left.
+fn send_batch(socket: &impl AsRawFd, replies: &[Reply<SocketAddrV4>]) -> io::Result<usize> {
+    let count = replies.len().min(BATCH);
+    // SAFETY: as in recv_batch; each header points at a reply's bytes (only read) and a
+    // sockaddr_in that live across the call.
+    let mut names: [libc::sockaddr_in; BATCH] = unsafe { std::mem::zeroed() };
+    let mut iovecs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+    let mut headers: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    for (i, r) in replies[..count].iter().enumerate() {
+        names[i] = sockaddr(r.to);
+        iovecs[i].iov_base = r.bytes.as_ptr() as *mut libc::c_void;
+        iovecs[i].iov_len = r.bytes.len();
+        headers[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_in).cast();
+        headers[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+        headers[i].msg_hdr.msg_iov = &mut iovecs[i];
+        headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: the headers are initialised above and outlive the call.
+    let n = unsafe {
+        libc::sendmmsg(
+            socket.as_raw_fd(),
+            headers.as_mut_ptr(),
+            count as u32,
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
