@@ -21,7 +21,7 @@ const PALETTE: [&str; 12] = [
     "#9c755f", "#bab0ac", "#86bcb6", "#d37295",
 ];
 
-/// Machines per stage at each sample: (stage names in stacking order, counts[stage][sample],
+/// Machines per stage at each sample: (stage names in stacking order, `counts[stage][sample]`,
 /// seconds per sample).
 pub fn occupancy(
     transcripts: &[Transcript],

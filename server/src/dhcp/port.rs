@@ -1,4 +1,4 @@
-//! The two kinds of socket the DHCP service serves, behind one [`Port`] trait so that one
+//! The two kinds of socket the DHCP service serves, behind one `Port` trait so that one
 //! loop ([`super::service::DhcpService::serve`]) runs both: UDP sockets (Kea's
 //! `dhcp-socket-type: udp`) and AF_PACKET sockets (`raw`, Kea's default). A port receives a
 //! batch of queries at a time (on UDP with one `recvmmsg`, everything queued up to

@@ -1,5 +1,5 @@
 //! The tokio shell around the engine: one task per interface socket (UDP or AF_PACKET, one
-//! loop for both over [`Port`]), the engine behind a mutex (it answers in microseconds),
+//! loop for both over `Port`), the engine behind a mutex (it answers in microseconds),
 //! malformed packets counted and logged, every datagram optionally recorded to pcap. The shell owns the lease file: after the engine decides, the
 //! changes it returns are written before the answer leaves, outside the engine's lock (so an
 //! fsync never holds up other queries' decisions) but inside the file's, taken before the
