@@ -13,3 +13,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The Debian package from the debug build: tests/package.rs installs it and runs its unit.
 bash ci/package.sh --dev
 cargo test --workspace
+# Every fuzz target under AFL++ for a few seconds (ci/fuzz.sh; longer runs by hand): a crash
+# fails CI and is saved to fuzz/regressions/, which `cargo test` replays from then on.
+bash ci/fuzz.sh all "${FUZZ_SECONDS:-10}"

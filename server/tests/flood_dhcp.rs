@@ -324,3 +324,53 @@ fn a_16_under_churn_and_garbage_still_leases_to_a_real_client() {
     assert!(hwm < rss0 + 64 * 1024, "memory grew by less than 64 MiB");
     assert_eq!(fds, fds0, "descriptors back to the baseline");
 }
+
+/// 100 SIGHUPs in a second, every other one with a broken config on disk: each reload is
+/// taken or refused (the old config serving on), and it still serves a real client after.
+#[test]
+fn a_sighup_storm_leaves_it_serving() {
+    if !support::require_tool("udhcpc") || !netns::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (server, client) = link("hdh");
+    let path = config(dir.path(), "10.0.1.0 - 10.0.1.200", 3600, 0);
+    let good = std::fs::read_to_string(&path).unwrap();
+    let mut d = start(&server, &path);
+    let fds0 = d.fds();
+    let pid = nix::unistd::Pid::from_raw(d.pid() as i32);
+    let start = Instant::now();
+    for i in 0..100 {
+        let text = if i % 2 == 0 {
+            good.clone()
+        } else {
+            good.replace("\"subnet4\"", "\"subnet4\" oops")
+        };
+        std::fs::write(&path, text).unwrap();
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::fs::write(&path, &good).unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    let took = start.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        d.alive(),
+        "SIGHUP storm killed it:\n{}",
+        d.lines().join("\n")
+    );
+    let lease = udhcpc_lease(&client, dir.path());
+    println!(
+        "SIGHUP storm: 101 signals in {took:?}; {} reloads refused (DHCP4_DYNRECONF_FAIL), {} configs complete; \
+         udhcpc {lease:?}; fds {fds0} -> {}",
+        d.count("DHCP4_DYNRECONF_FAIL"),
+        d.count("DHCP4_CONFIG_COMPLETE"),
+        d.fds()
+    );
+    assert!(lease.is_some_and(|l| l.starts_with("bound ip=10.0.1.")));
+    assert!(
+        d.count("DHCP4_DYNRECONF_FAIL") > 0,
+        "broken configs were refused and said so"
+    );
+    assert_eq!(d.fds_settle(fds0, Duration::from_secs(5)), fds0);
+}
