@@ -108,6 +108,10 @@ pub struct ServeArgs {
     /// TFTP_USERNAME after binding.
     #[arg(long)]
     pub tftpd_hpa: Option<PathBuf>,
+    /// As root, become this user before serving, keeping only CAP_NET_RAW and
+    /// CAP_NET_BIND_SERVICE (the lease file's directory must be writable by it).
+    #[arg(long)]
+    pub user: Option<String>,
 }
 
 fn parse_range(text: &str) -> Result<(u16, u16), String> {
@@ -253,6 +257,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
     if let Err(e) = netbootd::log::install(&loggers) {
         eprintln!("{e}");
         return ExitCode::from(1);
+    }
+    // Before the runtime's threads exist: they inherit the credentials.
+    if let Some(user) = &args.user {
+        use super::privileges::{become_user, CAP_NET_BIND_SERVICE, CAP_NET_RAW};
+        if let Err(e) = become_user(user, &[CAP_NET_RAW, CAP_NET_BIND_SERVICE]) {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
