@@ -3,7 +3,7 @@
 //! clients at once, and a request flood beyond the global transfer cap. Through all of it a
 //! legitimate download (curl, a client this project did not write) succeeds byte-exact,
 //! sessions time out and free their sockets (descriptors back to the baseline) and memory
-//! grows by less than 64 MiB. The figures are printed (`--nocapture`) for the note.
+//! stays under 32 KiB a session. The figures are printed (`--nocapture`) for the note.
 
 mod support;
 
@@ -282,7 +282,13 @@ fn tftp_floods_leave_it_serving_with_bounded_sessions_and_memory() {
         "memory: RSS {rss0} -> {rss1} KiB, peak {hwm} KiB; fds {fds0} -> {}",
         d.fds()
     );
-    assert!(hwm < rss0 + 64 * 1024, "peak RSS grew by less than 64 MiB");
+    // 3,000 sessions at once: under 32 KiB each (a 256 KiB read-ahead per session made it
+    // 750 MiB), so under 96 MiB in all.
+    assert!(
+        hwm < rss0 + 96 * 1024,
+        "peak RSS grew by {} KiB",
+        hwm - rss0
+    );
 }
 
 #[test]
