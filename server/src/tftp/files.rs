@@ -70,6 +70,19 @@ impl Beneath {
         })
     }
 
+    /// Opens the directory again by its path when the one held was removed (a root deleted
+    /// and recreated, e.g. by a deployment that swaps it): the new one is served, not the
+    /// empty husk of the old. A directory still linked is kept, so a rename of a parent or
+    /// a symlink swapped onto the path never moves the root.
+    fn refresh(&mut self) {
+        let removed = nix::sys::stat::fstat(self.dir.as_raw_fd()).is_ok_and(|st| st.st_nlink == 0);
+        if removed {
+            if let Ok(again) = Beneath::new(&self.path) {
+                *self = again;
+            }
+        }
+    }
+
     /// `path` (absolute, checked by the caller to lie under this directory) relative to it.
     fn relative<'a>(&self, path: &'a Path) -> io::Result<&'a Path> {
         path.strip_prefix(&self.path).map_err(|_| {
@@ -110,6 +123,7 @@ impl Disk {
 
 impl Files for Disk {
     fn open(&mut self, path: &Path) -> io::Result<(Reader, u64)> {
+        self.root.refresh();
         let relative = self.root.relative(path)?;
         let fd = self.root.open(relative, OFlag::O_RDONLY, Mode::empty())?;
         let file = File::from(fd);
