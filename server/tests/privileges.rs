@@ -170,3 +170,39 @@ fn tftp_username_drops_every_capability_once_bound() {
     assert_eq!(d.status("CapEff"), "0000000000000000");
     assert_eq!(d.status("CapPrm"), "0000000000000000");
 }
+
+/// Started with a soft descriptor limit of 1024 (the usual default), netbootd raises it to
+/// the hard limit: its global cap of 4096 TFTP transfers takes two descriptors each.
+#[test]
+fn the_soft_descriptor_limit_is_raised_for_the_transfer_cap() {
+    if !netns::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Netns::new("hdfd");
+    let netbootd = env!("CARGO_BIN_EXE_netbootd");
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let want = hard.min(65536).to_string();
+    let mut child = ns
+        .command("prlimit")
+        .arg(format!("--nofile=1024:{hard}"))
+        .args([netbootd, "serve", "--tftp-root"])
+        .arg(dir.path())
+        .args(["--tftp-address", "127.0.0.1:69"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    println!("{line}");
+    let figures: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(figures[3], want, "soft limit raised: {line}");
+}
