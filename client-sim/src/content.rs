@@ -57,6 +57,11 @@ impl Content {
         &self.image
     }
 
+    /// What the file is, in a transcript's words ("x86_64 EFI, iPXE").
+    pub fn describe(&self) -> String {
+        self.image.describe(self.bytes())
+    }
+
     /// The version of an iPXE build from before v1.20 (Debian 12's ipxe.efi is one:
     /// "1.0.0+git-20190125.36a4c85-5.1").
     pub fn legacy_ipxe(&self) -> Option<&str> {

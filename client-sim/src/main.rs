@@ -269,7 +269,7 @@ fn run_audit(args: AuditArgs) -> ExitCode {
         }
     }
     if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, bootsim::capture::report::junit(&audits)) {
+        if let Err(e) = std::fs::write(path, bootsim::junit::audit(&audits)) {
             eprintln!("bootsim: {}: {e}", path.display());
             return ExitCode::from(2);
         }
@@ -331,7 +331,7 @@ fn run_validate(args: ValidateArgs) -> ExitCode {
         }
     };
     if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, report.junit()) {
+        if let Err(e) = std::fs::write(path, bootsim::junit::validate(&report)) {
             eprintln!("bootsim: {}: {e}", path.display());
             return ExitCode::from(2);
         }
@@ -508,7 +508,7 @@ fn run_scenarios(args: RunArgs) -> ExitCode {
         }
     }
     if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, bootsim::scenario::junit(&runs)) {
+        if let Err(e) = std::fs::write(path, bootsim::junit::scenarios(&runs)) {
             eprintln!("bootsim: {}: {e}", path.display());
             return ExitCode::from(2);
         }

@@ -98,7 +98,7 @@ pub fn storm(lan: &mut Lan, clients: &[Client]) -> (StormReport, Vec<Transcript>
     for t in &transcripts {
         for s in &t.steps {
             by_step
-                .entry((s.number, s.stage.clone()))
+                .entry((s.number, s.stage().to_string()))
                 .or_default()
                 .push(s.at.as_secs_f64());
         }

@@ -69,19 +69,10 @@ fn the_guides_boot_with_debians_real_ipxe_and_refind() {
     if !support::require_tool("apt-get") || !support::require_tool("dpkg-deb") {
         return;
     }
-    let out = Command::new("bash")
-        .arg(fixture("../ci/seed-root.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let root = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let root = support::script_path(&fixture("../ci/seed-root.sh"));
     let t = run(&fixture("seed/kea-dhcp4.conf"), &root, Firmware::UefiX64);
     assert!(t.booted(), "{}", t.render(true));
-    let details: Vec<&str> = t.steps.iter().map(|s| s.detail.as_str()).collect();
+    let details: Vec<String> = t.steps.iter().map(|s| s.detail()).collect();
     assert!(details[1].contains("(x86_64 EFI, iPXE)"), "{details:?}");
     assert!(details[5].contains("(x86_64 EFI, rEFInd)"), "{details:?}");
     assert_eq!(
@@ -102,7 +93,7 @@ fn failure(t: &Transcript) -> (String, String, Option<String>) {
             reason,
             change,
             ..
-        } => (stage.clone(), reason.clone(), change.clone()),
+        } => (stage.to_string(), reason.clone(), change.clone()),
         other => panic!("booted: {other:?}"),
     }
 }

@@ -54,7 +54,7 @@ fn simulated(firmware: Firmware) -> (Transcript, Lan, Vec<bootsim::disk::Disk>) 
 fn lines(t: &Transcript) -> Vec<String> {
     t.steps
         .iter()
-        .map(|s| format!("{} {:.2} {}", s.stage, s.at.as_secs_f64(), s.detail))
+        .map(|s| format!("{} {:.2} {}", s.stage(), s.at.as_secs_f64(), s.detail()))
         .collect()
 }
 
@@ -75,9 +75,9 @@ fn the_guides_simulated_boot_read_from_its_frames_gives_its_own_steps() {
     let (a, b) = (lines(&seen), lines(&sim));
     assert_eq!(a.len(), b.len(), "{a:#?}\n{b:#?}");
     for (x, y) in seen.steps.iter().zip(&sim.steps) {
-        assert_eq!((&x.stage, &x.detail), (&y.stage, &y.detail));
-        if x.stage != "iPXE DHCP" {
-            assert_eq!(x.at, y.at, "{}", x.stage);
+        assert_eq!((x.stage(), x.detail()), (y.stage(), y.detail()));
+        if x.stage() != bootsim::transcript::Stage::IpxeDhcp {
+            assert_eq!(x.at, y.at, "{}", x.stage());
         }
     }
     assert_eq!(wire.rounds.len(), 2);
@@ -122,11 +122,11 @@ fn the_bios_machine_read_from_its_frames_fails_where_the_model_says() {
     let wire = Wire::read(&lan.frames, MAC, &lan.notes);
     let seen = transcript("bios", MAC, &wire, &sim.console, &disks, sim.elapsed, true);
     let stage = |t: &Transcript| match &t.outcome {
-        bootsim::transcript::Outcome::Failed { stage, step, .. } => (stage.clone(), *step),
+        bootsim::transcript::Outcome::Failed { stage, step, .. } => (*stage, *step),
         other => panic!("{other:?}"),
     };
     assert_eq!(stage(&seen), stage(&sim));
-    assert_eq!(stage(&seen), ("iPXE".to_string(), 2));
+    assert_eq!(stage(&seen), (bootsim::transcript::Stage::Ipxe, 2));
 }
 
 fn bootsim(args: &[&str]) -> (Option<i32>, String) {

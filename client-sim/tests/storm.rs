@@ -77,7 +77,7 @@ fn three_hundred_machines_boot_with_distinct_addresses_through_loss() {
     let leased: HashSet<String> = transcripts
         .iter()
         .filter(|t| t.booted())
-        .map(|t| t.steps[0].detail.split(' ').next().unwrap().to_string())
+        .map(|t| t.steps[0].detail().split(' ').next().unwrap().to_string())
         .collect();
     assert_eq!(leased.len(), 299, "every machine its own address");
     assert!(transcripts

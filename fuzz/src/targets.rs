@@ -394,7 +394,7 @@ pub fn capture(data: &[u8]) {
     };
     let audit = bootsim::capture::audit(&capture, None);
     bootsim::capture::report::render(&audit);
-    bootsim::capture::report::junit(&[audit]);
+    bootsim::junit::audit(&[audit]);
 }
 
 /// A directory for `lease_csv`'s files, made once per process.

@@ -1,10 +1,7 @@
-//! Audits rendered for people (a transcript per client, in `bootsim boot`'s layout), for
-//! machines (JSON, `bootsim.audit/1`) and for CI (JUnit XML via quick-junit, one test case
-//! per client that fails when the client failed).
+//! Audits rendered for people (a transcript per client, in `bootsim boot`'s layout) and for
+//! machines (JSON, `bootsim.audit/1`); JUnit XML is `crate::junit::audit`.
 
 use std::fmt::Write as _;
-
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::verdict::Verdict;
 use super::Audit;
@@ -67,34 +64,4 @@ pub fn render(a: &Audit) -> String {
         }
     }
     out
-}
-
-/// JUnit XML: one suite per capture, one case per client.
-pub fn junit(audits: &[Audit]) -> String {
-    let mut report = Report::new("bootsim audit");
-    for a in audits {
-        let mut suite = TestSuite::new(a.file.clone());
-        for c in &a.clients {
-            let status = match c.outcome {
-                Verdict::Failed => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    s.set_message(c.diagnosis.clone());
-                    s
-                }
-                _ => TestCaseStatus::success(),
-            };
-            let mut case = TestCase::new(c.mac.clone(), status);
-            case.set_system_out(
-                c.steps
-                    .iter()
-                    .map(|s| format!("{}. {} {}\n", s.number, s.stage, s.detail))
-                    .collect::<String>(),
-            );
-            suite.add_test_case(case);
-        }
-        report.add_test_suite(suite);
-    }
-    report
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- junit: {e} -->"))
 }

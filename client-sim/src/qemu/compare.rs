@@ -17,7 +17,7 @@ use crate::chain::{boot, Client, Firmware};
 use crate::disk::Disk;
 use crate::net::embedded::{build, ServerSpec};
 use crate::net::lan::Lan;
-use crate::transcript::Transcript;
+use crate::transcript::{Stage, Transcript};
 
 use super::observe::{DhcpMessage, DhcpRound, Wire};
 use super::{QemuError, QemuRun, Request, VmFirmware};
@@ -307,7 +307,7 @@ pub fn compare(run: &QemuRun, simulated: Transcript, sim_wire: &Wire) -> Compari
     let stages = |t: &Transcript| {
         t.steps
             .iter()
-            .map(|s| s.stage.clone())
+            .map(|s| s.stage().as_str())
             .collect::<Vec<_>>()
             .join(" > ")
     };
@@ -433,13 +433,13 @@ pub fn compare(run: &QemuRun, simulated: Transcript, sim_wire: &Wire) -> Compari
         true,
     );
     for (rs, ss) in real.steps.windows(2).zip(sim_seen.steps.windows(2)) {
-        if rs[0].stage != ss[0].stage || rs[1].stage != ss[1].stage {
+        if rs[0].stage() != ss[0].stage() || rs[1].stage() != ss[1].stage() {
             break;
         }
         // rEFInd's menu waits `timeout` seconds before it starts the default entry.
-        let timer = rs[0].stage == "rEFInd scan" && rs[1].stage == "boot";
+        let timer = rs[0].stage() == Stage::RefindScan && rs[1].stage() == Stage::Boot;
         gaps.push(Gap {
-            what: format!("{} to {}", rs[0].stage, rs[1].stage),
+            what: format!("{} to {}", rs[0].stage(), rs[1].stage()),
             real: secs(rs[1].at.saturating_sub(rs[0].at)),
             simulated: secs(ss[1].at.saturating_sub(ss[0].at)),
             timer,

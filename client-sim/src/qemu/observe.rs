@@ -11,12 +11,11 @@ use std::time::Duration;
 use netbootd::tftp::packet::Packet;
 use netbootd::wire::dhcp::Message;
 
-use crate::chain::{describe, mib};
 use crate::content::Content;
 use crate::disk::Disk;
 use crate::identify::{Image, Program};
 use crate::net::lan::{Frame, ServerNote};
-use crate::transcript::{Outcome, Step, Transcript};
+use crate::transcript::{Classes, DhcpClient, Download, Outcome, Stage, StepKind, Transcript};
 
 use super::image::MARKER;
 
@@ -294,31 +293,11 @@ pub fn transcript(
     let mut t = Transcript::new(firmware, mac);
     t.console = console.to_vec();
     t.elapsed = elapsed;
-    let step = |t: &mut Transcript, stage: &str, at: Duration, detail: String| {
-        let number = t.steps.len() + 1;
-        t.steps.push(Step {
-            number,
-            stage: stage.into(),
-            at,
-            detail,
-        });
-    };
     let classes = |r: &DhcpRound| {
-        let own: Vec<String> = r
-            .classes
-            .iter()
-            .filter(|c| {
-                !matches!(c.as_str(), "ALL" | "KNOWN" | "UNKNOWN")
-                    && !c.starts_with("VENDOR_CLASS_")
-            })
-            .map(|c| format!("\"{c}\""))
-            .collect();
-        if !server_visible {
-            "classes not visible".to_string()
-        } else if own.is_empty() {
-            "no class".to_string()
+        if server_visible {
+            Classes::own(&r.classes)
         } else {
-            own.join(", ")
+            Classes::NotVisible
         }
     };
     // Downloads after each acknowledged round, until the next round.
@@ -328,22 +307,25 @@ pub fn transcript(
     for (i, r) in acked.iter().enumerate() {
         let until = acked.get(i + 1).map(|n| n.start()).unwrap_or(Duration::MAX);
         let leased = r.ack().map(|a| a.yiaddr).unwrap_or(Ipv4Addr::UNSPECIFIED);
-        let file = r.boot_file();
         let ipxe = r.client == "iPXE";
-        let detail = if ipxe {
-            format!(
-                "{leased} leased, {}, file {}",
-                classes(r),
-                file.as_deref().unwrap_or("(none)")
-            )
-        } else {
-            format!("{leased} leased, {}", classes(r))
-        };
-        step(
-            &mut t,
-            if ipxe { "iPXE DHCP" } else { "PXE DHCP" },
+        t.push(
             r.start(),
-            detail,
+            StepKind::Dhcp {
+                client: if ipxe {
+                    DhcpClient::Ipxe
+                } else {
+                    DhcpClient::Firmware
+                },
+                lease: Some(leased),
+                // Option 54, the server identifier (RFC 2132 9.7).
+                server: r
+                    .ack()
+                    .and_then(|a| a.values.get(&54))
+                    .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
+                    .map(Ipv4Addr::from),
+                classes: classes(r),
+                file: r.boot_file(),
+            },
         );
         let downloads: Vec<&Transfer> = wire
             .downloads()
@@ -357,27 +339,27 @@ pub fn transcript(
                 .find(|(b, _)| *b == base)
                 .map(|(_, n)| n.clone())
                 .unwrap_or_else(|| base.clone());
-            let size = mib(d.bytes.len());
-            let what = describe(&content);
             let path = d.file.trim_start_matches('/');
-            let (stage, detail) = match (ipxe, n) {
-                (false, _) => (
-                    "TFTP NBP",
-                    format!("{} from {}: {size} ({what})", d.file, d.server),
-                ),
+            let fetched = |name: &str| Download {
+                source: format!("tftp://{}/{path}", d.server),
+                name: name.to_string(),
+                size: d.bytes.len(),
+                content: content.describe(),
+            };
+            let kind = match (ipxe, n) {
+                (false, _) => StepKind::Nbp(Download {
+                    source: d.file.clone(),
+                    name: d.server.to_string(),
+                    size: d.bytes.len(),
+                    content: content.describe(),
+                }),
                 (true, 0) => {
                     names = image_names(&d.bytes);
-                    (
-                        "TFTP script",
-                        format!("tftp://{}/{path} as {name}: {size} ({what})", d.server),
-                    )
+                    StepKind::Script(fetched(&name))
                 }
-                (true, _) => (
-                    "iPXE fetch",
-                    format!("tftp://{}/{path} as {name}: {size} ({what})", d.server),
-                ),
+                (true, _) => StepKind::Fetch(fetched(&name)),
             };
-            step(&mut t, stage, d.end, detail);
+            t.push(d.end, kind);
             last_image = Some((name, content));
         }
     }
@@ -391,11 +373,12 @@ pub fn transcript(
                 ..
             }
         ) {
-            step(
-                &mut t,
-                "chain",
+            t.push(
                 *at,
-                format!("{name} ({})", describe(content)),
+                StepKind::Chain {
+                    image: name.clone(),
+                    content: content.describe(),
+                },
             );
         }
     }
@@ -411,11 +394,13 @@ pub fn transcript(
         }
     }
     if let Some((at, _, _)) = find(console, |l| l.contains("rEFInd - Main Menu")) {
-        step(
-            &mut t,
-            "rEFInd scan",
+        t.push(
             *at,
-            format!("{} loader(s) on {} disk(s)", entries.len(), disks.len()),
+            StepKind::RefindScan {
+                loaders: entries.len(),
+                disks: disks.len(),
+                conf_missing: false,
+            },
         );
     }
     let starting = find(console, |l| l.trim_start().starts_with("Starting "));
@@ -442,11 +427,14 @@ pub fn transcript(
             .find(|(_, d)| d.volumes.iter().any(|v| v.get(&path).is_some()))
             .map(|(i, d)| (i, d.name.clone()))
             .unwrap_or((0, "?".into()));
-        step(
-            &mut t,
-            "boot",
+        t.push(
             *at,
-            format!("{path} on disk {disk} ({disk_name}, volume {volume})"),
+            StepKind::Boot {
+                loader: path.clone(),
+                disk,
+                disk_name: disk_name.clone(),
+                volume: volume.clone(),
+            },
         );
         t.outcome = Outcome::Booted {
             loader: path,
@@ -508,27 +496,28 @@ fn image_names(script: &[u8]) -> Vec<(String, String)> {
 /// Why the chain stopped, from the firmware's own words.
 fn failure(t: &Transcript, wire: &Wire, console: &Console, marker: bool) -> Outcome {
     let step = t.steps.len() + 1;
-    let fail = |stage: &str, reason: String| Outcome::Failed {
+    let fail = |stage: Stage, reason: String| Outcome::Failed {
         step,
-        stage: stage.into(),
+        stage,
         reason,
         change: None,
     };
     // EDK2 PxeBcLoadBootFile: "PXE-Exx: ..." (firmware.md A.10).
     if let Some((_, _, l)) = find(console, |l| l.trim_start().starts_with("PXE-E")) {
         let l = l.trim();
-        let stage = if l.starts_with("PXE-E23") || t.steps.iter().any(|s| s.stage == "PXE DHCP") {
-            "TFTP NBP"
-        } else {
-            "PXE DHCP"
-        };
+        let stage =
+            if l.starts_with("PXE-E23") || t.steps.iter().any(|s| s.stage() == Stage::PxeDhcp) {
+                Stage::TftpNbp
+            } else {
+                Stage::PxeDhcp
+            };
         return fail(stage, l.to_string());
     }
     // iPXE autoboot.c / ifmgmt.c / imgmgmt.c messages (firmware.md B.5).
     for (pattern, stage) in [
-        ("No configuration methods succeeded", "iPXE DHCP"),
-        ("Nothing to boot", "iPXE"),
-        ("Could not boot", "iPXE"),
+        ("No configuration methods succeeded", Stage::IpxeDhcp),
+        ("Nothing to boot", Stage::Ipxe),
+        ("Could not boot", Stage::Ipxe),
     ] {
         if let Some((_, _, l)) = find(console, |l| l.contains(pattern)) {
             return fail(stage, format!("iPXE: {}", l.trim()));
@@ -536,23 +525,19 @@ fn failure(t: &Transcript, wire: &Wire, console: &Console, marker: bool) -> Outc
     }
     // rEFInd StartEFIImage: "Error: <status> while loading <file>".
     if let Some((_, _, l)) = find(console, |l| l.contains("while loading")) {
-        return fail("boot", format!("rEFInd: {}", l.trim()));
+        return fail(Stage::Boot, format!("rEFInd: {}", l.trim()));
     }
     if let Some(e) = wire.transfers.iter().find_map(|t| t.error.clone()) {
-        return fail("TFTP", format!("TFTP error {}: {}", e.0, e.1));
+        return fail(Stage::Tftp, format!("TFTP error {}: {}", e.0, e.1));
     }
     if marker {
         return fail(
-            "boot",
+            Stage::Boot,
             "a loader started without rEFInd: the firmware fell back to the disk".into(),
         );
     }
-    let stage = t
-        .steps
-        .last()
-        .map(|s| s.stage.clone())
-        .unwrap_or_else(|| "PXE DHCP".into());
-    fail(&stage, "no further progress before the run ended".into())
+    let stage = t.steps.last().map_or(Stage::PxeDhcp, |s| s.stage());
+    fail(stage, "no further progress before the run ended".into())
 }
 
 /// A console line that ends the network boot (a failure, or the loader), so a run can stop

@@ -5,14 +5,12 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::kind::Kind;
 use super::report::{MenuItemOutcome, Problem, Severity};
 use crate::chain::{ChainClient, Client, Firmware};
 use crate::firmware::ipxe::keyboard::{Input, Keyboard};
 use crate::net::embedded::{build, ServerSpec, SetupError};
 use crate::net::lan::{Lan, Station};
-use crate::transcript::Outcome;
-use crate::transcript::Transcript;
+use crate::transcript::{Outcome, Stage, Transcript};
 
 /// The chain column of the matrix, and the problem it shows, if any.
 pub struct Boot {
@@ -77,15 +75,15 @@ fn follow_menu(
     Ok(out)
 }
 
-/// Boots `kind` (machine `i` of the matrix) when `spec` has a TFTP root.
-pub fn boot(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Boot, SetupError> {
+/// Boots `fw` (machine `i` of the matrix) when `spec` has a TFTP root.
+pub fn boot(spec: &ServerSpec, i: usize, fw: Firmware) -> Result<Boot, SetupError> {
     let done = |chain: &str| Boot {
         chain: chain.into(),
         ok: None,
         problem: None,
         menu: Vec::new(),
     };
-    let (Some(_), Some(fw)) = (&spec.tftp_root, kind.firmware()) else {
+    let (Some(_), true) = (&spec.tftp_root, fw.boots()) else {
         return Ok(if spec.tftp_root.is_some() {
             done("not emulated")
         } else {
@@ -97,7 +95,7 @@ pub fn boot(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Boot, SetupError>
         Some(labels) => follow_menu(spec, i, fw, labels)?,
         None => Vec::new(),
     };
-    let firmware = Some(kind.name().to_string());
+    let firmware = Some(fw.name().to_string());
     Ok(match &t.outcome {
         Outcome::Booted { loader, .. } => Boot {
             chain: format!("booted {loader} in {} steps", t.steps.len()),
@@ -112,8 +110,8 @@ pub fn boot(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Boot, SetupError>
             change,
         } => {
             let serious = reason.contains("chainload loop")
-                || stage == "start NBP"
-                || stage == "TFTP NBP"
+                || *stage == Stage::StartNbp
+                || *stage == Stage::TftpNbp
                 || reason.contains("No such file")
                 || reason.contains("ended with status");
             let mut message = format!("fails at step {step} ({stage}): {reason}");

@@ -8,7 +8,7 @@
 
 use netbootd::kea::model::Config;
 
-use super::Kind;
+use crate::chain::Firmware;
 
 /// What a file name says it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,15 +96,15 @@ pub fn could_be_ipxe(file: &str) -> bool {
 
 /// Why `kind` cannot run `file`, judged by its name; `None` when the name fits or says
 /// nothing.
-pub fn mismatch(kind: Kind, file: &str) -> Option<String> {
+pub fn mismatch(kind: Firmware, file: &str) -> Option<String> {
     let named = named(file)?;
     let (efi, arch) = match kind {
-        Kind::UefiX64 | Kind::UefiHttp | Kind::IpxeEfi => (true, EfiArch::X64),
-        Kind::UefiIa32 => (true, EfiArch::Ia32),
-        Kind::UefiArm64 => (true, EfiArch::Aa64),
-        Kind::Bios | Kind::IpxeBios => (false, EfiArch::X64),
+        Firmware::UefiX64 | Firmware::UefiHttp | Firmware::IpxeEfi => (true, EfiArch::X64),
+        Firmware::UefiIa32 => (true, EfiArch::Ia32),
+        Firmware::UefiArm64 => (true, EfiArch::Aa64),
+        Firmware::Bios | Firmware::IpxeBios => (false, EfiArch::X64),
     };
-    let ipxe = matches!(kind, Kind::IpxeEfi | Kind::IpxeBios);
+    let ipxe = matches!(kind, Firmware::IpxeEfi | Firmware::IpxeBios);
     match named {
         Named::Efi(_) if !efi => Some(format!(
             "{file} is a UEFI binary by its name; BIOS PXE cannot run it (give this firmware \
@@ -196,19 +196,19 @@ mod tests {
 
     #[test]
     fn mismatches_name_the_firmware_side() {
-        assert!(mismatch(Kind::Bios, "grubx64.efi")
+        assert!(mismatch(Firmware::Bios, "grubx64.efi")
             .is_some_and(|m| m.contains("BIOS PXE cannot run it")));
-        assert!(mismatch(Kind::IpxeEfi, "undionly.kpxe")
+        assert!(mismatch(Firmware::IpxeEfi, "undionly.kpxe")
             .is_some_and(|m| m.contains("UEFI firmware cannot run it")));
-        assert!(mismatch(Kind::UefiArm64, "shimx64.efi")
+        assert!(mismatch(Firmware::UefiArm64, "shimx64.efi")
             .is_some_and(|m| m
                 .contains("a UEFI binary for x64 by its name; this firmware runs only AArch64")));
         // The guide: iPXE EFI fetches its script refind.pxe.
-        assert_eq!(mismatch(Kind::IpxeEfi, "refind.pxe"), None);
-        assert!(mismatch(Kind::UefiX64, "refind.pxe").is_some());
-        assert_eq!(mismatch(Kind::UefiX64, "ipxe.efi"), None);
-        assert_eq!(mismatch(Kind::Bios, "pxelinux.0"), None);
-        assert_eq!(mismatch(Kind::IpxeBios, "boot.ipxe"), None);
+        assert_eq!(mismatch(Firmware::IpxeEfi, "refind.pxe"), None);
+        assert!(mismatch(Firmware::UefiX64, "refind.pxe").is_some());
+        assert_eq!(mismatch(Firmware::UefiX64, "ipxe.efi"), None);
+        assert_eq!(mismatch(Firmware::Bios, "pxelinux.0"), None);
+        assert_eq!(mismatch(Firmware::IpxeBios, "boot.ipxe"), None);
     }
 
     #[test]

@@ -6,20 +6,20 @@ use netbootd::kea::model::Config;
 
 use super::bootfile;
 use super::explain::Explainer;
-use super::kind::Kind;
 use super::report::{Problem, Severity};
+use crate::chain::Firmware;
 
 /// iPXE EFI offered the same file as UEFI x64 firmware: if that file may be iPXE by its name,
 /// a loop (iPXE offered GRUB or a kernel just boots it).
-pub fn chainload_loop(offered: &[(Kind, Option<String>)]) -> Option<Problem> {
+pub fn chainload_loop(offered: &[(Firmware, Option<String>)]) -> Option<Problem> {
     let file = |kind| {
         offered
             .iter()
             .find(|(k, _)| *k == kind)
             .and_then(|(_, f)| f.clone())
     };
-    let uefi = file(Kind::UefiX64)?;
-    let same = file(Kind::IpxeEfi).as_ref() == Some(&uefi);
+    let uefi = file(Firmware::UefiX64)?;
+    let same = file(Firmware::IpxeEfi).as_ref() == Some(&uefi);
     (same && bootfile::could_be_ipxe(&uefi)).then(|| Problem {
         severity: Severity::Error,
         firmware: Some("ipxe-efi".into()),

@@ -1,4 +1,4 @@
-//! `bootsim validate`: a third-party Kea config against the firmware matrix. For each kind of
+//! `bootsim validate`: a third-party Kea config against the firmware matrix. For each
 //! firmware (UEFI x64, IA32 and AArch64 PXE, BIOS PXE, iPXE EFI and BIOS, UEFI HTTP boot) it
 //! shows what the server offers (classes, file, next-server), and, given a TFTP root,
 //! whether the whole chain completes; each class's test per firmware and why it is false;
@@ -9,9 +9,9 @@
 
 mod boot;
 mod bootfile;
+mod discover;
 mod explain;
 mod findings;
-mod kind;
 mod offer;
 mod release;
 mod report;
@@ -21,10 +21,10 @@ use std::path::PathBuf;
 
 use explain::Explainer;
 pub use explain::{ClassReport, ClassVerdict};
-pub use kind::Kind;
 pub use release::Release;
 pub use report::{Problem, Report, Row, Severity};
 
+use crate::chain::Firmware;
 use crate::net::embedded::{build, ServerSpec, SetupError, SIMULATION_EPOCH};
 use netbootd::kea::KeaVersion;
 
@@ -96,8 +96,8 @@ fn matrix(
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     let mut matched: Vec<String> = Vec::new();
-    let mut offered: Vec<(Kind, Option<String>)> = Vec::new();
-    for (i, kind) in Kind::ALL.iter().copied().enumerate() {
+    let mut offered: Vec<(Firmware, Option<String>)> = Vec::new();
+    for (i, kind) in Firmware::ALL.iter().copied().enumerate() {
         // The DHCP offer, straight from the engine, and each class's verdict on it.
         let o = offer::offer(&spec, i, kind)?;
         let known = o.classes.iter().any(|c| c == "KNOWN");

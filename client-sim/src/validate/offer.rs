@@ -5,8 +5,8 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::bootfile;
-use super::kind::Kind;
 use super::report::{Problem, Severity};
+use crate::chain::Firmware;
 use crate::net::embedded::{build, ServerSpec, SetupError};
 use netbootd::dhcp::engine::Silence;
 use netbootd::dhcp::link::FrameAnswer;
@@ -47,10 +47,10 @@ fn c_string(bytes: &[u8]) -> String {
 }
 
 /// Sends `kind`'s DISCOVER (from MAC 52:54:00:aa:00:`i+1`) to a fresh server.
-pub fn offer(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Offer, SetupError> {
+pub fn offer(spec: &ServerSpec, i: usize, kind: Firmware) -> Result<Offer, SetupError> {
     let mut server = build(spec)?;
     let mac = [0x52, 0x54, 0x00, 0xaa, 0x00, i as u8 + 1];
-    let query = kind.discover(mac);
+    let query = super::discover::discover(kind, mac);
     let frame = Datagram::new(
         mac,
         BROADCAST_MAC,
@@ -92,7 +92,7 @@ pub fn offer(spec: &ServerSpec, i: usize, kind: Kind) -> Result<Offer, SetupErro
 
 /// What the offer alone shows to be wrong for `kind`. `by_name`: judge the boot file by its
 /// name (there is no TFTP root to read it from).
-pub fn problems(kind: Kind, offer: &Offer, by_name: bool, config: &Config) -> Vec<Problem> {
+pub fn problems(kind: Firmware, offer: &Offer, by_name: bool, config: &Config) -> Vec<Problem> {
     let name = kind.name().to_string();
     let mut out = Vec::new();
     let mut push = |severity, message| {
@@ -102,7 +102,7 @@ pub fn problems(kind: Kind, offer: &Offer, by_name: bool, config: &Config) -> Ve
             message,
         })
     };
-    let ipxe = matches!(kind, Kind::IpxeEfi | Kind::IpxeBios);
+    let ipxe = matches!(kind, Firmware::IpxeEfi | Firmware::IpxeBios);
     let Some(r) = &offer.reply else {
         push(
             Severity::Warning,
@@ -128,7 +128,7 @@ pub fn problems(kind: Kind, offer: &Offer, by_name: bool, config: &Config) -> Ve
                 "boot file {file} with no next-server (siaddr 0): iPXE then has nothing to boot and EDK2 falls back to the server identifier; set next-server in the class or subnet"
             ),
         ),
-        None if kind != Kind::UefiHttp => {
+        None if kind != Firmware::UefiHttp => {
             let own = offer.own_classes();
             push(
                 Severity::Warning,

@@ -1,5 +1,5 @@
 //! What `bootsim validate` found, as data (serialized for `--json`), as text for a terminal
-//! and as JUnit XML for CI: the matrix rows, each class's verdict per firmware, the problems.
+//! and (in `crate::junit`) JUnit XML for CI: the matrix rows, each class's verdict per firmware, the problems.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -9,14 +9,20 @@ use serde::Serialize;
 use super::explain::ClassReport;
 use super::release::Release;
 
+/// One firmware of the matrix: what the server offers it and where its chain leads.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
+    /// The firmware's name (`uefi-x64`, ...).
     pub firmware: String,
+    /// The operator's classes its DISCOVER matched, in Kea's order.
     pub classes: Vec<String>,
+    /// The boot file the offer names.
     pub file: Option<String>,
+    /// The offer's next-server (siaddr).
     pub next_server: Option<Ipv4Addr>,
     /// "booted ...", "failed at ...", or "not run" without a TFTP root.
     pub chain: String,
+    /// Whether the chain reached a loader (`None`: not run).
     pub chain_ok: Option<bool>,
     /// Where each item of the first menu of the chain's iPXE script leads (one boot per
     /// item); empty when the chain shows no menu.
@@ -27,38 +33,50 @@ pub struct Row {
 /// One menu item and what choosing it came to.
 #[derive(Debug, Clone, Serialize)]
 pub struct MenuItemOutcome {
+    /// The item's label.
     pub item: String,
+    /// "booted ..." or "fails at step ...".
     pub outcome: String,
 }
 
+/// How bad a problem is: an error fails `validate` (exit 1, a failed JUnit case).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// A firmware will not boot, or the config says something Kea reads otherwise.
     Error,
+    /// Probably not what was meant, but nothing breaks.
     Warning,
 }
 
+/// One thing `validate` found, naming the class or key and its line.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     pub severity: Severity,
+    /// The firmware it is about (`None`: the config as a whole).
     pub firmware: Option<String>,
     pub message: String,
 }
 
+/// What `validate` found: the matrix, each class's verdicts, the problems.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The config file validated.
     pub config: String,
     /// The Kea release the config was validated as.
     pub kea_version: String,
     /// Which releases' grammars accept the config, and why the others refuse it.
     pub releases: Vec<Release>,
+    /// One row per firmware of the matrix.
     pub rows: Vec<Row>,
     /// Every class, its test's verdict per firmware and why.
     pub classes: Vec<ClassReport>,
+    /// Errors and warnings, each naming its firmware when it is about one.
     pub problems: Vec<Problem>,
 }
 
 impl Report {
+    /// How many errors (warnings not counted).
     pub fn errors(&self) -> usize {
         self.problems
             .iter()
@@ -66,6 +84,7 @@ impl Report {
             .count()
     }
 
+    /// The report as `bootsim validate` prints it.
     pub fn render(&self) -> String {
         let mut out = format!("{}\n", self.config);
         if !self.releases.is_empty() {
@@ -119,59 +138,6 @@ impl Report {
                 p.message
             );
         }
-        out
-    }
-
-    /// JUnit: one testcase per firmware, one for the config as a whole.
-    pub fn junit(&self) -> String {
-        let esc = |t: &str| {
-            t.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-                .replace('"', "&quot;")
-        };
-        let mut cases = Vec::new();
-        for r in &self.rows {
-            let errs: Vec<&Problem> = self
-                .problems
-                .iter()
-                .filter(|p| {
-                    p.severity == Severity::Error && p.firmware.as_deref() == Some(&r.firmware)
-                })
-                .collect();
-            cases.push((r.firmware.clone(), errs));
-        }
-        let general: Vec<&Problem> = self
-            .problems
-            .iter()
-            .filter(|p| p.severity == Severity::Error && p.firmware.is_none())
-            .collect();
-        cases.push(("config".into(), general));
-        let failures = cases.iter().filter(|(_, e)| !e.is_empty()).count();
-        let mut out = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"bootsim validate {}\" tests=\"{}\" failures=\"{failures}\">\n",
-            esc(&self.config),
-            cases.len()
-        );
-        for (name, errs) in cases {
-            if errs.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "  <testcase classname=\"validate\" name=\"{}\"/>",
-                    esc(&name)
-                );
-            } else {
-                let text: Vec<String> = errs.iter().map(|p| p.message.clone()).collect();
-                let _ = writeln!(
-                    out,
-                    "  <testcase classname=\"validate\" name=\"{}\">\n    <failure message=\"{}\">{}</failure>\n  </testcase>",
-                    esc(&name),
-                    esc(&text[0]),
-                    esc(&text.join("\n"))
-                );
-            }
-        }
-        out.push_str("</testsuite>\n");
         out
     }
 }

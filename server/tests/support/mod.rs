@@ -40,6 +40,19 @@ pub struct KeaVerdict {
     pub warnings: Vec<(u32, u32)>,
 }
 
+/// Runs a `ci/` script that prints a path (`ci/seed-root.sh`: the guide's TFTP root with
+/// Debian's real binaries) and returns that path; the script's stderr on failure.
+pub fn script_path(script: &Path) -> std::path::PathBuf {
+    let out = Command::new("bash").arg(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
 /// Runs real `kea-dhcp4 -t` on `path`.
 pub fn kea_check(path: &Path) -> KeaVerdict {
     let out = Command::new("kea-dhcp4")

@@ -73,6 +73,14 @@ pub fn key_code(name: &str) -> Option<u32> {
     parse_key(name)
 }
 
+impl std::str::FromStr for Input {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Input, String> {
+        Input::parse(text)
+    }
+}
+
 /// iPXE's `parse_key` (src/core/parseopt.c): a single character is its own code, anything
 /// else is an integer (`0x02`, `2`). Used for `prompt --key` and `item --key`.
 pub fn parse_key(text: &str) -> Option<u32> {
