@@ -16,6 +16,7 @@ PACKAGES=(
   qemu-system-x86 ovmf          # bootsim qemu: real OVMF (UEFI PXE) in a VM, no root needed
   ipxe-qemu seabios             # the BIOS machine: SeaBIOS with QEMU's iPXE NIC ROM
   grub-efi-amd64-bin            # grub-mkstandalone: real EFI loaders that print a marker and halt
+  build-essential               # cc and make: `cargo install cargo-afl` builds AFL++ (ci/fuzz.sh)
 )
 
 missing=()

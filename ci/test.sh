@@ -18,3 +18,6 @@ bash ci/package.sh --dev
 cargo test --workspace
 # The API's qemu and audit features, as a user's repository would call them.
 cargo test -p bootsim --features qemu,audit --test api_features
+# Every fuzz target under AFL++ for a few seconds (ci/fuzz.sh; longer runs by hand): a crash
+# fails CI and is saved to fuzz/regressions/, which `cargo test` replays from then on.
+bash ci/fuzz.sh all "${FUZZ_SECONDS:-10}"

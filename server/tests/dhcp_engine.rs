@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use netbootd::dhcp::engine::{Engine, Incoming, Outcome, Silence, ACK, NAK, OFFER};
-use netbootd::dhcp::lease::{Durability, LeaseTable, Memfile};
+use netbootd::dhcp::lease::{Durability, LeaseState, LeaseTable, Memfile};
 use netbootd::kea::check::check_document;
 use netbootd::kea::json::parse_bytes;
 use netbootd::kea::model::Config;
@@ -201,6 +201,62 @@ fn dora_renew_release_and_nak() {
         Err(Silence::NoReplyExpected)
     );
     assert!(e.leases().get(offer.yiaddr).is_none());
+}
+
+/// RELEASE and DECLINE of an address leased to someone else are ignored (Kea's
+/// Dhcpv4Srv::processRelease and declineLease check Lease::belongsToClient first); the owner's
+/// DECLINE takes the address out of the pool for decline-probation-period.
+#[test]
+fn release_and_decline_of_anothers_lease_are_refused() {
+    let mut e = engine();
+    let (offer, _) = reply(&mut e, 1000, query(1, 1, UEFI));
+    reply(&mut e, 1001, request(1, offer.yiaddr, Some(SERVER)));
+    let addr = offer.yiaddr;
+
+    let mut release = query(7, 2, &[(54, &SERVER.octets())]);
+    release.ciaddr = addr;
+    assert_eq!(
+        reply_or_silence(&mut e, release),
+        Err(Silence::NotOwned {
+            address: addr,
+            leased: true
+        })
+    );
+    let decline = query(4, 2, &[(50, &addr.octets()), (54, &SERVER.octets())]);
+    assert_eq!(
+        reply_or_silence(&mut e, decline),
+        Err(Silence::NotOwned {
+            address: addr,
+            leased: true
+        })
+    );
+    let lease = e.leases().get(addr).expect("the owner keeps its lease");
+    assert_eq!(lease.state, LeaseState::Default);
+    assert_eq!(lease.hwaddr, vec![0x52, 0x54, 0, 0, 0, 1]);
+
+    let free = Ipv4Addr::new(192, 168, 1, 9);
+    let decline = query(4, 2, &[(50, &free.octets())]);
+    assert_eq!(
+        reply_or_silence(&mut e, decline),
+        Err(Silence::NotOwned {
+            address: free,
+            leased: false
+        })
+    );
+    assert!(e.leases().get(free).is_none());
+
+    let decline = query(4, 1, &[(50, &addr.octets()), (54, &SERVER.octets())]);
+    assert_eq!(
+        reply_or_silence(&mut e, decline),
+        Err(Silence::NoReplyExpected)
+    );
+    let lease = e.leases().get(addr).expect("declined, kept");
+    assert_eq!(lease.state, LeaseState::Declined);
+    assert_eq!(
+        lease.valid_lifetime, 86400,
+        "Kea's default decline-probation-period"
+    );
+    assert!(lease.hwaddr.is_empty());
 }
 
 fn reply_or_silence(e: &mut Engine, msg: Message) -> Result<Message, Silence> {

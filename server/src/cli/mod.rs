@@ -2,4 +2,5 @@
 
 pub mod check;
 pub mod control;
+pub mod privileges;
 pub mod serve;

@@ -108,6 +108,10 @@ pub struct ServeArgs {
     /// TFTP_USERNAME after binding.
     #[arg(long)]
     pub tftpd_hpa: Option<PathBuf>,
+    /// As root, become this user before serving, keeping only CAP_NET_RAW and
+    /// CAP_NET_BIND_SERVICE (the lease file's directory must be writable by it).
+    #[arg(long)]
+    pub user: Option<String>,
 }
 
 fn parse_range(text: &str) -> Result<(u16, u16), String> {
@@ -254,6 +258,15 @@ pub fn run(args: ServeArgs) -> ExitCode {
         eprintln!("{e}");
         return ExitCode::from(1);
     }
+    raise_fd_limit();
+    // Before the runtime's threads exist: they inherit the credentials.
+    if let Some(user) = &args.user {
+        use super::privileges::{become_user, CAP_NET_BIND_SERVICE, CAP_NET_RAW};
+        if let Err(e) = become_user(user, &[CAP_NET_RAW, CAP_NET_BIND_SERVICE]) {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -367,6 +380,20 @@ async fn serve(
         );
     }
     Ok(())
+}
+
+/// Each TFTP transfer holds two descriptors (its socket and its file): the default global cap
+/// of 4096 transfers needs more than the usual soft limit of 1024, which a request flood
+/// would hit first (no transfer socket), so the soft limit goes up to the hard one (65536 at
+/// most), as a server expecting many peers does.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let want = hard.min(65536);
+        if soft < want {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, want, hard);
+        }
+    }
 }
 
 /// tftpd-hpa's -u: after every socket is bound, give up root for TFTP_USERNAME.

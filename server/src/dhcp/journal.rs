@@ -141,6 +141,30 @@ pub fn silent(query: &Message, why: &Silence) {
             query.ciaddr
         ),
         Silence::NoReplyExpected => {}
+        // Kea's words (dhcp4_messages.mes); its levels: a stray RELEASE is debug, a stray
+        // DECLINE a warning (an address conflict someone should look at).
+        Silence::NotOwned { address, leased } => match (query.message_type(), leased) {
+            (Some(RELEASE), false) => tracing::debug!(
+                logger = "kea-dhcp4.leases",
+                id = "DHCP4_RELEASE_FAIL_NO_LEASE",
+                "{l}: client is trying to release non-existing lease {address}"
+            ),
+            (Some(RELEASE), true) => tracing::debug!(
+                logger = "kea-dhcp4.leases",
+                id = "DHCP4_RELEASE_FAIL_WRONG_CLIENT",
+                "{l}: client is trying to release the lease {address} which belongs to a different client"
+            ),
+            (_, false) => tracing::warn!(
+                logger = "kea-dhcp4.dhcp4",
+                id = "DHCP4_DECLINE_LEASE_NOT_FOUND",
+                "Received DHCPDECLINE for addr {address} from client {l}, but no such lease found."
+            ),
+            (_, true) => tracing::warn!(
+                logger = "kea-dhcp4.dhcp4",
+                id = "DHCP4_DECLINE_LEASE_MISMATCH",
+                "Received DHCPDECLINE for addr {address}, but the data doesn't match: {l} does not hold it"
+            ),
+        },
         other => tracing::debug!(
             logger = "kea-dhcp4.packets",
             id = "DHCP4_PACKET_DROP_0001",

@@ -66,7 +66,7 @@ impl DhcpService {
     /// A query left unanswered: dropped, unless no answer was due (RELEASE, DECLINE).
     fn silent(&self, why: &Silence) {
         self.stats.silent.fetch_add(1, Ordering::Relaxed);
-        if *why != Silence::NoReplyExpected {
+        if !why.expected() {
             self.tally(stats::dropped);
         }
     }

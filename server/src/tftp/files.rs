@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -70,6 +70,19 @@ impl Beneath {
         })
     }
 
+    /// Opens the directory again by its path when the one held was removed (a root deleted
+    /// and recreated, e.g. by a deployment that swaps it): the new one is served, not the
+    /// empty husk of the old. A directory still linked is kept, so a rename of a parent or
+    /// a symlink swapped onto the path never moves the root.
+    fn refresh(&mut self) {
+        let removed = nix::sys::stat::fstat(self.dir.as_raw_fd()).is_ok_and(|st| st.st_nlink == 0);
+        if removed {
+            if let Ok(again) = Beneath::new(&self.path) {
+                *self = again;
+            }
+        }
+    }
+
     /// `path` (absolute, checked by the caller to lie under this directory) relative to it.
     fn relative<'a>(&self, path: &'a Path) -> io::Result<&'a Path> {
         path.strip_prefix(&self.path).map_err(|_| {
@@ -110,6 +123,7 @@ impl Disk {
 
 impl Files for Disk {
     fn open(&mut self, path: &Path) -> io::Result<(Reader, u64)> {
+        self.root.refresh();
         let relative = self.root.relative(path)?;
         let fd = self.root.open(relative, OFlag::O_RDONLY, Mode::empty())?;
         let file = File::from(fd);
@@ -120,10 +134,7 @@ impl Files for Disk {
                 "not a regular file",
             ));
         }
-        Ok((
-            Box::new(BufReader::with_capacity(256 * 1024, file)),
-            meta.len(),
-        ))
+        Ok((Box::new(Ramp::new(file)), meta.len()))
     }
 
     fn create(&mut self, target: &Path) -> io::Result<Box<dyn Upload>> {
@@ -137,6 +148,52 @@ impl Files for Disk {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
         let dir = upload.open(parent, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())?;
         DiskUpload::create(dir, Path::new(name)).map(|u| Box::new(u) as Box<dyn Upload>)
+    }
+}
+
+/// The first read-ahead of a transfer, and the largest.
+const RAMP_FIRST: usize = 4 * 1024;
+const RAMP_MAX: usize = 256 * 1024;
+
+/// Reads ahead in chunks that double from 4 KiB to 256 KiB. A transfer that stalls after its
+/// first block holds 4 KiB: a slow-read flood (thousands of requests never acknowledged,
+/// tests/flood_tftp.rs) took 256 KiB of memory each with a fixed 256 KiB buffer (750 MiB for
+/// 3,000), while one that streams reaches the large reads within a few blocks.
+struct Ramp {
+    file: File,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    next: usize,
+}
+
+impl Ramp {
+    fn new(file: File) -> Ramp {
+        Ramp {
+            file,
+            buf: Vec::new(),
+            pos: 0,
+            len: 0,
+            next: RAMP_FIRST,
+        }
+    }
+}
+
+impl Read for Ramp {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.len {
+            if out.len() >= self.next {
+                return self.file.read(out);
+            }
+            self.buf.resize(self.next, 0);
+            self.len = self.file.read(&mut self.buf)?;
+            self.pos = 0;
+            self.next = (self.next * 2).min(RAMP_MAX);
+        }
+        let n = (self.len - self.pos).min(out.len());
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
@@ -300,5 +357,37 @@ mod tests {
             (size, &x[..], &y[..]),
             (8, &b"MZ first"[..], &b"MZ first"[..])
         );
+    }
+}
+
+#[cfg(test)]
+mod ramp_tests {
+    use super::*;
+
+    #[test]
+    fn ramp_reads_every_byte_in_order_whatever_the_read_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..1_000_003u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        for sizes in [&[512usize][..], &[1468, 65464, 3], &[300_000, 1]] {
+            let mut r = Ramp::new(File::open(&path).unwrap());
+            let mut got = Vec::new();
+            let mut i = 0;
+            loop {
+                let mut chunk = vec![0u8; sizes[i % sizes.len()]];
+                i += 1;
+                let n = r.read(&mut chunk).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&chunk[..n]);
+            }
+            assert_eq!(got, data, "{sizes:?}");
+        }
+        // A transfer that stops after its first block holds the first read-ahead only.
+        let mut r = Ramp::new(File::open(&path).unwrap());
+        r.read_exact(&mut [0u8; 512]).unwrap();
+        assert_eq!(r.buf.len(), RAMP_FIRST);
     }
 }

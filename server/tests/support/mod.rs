@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod process;
 pub mod tftp;
 
 use std::path::Path;

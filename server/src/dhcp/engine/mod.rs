@@ -58,6 +58,22 @@ pub enum Silence {
     NoAddress,
     /// RELEASE and DECLINE get no answer by design.
     NoReplyExpected,
+    /// A RELEASE or DECLINE of an address the client does not hold: ignored, no answer
+    /// (Dhcpv4Srv::processRelease and declineLease: `leased` false is Kea's
+    /// DHCP4_RELEASE_FAIL_NO_LEASE / DHCP4_DECLINE_LEASE_NOT_FOUND, true its
+    /// DHCP4_RELEASE_FAIL_WRONG_CLIENT / DHCP4_DECLINE_LEASE_MISMATCH, after
+    /// Lease::belongsToClient).
+    NotOwned {
+        address: Ipv4Addr,
+        leased: bool,
+    },
+}
+
+impl Silence {
+    /// RELEASE and DECLINE, whatever became of them: no answer was due, nothing was dropped.
+    pub fn expected(&self) -> bool {
+        matches!(self, Silence::NoReplyExpected | Silence::NotOwned { .. })
+    }
 }
 
 #[derive(Debug)]
@@ -232,14 +248,8 @@ impl Engine {
         let outcome = match kind {
             DISCOVER => self.discover(&ctx),
             REQUEST => self.request(&ctx),
-            RELEASE => {
-                self.release(&ctx);
-                Err(Silence::NoReplyExpected)
-            }
-            DECLINE => {
-                self.decline(&ctx);
-                Err(Silence::NoReplyExpected)
-            }
+            RELEASE => Err(self.release(&ctx).err().unwrap_or(Silence::NoReplyExpected)),
+            DECLINE => Err(self.decline(&ctx).err().unwrap_or(Silence::NoReplyExpected)),
             _ => Ok(self.reply(&ctx, ACK, Ipv4Addr::UNSPECIFIED, None)),
         };
         Ok(match outcome {
@@ -456,25 +466,33 @@ impl Engine {
         Ok(self.reply(ctx, ACK, requested, Some(valid)))
     }
 
-    fn release(&mut self, ctx: &Ctx) {
+    /// Deletes the client's own lease of ciaddr; anyone else's stays.
+    fn release(&mut self, ctx: &Ctx) -> Result<(), Silence> {
         let addr = ctx.q.msg.ciaddr;
-        if self.leases.get(addr).is_some_and(|l| ctx.client.owns(l)) {
-            self.delete(addr);
+        self.owned(ctx, addr)?;
+        self.delete(addr);
+        Ok(())
+    }
+
+    /// `Ok` when `addr` is leased to the querying client.
+    fn owned(&self, ctx: &Ctx, addr: Ipv4Addr) -> Result<(), Silence> {
+        match self.leases.get(addr) {
+            Some(l) if ctx.client.owns(l) => Ok(()),
+            other => Err(Silence::NotOwned {
+                address: addr,
+                leased: other.is_some(),
+            }),
         }
     }
 
     /// The address is in use by someone else: keep it out of the pool for
     /// decline-probation-period (Kea's lease state 1).
-    fn decline(&mut self, ctx: &Ctx) {
+    fn decline(&mut self, ctx: &Ctx) -> Result<(), Silence> {
         let Some(addr) = ctx.q.msg.option(50).and_then(|v| ipv4(&v)) else {
-            return;
+            return Ok(());
         };
-        if let Some(mut lease) = self
-            .leases
-            .get(addr)
-            .filter(|l| ctx.client.owns(l))
-            .cloned()
-        {
+        self.owned(ctx, addr)?;
+        if let Some(mut lease) = self.leases.get(addr).cloned() {
             lease.state = LeaseState::Declined;
             lease.hwaddr.clear();
             lease.client_id = None;
@@ -482,6 +500,7 @@ impl Engine {
             lease.valid_lifetime = self.config.decline_probation_period;
             self.upsert(lease);
         }
+        Ok(())
     }
 
     /// valid-lifetime, or the client's request (option 51) inside min/max (Kea's

@@ -187,7 +187,14 @@ impl Memfile {
             text.push_str(&LeaseRow::encode(&self.header, &change.row()));
             text.push('\n');
         }
-        file.write_all(text.as_bytes()).map_err(io(&self.path))?;
+        let before = file.metadata().map_err(io(&self.path))?.len();
+        if let Err(e) = file.write_all(text.as_bytes()) {
+            // A full disk (ENOSPC) can take part of the rows: cut the file back to its last
+            // whole row, or the next row written would be glued to the torn one and both be
+            // lost on the next load (tests/lease_enospc.rs).
+            let _ = file.set_len(before);
+            return Err(io(&self.path)(e));
+        }
         if self.durability == Durability::Fsync {
             file.sync_data().map_err(io(&self.path))?;
         }

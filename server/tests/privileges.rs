@@ -1,0 +1,208 @@
+//! Started as root, netbootd serves as an unprivileged user: with `--user` it keeps only
+//! CAP_NET_RAW and CAP_NET_BIND_SERVICE (raw DHCP sockets, ports 67 and 69), with
+//! tftpd-hpa's TFTP_USERNAME it keeps nothing once bound. Proven from /proc/PID/status while
+//! real clients (udhcpc, curl) are served and the lease file is written as that user.
+
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+use std::process::{Command, Stdio};
+
+use support::netns::{self, Netns};
+use support::process::Daemon;
+
+const NOBODY: u32 = 65534;
+
+fn ids(d: &Daemon, field: &str) -> Vec<u32> {
+    d.status(field)
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+fn as_root() -> bool {
+    if nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("dropping privileges is tested as root under CI=true");
+    }
+    eprintln!("skipping: not root");
+    false
+}
+
+#[test]
+fn user_keeps_only_the_network_capabilities_and_serves_dhcp_and_tftp() {
+    if !as_root()
+        || !netns::available()
+        || !support::require_tool("udhcpc")
+        || !support::require_tool("curl")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    nix::unistd::chown(&state, Some(NOBODY.into()), None).unwrap();
+    let root = dir.path().join("tftp");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("hello.txt"), b"served by nobody\n").unwrap();
+    let leases = state.join("kea-leases4.csv");
+    let config = dir.path().join("kea-dhcp4.conf");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{ "Dhcp4": {{
+  "interfaces-config": {{ "interfaces": [ "hdpv0" ] }},
+  "lease-database": {{ "type": "memfile", "name": "{}" }},
+  "subnet4": [ {{ "id": 1, "subnet": "192.168.1.0/24", "pools": [ {{ "pool": "192.168.1.100 - 192.168.1.120" }} ] }} ],
+  "loggers": [ {{ "name": "kea-dhcp4", "severity": "INFO", "output-options": [ {{ "output": "stdout" }} ] }} ]
+}} }}"#,
+            leases.display()
+        ),
+    )
+    .unwrap();
+    let server = Netns::new("hdpv");
+    let client = Netns::new("hdpc");
+    netns::veth(
+        &server,
+        "hdpv0",
+        Some("192.168.1.1/24"),
+        &client,
+        "hdpc0",
+        Some("192.168.1.9/24"),
+    );
+    let d = Daemon::start(
+        &server,
+        &[
+            "serve",
+            "--user",
+            "nobody",
+            "--config",
+            config.to_str().unwrap(),
+            "--tftp-root",
+            root.to_str().unwrap(),
+            "--tftp-address",
+            "192.168.1.1:69",
+        ],
+        "DHCP4_STARTED",
+    );
+    let (uids, gids) = (ids(&d, "Uid"), ids(&d, "Gid"));
+    let (eff, prm, inh) = (d.status("CapEff"), d.status("CapPrm"), d.status("CapInh"));
+    println!("--user nobody: Uid {uids:?} Gid {gids:?} CapEff {eff} CapPrm {prm} CapInh {inh}");
+    assert_eq!(uids, vec![NOBODY; 4], "real, effective, saved and fs uid");
+    assert_eq!(gids, vec![65534; 4]);
+    // Bits 13 (CAP_NET_RAW) and 10 (CAP_NET_BIND_SERVICE), nothing else.
+    assert_eq!(eff, "0000000000002400");
+    assert_eq!(prm, "0000000000002400");
+    assert_eq!(inh, "0000000000000000");
+
+    let script = dir.path().join("udhcpc.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"$1 ip=$ip\" >> \"$(dirname \"$0\")/events\"\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    let ok = client
+        .command("udhcpc")
+        .args(["-i", "hdpc0", "-n", "-q", "-t", "5", "-T", "1", "-s"])
+        .arg(&script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let events = std::fs::read_to_string(dir.path().join("events")).unwrap_or_default();
+    assert!(
+        ok.success() && events.contains("bound ip=192.168.1.1"),
+        "{events}"
+    );
+    let meta = std::fs::metadata(&leases).unwrap();
+    assert_eq!(meta.uid(), NOBODY, "the lease file is written as the user");
+    assert!(std::fs::read_to_string(&leases).unwrap().lines().count() >= 2);
+
+    let got = client
+        .command("curl")
+        .args(["-s", "--max-time", "10", "tftp://192.168.1.1/hello.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(got.stdout, b"served by nobody\n");
+}
+
+#[test]
+fn tftp_username_drops_every_capability_once_bound() {
+    if !as_root() || !netns::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tftp");
+    std::fs::create_dir(&root).unwrap();
+    let file = dir.path().join("tftpd-hpa");
+    std::fs::write(
+        &file,
+        format!(
+            "TFTP_USERNAME=\"nobody\"\nTFTP_DIRECTORY=\"{}\"\nTFTP_ADDRESS=\"127.0.0.1:69\"\nTFTP_OPTIONS=\"--secure\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let ns = Netns::new("hdpt");
+    let d = Daemon::start(
+        &ns,
+        &["serve", "--tftpd-hpa", file.to_str().unwrap()],
+        "dropped privileges",
+    );
+    println!(
+        "TFTP_USERNAME nobody: Uid {:?} CapEff {}",
+        ids(&d, "Uid"),
+        d.status("CapEff")
+    );
+    assert_eq!(ids(&d, "Uid"), vec![NOBODY; 4]);
+    assert_eq!(d.status("CapEff"), "0000000000000000");
+    assert_eq!(d.status("CapPrm"), "0000000000000000");
+}
+
+/// Started with a soft descriptor limit of 1024 (the usual default), netbootd raises it to
+/// the hard limit: its global cap of 4096 TFTP transfers takes two descriptors each.
+#[test]
+fn the_soft_descriptor_limit_is_raised_for_the_transfer_cap() {
+    if !netns::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Netns::new("hdfd");
+    let netbootd = env!("CARGO_BIN_EXE_netbootd");
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let want = hard.min(65536).to_string();
+    let mut child = ns
+        .command("prlimit")
+        .arg(format!("--nofile=1024:{hard}"))
+        .args([netbootd, "serve", "--tftp-root"])
+        .arg(dir.path())
+        .args(["--tftp-address", "127.0.0.1:69"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    println!("{line}");
+    let figures: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(figures[3], want, "soft limit raised: {line}");
+}

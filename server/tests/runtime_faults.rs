@@ -1,0 +1,152 @@
+//! Faults at run time: the DHCP interface going down and coming back (Kea re-detects it; its
+//! sockets are retried every service-sockets-retry-wait-time), and the TFTP root vanishing
+//! and coming back (the new root is served). netbootd must live through both and say what it
+//! cannot serve.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::netns::{self, Netns};
+use support::process::Daemon;
+
+fn udhcpc(client: &Netns, dir: &Path, iface: &str) -> Option<String> {
+    let script = dir.join("udhcpc.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"$1 ip=$ip\" >> \"$(dirname \"$0\")/events\"\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    let _ = std::fs::remove_file(dir.join("events"));
+    let status = client
+        .command("udhcpc")
+        .args(["-i", iface, "-n", "-q", "-t", "5", "-T", "1", "-s"])
+        .arg(&script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    let events = std::fs::read_to_string(dir.join("events")).unwrap_or_default();
+    let bound = events.lines().find(|l| l.starts_with("bound"))?.to_string();
+    status.success().then_some(bound)
+}
+
+#[test]
+fn the_interface_going_down_and_up_leaves_dhcp_serving() {
+    if !netns::available() || !support::require_tool("udhcpc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kea-dhcp4.conf");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{ "Dhcp4": {{
+  "interfaces-config": {{ "interfaces": [ "hdif0" ], "service-sockets-retry-wait-time": 1000 }},
+  "lease-database": {{ "type": "memfile", "name": "{}" }},
+  "subnet4": [ {{ "id": 1, "subnet": "192.168.7.0/24", "pools": [ {{ "pool": "192.168.7.100 - 192.168.7.120" }} ] }} ],
+  "loggers": [ {{ "name": "kea-dhcp4", "severity": "INFO", "output-options": [ {{ "output": "stdout" }} ] }} ]
+}} }}"#,
+            dir.path().join("leases.csv").display()
+        ),
+    )
+    .unwrap();
+    let server = Netns::new("hdifs");
+    let client = Netns::new("hdifc");
+    netns::veth(
+        &server,
+        "hdif0",
+        Some("192.168.7.1/24"),
+        &client,
+        "hdic0",
+        None,
+    );
+    let mut d = Daemon::start(
+        &server,
+        &["serve", "--config", config.to_str().unwrap()],
+        "DHCP4_STARTED",
+    );
+    assert!(
+        udhcpc(&client, dir.path(), "hdic0").is_some(),
+        "a lease before"
+    );
+    server.run_ip(&["link", "set", "hdif0", "down"]);
+    std::thread::sleep(Duration::from_secs(2));
+    server.run_ip(&["link", "set", "hdif0", "up"]);
+    server.run_ip(&["addr", "replace", "192.168.7.1/24", "dev", "hdif0"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(d.alive(), "{}", d.lines().join("\n"));
+    let after = udhcpc(&client, dir.path(), "hdic0");
+    println!(
+        "interface down 2 s then up: alive {}, udhcpc after: {after:?}",
+        d.alive()
+    );
+    assert!(
+        after.is_some_and(|l| l.starts_with("bound ip=192.168.7.1")),
+        "{}",
+        d.lines().join("\n")
+    );
+}
+
+#[test]
+fn a_vanished_tftp_root_is_refused_not_fatal() {
+    if !netns::available() || !support::require_tool("curl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("a.txt"), b"one").unwrap();
+    let ns = Netns::new("hdvr");
+    let mut d = Daemon::start(
+        &ns,
+        &[
+            "serve",
+            "--tftp-root",
+            root.to_str().unwrap(),
+            "--tftp-address",
+            "127.0.0.1:69",
+        ],
+        "serving TFTP from",
+    );
+    let get = |name: &str| {
+        let out = ns
+            .command("curl")
+            .args(["-s", "--max-time", "5", &format!("tftp://127.0.0.1/{name}")])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(get("a.txt"), (Some(0), "one".to_string()));
+    std::fs::remove_dir_all(&root).unwrap();
+    let gone = get("a.txt");
+    assert!(d.alive());
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("a.txt"), b"two").unwrap();
+    let back = get("a.txt");
+    println!(
+        "TFTP root removed: curl {gone:?}; recreated: curl {back:?}; alive {}",
+        d.alive()
+    );
+    assert_eq!(
+        gone,
+        (Some(68), String::new()),
+        "File not found from a removed root"
+    );
+    assert_eq!(
+        back,
+        (Some(0), "two".to_string()),
+        "the recreated root is served"
+    );
+    assert!(d.alive());
+}
