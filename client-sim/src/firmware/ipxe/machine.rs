@@ -63,12 +63,18 @@ pub(super) struct AfterFetch {
     pub(super) autoboot: bool,
 }
 
+/// How deep scripts may execute scripts before the model gives up (see `Ipxe::exec`).
+const MAX_SCRIPT_NESTING: u32 = 32;
+
 pub struct Ipxe {
     pub(super) id: Identity,
     pub(super) xid: u32,
     pub(super) settings: Settings,
     pub(super) server_mac: [u8; 6],
     pub(super) images: Vec<Image>,
+    /// Scripts executing scripts, nested on the stack right now (`boot` with no argument
+    /// inside a script executes that script again).
+    pub(super) exec_depth: u32,
     pub(super) selected: Option<String>,
     pub(super) frames: Vec<Frame>,
     pub(super) wait: Wait,
@@ -132,6 +138,7 @@ impl Ipxe {
             settings,
             server_mac: [0xff; 6],
             images: Vec::new(),
+            exec_depth: 0,
             selected: None,
             frames: Vec::new(),
             wait: Wait::None,
@@ -607,7 +614,22 @@ impl Ipxe {
     /// image_exec: a script runs here; an EFI image ends iPXE's part of the boot.
     pub(super) fn exec(&mut self, now: Duration, image: Image, autoboot: bool) {
         if matches!(image.bytes.image(), Kind::IpxeScript) {
-            return self.run_script(now, image);
+            // iPXE's script_exec → image_exec nests on iPXE's own small stack with no depth
+            // check of its own (src/image/script.c, src/core/image.c), so a script that
+            // executes itself ends with iPXE's stack overrun, not a clean error. The model
+            // stops at a fixed depth and says so instead of overrunning the host's stack.
+            if self.exec_depth >= MAX_SCRIPT_NESTING {
+                self.say(now, format!("{}: scripts nested too deeply", image.name));
+                return self.give_up(
+                    now,
+                    rc::ENOEXEC,
+                    "iPXE scripts execute each other without end",
+                );
+            }
+            self.exec_depth += 1;
+            self.run_script(now, image);
+            self.exec_depth -= 1;
+            return;
         }
         let fits = match (image.bytes.image().clone(), self.id.build) {
             (Kind::Efi { machine, .. }, Build::EfiX64) => machine == Machine::X64,
