@@ -40,6 +40,10 @@ export AFL_NO_UI=1 AFL_QUIET=1 AFL_SKIP_CRASHES=1
 
 failed=0
 for t in $targets; do
+  # FUZZ_KNOWN: targets with a known, still-open crash (named in issue 14's note), left out of
+  # the short CI run so that it gates new crashes; `cargo test -p netboot-fuzz` still replays
+  # every saved input of every target.
+  case " ${FUZZ_KNOWN:-} " in *" $t "*) echo "== $t: skipped (FUZZ_KNOWN: a known open crash)"; continue ;; esac
   in=target/fuzz/$t/in
   out=target/fuzz/$t/out
   rm -rf "$in"
