@@ -11,7 +11,6 @@ mod support;
 
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use netbootd::wire::dhcp::Message;
@@ -251,31 +250,6 @@ fn garbage(count: usize) -> (usize, Duration) {
     (sent, start.elapsed())
 }
 
-fn udhcpc_lease(client: &Netns, dir: &Path) -> Option<String> {
-    let script = dir.join("udhcpc.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\necho \"$1 ip=$ip\" >> \"$(dirname \"$0\")/events\"\n",
-    )
-    .unwrap();
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
-    let status = client
-        .command("udhcpc")
-        .args(["-i", "hdfc0", "-n", "-q", "-t", "5", "-T", "1", "-s"])
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    let events = std::fs::read_to_string(dir.join("events")).unwrap_or_default();
-    let bound = events.lines().find(|l| l.starts_with("bound"))?.to_string();
-    status.success().then_some(bound)
-}
-
 #[test]
 fn a_16_under_churn_and_garbage_still_leases_to_a_real_client() {
     if !support::require_tool("perfdhcp") || !support::require_tool("udhcpc") || !netns::available()
@@ -313,7 +287,7 @@ fn a_16_under_churn_and_garbage_still_leases_to_a_real_client() {
     assert_eq!(sent, 20_000);
     assert!(d.alive());
 
-    let lease = udhcpc_lease(&client, dir.path());
+    let lease = client.udhcpc(dir.path(), "hdfc0");
     println!("udhcpc after the floods: {lease:?}");
     assert!(
         lease.is_some_and(|l| l.starts_with("bound ip=10.0.")),
@@ -359,7 +333,7 @@ fn a_sighup_storm_leaves_it_serving() {
         "SIGHUP storm killed it:\n{}",
         d.lines().join("\n")
     );
-    let lease = udhcpc_lease(&client, dir.path());
+    let lease = client.udhcpc(dir.path(), "hdfc0");
     println!(
         "SIGHUP storm: 101 signals in {took:?}; {} reloads refused (DHCP4_DYNRECONF_FAIL), {} configs complete; \
          udhcpc {lease:?}; fds {fds0} -> {}",

@@ -5,38 +5,10 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::netns::{self, Netns};
 use support::process::Daemon;
-
-fn udhcpc(client: &Netns, dir: &Path, iface: &str) -> Option<String> {
-    let script = dir.join("udhcpc.sh");
-    std::fs::write(
-        &script,
-        "#!/bin/sh\necho \"$1 ip=$ip\" >> \"$(dirname \"$0\")/events\"\n",
-    )
-    .unwrap();
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
-    let _ = std::fs::remove_file(dir.join("events"));
-    let status = client
-        .command("udhcpc")
-        .args(["-i", iface, "-n", "-q", "-t", "5", "-T", "1", "-s"])
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    let events = std::fs::read_to_string(dir.join("events")).unwrap_or_default();
-    let bound = events.lines().find(|l| l.starts_with("bound"))?.to_string();
-    status.success().then_some(bound)
-}
 
 #[test]
 fn the_interface_going_down_and_up_leaves_dhcp_serving() {
@@ -74,7 +46,7 @@ fn the_interface_going_down_and_up_leaves_dhcp_serving() {
         "DHCP4_STARTED",
     );
     assert!(
-        udhcpc(&client, dir.path(), "hdic0").is_some(),
+        client.udhcpc(dir.path(), "hdic0").is_some(),
         "a lease before"
     );
     server.run_ip(&["link", "set", "hdif0", "down"]);
@@ -83,7 +55,7 @@ fn the_interface_going_down_and_up_leaves_dhcp_serving() {
     server.run_ip(&["addr", "replace", "192.168.7.1/24", "dev", "hdif0"]);
     std::thread::sleep(Duration::from_secs(2));
     assert!(d.alive(), "{}", d.lines().join("\n"));
-    let after = udhcpc(&client, dir.path(), "hdic0");
+    let after = client.udhcpc(dir.path(), "hdic0");
     println!(
         "interface down 2 s then up: alive {}, udhcpc after: {after:?}",
         d.alive()

@@ -66,6 +66,35 @@ impl Netns {
         c
     }
 
+    /// busybox udhcpc on `iface` in this namespace, once (`-n -q`): the `bound` line its
+    /// script saw (`bound ip=...`), or None when it got no lease. `dir` holds the script and
+    /// its events file (emptied first, so the helper can be called again).
+    pub fn udhcpc(&self, dir: &std::path::Path, iface: &str) -> Option<String> {
+        let script = dir.join("udhcpc.sh");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho \"$1 ip=$ip\" >> \"$(dirname \"$0\")/events\"\n",
+        )
+        .unwrap();
+        Command::new("chmod")
+            .arg("+x")
+            .arg(&script)
+            .status()
+            .unwrap();
+        let _ = std::fs::remove_file(dir.join("events"));
+        let status = self
+            .command("udhcpc")
+            .args(["-i", iface, "-n", "-q", "-t", "5", "-T", "1", "-s"])
+            .arg(&script)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        let events = std::fs::read_to_string(dir.join("events")).unwrap_or_default();
+        let bound = events.lines().find(|l| l.starts_with("bound"))?.to_string();
+        status.success().then_some(bound)
+    }
+
     /// Runs `f` on a thread that has entered the namespace (setns), so sockets it opens
     /// live there.
     pub fn enter<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
