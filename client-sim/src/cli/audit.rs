@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use netbootd::wire::MacAddr;
 
+use super::write_report;
+
 #[derive(clap::Args)]
 pub struct AuditArgs {
     /// Capture files (pcap or pcapng).
@@ -34,9 +36,8 @@ pub fn run_audit(args: AuditArgs) -> ExitCode {
         }
     }
     if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, bootsim::junit::audit(&audits)) {
-            eprintln!("bootsim: {}: {e}", path.display());
-            return ExitCode::from(2);
+        if let Err(code) = write_report(path, &bootsim::junit::audit(&audits)) {
+            return code;
         }
     }
     if args.json {

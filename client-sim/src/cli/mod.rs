@@ -2,6 +2,7 @@
 //! it; the helpers more than one of them uses are here.
 
 use std::path::Path;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use bootsim::chain::Firmware;
@@ -45,4 +46,13 @@ pub fn write_pcap(path: &Path, frames: &[Frame]) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// Writes a report the user asked for (`--junit`, `--timeline`); a failure is bad input:
+/// said on stderr with the path, exit 2.
+pub fn write_report(path: &Path, text: &str) -> Result<(), ExitCode> {
+    std::fs::write(path, text).map_err(|e| {
+        eprintln!("bootsim: {}: {e}", path.display());
+        ExitCode::from(2)
+    })
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::write_pcap;
+use super::{write_pcap, write_report};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -53,9 +53,8 @@ pub fn run_scenarios(args: RunArgs) -> ExitCode {
         }
     }
     if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, bootsim::junit::scenarios(&runs)) {
-            eprintln!("bootsim: {}: {e}", path.display());
-            return ExitCode::from(2);
+        if let Err(code) = write_report(path, &bootsim::junit::scenarios(&runs)) {
+            return code;
         }
     }
     if args.json {

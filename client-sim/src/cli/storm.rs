@@ -10,7 +10,7 @@ use bootsim::net::iface::Iface;
 use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
 
-use super::{load_disks, parse_firmware};
+use super::{load_disks, parse_firmware, write_report};
 
 #[derive(clap::Args)]
 pub struct StormArgs {
@@ -189,9 +189,8 @@ pub fn run_storm(args: StormArgs) -> ExitCode {
 fn storm_output(args: &StormArgs, storm: &bootsim::storm::Storm) -> ExitCode {
     let report = &storm.report;
     if let Some(path) = &args.timeline {
-        if let Err(e) = std::fs::write(path, storm.timeline_svg()) {
-            eprintln!("bootsim: {}: {e}", path.display());
-            return ExitCode::from(2);
+        if let Err(code) = write_report(path, &storm.timeline_svg()) {
+            return code;
         }
     }
     if args.json {

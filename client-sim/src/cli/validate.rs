@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use netbootd::kea::KeaVersion;
 
+use super::write_report;
+
 #[derive(clap::Args)]
 pub struct ValidateArgs {
     /// The kea-dhcp4.conf to validate.
@@ -41,9 +43,8 @@ pub fn run_validate(args: ValidateArgs) -> ExitCode {
         }
     };
     if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, bootsim::junit::validate(&report)) {
-            eprintln!("bootsim: {}: {e}", path.display());
-            return ExitCode::from(2);
+        if let Err(code) = write_report(path, &bootsim::junit::validate(&report)) {
+            return code;
         }
     }
     if args.json {
