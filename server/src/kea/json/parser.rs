@@ -133,15 +133,26 @@ impl Parser {
     fn map(&mut self, open: Span) -> Result<Node, Diagnostic> {
         let mut entries: Vec<Entry> = Vec::new();
         let result = self.map_entries(&mut entries);
+        let last = entries.last().map(|e| e.value.span.clone());
+        self.container(open, result, last, Value::Map(entries))
+    }
+
+    /// The map or list that `open` started, whose contents ended with `result` (the closing
+    /// bracket's span, or the error). On an error the node is kept, open and spanning to its
+    /// `last` child, as the partial tree the caller can still show.
+    fn container(
+        &mut self,
+        open: Span,
+        result: Result<Span, Diagnostic>,
+        last: Option<Span>,
+        value: Value,
+    ) -> Result<Node, Diagnostic> {
         let end = match &result {
             Ok(close) => close.clone(),
-            Err(_) => entries
-                .last()
-                .map(|e| e.value.span.clone())
-                .unwrap_or_else(|| open.clone()),
+            Err(_) => last.unwrap_or_else(|| open.clone()),
         };
         let node = Node {
-            value: Value::Map(entries),
+            value,
             span: open.to(&end),
             open: result.is_err(),
         };
@@ -196,25 +207,8 @@ impl Parser {
     fn list(&mut self, open: Span) -> Result<Node, Diagnostic> {
         let mut items = Vec::new();
         let result = self.list_items(&mut items);
-        let end = match &result {
-            Ok(close) => close.clone(),
-            Err(_) => items
-                .last()
-                .map(|n: &Node| n.span.clone())
-                .unwrap_or_else(|| open.clone()),
-        };
-        let node = Node {
-            value: Value::List(items),
-            span: open.to(&end),
-            open: result.is_err(),
-        };
-        match result {
-            Ok(_) => Ok(node),
-            Err(e) => {
-                self.partial = Some(node);
-                Err(e)
-            }
-        }
+        let last = items.last().map(|n: &Node| n.span.clone());
+        self.container(open, result, last, Value::List(items))
     }
 
     fn list_items(&mut self, items: &mut Vec<Node>) -> Result<Span, Diagnostic> {
