@@ -5,7 +5,8 @@
 //! datagrams on 67, and a client DECLINE-ing and RELEASE-ing addresses leased to others
 //! (refused: Kea's Lease::belongsToClient). Afterwards busybox udhcpc, a real client, gets a
 //! lease, memory grew by less than 64 MiB and the descriptors are back to the baseline. The
-//! figures are printed (`--nocapture`); NETBOOTD_FLOOD_SECONDS lengthens each flood (5 s).
+//! figures are printed (`--nocapture`); NETBOOTD_FLOOD_SECONDS sets each flood's length (the /16
+//! 15 s, the /28 5 s).
 
 mod support;
 
@@ -19,8 +20,9 @@ use support::process::Daemon;
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 
-fn seconds() -> String {
-    std::env::var("NETBOOTD_FLOOD_SECONDS").unwrap_or_else(|_| "5".into())
+/// How long each flood lasts: NETBOOTD_FLOOD_SECONDS, else `default`.
+fn seconds(default: u32) -> String {
+    std::env::var("NETBOOTD_FLOOD_SECONDS").unwrap_or_else(|_| default.to_string())
 }
 
 /// A link between a server and a client namespace, 10.0.0.1/16 and 10.0.0.2/16.
@@ -78,8 +80,8 @@ fn exchange(text: &str, name: &str) -> (u64, u64) {
 }
 
 /// perfdhcp as a relay (giaddr 10.0.0.2), a million distinct clients, at up to `rate`/s for
-/// the flood's seconds. Returns its report.
-fn perfdhcp(client: &Netns, rate: u32) -> String {
+/// `seconds`. Returns its report.
+fn perfdhcp(client: &Netns, rate: u32, seconds: &str) -> String {
     let out = client
         .command("perfdhcp")
         .args([
@@ -89,7 +91,7 @@ fn perfdhcp(client: &Netns, rate: u32) -> String {
             "-r",
             &rate.to_string(),
             "-p",
-            &seconds(),
+            seconds,
         ])
         .args(["-R", "1000000", "10.0.0.1"])
         .output()
@@ -154,7 +156,7 @@ fn a_28_is_exhausted_without_harm_and_others_leases_cannot_be_declined_or_releas
     let (rss0, fds0) = (d.kib("VmRSS"), d.fds());
 
     let start = Instant::now();
-    let text = perfdhcp(&client, 100_000);
+    let text = perfdhcp(&client, 100_000, &seconds(5));
     report("/28 exhaustion", &text, start.elapsed());
     let (_, acks) = exchange(&text, "REQUEST-ACK");
     assert!(d.alive());
@@ -266,9 +268,25 @@ fn a_16_under_churn_and_garbage_still_leases_to_a_real_client() {
     let (rss0, fds0) = (d.kib("VmRSS"), d.fds());
 
     let start = Instant::now();
-    let text = perfdhcp(&client, 100_000);
-    report("/16 churn", &text, start.elapsed());
+    let cpu = d.cpu();
+    let text = perfdhcp(&client, 100_000, &seconds(15));
+    let took = start.elapsed();
+    let busy = (d.cpu() - cpu).as_secs_f64() / took.as_secs_f64();
+    report("/16 churn", &text, took);
     let (_, acks) = exchange(&text, "REQUEST-ACK");
+    let rate = acks as f64 / took.as_secs_f64();
+    // perfdhcp floods DISCOVERs open-loop and sends a REQUEST only for an OFFER it got:
+    // with the server saturated (busy near 1.0, one core) and a share f of the datagrams
+    // reaching it, ACKs are about f² of the DISCOVERs (ci/bench-dhcp.sh measures the rate
+    // below saturation).
+    println!(
+        "/16: server CPU {:.0}% of one core during the flood",
+        busy * 100.0
+    );
+    // A debug build on a loaded 2-core machine answered 170-210 ACKs/s before the lease file
+    // cleanup moved off the lock and frames were taken in batches; an allocation that scanned
+    // the pool, or cleanup stalling the engine, falls far below this.
+    assert!(rate > 100.0, "{rate:.0} ACKs/s under churn:\n{text}");
     assert!(acks > 1000, "{text}");
     assert!(d.alive());
     let file = dir.path().join("kea-leases4.csv");

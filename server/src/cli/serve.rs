@@ -529,9 +529,10 @@ fn listening(iface: &str, addr: std::net::Ipv4Addr, port: u16, socket: &str) {
 }
 
 /// Kea's lease file cleanup every lfc-interval seconds (Memfile_LeaseMgr::lfcCallback, which
-/// runs kea-lfc): the same .1/.2/.output/.completed files, done in-process under the file's
-/// lock, so lease writes wait for it.
-fn lease_file_cleanup(service: &DhcpService) {
+/// runs kea-lfc): the same .1/.2/.output/.completed files. Only the rotation of the live file
+/// holds the file's lock; the merge runs on a blocking thread while leases are written on,
+/// as kea-lfc runs beside Kea (one cleanup at a time: the caller awaits this).
+async fn lease_file_cleanup(service: &DhcpService) {
     let Some(file) = &service.lease_file else {
         return;
     };
@@ -540,9 +541,16 @@ fn lease_file_cleanup(service: &DhcpService) {
         id = "DHCPSRV_MEMFILE_LFC_START",
         "starting Lease File Cleanup"
     );
-    let result = match file.lock() {
-        Ok(mut f) => f.compact(),
+    let rotated = match file.lock() {
+        Ok(mut f) => f.rotate(),
         Err(_) => return,
+    };
+    let result = match rotated {
+        Ok(cleanup) => match tokio::task::spawn_blocking(move || cleanup.run()).await {
+            Ok(merged) => merged.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) => Err(e.to_string()),
     };
     match result {
         Ok(()) => tracing::info!(
@@ -629,7 +637,7 @@ async fn signals(
                 since_lfc += 1;
                 if lfc_interval > 0 && since_lfc >= lfc_interval {
                     since_lfc = 0;
-                    lease_file_cleanup(service);
+                    lease_file_cleanup(service).await;
                 }
                 let reclaim = timers.reclaim_timer_wait_time > 0 && since_reclaim >= timers.reclaim_timer_wait_time;
                 let flush = timers.flush_reclaimed_timer_wait_time > 0

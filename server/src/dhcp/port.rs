@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 
 use nix::libc;
-use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 use super::addressing::{CLIENT_PORT, SERVER_PORT};
 use super::engine::{Engine, EngineError, Incoming, Outcome, Silence};
@@ -19,6 +19,7 @@ use super::link::{FrameAnswer, Link};
 use crate::time::Instant;
 use crate::wire::dhcp::Message;
 use crate::wire::frame::{Datagram, BROADCAST_MAC};
+use crate::wire::packet_socket::PACKET_OUTGOING;
 use crate::wire::pcap::CaptureWriter;
 use crate::wire::transport::raw::RawPort;
 use crate::wire::transport::udp::UdpPort;
@@ -153,22 +154,7 @@ impl Port for UdpPort {
     }
 
     async fn recv(&self, batch: &mut Batch) -> io::Result<()> {
-        batch.count = 0;
-        loop {
-            self.socket.readable().await?;
-            match self
-                .socket
-                .try_io(Interest::READABLE, || recv_batch(&self.socket, batch))
-            {
-                Ok(0) => continue,
-                Ok(n) => {
-                    batch.count = n;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        drain::<libc::sockaddr_in, _>(&self.socket, batch).await
     }
 
     fn answer(
@@ -227,17 +213,15 @@ impl Port for UdpPort {
         let mut sent = 0;
         while sent < replies.len() {
             let rest = &replies[sent..];
-            match self
-                .socket
-                .try_io(Interest::WRITABLE, || send_batch(&self.socket, rest))
-            {
-                Ok(n) => sent += n.max(1),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if self.socket.writable().await.is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
+            let Ok(mut ready) = self.socket.writable().await else {
+                break;
+            };
+            // try_io clears the readiness when the send buffer is full, so the next turn
+            // waits until it drains.
+            match ready.try_io(|s| send_batch(s.get_ref(), rest)) {
+                Err(_full) => continue,
+                Ok(Ok(n)) => sent += n.max(1),
+                Ok(Err(e)) => {
                     // One bad destination must not hold back the rest of the batch.
                     tracing::warn!(to = %rest[0].to, "send failed: {e}");
                     sent += 1;
@@ -262,7 +246,8 @@ impl Port for UdpPort {
     }
 }
 
-/// The AF_PACKET port answers through [`Link::answer`], one frame at a time.
+/// The AF_PACKET port takes frames with recvmmsg as the UDP port takes datagrams, and
+/// answers each through [`Link::answer`].
 pub struct RawServed {
     pub port: RawPort,
     pub link: Link,
@@ -289,11 +274,7 @@ impl Port for RawServed {
     }
 
     async fn recv(&self, batch: &mut Batch) -> io::Result<()> {
-        batch.count = 0;
-        let n = self.port.recv(&mut batch.slots[0]).await?;
-        batch.lens[0] = n;
-        batch.count = 1;
-        Ok(())
+        drain::<libc::sockaddr_ll, _>(self.port.socket(), batch).await
     }
 
     fn answer(
@@ -367,18 +348,67 @@ fn sockaddr(addr: SocketAddrV4) -> libc::sockaddr_in {
     sa
 }
 
-/// recvmmsg(2) of what is queued, without waiting: the number of datagrams taken.
-fn recv_batch(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result<usize> {
-    // SAFETY: all-zero sockaddr_in, iovec and mmsghdr are valid values; each header points
-    // at a slot buffer of `SLOT` bytes and a sockaddr_in that live across the call.
-    let mut names: [libc::sockaddr_in; BATCH] = unsafe { std::mem::zeroed() };
+/// A socket address recvmmsg fills in for each datagram or frame.
+trait Source: Copy {
+    /// The sender, or None for a frame to skip (one this host sent, PACKET_OUTGOING: seen
+    /// only on a kernel without PACKET_IGNORE_OUTGOING).
+    fn sender(&self) -> Option<SocketAddrV4>;
+}
+
+impl Source for libc::sockaddr_in {
+    fn sender(&self) -> Option<SocketAddrV4> {
+        Some(SocketAddrV4::new(
+            Ipv4Addr::from(u32::from_be(self.sin_addr.s_addr)),
+            u16::from_be(self.sin_port),
+        ))
+    }
+}
+
+impl Source for libc::sockaddr_ll {
+    /// Frames carry their addresses; only the direction counts.
+    fn sender(&self) -> Option<SocketAddrV4> {
+        (self.sll_pkttype != PACKET_OUTGOING).then_some(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+    }
+}
+
+/// Waits for the socket to be readable, then takes what is queued, up to [`BATCH`].
+async fn drain<S: Source, T: AsRawFd>(socket: &AsyncFd<T>, batch: &mut Batch) -> io::Result<()> {
+    loop {
+        let mut ready = socket.readable().await?;
+        match recv_batch::<S>(ready.get_inner(), batch) {
+            Ok(taken) => {
+                if taken < BATCH {
+                    // The queue is drained: wait for the next datagram rather than ask again
+                    // for an EAGAIN. One that came after the recvmmsg has raised readiness
+                    // anew (tokio clears only the readiness it saw; its TcpStream::poll_read
+                    // clears after a short read the same way).
+                    ready.clear_ready();
+                }
+                if !batch.is_empty() {
+                    return Ok(());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// recvmmsg(2) of what is queued, without waiting: the number of datagrams taken; those
+/// kept (see [`Source::sender`]) fill the batch, in order.
+fn recv_batch<S: Source>(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result<usize> {
+    batch.count = 0;
+    // SAFETY: all-zero socket addresses (sockaddr_in, sockaddr_ll), iovec and mmsghdr are
+    // valid values; each header points at a slot buffer of `SLOT` bytes and an address that
+    // live across the call.
+    let mut names: [S; BATCH] = unsafe { std::mem::zeroed() };
     let mut iovecs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
     let mut headers: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
     for i in 0..BATCH {
         iovecs[i].iov_base = batch.slots[i].as_mut_ptr().cast();
         iovecs[i].iov_len = batch.slots[i].len();
-        headers[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_in).cast();
-        headers[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+        headers[i].msg_hdr.msg_name = (&mut names[i] as *mut S).cast();
+        headers[i].msg_hdr.msg_namelen = std::mem::size_of::<S>() as u32;
         headers[i].msg_hdr.msg_iov = &mut iovecs[i];
         headers[i].msg_hdr.msg_iovlen = 1;
     }
@@ -397,12 +427,14 @@ fn recv_batch(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result<usize> {
     }
     let n = n as usize;
     for i in 0..n {
-        batch.lens[i] = headers[i].msg_len as usize;
-        let sa = &names[i];
-        batch.from[i] = SocketAddrV4::new(
-            Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr)),
-            u16::from_be(sa.sin_port),
-        );
+        let Some(from) = names[i].sender() else {
+            continue;
+        };
+        let kept = batch.count;
+        batch.slots.swap(kept, i);
+        batch.lens[kept] = headers[i].msg_len as usize;
+        batch.from[kept] = from;
+        batch.count += 1;
     }
     Ok(n)
 }

@@ -146,6 +146,8 @@ impl DhcpService {
     /// one query and nothing waits for company.
     async fn run<P: Port>(&self, port: P, mut stop: watch::Receiver<bool>) {
         let mut batch = Batch::default();
+        // Kept from batch to batch: a batch allocates nothing of its own.
+        let mut answers = Vec::with_capacity(BATCH);
         let mut replies = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
@@ -156,23 +158,19 @@ impl DhcpService {
                 _ = stop.changed() => return,
             }
             let decided = self.decide(|engine, now| {
-                Ok(batch
-                    .iter()
-                    .map(|q| (q, port.answer(engine, now, q)))
-                    .collect::<Vec<_>>())
+                answers.extend(batch.iter().map(|q| port.answer(engine, now, q)));
+                Ok(())
             });
-            let answers = match decided {
-                Ok(answers) => answers,
-                Err(e) => {
-                    // Nothing of the batch was stored, so nothing of it is answered.
-                    for _ in 0..batch.len() {
-                        self.tally(stats::dropped);
-                    }
-                    tracing::error!("{} queries dropped: {e}", batch.len());
-                    continue;
+            if let Err(e) = decided {
+                // Nothing of the batch was stored, so nothing of it is answered.
+                answers.clear();
+                for _ in 0..batch.len() {
+                    self.tally(stats::dropped);
                 }
-            };
-            for (query, answer) in answers {
+                tracing::error!("{} queries dropped: {e}", batch.len());
+                continue;
+            }
+            for (query, answer) in batch.iter().zip(answers.drain(..)) {
                 let answer = match answer {
                     Ok(Answer::NotForUs) => continue,
                     Ok(answer) => answer,

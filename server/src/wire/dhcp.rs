@@ -128,6 +128,14 @@ impl OptionList {
             .iter()
             .position(|i| *i == Item::End)
             .unwrap_or(self.items.len());
+        if at == self.items.len() && data.len() <= 255 {
+            // A message being built, one instance: as below without the splice.
+            self.items.push(Item::Option {
+                code,
+                data: data.to_vec(),
+            });
+            return;
+        }
         let chunks: Vec<Item> = if data.is_empty() {
             vec![Item::Option {
                 code,

@@ -39,7 +39,7 @@ pub enum Direction {
     Outgoing,
 }
 
-const PACKET_OUTGOING: u8 = 4;
+pub const PACKET_OUTGOING: u8 = 4;
 
 pub struct PacketSocket {
     fd: OwnedFd,
@@ -99,6 +99,25 @@ impl PacketSocket {
             ))?;
         }
         Ok(self)
+    }
+
+    /// Frames this host sends out of the interface are not queued on the socket
+    /// (PACKET_IGNORE_OUTGOING, Linux 4.20): a server reading its own replies back only to
+    /// skip them pays for them twice. Kept best-effort: on an older kernel the caller still
+    /// sees [`Direction::Outgoing`] and skips them.
+    pub fn ignore_outgoing(self) -> PacketSocket {
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt(2) with an int we own, and its size.
+        let _ = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_IGNORE_OUTGOING,
+                &on as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as u32,
+            )
+        };
+        self
     }
 
     /// The next frame queued on the socket, into `buf`: its length and direction;

@@ -6,7 +6,7 @@
 //! client-id echoed. Option 60 is never sent unless the configuration itself sets it and the
 //! client asks: echoing `PXEClient` sends EDK2 to port 4011 (firmware.md A.6).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::net::Ipv4Addr;
 
 use crate::kea::model::OptionData;
@@ -18,6 +18,28 @@ fn set_text(field: &mut [u8], text: &str) {
     field.fill(0);
     let n = text.len().min(field.len());
     field[..n].copy_from_slice(&text.as_bytes()[..n]);
+}
+
+/// The reply's options by code, ascending (the order they are written in), each value
+/// borrowed from the configuration where it comes from there: a reply copies each value once,
+/// into the message.
+#[derive(Default)]
+struct Chosen<'a>(Vec<(u8, Cow<'a, [u8]>)>);
+
+impl<'a> Chosen<'a> {
+    fn insert(&mut self, code: u8, data: impl Into<Cow<'a, [u8]>>) {
+        match self.0.binary_search_by_key(&code, |(c, _)| *c) {
+            Ok(i) => self.0[i].1 = data.into(),
+            Err(i) => self.0.insert(i, (code, data.into())),
+        }
+    }
+
+    /// Sets `code` unless an earlier source did.
+    fn or_insert(&mut self, code: u8, data: &'a [u8]) {
+        if let Err(i) = self.0.binary_search_by_key(&code, |(c, _)| *c) {
+            self.0.insert(i, (code, Cow::Borrowed(data)));
+        }
+    }
 }
 
 impl Engine {
@@ -83,7 +105,7 @@ impl Engine {
             chaddr: q.chaddr,
             ..Message::default()
         };
-        let mut options: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
+        let mut options = Chosen(Vec::with_capacity(16));
         options.insert(54, ctx.q.iface_addr.octets().to_vec());
         if kind != NAK {
             self.fixed_fields(ctx, &mut msg);
@@ -97,20 +119,20 @@ impl Engine {
             if let Some(prl) = q.option(55) {
                 for code in prl {
                     if let Some(o) = first(code) {
-                        options.entry(code).or_insert_with(|| o.data.clone());
+                        options.or_insert(code, &o.data);
                     }
                 }
             }
             for list in &lists {
                 for o in list.iter().filter(|o| o.always_send && o.space == "dhcp4") {
                     if let Ok(code) = u8::try_from(o.code) {
-                        options.entry(code).or_insert_with(|| o.data.clone());
+                        options.or_insert(code, &o.data);
                     }
                 }
             }
             for code in [3u8, 6, 15] {
                 if let Some(o) = first(code) {
-                    options.entry(code).or_insert_with(|| o.data.clone());
+                    options.or_insert(code, &o.data);
                 }
             }
             if let Some(valid) = lease_time {
@@ -127,7 +149,7 @@ impl Engine {
         // RFC 3046 2.2: the relay agent information goes back as received, last.
         let relay_info = q.option(82);
         msg.options.push(53, &[kind]);
-        for (code, data) in &options {
+        for (code, data) in &options.0 {
             if *code != 53 && *code != 82 {
                 msg.options.push(*code, data);
             }
@@ -184,7 +206,7 @@ impl Engine {
 
     /// Dhcpv4Srv::setTeeTimes: explicit renew/rebind timers, or percentages of the lease
     /// when calculate-tee-times is on; each only when shorter than what follows it.
-    fn tee_times(&self, ctx: &Ctx, valid: u32, options: &mut BTreeMap<u8, Vec<u8>>) {
+    fn tee_times(&self, ctx: &Ctx, valid: u32, options: &mut Chosen) {
         let e = self.config.effective(ctx.subnet);
         let t2 = e.rebind_timer.or_else(|| {
             e.calculate_tee_times

@@ -63,16 +63,28 @@ impl Header {
     }
 }
 
-/// Replaces `,` and `&` by `&#xHH` (CSVRow::escapeCharacters with escape tag "&#x").
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// Appends `text` with `,` and `&` replaced by `&#xHH` (CSVRow::escapeCharacters with
+/// escape tag "&#x").
+fn push_escaped(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
-            ',' | '&' => out.push_str(&format!("&#x{:02x}", c as u32)),
+            ',' => out.push_str("&#x2c"),
+            '&' => out.push_str("&#x26"),
             c => out.push(c),
         }
     }
-    out
+}
+
+/// Appends `bytes` as Kea writes hardware addresses and client ids: `52:54:00:12:34:56`.
+fn push_hex_colons(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
 }
 
 /// CSVRow::unescapeCharacters: `&#x` and two hex digits become that byte; anything else is
@@ -104,39 +116,41 @@ pub struct LeaseRow;
 
 impl LeaseRow {
     pub fn encode(header: &Header, lease: &Lease) -> String {
-        let mut fields = vec![String::new(); header.columns.len()];
-        let mut set = |name: &str, value: String| {
-            if let Some(i) = header.index(name) {
-                fields[i] = value;
+        let mut out = String::with_capacity(128);
+        LeaseRow::write(header, lease, &mut out);
+        out
+    }
+
+    /// Appends `lease`'s row (no newline) to `out`, column by column in the header's order,
+    /// formatted in place: the lease file's write path runs once per lease given.
+    pub fn write(header: &Header, lease: &Lease, out: &mut String) {
+        fn put(out: &mut String, value: impl std::fmt::Display) {
+            use std::fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{value}");
+        }
+        for (i, column) in header.columns.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
             }
-        };
-        set("address", lease.address.to_string());
-        set("hwaddr", hex_colons(&lease.hwaddr));
-        set(
-            "client_id",
-            lease
-                .client_id
-                .as_deref()
-                .map(hex_colons)
-                .unwrap_or_default(),
-        );
-        set("valid_lifetime", lease.valid_lifetime.to_string());
-        set("expire", lease.expire().to_string());
-        set("subnet_id", lease.subnet_id.to_string());
-        set("fqdn_fwd", u8::from(lease.fqdn_fwd).to_string());
-        set("fqdn_rev", u8::from(lease.fqdn_rev).to_string());
-        set("hostname", escape(&lease.hostname));
-        set("state", lease.state.code().to_string());
-        set(
-            "user_context",
-            lease
-                .user_context
-                .as_deref()
-                .map(escape)
-                .unwrap_or_default(),
-        );
-        set("pool_id", lease.pool_id.to_string());
-        fields.join(",")
+            match column.as_str() {
+                "address" => put(out, lease.address),
+                "hwaddr" => push_hex_colons(out, &lease.hwaddr),
+                "client_id" => push_hex_colons(out, lease.client_id.as_deref().unwrap_or_default()),
+                "valid_lifetime" => put(out, lease.valid_lifetime),
+                "expire" => put(out, lease.expire()),
+                "subnet_id" => put(out, lease.subnet_id),
+                "fqdn_fwd" => put(out, u8::from(lease.fqdn_fwd)),
+                "fqdn_rev" => put(out, u8::from(lease.fqdn_rev)),
+                "hostname" => push_escaped(out, &lease.hostname),
+                "state" => put(out, lease.state.code()),
+                "user_context" => {
+                    push_escaped(out, lease.user_context.as_deref().unwrap_or_default())
+                }
+                "pool_id" => put(out, lease.pool_id),
+                _ => {}
+            }
+        }
     }
 
     /// Reads one data line (`line` is its 1-based number, for the error).

@@ -75,6 +75,9 @@ fn companion(path: &Path, suffix: &str) -> PathBuf {
 pub struct Memfile {
     path: PathBuf,
     file: Option<File>,
+    /// The file's length after its last whole row (where a torn write is cut back to),
+    /// kept here so a write costs no fstat.
+    length: u64,
     header: Header,
     durability: Durability,
     /// `<lease file>.lock`, flock'ed for as long as this process owns the file.
@@ -122,6 +125,7 @@ impl Memfile {
         let mut store = Memfile {
             path: path.to_path_buf(),
             file: None,
+            length: 0,
             header: Header::default(),
             durability,
             _lock: lock(path)?,
@@ -144,12 +148,21 @@ impl Memfile {
                 store.header = header;
             }
         }
-        store.file = Some(store.open_append(path)?);
+        store.reopen()?;
         Ok((store, table, report))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Opens the lease file for appending, as [`Memfile::open_append`] does, and records its
+    /// length.
+    fn reopen(&mut self) -> Result<(), MemfileError> {
+        let file = self.open_append(&self.path)?;
+        self.length = file.metadata().map_err(io(&self.path))?.len();
+        self.file = Some(file);
+        Ok(())
     }
 
     fn open_append(&self, path: &Path) -> Result<File, MemfileError> {
@@ -182,19 +195,19 @@ impl Memfile {
         let Some(file) = self.file.as_mut() else {
             return Ok(());
         };
-        let mut text = String::with_capacity(160 * changes.len());
+        let mut text = String::with_capacity(128 * changes.len());
         for change in changes {
-            text.push_str(&LeaseRow::encode(&self.header, &change.row()));
+            LeaseRow::write(&self.header, &change.row(), &mut text);
             text.push('\n');
         }
-        let before = file.metadata().map_err(io(&self.path))?.len();
         if let Err(e) = file.write_all(text.as_bytes()) {
             // A full disk (ENOSPC) can take part of the rows: cut the file back to its last
             // whole row, or the next row written would be glued to the torn one and both be
             // lost on the next load (tests/lease_enospc.rs).
-            let _ = file.set_len(before);
+            let _ = file.set_len(self.length);
             return Err(io(&self.path)(e));
         }
+        self.length += text.len() as u64;
         if self.durability == Durability::Fsync {
             file.sync_data().map_err(io(&self.path))?;
         }
@@ -205,11 +218,19 @@ impl Memfile {
     /// started, `.1` and `.2` are merged into `.output`, renamed `.completed`, then `.1`.
     /// A crash at any step leaves files that [`Memfile::open`] (and Kea) load correctly.
     pub fn compact(&mut self) -> Result<(), MemfileError> {
-        let path = self.path.clone();
-        let previous = companion(&path, ".1");
-        let copy = companion(&path, ".2");
-        let output = companion(&path, ".output");
-        let finish = companion(&path, ".completed");
+        self.rotate()?.run()
+    }
+
+    /// The part of [`Memfile::compact`] that touches the live file: it becomes `.2` and a
+    /// fresh one takes the writes. The merge that follows reads only `.1` and `.2`, so the
+    /// caller runs the returned [`Cleanup`] without this file's lock, as Kea runs kea-lfc as
+    /// a process of its own while the server appends (Memfile_LeaseMgr::lfcCallback).
+    pub fn rotate(&mut self) -> Result<Cleanup, MemfileError> {
+        let cleanup = Cleanup {
+            path: self.path.clone(),
+            header: self.header.clone(),
+        };
+        let (previous, copy, _, finish) = cleanup.files();
         if finish.exists() {
             // An earlier cleanup stopped after its merge: finish it first (kea-lfc does too).
             if copy.exists() {
@@ -219,9 +240,30 @@ impl Memfile {
         }
         if !copy.exists() {
             self.file = None;
-            fs::rename(&path, &copy).map_err(io(&path))?;
-            self.file = Some(self.open_append(&path)?);
+            fs::rename(&self.path, &copy).map_err(io(&self.path))?;
+            self.reopen()?;
         }
+        Ok(cleanup)
+    }
+}
+
+/// The merge of a lease file cleanup ([`Memfile::rotate`]): `.1` and `.2` into `.output`,
+/// then `.completed`, then `.1`. Only one may run at a time for a file.
+pub struct Cleanup {
+    path: PathBuf,
+    header: Header,
+}
+
+impl Cleanup {
+    /// `.1`, `.2`, `.output` and `.completed` beside the lease file.
+    fn files(&self) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+        let p = &self.path;
+        let c = |s| companion(p, s);
+        (c(".1"), c(".2"), c(".output"), c(".completed"))
+    }
+
+    pub fn run(self) -> Result<(), MemfileError> {
+        let (previous, copy, output, finish) = self.files();
         let mut merged = LeaseTable::new();
         let mut report = LoadReport::default();
         for p in [&previous, &copy] {
@@ -233,7 +275,7 @@ impl Memfile {
             let mut out = File::create(&output).map_err(io(&output))?;
             let mut text = format!("{}\n", self.header.line());
             for lease in merged.iter() {
-                text.push_str(&LeaseRow::encode(&self.header, lease));
+                LeaseRow::write(&self.header, lease, &mut text);
                 text.push('\n');
             }
             out.write_all(text.as_bytes()).map_err(io(&output))?;
@@ -246,8 +288,6 @@ impl Memfile {
     }
 }
 
-/// Replays one file: later rows replace earlier ones, valid_lifetime 0 deletes
-/// (LeaseFileLoader::load). Returns the file's header.
 fn load(
     table: &mut LeaseTable,
     path: &Path,

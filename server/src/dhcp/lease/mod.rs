@@ -7,7 +7,7 @@ mod memfile;
 mod table;
 
 pub use csv::{hex_colons, CsvError, Header, LeaseRow};
-pub use memfile::{Durability, LoadReport, Memfile, MemfileError};
+pub use memfile::{Cleanup, Durability, LoadReport, Memfile, MemfileError};
 pub use table::{LeaseTable, SubnetCounts};
 
 use std::net::Ipv4Addr;
@@ -83,13 +83,13 @@ pub enum LeaseChange {
 impl LeaseChange {
     /// The lease file row: Kea records a deletion as the lease with valid_lifetime 0
     /// (Memfile_LeaseMgr::deleteLeaseInternal writes it so, LeaseFileLoader drops it).
-    pub fn row(&self) -> Lease {
+    pub fn row(&self) -> std::borrow::Cow<'_, Lease> {
         match self {
-            LeaseChange::Upsert(lease) => lease.clone(),
-            LeaseChange::Delete(lease) => Lease {
+            LeaseChange::Upsert(lease) => std::borrow::Cow::Borrowed(lease),
+            LeaseChange::Delete(lease) => std::borrow::Cow::Owned(Lease {
                 valid_lifetime: 0,
                 ..lease.clone()
-            },
+            }),
         }
     }
 

@@ -13,8 +13,8 @@ use std::io;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-use super::udp::{interface_ipv4, UdpPort};
-use crate::wire::packet_socket::{interface_mac, Direction, PacketSocket, Protocol};
+use super::udp::{bind_std, interface_ipv4};
+use crate::wire::packet_socket::{interface_mac, PacketSocket, Protocol};
 
 pub struct RawPort {
     fd: AsyncFd<PacketSocket>,
@@ -25,7 +25,7 @@ pub struct RawPort {
     /// The UDP port the frames are filtered for.
     pub port: u16,
     /// Held, never read: see the module comment.
-    _reserved: UdpPort,
+    _reserved: std::net::UdpSocket,
 }
 
 impl RawPort {
@@ -37,8 +37,8 @@ impl RawPort {
             )
         })?;
         let mac = interface_mac(iface)?.octets();
-        let socket = PacketSocket::open(iface, Protocol::Ipv4)?;
-        let reserved = UdpPort::bind(iface, port)?;
+        let socket = PacketSocket::open(iface, Protocol::Ipv4)?.ignore_outgoing();
+        let (reserved, _) = bind_std(iface, port)?;
         // SAFETY: the socket is owned by the AsyncFd from here on, so its descriptor stays
         // open and the same for the AsyncFd's whole life.
         let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE)? };
@@ -52,17 +52,9 @@ impl RawPort {
         })
     }
 
-    /// The next frame that arrived on the interface (frames we sent are skipped).
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| fd.get_ref().recv(buf)) {
-                Ok(Ok((_, Direction::Outgoing))) => continue,
-                Ok(Ok((n, Direction::Inbound))) => return Ok(n),
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
-            }
-        }
+    /// The socket, for a caller that takes frames in batches (recvmmsg).
+    pub fn socket(&self) -> &AsyncFd<PacketSocket> {
+        &self.fd
     }
 
     /// Sends a whole Ethernet frame out of the interface.

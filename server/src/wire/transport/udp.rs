@@ -7,7 +7,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::UdpSocket;
+use tokio::io::unix::AsyncFd;
 
 /// The first IPv4 address (and prefix length) of `iface`, from getifaddrs(3).
 pub fn interface_ipv4(iface: &str) -> Option<(Ipv4Addr, u8)> {
@@ -48,8 +48,13 @@ pub fn all_interfaces() -> Vec<String> {
     out
 }
 
+/// A UDP port served by recvmmsg/sendmmsg. The socket sits in an [`AsyncFd`] rather than a
+/// tokio `UdpSocket` so the service can clear its readiness itself: after a batch shorter
+/// than asked for the queue is empty, and waiting at once saves the recvmmsg that would only
+/// say EAGAIN (tokio's own TcpStream::poll_read clears readiness after a short read the same
+/// way).
 pub struct UdpPort {
-    pub socket: UdpSocket,
+    pub socket: AsyncFd<std::net::UdpSocket>,
     pub iface: String,
     pub addr: Ipv4Addr,
 }
@@ -57,23 +62,32 @@ pub struct UdpPort {
 impl UdpPort {
     /// Binds 0.0.0.0:`port` on `iface` with broadcast enabled.
     pub fn bind(iface: &str, port: u16) -> io::Result<Self> {
-        let (addr, _) = interface_ipv4(iface).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::AddrNotAvailable,
-                format!("interface {iface} has no IPv4 address"),
-            )
-        })?;
-        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-        socket.set_reuse_address(true)?;
-        socket.set_broadcast(true)?;
-        socket.bind_device(Some(iface.as_bytes()))?;
-        socket.set_nonblocking(true)?;
-        socket.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())?;
-        let socket = UdpSocket::from_std(socket.into())?;
+        let (socket, addr) = bind_std(iface, port)?;
+        // SAFETY: the socket is owned by the AsyncFd from here on, so its descriptor stays
+        // open and the same for the AsyncFd's whole life.
+        let socket = unsafe { AsyncFd::register(socket) }.map_err(io::Error::from)?;
         Ok(UdpPort {
             socket,
             iface: iface.to_string(),
             addr,
         })
     }
+}
+
+/// The non-blocking socket [`UdpPort::bind`] serves, with `iface`'s address; the raw port
+/// holds one unregistered (never read, so never worth a wake-up).
+pub fn bind_std(iface: &str, port: u16) -> io::Result<(std::net::UdpSocket, Ipv4Addr)> {
+    let (addr, _) = interface_ipv4(iface).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            format!("interface {iface} has no IPv4 address"),
+        )
+    })?;
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_broadcast(true)?;
+    socket.bind_device(Some(iface.as_bytes()))?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())?;
+    Ok((socket.into(), addr))
 }
