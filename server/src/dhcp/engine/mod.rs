@@ -204,8 +204,7 @@ impl Engine {
     }
 
     fn upsert(&mut self, lease: Lease) {
-        let before = self.leases.get(lease.address).cloned();
-        self.leases.insert(lease.clone());
+        let before = self.leases.replace(lease.clone());
         self.changes.changes.push(LeaseChange::Upsert(lease));
         self.changes.before.push(before);
     }

@@ -21,11 +21,27 @@ pub struct LeaseTable {
     leases: BTreeMap<Ipv4Addr, Lease>,
     counts: HashMap<u32, SubnetCounts>,
     /// Subnet id, then client id (or hardware address), to address: nested so a lookup
-    /// borrows the query's bytes instead of copying them into a key. The hasher is std's
-    /// randomly keyed SipHash: these keys come from any host on the link, and a lookup costs
-    /// well under a percent of a lease (the profile in ci/bench-dhcp.sh's note).
+    /// borrows the query's bytes instead of copying them into a key. The hasher stays std's
+    /// randomly keyed SipHash: these keys come from any host on the link (HashDoS), and
+    /// hashing was under 3% of netbootd's samples under perfdhcp, mostly the table growing.
     by_client_id: HashMap<u32, HashMap<Vec<u8>, Ipv4Addr>>,
     by_hwaddr: HashMap<u32, HashMap<Vec<u8>, Ipv4Addr>>,
+}
+
+/// Makes `key`'s entry in `index` point at `address`, copying the key only when it is new.
+fn point(
+    index: &mut HashMap<u32, HashMap<Vec<u8>, Ipv4Addr>>,
+    subnet: u32,
+    key: &[u8],
+    address: Ipv4Addr,
+) {
+    let keys = index.entry(subnet).or_default();
+    match keys.get_mut(key) {
+        Some(to) => *to = address,
+        None => {
+            keys.insert(key.to_vec(), address);
+        }
+    }
 }
 
 /// Forgets `key`'s entry in `index` when it still points at `address`.
@@ -49,21 +65,36 @@ impl LeaseTable {
 
     /// Adds or replaces the lease for its address.
     pub fn insert(&mut self, lease: Lease) {
-        self.remove(lease.address);
+        self.replace(lease);
+    }
+
+    /// Adds or replaces the lease for its address; the lease it replaced. A renewal (the
+    /// same client in the same subnet) finds its index entries in place and leaves them.
+    pub fn replace(&mut self, lease: Lease) -> Option<Lease> {
+        let address = lease.address;
+        if let Some(old) = self.leases.get(&address) {
+            let renewal = old.subnet_id == lease.subnet_id
+                && old.hwaddr == lease.hwaddr
+                && old.client_id == lease.client_id;
+            if !renewal {
+                if let Some(id) = &old.client_id {
+                    unindex(&mut self.by_client_id, old.subnet_id, id, address);
+                }
+                unindex(&mut self.by_hwaddr, old.subnet_id, &old.hwaddr, address);
+            }
+        }
         if let Some(id) = &lease.client_id {
-            self.by_client_id
-                .entry(lease.subnet_id)
-                .or_default()
-                .insert(id.clone(), lease.address);
+            point(&mut self.by_client_id, lease.subnet_id, id, address);
         }
         if !lease.hwaddr.is_empty() {
-            self.by_hwaddr
-                .entry(lease.subnet_id)
-                .or_default()
-                .insert(lease.hwaddr.clone(), lease.address);
+            point(&mut self.by_hwaddr, lease.subnet_id, &lease.hwaddr, address);
         }
         self.count(&lease, true);
-        self.leases.insert(lease.address, lease);
+        let old = self.leases.insert(address, lease);
+        if let Some(old) = &old {
+            self.count(old, false);
+        }
+        old
     }
 
     fn count(&mut self, lease: &Lease, added: bool) {
