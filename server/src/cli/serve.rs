@@ -259,12 +259,26 @@ pub fn run(args: ServeArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     raise_fd_limit();
-    // Before the runtime's threads exist: they inherit the credentials.
-    if let Some(user) = &args.user {
-        use super::privileges::{become_user, CAP_NET_BIND_SERVICE, CAP_NET_RAW};
-        if let Err(e) = become_user(user, &[CAP_NET_RAW, CAP_NET_BIND_SERVICE]) {
-            eprintln!("{e}");
-            return ExitCode::from(1);
+    // Before the runtime's threads exist: they inherit the credentials, the bounding set and
+    // no_new_privs (the last two are per thread).
+    {
+        use super::privileges::{become_user, confine, CAP_NET_BIND_SERVICE, CAP_NET_RAW};
+        let keep: &[u32] = match &args.user {
+            Some(_) => &[CAP_NET_RAW, CAP_NET_BIND_SERVICE],
+            None => &[],
+        };
+        let tftp_user = tftp.as_ref().is_some_and(|(_, user)| user.is_some());
+        if args.user.is_some() || tftp_user {
+            if let Err(e) = confine(keep) {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        }
+        if let Some(user) = &args.user {
+            if let Err(e) = become_user(user, keep) {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
         }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -396,7 +410,9 @@ fn raise_fd_limit() {
     }
 }
 
-/// tftpd-hpa's -u: after every socket is bound, give up root for TFTP_USERNAME.
+/// tftpd-hpa's -u: after every socket is bound, give up root for TFTP_USERNAME. setuid
+/// without PR_SET_KEEPCAPS empties the permitted set; the bounding set and no_new_privs
+/// were already set by `privileges::confine` before the first thread.
 fn drop_privileges(user: &str) -> Result<(), String> {
     if !nix::unistd::Uid::effective().is_root() {
         return Ok(());
