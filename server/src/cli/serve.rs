@@ -37,9 +37,12 @@ use super::check::kea_line;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum LeaseSync {
-    /// One write(2) per lease change: survives kill -9.
+    /// One write(2) per lease change before the answer: survives kill -9, not power loss
+    /// (what Kea's memfile does: leases acknowledged since the kernel last wrote the file
+    /// back are lost with the power, tests/lease_powercut.rs).
     Write,
-    /// write(2) and fdatasync(2): survives power loss.
+    /// write(2) and fdatasync(2) before the answer: survives power loss, at one disk flush
+    /// per batch of answers.
     Fsync,
 }
 

@@ -261,6 +261,15 @@ impl FileFollower {
 /// client), read from a copy so the file, its lock and a torn last line are left for the
 /// server to find. Panics on rows netbootd could not read back.
 pub fn missing_from_file(path: &Path, acks: &HashMap<[u8; 6], Ipv4Addr>) -> Vec<Ack> {
+    if !path.exists() {
+        return acks
+            .iter()
+            .map(|(mac, address)| Ack {
+                mac: *mac,
+                address: *address,
+            })
+            .collect();
+    }
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("kea-leases4.csv");
     std::fs::copy(path, &copy).unwrap();

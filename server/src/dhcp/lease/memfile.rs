@@ -162,6 +162,10 @@ impl Memfile {
         if fresh {
             file.write_all(format!("{}\n", self.header.line()).as_bytes())
                 .map_err(io(path))?;
+            if self.durability == Durability::Fsync {
+                file.sync_data().map_err(io(path))?;
+            }
+            self.sync_dir(path)?;
         } else {
             // A torn last line (kill -9 mid-write never happens with one write(2), but a
             // full disk can cut one) must not glue onto the next row.
@@ -242,7 +246,22 @@ impl Memfile {
         fs::rename(&output, &finish).map_err(io(&finish))?;
         fs::remove_file(&copy).map_err(io(&copy))?;
         fs::rename(&finish, &previous).map_err(io(&previous))?;
-        Ok(())
+        self.sync_dir(&path)
+    }
+
+    /// With [`Durability::Fsync`], makes the lease file's directory entries (a new file, the
+    /// cleanup's renames) durable: fdatasync of a file does not promise its name (fsync(2):
+    /// "an explicit fsync() on a file descriptor for the directory is also needed"). ext4's
+    /// journal happens to commit the name with the data; other filesystems need this.
+    fn sync_dir(&self, path: &Path) -> Result<(), MemfileError> {
+        if self.durability != Durability::Fsync {
+            return Ok(());
+        }
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
     }
 }
 
