@@ -48,6 +48,19 @@ fn every_thread(d: &Daemon, field: &str) -> String {
     values.into_keys().next().unwrap()
 }
 
+/// CapEff, CapPrm, CapInh, CapBnd, CapAmb and NoNewPrivs, each the same in every thread.
+fn capabilities(d: &Daemon) -> [String; 6] {
+    [
+        "CapEff",
+        "CapPrm",
+        "CapInh",
+        "CapBnd",
+        "CapAmb",
+        "NoNewPrivs",
+    ]
+    .map(|field| every_thread(d, field))
+}
+
 fn as_root() -> bool {
     if nix::unistd::Uid::effective().is_root() {
         return true;
@@ -121,15 +134,7 @@ fn user_keeps_only_the_network_capabilities_and_serves_dhcp_and_tftp() {
         "DHCP4_STARTED",
     );
     let (uids, gids) = (ids(&d, "Uid"), ids(&d, "Gid"));
-    let [eff, prm, inh, bnd, amb, nnp] = [
-        "CapEff",
-        "CapPrm",
-        "CapInh",
-        "CapBnd",
-        "CapAmb",
-        "NoNewPrivs",
-    ]
-    .map(|field| every_thread(&d, field));
+    let [eff, prm, inh, bnd, amb, nnp] = capabilities(&d);
     println!(
         "--user nobody: Uid {uids:?} Gid {gids:?} CapEff {eff} CapPrm {prm} CapInh {inh} \
          CapBnd {bnd} CapAmb {amb} NoNewPrivs {nnp}"
@@ -186,15 +191,7 @@ fn tftp_username_drops_every_capability_once_bound() {
         &["serve", "--tftpd-hpa", file.to_str().unwrap()],
         "dropped privileges",
     );
-    let [eff, prm, inh, bnd, amb, nnp] = [
-        "CapEff",
-        "CapPrm",
-        "CapInh",
-        "CapBnd",
-        "CapAmb",
-        "NoNewPrivs",
-    ]
-    .map(|field| every_thread(&d, field));
+    let [eff, prm, inh, bnd, amb, nnp] = capabilities(&d);
     println!(
         "TFTP_USERNAME nobody: Uid {:?} CapEff {eff} CapPrm {prm} CapInh {inh} CapBnd {bnd} \
          CapAmb {amb} NoNewPrivs {nnp}",
