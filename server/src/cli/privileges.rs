@@ -1,8 +1,8 @@
 //! `serve --user`: started as root, netbootd becomes an unprivileged user before it opens
 //! anything, keeping only the two capabilities a DHCP and TFTP server needs (CAP_NET_RAW for
 //! Kea's raw AF_PACKET sockets, CAP_NET_BIND_SERVICE for ports 67 and 69): what systemd's
-//! `User=` with `AmbientCapabilities=` does for netbootd.service, for a server started by
-//! hand or by another init. It runs before the first thread exists, so every thread the
+//! `User=` with `AmbientCapabilities=`, `CapabilityBoundingSet=` and `NoNewPrivileges=` does
+//! for netbootd.service, for a server started by hand or by another init. It runs before the first thread exists, so every thread the
 //! runtime starts inherits exactly these credentials.
 //!
 //! [`confine`] goes further than tftpd-hpa does: in.tftpd (tftpd/tftpd.c, main(), in the
