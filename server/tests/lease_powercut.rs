@@ -24,9 +24,13 @@
 //!
 //! Every DHCPACK counted is one the client received (recorded on the client's interface).
 //! In fsync mode every one must be in the file after the cut, and netbootd, restarted on
-//! it, must offer each client the same address. In write mode the test asserts that some
-//! were lost — proof that the cut really drops unsynced writes, so the fsync result means
-//! something — and prints how many.
+//! it, must offer each client the same address. Halfway through the load the filesystem is
+//! written back once (syncfs, standing in for the kernel's flusher). In write mode the test
+//! asserts that the leases acknowledged before that writeback all survive and that some
+//! acknowledged after it were lost — proof that the cut really drops unsynced writes, so the
+//! fsync result means something — and prints how many: what Kea loses too, the leases
+//! acknowledged since the kernel last wrote the file back (dirty_writeback_centisecs,
+//! dirty_expire_centisecs: up to some 30 s by default).
 
 mod support;
 
@@ -133,6 +137,9 @@ struct Outcome {
     acks: usize,
     clients: usize,
     lost: usize,
+    /// Clients acknowledged before the writeback halfway, and how many of them were lost.
+    written_back: usize,
+    lost_written_back: usize,
     /// Lease rows in the file after the cut (None: the file itself was lost).
     rows: Option<usize>,
     not_back: usize,
@@ -163,9 +170,17 @@ fn power_cut(sync: &str, tag: &str, wanted: usize) -> Result<Outcome, String> {
     disk.sync();
     let load = Load::start(&client, 300);
     let until = Instant::now() + Duration::from_secs(10);
-    while recorder.acks().len() < wanted && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let wait_for = |n: usize| {
+        while recorder.acks().len() < n && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // Halfway, a writeback (what the kernel's flusher does every few seconds): the leases
+    // acknowledged before it are on the device in either mode.
+    wait_for(wanted / 2);
+    let written_back = holders(&recorder.acks());
+    disk.sync();
+    wait_for(wanted);
     disk.cut_power(); // while perfdhcp still leases
     d.child.kill().unwrap();
     d.child.wait().unwrap();
@@ -177,7 +192,12 @@ fn power_cut(sync: &str, tag: &str, wanted: usize) -> Result<Outcome, String> {
     disk.mount()?;
 
     let clients = holders(&acks);
-    let lost = missing_from_file(&leases, &clients).len();
+    let missing = missing_from_file(&leases, &clients);
+    let lost = missing.len();
+    let lost_written_back = missing
+        .iter()
+        .filter(|a| written_back.contains_key(&a.mac))
+        .count();
     let rows = std::fs::read_to_string(&leases)
         .ok()
         .map(|t| t.lines().count().saturating_sub(1));
@@ -191,6 +211,8 @@ fn power_cut(sync: &str, tag: &str, wanted: usize) -> Result<Outcome, String> {
         acks: acks.len(),
         clients: clients.len(),
         lost,
+        written_back: written_back.len(),
+        lost_written_back,
         rows,
         not_back,
         seconds: started.elapsed().as_secs_f64(),
@@ -253,11 +275,15 @@ fn write_mode_loses_what_was_not_synced_as_kea_does() {
         return;
     };
     println!(
-        "power cut, --lease-sync write (Kea's default): {} ACKs to {} clients, {} lost, \
-         lease rows left in the file: {:?} ({:.1} s)",
-        o.acks, o.clients, o.lost, o.rows, o.seconds
+        "power cut, --lease-sync write (Kea's default): {} ACKs to {} clients, {} lost \
+         ({} of the {} written back halfway), lease rows left in the file: {:?} ({:.1} s)",
+        o.acks, o.clients, o.lost, o.lost_written_back, o.written_back, o.rows, o.seconds
     );
     assert!(o.clients >= 100, "only {} leases acknowledged", o.clients);
+    assert_eq!(
+        o.lost_written_back, 0,
+        "leases the kernel had written back must survive"
+    );
     assert!(
         o.lost > 0,
         "nothing lost without fsync: the simulated cut did not drop unsynced writes"
