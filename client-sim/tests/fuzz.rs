@@ -31,7 +31,7 @@ fn stations() -> Vec<Box<dyn Station>> {
         9,
         Duration::from_millis(300),
     );
-    pxe.start(Duration::ZERO);
+    pxe.start(Instant::ZERO);
     let mut ipxe = Ipxe::new(
         IpxeId {
             mac: MAC,
@@ -40,7 +40,7 @@ fn stations() -> Vec<Box<dyn Station>> {
         },
         9,
     );
-    ipxe.start(Duration::ZERO);
+    ipxe.start(Instant::ZERO);
     vec![Box::new(pxe), Box::new(ipxe)]
 }
 
@@ -107,7 +107,7 @@ proptest! {
                     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), *dst),
                     payload.clone(),
                 );
-                let now = Duration::from_millis(*ms);
+                let now = Instant::from_millis(*ms);
                 s.handle(now, &d);
                 s.handle_timeout(now);
                 while s.poll_transmit().is_some() {}

@@ -13,6 +13,7 @@ use bootsim::firmware::ipxe::{Ipxe, IpxeEnd};
 use bootsim::net::embedded::{build, ServerSpec};
 use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
+use netbootd::time::Instant;
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
@@ -25,7 +26,7 @@ fn run(script: &str) -> (Ipxe, String) {
 
 thread_local! {
     /// The virtual time when the last run ended.
-    static LAST_NOW: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
+    static LAST_NOW: std::cell::Cell<Instant> = const { std::cell::Cell::new(Instant::ZERO) };
 }
 
 /// The shared corpus of real public iPXE scripts (never copied into the project).
@@ -71,7 +72,7 @@ fn run_with(path: &std::path::Path, keyboard: Keyboard) -> (Ipxe, String) {
         42,
     );
     ipxe.set_keyboard(keyboard);
-    ipxe.start(Duration::ZERO);
+    ipxe.start(Instant::ZERO);
     lan.run(&mut ipxe, Duration::from_secs(600));
     LAST_NOW.with(|n| n.set(bootsim::net::Network::now(&lan)));
     let console = ipxe

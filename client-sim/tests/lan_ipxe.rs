@@ -12,6 +12,7 @@ use bootsim::identify::synthetic;
 use bootsim::net::embedded::{build, ServerSpec};
 use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
+use netbootd::time::Instant;
 
 fn seed(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed")).join(name)
@@ -47,7 +48,7 @@ fn ipxe(build: Build) -> Ipxe {
         },
         0x0bad_cafe,
     );
-    i.start(Duration::ZERO);
+    i.start(Instant::ZERO);
     i
 }
 

@@ -11,6 +11,7 @@ use bootsim::firmware::uefi_pxe::{PxeError, UefiPxe};
 use bootsim::net::embedded::{build, ServerSpec};
 use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
+use netbootd::time::Instant;
 
 fn seed(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed")).join(name)
@@ -36,7 +37,7 @@ fn client(arch: Arch) -> UefiPxe {
         uuid: bootsim::firmware::MACHINE_UUID,
     };
     let mut pxe = UefiPxe::new(id, 0x1234_5678, Duration::from_millis(300));
-    pxe.start(Duration::ZERO);
+    pxe.start(Instant::ZERO);
     pxe
 }
 

@@ -7,10 +7,11 @@ mod support;
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bootsim::firmware::uefi_pxe::tftp::{Endpoints, Event, TftpPhase};
 use bootsim::firmware::uefi_pxe::PxeError;
+use netbootd::time::{Clock, Instant};
 use netbootd::wire::frame::Datagram;
 
 struct Tftpd {
@@ -83,11 +84,11 @@ fn run(server_port: u16, file: &str) -> (TftpPhase, Vec<String>) {
         server_port,
     };
     let mut phase = TftpPhase::new(ep, file.to_string(), None);
-    let start = Instant::now();
-    phase.start(Duration::ZERO);
+    let clock = Clock::start();
+    phase.start(Instant::ZERO);
     let mut sent = Vec::new();
     let mut buf = vec![0u8; 65536];
-    while phase.outcome().is_none() && start.elapsed() < Duration::from_secs(60) {
+    while phase.outcome().is_none() && clock.now() < Instant::from_secs(60) {
         while let Some(d) = phase.poll_transmit() {
             let socket = if d.src.port() == first_port { &a } else { &b };
             socket.send_to(&d.payload, d.dst).unwrap();
@@ -106,14 +107,14 @@ fn run(server_port: u16, file: &str) -> (TftpPhase, Vec<String>) {
                     to,
                     buf[..n].to_vec(),
                 );
-                phase.handle(start.elapsed(), &d);
+                phase.handle(clock.now(), &d);
                 got = true;
             }
         }
         if !got {
             std::thread::sleep(Duration::from_millis(1));
         }
-        phase.handle_timeout(start.elapsed());
+        phase.handle_timeout(clock.now());
     }
     for e in phase.drain_events() {
         match e {

@@ -6,6 +6,8 @@ use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use bootsim::firmware::ipxe::packets::{Build, Identity as IpxeId};
 use bootsim::firmware::ipxe::Ipxe;
 use bootsim::firmware::uefi_pxe::packets::{Arch, Identity, Undi};
@@ -70,7 +72,7 @@ fn lan(root: &std::path::Path, config: &str) -> Lan {
     )
 }
 
-fn dhcp_from_client(frames: &[Frame], kind: u8) -> Vec<(Duration, usize, Message)> {
+fn dhcp_from_client(frames: &[Frame], kind: u8) -> Vec<(Instant, usize, Message)> {
     frames
         .iter()
         .filter(|f| f.from_client && f.datagram.dst.port() == 67)
@@ -122,7 +124,7 @@ fn edk2_messages_match_the_ovmf_capture() {
         uuid: UUID,
     };
     let mut pxe = UefiPxe::new(id, 0x1234, Duration::from_millis(300));
-    pxe.start(Duration::ZERO);
+    pxe.start(Instant::ZERO);
     lan.run(&mut pxe, Duration::from_secs(120));
     let (_, len, d) = dhcp_from_client(&lan.frames, 1).remove(0);
     let want = &e["discover"];
@@ -219,7 +221,7 @@ fn edk2_retransmits_discovers_on_the_observed_schedule() {
         uuid: UUID,
     };
     let mut pxe = UefiPxe::new(id, 0x1234, Duration::from_millis(300));
-    pxe.start(Duration::ZERO);
+    pxe.start(Instant::ZERO);
     lan.run(&mut pxe, Duration::from_secs(120));
     let secs: Vec<i64> = dhcp_from_client(&lan.frames, 1)
         .iter()
@@ -242,7 +244,7 @@ fn ipxe_messages_match_the_capture() {
         },
         77,
     );
-    ipxe.start(Duration::ZERO);
+    ipxe.start(Instant::ZERO);
     lan.run(&mut ipxe, Duration::from_secs(120));
     let discovers = dhcp_from_client(&lan.frames, 1);
     let want = &i["discover"];
@@ -371,7 +373,7 @@ fn a_legacy_ipxe_waits_for_its_ipv6_configurator_as_observed() {
         77,
     );
     ipxe.set_ipv6_configurator(bootsim::firmware::ipxe::machine::ipv6conf::LEGACY);
-    ipxe.start(Duration::ZERO);
+    ipxe.start(Instant::ZERO);
     lan.run(&mut ipxe, Duration::from_secs(120));
     let t0 = dhcp_from_client(&lan.frames, 1)[0].0;
     let first_rrq = lan

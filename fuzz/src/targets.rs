@@ -377,7 +377,7 @@ pub fn ipxe_script(data: &[u8]) {
         },
         42,
     );
-    ipxe.start(Duration::ZERO);
+    ipxe.start(netbootd::time::Instant::ZERO);
     lan.run(&mut ipxe, Duration::from_secs(120));
 }
 

@@ -6,9 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
 use netbootd::tftp::packet::Packet as Tftp;
+use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 
 use super::read::{Capture, Transport};
@@ -23,7 +23,7 @@ pub fn mac_text(mac: &Mac) -> String {
 #[derive(Debug, Clone)]
 pub struct Dhcp {
     pub packet: usize,
-    pub at: Duration,
+    pub at: Instant,
     pub msg: Message,
     pub src: (Ipv4Addr, u16),
     pub dst: (Ipv4Addr, u16),
@@ -62,7 +62,7 @@ impl Dhcp {
 #[derive(Debug, Clone)]
 pub struct Unreachable {
     pub packet: usize,
-    pub at: Duration,
+    pub at: Instant,
     /// Who sent the ICMP error.
     pub from: Ipv4Addr,
     pub code: u8,
@@ -78,8 +78,8 @@ pub struct Transfer {
     pub server_port: Option<u16>,
     pub file: String,
     pub rrq: usize,
-    pub at: Duration,
-    pub last_at: Duration,
+    pub at: Instant,
+    pub last_at: Instant,
     pub rrq_repeats: Vec<usize>,
     pub asked: Vec<(String, String)>,
     pub granted: Option<(usize, Vec<(String, String)>)>,

@@ -15,8 +15,8 @@ pub mod rounds;
 pub mod verdict;
 pub mod words;
 
+use netbootd::time::Instant;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -67,7 +67,7 @@ pub fn audit(capture: &Capture, only: Option<[u8; 6]>) -> Audit {
         .packets
         .last()
         .map(|p| p.at)
-        .unwrap_or(Duration::ZERO);
+        .unwrap_or(Instant::ZERO);
     let mut clients = Vec::new();
     for c in &f.clients {
         if only.is_some() && c.mac != only {

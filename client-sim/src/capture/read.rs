@@ -9,6 +9,8 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
@@ -63,7 +65,7 @@ pub struct Packet {
     /// 1-based, as Wireshark numbers frames.
     pub number: usize,
     /// Time since the first packet of the file.
-    pub at: Duration,
+    pub at: Instant,
     /// Byte offset of the packet record in the file.
     pub offset: usize,
     /// The frame was longer on the wire than in the file (snapshot length).
@@ -135,7 +137,7 @@ pub fn read_bytes(file: &str, bytes: &[u8]) -> Result<Capture, ReadError> {
     }
     if let Some(first) = capture.packets.first().map(|p| p.at) {
         for p in &mut capture.packets {
-            p.at = p.at.saturating_sub(first);
+            p.at = Instant::ZERO + (p.at - first);
         }
     }
     Ok(capture)
@@ -164,7 +166,9 @@ fn read_pcap(bytes: &[u8], capture: &mut Capture) -> Result<(), PcapError> {
                 } else {
                     u64::from(raw.ts_frac) * 1000
                 };
-                let at = Duration::from_secs(u64::from(raw.ts_sec)) + Duration::from_nanos(frac);
+                let at = Instant::from_duration(
+                    Duration::from_secs(u64::from(raw.ts_sec)) + Duration::from_nanos(frac),
+                );
                 let snapped = raw.orig_len as usize > raw.data.len();
                 capture.push(number, at, offset, snapped, link, &raw.data);
             }
@@ -247,7 +251,7 @@ fn read_pcapng(bytes: &[u8], capture: &mut Capture) -> Result<(), PcapError> {
                 };
                 // pcap-file hands the raw tick count over as nanoseconds; scale it here.
                 let ticks = u64::try_from(epb.timestamp.as_nanos()).unwrap_or(u64::MAX);
-                let at = ticks_to_time(ticks, iface.tsresol);
+                let at = Instant::from_duration(ticks_to_time(ticks, iface.tsresol));
                 let snapped = epb.original_len as usize > epb.data.len();
                 capture.push(number, at, offset, snapped, iface.link, &epb.data);
             }
@@ -270,7 +274,7 @@ impl Capture {
     fn push(
         &mut self,
         number: usize,
-        at: Duration,
+        at: Instant,
         offset: usize,
         snapped: bool,
         link: DataLink,

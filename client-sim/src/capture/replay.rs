@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use netbootd::dhcp::link::FrameAnswer;
 use netbootd::kea::KeaVersion;
 use netbootd::tftp::packet::Packet as Tftp;
-use netbootd::time::Instant;
 use netbootd::wire::dhcp::{Item, Message};
 use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
 use serde::Serialize;
@@ -182,7 +181,7 @@ impl Session {
         )
         .to_frame();
         // The capture's own clock, from its first packet: leases age as they did.
-        let now = Instant::from_duration(d.at);
+        let now = d.at;
         let server = &mut self.server;
         let answer = server.link.answer(&mut server.engine, now, &frame);
         let query = format!("{} xid {:08x}", kind_name(m.message_type()), m.xid);
@@ -257,7 +256,7 @@ impl Session {
             options: t.asked.clone(),
         };
         let from = SocketAddr::V4(SocketAddrV4::new(t.client.0, t.client.1));
-        let now = Instant::from_duration(t.at);
+        let now = t.at;
         let mut out = host.on_datagram(now, from, host.port(), &rrq.encode());
         let mut granted: Option<Vec<(String, String)>> = None;
         let mut error: Option<(u16, String)> = None;

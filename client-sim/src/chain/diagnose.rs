@@ -3,15 +3,15 @@
 //! is over, because the parts that name the server's classes, their lines in the config and
 //! other servers on the segment are only known to the network, not to the client.
 
+use netbootd::time::Instant;
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
 use crate::net::lan::ServerNote;
 use crate::net::Network;
 use crate::transcript::Classes;
 
 /// A virtual-time window of one DHCP exchange.
-pub(super) type Window = (Duration, Duration);
+pub(super) type Window = (Instant, Instant);
 
 /// What went wrong, with what the diagnosis needs to name it.
 #[derive(Debug, Clone)]

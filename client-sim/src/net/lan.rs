@@ -35,9 +35,9 @@ use super::link::Links;
 /// A client on the segment: a firmware model, sans-IO.
 pub trait Station {
     fn poll_transmit(&mut self) -> Option<Datagram>;
-    fn handle(&mut self, now: Duration, datagram: &Datagram);
-    fn handle_timeout(&mut self, now: Duration);
-    fn poll_timeout(&self) -> Option<Duration>;
+    fn handle(&mut self, now: Instant, datagram: &Datagram);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_timeout(&self) -> Option<Instant>;
     /// True once the station has nothing more to do on the network.
     fn finished(&self) -> bool;
     /// The station's hardware address, so frames for it reach it alone.
@@ -49,7 +49,7 @@ pub trait Station {
 /// One frame on the wire.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    pub at: Duration,
+    pub at: Instant,
     pub from_client: bool,
     pub datagram: Datagram,
 }
@@ -58,7 +58,7 @@ pub struct Frame {
 #[derive(Debug, Clone)]
 pub enum ServerNote {
     Dhcp {
-        at: Duration,
+        at: Instant,
         /// Which server (0: the primary), and its address.
         server: usize,
         server_addr: Ipv4Addr,
@@ -72,7 +72,7 @@ pub enum ServerNote {
         silence: Option<String>,
     },
     Tftp {
-        at: Duration,
+        at: Instant,
         event: TftpEvent,
     },
 }
@@ -134,7 +134,7 @@ struct InFlight {
 
 /// A frame due at a later time, ordered by (time, sending order).
 struct Due {
-    at: Duration,
+    at: Instant,
     seq: u64,
     item: InFlight,
 }
@@ -160,11 +160,11 @@ impl Ord for Due {
 pub struct Run {
     by_mac: HashMap<[u8; 6], usize>,
     /// Station timers: (deadline, station), checked against the station when popped.
-    timers: BinaryHeap<Reverse<(Duration, usize)>>,
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// The earliest deadline each station has in `timers`: a later deadline is not pushed
     /// until that one pops (so a station re-arming its timer on every packet keeps one or
     /// two entries, not one per packet).
-    scheduled: Vec<Option<Duration>>,
+    scheduled: Vec<Option<Instant>>,
     /// Stations that may have something to transmit.
     dirty: Vec<usize>,
     done: Vec<bool>,
@@ -188,7 +188,7 @@ impl Run {
     }
 
     /// Puts station `i`'s deadline `t` in the heap unless an earlier one of its is there.
-    fn schedule(&mut self, i: usize, t: Duration) {
+    fn schedule(&mut self, i: usize, t: Instant) {
         if self.scheduled[i].is_none_or(|s| t < s) {
             self.timers.push(Reverse((t, i)));
             self.scheduled[i] = Some(t);
@@ -197,7 +197,7 @@ impl Run {
 
     /// The entry (t, i) left the heap: when it was station i's earliest, the station's
     /// current deadline (if any, and not the one being handled) takes its place.
-    fn popped(&mut self, t: Duration, i: usize, deadline: Option<Duration>) {
+    fn popped(&mut self, t: Instant, i: usize, deadline: Option<Instant>) {
         if self.scheduled[i] == Some(t) {
             self.scheduled[i] = None;
             if let Some(d) = deadline.filter(|d| *d != t && !self.done[i]) {
@@ -225,7 +225,7 @@ impl Run {
 pub struct Lan {
     /// The primary server first; others (a rogue or racing server) after it.
     pub servers: Vec<Server>,
-    now: Duration,
+    now: Instant,
     /// Frames in flight with a delay, by delivery time then sending order.
     queue: BinaryHeap<Reverse<Due>>,
     /// Frames delivered at the current instant, in sending order. Delayed frames due now
@@ -269,7 +269,7 @@ impl Lan {
     pub fn with_faults(server: Server, faults: Faults) -> Lan {
         Lan {
             servers: vec![server],
-            now: Duration::ZERO,
+            now: Instant::ZERO,
             queue: BinaryHeap::new(),
             immediate: VecDeque::new(),
             seq: 0,
@@ -289,7 +289,7 @@ impl Lan {
         }
     }
 
-    pub fn now(&self) -> Duration {
+    pub fn now(&self) -> Instant {
         self.now
     }
 
@@ -353,7 +353,7 @@ impl Lan {
     /// (a frame arriving, a station timer, a server timer) is due: `None` when every station
     /// is finished or nothing is pending. The caller moves the clock (`advance_to`) and calls
     /// [`Lan::step`]: instantly on a virtual clock, after waiting on a real one.
-    pub fn poll(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) -> Option<Duration> {
+    pub fn poll(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) -> Option<Instant> {
         for i in std::mem::take(&mut run.dirty) {
             while let Some(d) = stations[i].poll_transmit() {
                 self.send(Towards::Server, d, Duration::ZERO);
@@ -378,7 +378,7 @@ impl Lan {
         &mut self,
         run: &mut Run,
         stations: &[&mut dyn Station],
-    ) -> (Option<Duration>, Option<Duration>, Option<Duration>) {
+    ) -> (Option<Instant>, Option<Instant>, Option<Instant>) {
         let frame_at = if self.immediate.is_empty() {
             self.queue.peek().map(|Reverse(due)| due.at)
         } else {
@@ -400,7 +400,7 @@ impl Lan {
 
     /// Moves the clock to `at` (never backwards): a real-time driver calls this with the
     /// time it woke at.
-    pub fn advance_to(&mut self, at: Duration) {
+    pub fn advance_to(&mut self, at: Instant) {
         self.now = self.now.max(at);
     }
 
@@ -555,7 +555,7 @@ impl Lan {
     }
 
     /// Queues a frame for `at` (now: behind the frames already due now).
-    fn push(&mut self, at: Duration, item: InFlight) {
+    fn push(&mut self, at: Instant, item: InFlight) {
         if at <= self.now {
             self.immediate.push_back(item);
             return;
@@ -601,16 +601,15 @@ impl Lan {
         }
     }
 
-    fn server_deadline(&self) -> Option<Duration> {
+    fn server_deadline(&self) -> Option<Instant> {
         self.servers
             .iter()
             .filter_map(|s| s.tftp.as_ref()?.next_deadline())
             .min()
-            .map(|d| d.since_origin())
     }
 
     fn server_timers(&mut self) {
-        let now = Instant::from(self.now);
+        let now = self.now;
         for i in 0..self.servers.len() {
             let Some(tftp) = self.servers[i].tftp.as_mut() else {
                 continue;
@@ -642,7 +641,7 @@ impl Lan {
                 self.dhcp(i, &d);
             } else if *d.dst.ip() == addr {
                 if let Some(tftp) = self.servers[i].tftp.as_mut() {
-                    let now = Instant::from(self.now);
+                    let now = self.now;
                     let out = tftp.on_datagram(now, d.src.into(), d.dst.port(), &d.payload);
                     self.tftp_out(i, out);
                 }
@@ -702,7 +701,7 @@ impl Lan {
         let server = &mut self.servers[index];
         let answer = server
             .link
-            .answer(&mut server.engine, Instant::from(self.now), &d.to_frame());
+            .answer(&mut server.engine, self.now, &d.to_frame());
         // Leases live in memory here: the changes a shell would write are dropped.
         server.engine.take_changes();
         let note = |silence: Option<String>, xid| ServerNote::Dhcp {

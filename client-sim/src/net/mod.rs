@@ -11,6 +11,7 @@ pub mod realtime;
 use std::time::Duration;
 
 use netbootd::kea::model::Config;
+use netbootd::time::Instant;
 
 use lan::{ServerNote, Station};
 
@@ -18,7 +19,7 @@ use lan::{ServerNote, Station};
 /// the server's decisions visible) or a real interface (real time, the server a black box).
 pub trait Network {
     fn run(&mut self, station: &mut dyn Station, limit: Duration);
-    fn now(&self) -> Duration;
+    fn now(&self) -> Instant;
     /// What the server decided so far (empty when the server is not ours to see).
     fn notes(&self) -> &[ServerNote];
     /// The DHCP notes about one client.
@@ -42,7 +43,7 @@ impl Network for lan::Lan {
     fn run(&mut self, station: &mut dyn Station, limit: Duration) {
         lan::Lan::run(self, station, limit)
     }
-    fn now(&self) -> Duration {
+    fn now(&self) -> Instant {
         lan::Lan::now(self)
     }
     fn notes(&self) -> &[ServerNote] {

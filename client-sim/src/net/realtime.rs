@@ -12,8 +12,9 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use netbootd::time::{Clock, Instant};
 use netbootd::wire::frame::Datagram;
 
 use super::ether::{self, Ignored, Inbound};
@@ -132,15 +133,15 @@ impl Station for FramePort {
         self.inbox.pop_front()
     }
 
-    fn handle(&mut self, _now: Duration, datagram: &Datagram) {
+    fn handle(&mut self, _now: Instant, datagram: &Datagram) {
         if !self.closed {
             self.transmit(&datagram.to_frame());
         }
     }
 
-    fn handle_timeout(&mut self, _now: Duration) {}
+    fn handle_timeout(&mut self, _now: Instant) {}
 
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&self) -> Option<Instant> {
         None
     }
 
@@ -176,9 +177,7 @@ pub fn run(
     limit: Duration,
     keep_going: &mut dyn FnMut(&Lan) -> bool,
 ) -> io::Result<Stopped> {
-    let origin = Instant::now()
-        .checked_sub(lan.now())
-        .unwrap_or_else(Instant::now);
+    let clock = Clock::resume_at(lan.now());
     let end = lan.now() + limit;
     let mut run = Run::new(stations);
     let mut peek = [0u8; 1];
@@ -190,7 +189,7 @@ pub fn run(
         if !keep_going(lan) {
             return Ok(Stopped::Asked);
         }
-        let now = origin.elapsed();
+        let now = clock.now();
         if now >= end {
             lan.advance_to(end);
             return Ok(Stopped::Limit);
@@ -198,7 +197,7 @@ pub fn run(
         let due = next.is_some_and(|n| n <= now);
         if !due {
             let until = next.unwrap_or(end).min(end).min(now + LOOK_UP);
-            let wait = until.saturating_sub(now).max(Duration::from_millis(1));
+            let wait = (until - now).max(Duration::from_millis(1));
             waiter.set_read_timeout(Some(wait))?;
             let ready = match waiter.peek(&mut peek) {
                 Ok(_) => true,
@@ -216,7 +215,7 @@ pub fn run(
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => false,
                 Err(e) => return Err(e),
             };
-            lan.advance_to(origin.elapsed());
+            lan.advance_to(clock.now());
             if ready {
                 run.wake(port);
             }
@@ -269,7 +268,7 @@ mod tests {
         let (n, _) = qemu.recv_from(&mut buf).unwrap();
         assert_eq!(n, 42);
         assert_eq!(&buf[28..32], &[192, 168, 1, 1], "the reply says who has .1");
-        port.handle(Duration::ZERO, &d);
+        port.handle(Instant::ZERO, &d);
         let (n, _) = qemu.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], &d.to_frame()[..]);
     }

@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 pub use decl::{AddrRange, ClientDecl, Ending, Expect, ScenarioFile, ServerDecl};
 
 use crate::chain::{ChainClient, Client};
@@ -242,7 +244,7 @@ impl Scenario {
         let clients = self.clients()?;
         let mut stations: Vec<ChainClient> = clients
             .iter()
-            .map(|(c, k)| ChainClient::with_keyboard(c.clone(), Duration::ZERO, k.clone()))
+            .map(|(c, k)| ChainClient::with_keyboard(c.clone(), Instant::ZERO, k.clone()))
             .collect();
         {
             let mut refs: Vec<&mut dyn Station> =

@@ -5,8 +5,8 @@
 //! DHCPACKs gave (net/iface.rs), so each machine has its own MAC and address on the wire.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
+use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
 
 use super::power::Machine;
@@ -59,19 +59,19 @@ impl Station for Fleet {
         }
         None
     }
-    fn handle(&mut self, now: Duration, d: &Datagram) {
+    fn handle(&mut self, now: Instant, d: &Datagram) {
         if let Some(i) = self.recipient(d) {
             self.machines[i].handle(now, d);
         }
     }
-    fn handle_timeout(&mut self, now: Duration) {
+    fn handle_timeout(&mut self, now: Instant) {
         for m in &mut self.machines {
             if m.poll_timeout().is_some_and(|t| t <= now) && !m.finished() {
                 m.handle_timeout(now);
             }
         }
     }
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&self) -> Option<Instant> {
         self.machines
             .iter()
             .filter(|m| !m.finished())

@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use super::report::{MenuItemOutcome, Problem, Severity};
 use crate::chain::{ChainClient, Client, Firmware};
 use crate::firmware::ipxe::keyboard::{Input, Keyboard};
@@ -40,7 +42,7 @@ fn run_chain(
         disks: vec![debian_disk()],
         seed: 0x7a11_0000 + i as u32,
     };
-    let mut station = ChainClient::with_keyboard(client, Duration::ZERO, keyboard);
+    let mut station = ChainClient::with_keyboard(client, Instant::ZERO, keyboard);
     lan.run(&mut station as &mut dyn Station, Duration::from_secs(3600));
     let menu = station.first_menu().map(<[String]>::to_vec);
     Ok((station.finish(&lan), menu))

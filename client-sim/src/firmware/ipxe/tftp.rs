@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use netbootd::tftp::packet::Packet;
+use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
 
 use super::dhcp::Retry;
@@ -62,7 +63,7 @@ pub struct TftpGet {
 
 impl TftpGet {
     pub fn new(
-        now: Duration,
+        now: Instant,
         mac: [u8; 6],
         server_mac: [u8; 6],
         local: SocketAddrV4,
@@ -113,7 +114,7 @@ impl TftpGet {
         ));
     }
 
-    fn ack(&mut self, now: Duration) {
+    fn ack(&mut self, now: Instant) {
         self.last = Packet::Ack {
             block: (self.received & 0xffff) as u16,
         }
@@ -126,7 +127,7 @@ impl TftpGet {
         self.out.pop_front()
     }
 
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.outcome.is_none().then_some(self.retry.deadline)
     }
 
@@ -139,7 +140,7 @@ impl TftpGet {
         self.data.len()
     }
 
-    pub fn handle(&mut self, now: Duration, d: &Datagram) {
+    pub fn handle(&mut self, now: Instant, d: &Datagram) {
         if self.outcome.is_some() || d.dst != self.local || *d.src.ip() != *self.server.ip() {
             return;
         }
@@ -184,7 +185,7 @@ impl TftpGet {
         }
     }
 
-    pub fn handle_timeout(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         if self.outcome.is_some() || now < self.retry.deadline {
             return;
         }

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
 
@@ -30,26 +31,26 @@ pub const BINL_PORT: u16 = 4011;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Sent {
-        at: Duration,
+        at: Instant,
         what: &'static str,
     },
     OfferCached {
-        at: Duration,
+        at: Instant,
         from: Option<Ipv4Addr>,
         kind: OfferKind,
     },
     OfferDiscarded {
-        at: Duration,
+        at: Instant,
         from: Option<Ipv4Addr>,
         why: Discarded,
     },
     Selected {
-        at: Duration,
+        at: Instant,
         rule: u8,
         offer: Ipv4Addr,
     },
     Console {
-        at: Duration,
+        at: Instant,
         line: String,
     },
 }
@@ -70,13 +71,13 @@ enum State {
     Idle,
     Selecting {
         tries: usize,
-        deadline: Duration,
+        deadline: Instant,
         secs: u16,
     },
     Requesting {
         selection: Selection,
         tries: usize,
-        deadline: Duration,
+        deadline: Instant,
         secs: u16,
     },
     Binl {
@@ -86,7 +87,7 @@ enum State {
         target: usize,
         tries: usize,
         xid: u32,
-        deadline: Duration,
+        deadline: Instant,
         reply: Option<Box<Offer>>,
     },
     Done(Result<BootInfo, PxeError>),
@@ -96,7 +97,7 @@ pub struct DhcpPhase {
     id: Identity,
     xid: u32,
     tick_phase: Duration,
-    started: Duration,
+    started: Instant,
     cache: OfferCache,
     state: State,
     outbox: VecDeque<Datagram>,
@@ -106,8 +107,8 @@ pub struct DhcpPhase {
     offer_macs: Vec<[u8; 6]>,
 }
 
-fn secs_since(start: Duration, now: Duration) -> u16 {
-    let d = now.saturating_sub(start);
+fn secs_since(start: Instant, now: Instant) -> u16 {
+    let d = now.saturating_duration_since(start);
     let whole = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     whole.min(u64::from(u16::MAX)) as u16
 }
@@ -130,7 +131,7 @@ impl DhcpPhase {
             id,
             xid,
             tick_phase: tick_phase.min(Duration::from_millis(999)),
-            started: Duration::ZERO,
+            started: Instant::ZERO,
             cache: OfferCache::default(),
             state: State::Idle,
             outbox: VecDeque::new(),
@@ -140,20 +141,20 @@ impl DhcpPhase {
     }
 
     /// `EfiPxeBcStart` then the first DISCOVER; EDK2 prints one dot for it.
-    pub fn start(&mut self, now: Duration) {
+    pub fn start(&mut self, now: Instant) {
         self.started = now;
         self.console(now, ">>Start PXE over IPv4.");
         self.send_discover(now, 0);
     }
 
-    fn console(&mut self, at: Duration, line: &str) {
+    fn console(&mut self, at: Instant, line: &str) {
         self.events.push(Event::Console {
             at,
             line: line.to_string(),
         });
     }
 
-    fn send_discover(&mut self, now: Duration, tries: usize) {
+    fn send_discover(&mut self, now: Instant, tries: usize) {
         let secs = secs_since(self.started, now);
         let m = self.id.discover(self.xid, secs);
         self.outbox.push_back(broadcast(&self.id, &m));
@@ -183,7 +184,7 @@ impl DhcpPhase {
         std::mem::take(&mut self.events)
     }
 
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Selecting { deadline, .. }
             | State::Requesting { deadline, .. }
@@ -204,7 +205,7 @@ impl DhcpPhase {
         &self.cache.offers
     }
 
-    fn finish(&mut self, now: Duration, result: Result<BootInfo, PxeError>) {
+    fn finish(&mut self, now: Instant, result: Result<BootInfo, PxeError>) {
         if let Err(e) = &result {
             self.console(now, &format!("  {e}"));
         }
@@ -216,7 +217,7 @@ impl DhcpPhase {
         m.op == 2 && m.xid == xid && m.hwaddr() == self.id.mac
     }
 
-    pub fn handle(&mut self, now: Duration, d: &Datagram) {
+    pub fn handle(&mut self, now: Instant, d: &Datagram) {
         let Ok(m) = Message::decode(&d.payload) else {
             return;
         };
@@ -294,7 +295,7 @@ impl DhcpPhase {
     }
 
     /// The ACK is in: print the station address, then BINL or straight to the boot info.
-    fn bound(&mut self, now: Duration, ack: Message, ack_mac: [u8; 6], selection: Selection) {
+    fn bound(&mut self, now: Instant, ack: Message, ack_mac: [u8; 6], selection: Selection) {
         self.console(now, &format!("  Station IP address is {}", ack.yiaddr));
         let Ok(ack) = offer::classify(ack, now) else {
             return self.finish(now, Err(PxeError::E99("unusable DHCPACK".into())));
@@ -353,7 +354,7 @@ impl DhcpPhase {
         self.send_binl(now);
     }
 
-    fn send_binl(&mut self, now: Duration) {
+    fn send_binl(&mut self, now: Instant) {
         let State::Binl {
             ack,
             ack_mac,
@@ -387,7 +388,7 @@ impl DhcpPhase {
     }
 
     /// `PxeBcDhcp4BootInfo`: the PXE reply, else the proxy offer, else the ACK decides.
-    fn boot_info(&mut self, now: Duration, ack: &Offer, ack_mac: [u8; 6], proxy: Option<&Offer>) {
+    fn boot_info(&mut self, now: Instant, ack: &Offer, ack_mac: [u8; 6], proxy: Option<&Offer>) {
         let source = proxy.unwrap_or(ack);
         if source.kind == OfferKind::ProxyPxe10 || source.kind == OfferKind::DhcpPxe10 {
             // A.7: 43.6 bit 3 with a boot file skips the menu; a menu whose first item is
@@ -426,7 +427,7 @@ impl DhcpPhase {
         self.state = State::Done(Ok(info));
     }
 
-    pub fn handle_timeout(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         match self.poll_timeout() {
             Some(deadline) if now >= deadline => {}
             _ => return,

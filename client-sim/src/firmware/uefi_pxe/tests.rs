@@ -3,6 +3,8 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
 
@@ -51,9 +53,9 @@ fn reply(query: &Message, kind: u8, yiaddr: [u8; 4], extra: &[(u8, &[u8])]) -> D
 /// Runs the phase to its end; `server` answers each datagram the client sends.
 fn run(
     server: impl Fn(&Message, &Datagram) -> Vec<Datagram>,
-) -> (DhcpPhase, Vec<(Duration, String, u16)>) {
+) -> (DhcpPhase, Vec<(Instant, String, u16)>) {
     let mut phase = DhcpPhase::new(client(), 0x1000, Duration::from_millis(120));
-    let mut now = Duration::ZERO;
+    let mut now = Instant::ZERO;
     let mut sent = Vec::new();
     phase.start(now);
     for _ in 0..100 {
@@ -80,8 +82,8 @@ fn run(
     (phase, sent)
 }
 
-fn ms(v: u64) -> Duration {
-    Duration::from_millis(v)
+fn ms(v: u64) -> Instant {
+    Instant::from_millis(v)
 }
 
 #[test]
@@ -125,7 +127,7 @@ fn guide_server_boots_with_one_dora_and_edk2_timing() {
 #[test]
 fn silence_retransmits_at_0_4_12_28_then_e18_at_60() {
     let (mut phase, sent) = run(|_, _| vec![]);
-    let times: Vec<(Duration, u16)> = sent.iter().map(|(t, _, s)| (*t, *s)).collect();
+    let times: Vec<(Instant, u16)> = sent.iter().map(|(t, _, s)| (*t, *s)).collect();
     assert_eq!(
         times,
         [(ms(0), 0), (ms(3120), 4), (ms(11120), 12), (ms(27120), 28)]
@@ -172,10 +174,10 @@ fn echoed_pxeclient_leads_to_4011_and_e16() {
         }
         _ => vec![],
     });
-    let binl: Vec<(Duration, u16)> = sent
+    let binl: Vec<(Instant, u16)> = sent
         .iter()
         .filter(|(_, k, _)| k == "BINL")
-        .map(|(t, _, s)| (*t - ms(3120), *s))
+        .map(|(t, _, s)| (Instant::ZERO + (*t - ms(3120)), *s))
         .collect();
     assert_eq!(
         binl,
@@ -423,7 +425,7 @@ mod whole_boot {
     fn the_console_reads_as_ovmf_prints_it() {
         let image: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
         let mut pxe = UefiPxe::new(client(), 0x42, Duration::from_millis(120));
-        let mut now = Duration::ZERO;
+        let mut now = Instant::ZERO;
         pxe.start(now);
         for _ in 0..1000 {
             while let Some(d) = pxe.poll_transmit() {
