@@ -12,6 +12,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
 use serde::{Serialize, Serializer};
 
@@ -431,14 +432,10 @@ pub struct Transcript {
 
 impl Transcript {
     /// An empty transcript: no step yet, "not run".
-    pub fn new(firmware: &str, mac: [u8; 6]) -> Transcript {
+    pub fn new(firmware: &str, mac: MacAddr) -> Transcript {
         Transcript {
             firmware: firmware.into(),
-            mac: mac
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<Vec<_>>()
-                .join(":"),
+            mac: mac.to_string(),
             steps: Vec::new(),
             outcome: Outcome::Failed {
                 step: 1,

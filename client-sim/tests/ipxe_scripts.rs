@@ -14,6 +14,7 @@ use bootsim::net::embedded::{build, ServerSpec};
 use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
 use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
@@ -65,7 +66,7 @@ fn run_with(path: &std::path::Path, keyboard: Keyboard) -> (Ipxe, String) {
     );
     let mut ipxe = Ipxe::new(
         Identity {
-            mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+            mac: MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
             build: Build::EfiX64,
             uuid: None,
         },

@@ -14,8 +14,9 @@ use bootsim::qemu::observe::{transcript, Wire};
 use bootsim::transcript::Transcript;
 use netbootd::kea::KeaVersion;
 use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
-const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const MAC: MacAddr = MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)

@@ -18,8 +18,9 @@ use bootsim::net::realtime::{self, FramePort, Stopped};
 use netbootd::kea::KeaVersion;
 use netbootd::time::{Clock, Instant};
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
-const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const MAC: MacAddr = MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 
 fn seed(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed")).join(name)

@@ -13,6 +13,7 @@ use bootsim::firmware::uefi_pxe::tftp::{Endpoints, Event, TftpPhase};
 use bootsim::firmware::uefi_pxe::PxeError;
 use netbootd::time::{Clock, Instant};
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 struct Tftpd {
     child: Child,
@@ -76,10 +77,10 @@ fn run(server_port: u16, file: &str) -> (TftpPhase, Vec<String>) {
     let first_port = a.local_addr().unwrap().port();
     let lo = Ipv4Addr::LOCALHOST;
     let ep = Endpoints {
-        mac: [2, 0, 0, 0, 0, 2],
+        mac: MacAddr([2, 0, 0, 0, 0, 2]),
         station: lo,
         server: lo,
-        server_mac: [2, 0, 0, 0, 0, 1],
+        server_mac: MacAddr([2, 0, 0, 0, 0, 1]),
         first_port,
         server_port,
     };
@@ -101,8 +102,8 @@ fn run(server_port: u16, file: &str) -> (TftpPhase, Vec<String>) {
                 };
                 let to = SocketAddrV4::new(lo, socket.local_addr().unwrap().port());
                 let d = Datagram::new(
-                    [2, 0, 0, 0, 0, 1],
-                    [2, 0, 0, 0, 0, 2],
+                    MacAddr([2, 0, 0, 0, 0, 1]),
+                    MacAddr([2, 0, 0, 0, 0, 2]),
                     from,
                     to,
                     buf[..n].to_vec(),

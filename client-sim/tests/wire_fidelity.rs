@@ -18,8 +18,9 @@ use bootsim::net::lan::{Frame, Lan};
 use netbootd::kea::KeaVersion;
 use netbootd::tftp::packet::Packet;
 use netbootd::wire::dhcp::Message;
+use netbootd::wire::MacAddr;
 
-const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const MAC: MacAddr = MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 const UUID: [u8; 16] = bootsim::firmware::MACHINE_UUID;
 
 fn fixture(path: &str) -> PathBuf {

@@ -10,14 +10,9 @@ use std::net::Ipv4Addr;
 use netbootd::tftp::packet::Packet as Tftp;
 use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
+use netbootd::wire::MacAddr;
 
 use super::read::{Capture, Transport};
-
-pub type Mac = [u8; 6];
-
-pub fn mac_text(mac: &Mac) -> String {
-    netbootd::wire::MacAddr(*mac).to_string()
-}
 
 /// One DHCP message and where it went.
 #[derive(Debug, Clone)]
@@ -148,7 +143,7 @@ pub enum Event {
 
 #[derive(Debug, Clone, Default)]
 pub struct Client {
-    pub mac: Option<Mac>,
+    pub mac: Option<MacAddr>,
     /// Shown when the client is known only by address.
     pub label: String,
     pub uuid: Option<String>,
@@ -194,13 +189,13 @@ fn uuid_text(v: &[u8]) -> Option<String> {
 }
 
 impl Flows {
-    fn client_for_mac(&mut self, mac: Mac) -> usize {
+    fn client_for_mac(&mut self, mac: MacAddr) -> usize {
         if let Some(i) = self.clients.iter().position(|c| c.mac == Some(mac)) {
             return i;
         }
         self.clients.push(Client {
             mac: Some(mac),
-            label: mac_text(&mac),
+            label: mac.to_string(),
             ..Client::default()
         });
         self.clients.len() - 1
@@ -240,9 +235,7 @@ pub fn flows(capture: &Capture) -> Flows {
                 if dhcp_ports.contains(&sp) && dhcp_ports.contains(&dp) {
                     match Message::decode(payload) {
                         Ok(msg) if (msg.op == 1 || msg.op == 2) && msg.hlen == 6 => {
-                            let mut mac = [0u8; 6];
-                            mac.copy_from_slice(&msg.chaddr[..6]);
-                            let i = f.client_for_mac(mac);
+                            let i = f.client_for_mac(msg.client_mac());
                             let c = &mut f.clients[i];
                             if msg.op == 1 {
                                 if c.uuid.is_none() {

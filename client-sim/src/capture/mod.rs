@@ -16,6 +16,7 @@ pub mod verdict;
 pub mod words;
 
 use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 use std::path::Path;
 
 use serde::Serialize;
@@ -61,7 +62,7 @@ impl Audit {
 }
 
 /// Tells every client of an already read capture; `only` keeps one MAC.
-pub fn audit(capture: &Capture, only: Option<[u8; 6]>) -> Audit {
+pub fn audit(capture: &Capture, only: Option<MacAddr>) -> Audit {
     let f = flows::flows(capture);
     let end = capture
         .packets
@@ -129,6 +130,6 @@ pub fn audit(capture: &Capture, only: Option<[u8; 6]>) -> Audit {
 }
 
 /// Reads and tells a capture file.
-pub fn audit_file(path: &Path, only: Option<[u8; 6]>) -> Result<Audit, ReadError> {
+pub fn audit_file(path: &Path, only: Option<MacAddr>) -> Result<Audit, ReadError> {
     Ok(audit(&read_file(path)?, only))
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_file::pcap::PcapParser;
@@ -70,7 +71,7 @@ pub struct Packet {
     pub offset: usize,
     /// The frame was longer on the wire than in the file (snapshot length).
     pub snapped: bool,
-    pub src_mac: Option<[u8; 6]>,
+    pub src_mac: Option<MacAddr>,
     /// 802.1Q/802.1ad VLAN ids, outer first.
     pub vlans: Vec<u16>,
     pub ip: Ipv4,
@@ -298,7 +299,7 @@ impl Capture {
     }
 }
 
-type Decoded = (Option<[u8; 6]>, Vec<u16>, Ipv4);
+type Decoded = (Option<MacAddr>, Vec<u16>, Ipv4);
 
 /// Link layer to IPv4. SLL: 16-byte header, protocol at offset 14, sender address at 6
 /// (tcpdump.org LINKTYPE_LINUX_SLL). SLL2: 20-byte header, protocol at offset 0, address at 12
@@ -306,7 +307,7 @@ type Decoded = (Option<[u8; 6]>, Vec<u16>, Ipv4);
 fn decode_frame(link: DataLink, data: &[u8]) -> Option<Decoded> {
     let (src_mac, sliced) = match link {
         DataLink::ETHERNET => {
-            let src = data.get(6..12).and_then(|s| s.try_into().ok());
+            let src = data.get(6..12).and_then(|s| s.try_into().ok()).map(MacAddr);
             (src, LaxSlicedPacket::from_ethernet(data).ok()?)
         }
         DataLink::LINUX_SLL => {
@@ -366,9 +367,11 @@ fn decode_frame(link: DataLink, data: &[u8]) -> Option<Decoded> {
 }
 
 /// The sender's address from a cooked header, when it is a 6-byte one.
-fn sll_address(len: &[u8], addr: &[u8]) -> Option<[u8; 6]> {
+fn sll_address(len: &[u8], addr: &[u8]) -> Option<MacAddr> {
     let len = u16::from_be_bytes([len[0], len[1]]);
-    (len == 6).then(|| addr[..6].try_into().ok()).flatten()
+    (len == 6)
+        .then(|| addr[..6].try_into().ok().map(MacAddr))
+        .flatten()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
 use serde::Serialize;
 
 use super::compare::{compare, decided_by, FieldDiff, Status};
-use super::flows::{flows, mac_text, Dhcp, Event, Transfer};
+use super::flows::{flows, Dhcp, Event, Transfer};
 use super::read::{read_file, ReadError};
 use crate::net::embedded::{build, ServerSpec, SetupError, SIMULATION_EPOCH};
 use crate::net::lan::Server;
@@ -165,8 +165,7 @@ impl Session {
             rewrites.push(format!("destination {} -> {own}", dst.0));
             dst.0 = own;
         }
-        let mut src_mac = [0u8; 6];
-        src_mac.copy_from_slice(&m.chaddr[..6]);
+        let src_mac = m.client_mac();
         let dst_mac = if dst.0 == Ipv4Addr::BROADCAST {
             BROADCAST_MAC
         } else {
@@ -451,7 +450,7 @@ pub fn replay(req: &Request) -> Result<Replay, ReplayError> {
             }
         }
         clients.push(ClientReplay {
-            mac: mac_text(&mac),
+            mac: mac.to_string(),
             exchanges,
         });
     }

@@ -4,6 +4,7 @@
 //! other servers on the segment are only known to the network, not to the client.
 
 use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 use std::net::Ipv4Addr;
 
 use crate::net::lan::ServerNote;
@@ -47,7 +48,7 @@ pub(super) enum Change {
 /// Prose for one client's changes, reading the server's notes about that client.
 pub(super) struct Diagnosis<'a> {
     pub net: &'a dyn Network,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
 }
 
 impl Diagnosis<'_> {

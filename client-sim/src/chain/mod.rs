@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
 mod diagnose;
 mod firmware;
@@ -35,7 +36,7 @@ use retransmits::Retransmits;
 #[derive(Debug, Clone)]
 pub struct Client {
     pub firmware: Firmware,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     pub uuid: [u8; 16],
     pub disks: Vec<Disk>,
     /// Seeds the transaction ids (deterministic transcripts).

@@ -4,6 +4,7 @@
 
 use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::{ChainClient, Running};
 use crate::net::lan::Station;
@@ -63,7 +64,7 @@ impl Station for ChainClient {
         matches!(self.stage, Running::Done)
     }
 
-    fn mac(&self) -> Option<[u8; 6]> {
+    fn mac(&self) -> Option<MacAddr> {
         Some(self.client.mac)
     }
 }

@@ -83,9 +83,7 @@ impl Iface {
         if d.src.port() == 67 {
             if let Ok(m) = Message::decode(&d.payload) {
                 if m.message_type() == Some(5) {
-                    let mut mac = [0u8; 6];
-                    mac.copy_from_slice(&m.chaddr[..6]);
-                    self.acks.insert(MacAddr(mac), m.yiaddr);
+                    self.acks.insert(m.client_mac(), m.yiaddr);
                 }
             }
         }
@@ -144,7 +142,7 @@ impl Network for Iface {
         None
     }
 
-    fn leased(&self, mac: [u8; 6]) -> Option<Ipv4Addr> {
-        self.acks.get(&MacAddr(mac)).copied()
+    fn leased(&self, mac: MacAddr) -> Option<Ipv4Addr> {
+        self.acks.get(&mac).copied()
     }
 }

@@ -13,6 +13,11 @@
 //! Storms add two models (both off unless set): the switch's rates, latencies and buffers
 //! ([`super::link`]) and the server's CPU costs and workers ([`super::capacity`]); with them a
 //! frame takes time to cross the segment and a packet waits for the server.
+//!
+//! Over 700 lines for now: the storm data-path work (issue 13) is changing `send`, the queues
+//! and the netbootd adapter here, so the split waits for it to land; the relay agent
+//! (`relay_to_servers`, `relay_to_client`) and the adapter (`dhcp`, `tftp_out`,
+//! `server_timers`) are the parts to move out.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -28,6 +33,7 @@ use netbootd::tftp::engine::{Event as TftpEvent, Outgoing, TftpEngine};
 use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::capacity::ServerLoad;
 use super::link::Links;
@@ -41,7 +47,7 @@ pub trait Station {
     /// True once the station has nothing more to do on the network.
     fn finished(&self) -> bool;
     /// The station's hardware address, so frames for it reach it alone.
-    fn mac(&self) -> Option<[u8; 6]> {
+    fn mac(&self) -> Option<MacAddr> {
         None
     }
 }
@@ -63,7 +69,7 @@ pub enum ServerNote {
         server: usize,
         server_addr: Ipv4Addr,
         /// The client's hardware address (chaddr).
-        mac: [u8; 6],
+        mac: MacAddr,
         xid: u32,
         query_type: Option<u8>,
         reply_type: Option<u8>,
@@ -158,7 +164,7 @@ impl Ord for Due {
 
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
 pub struct Run {
-    by_mac: HashMap<[u8; 6], usize>,
+    by_mac: HashMap<MacAddr, usize>,
     /// Station timers: (deadline, station), checked against the station when popped.
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// The earliest deadline each station has in `timers`: a later deadline is not pushed
@@ -234,7 +240,7 @@ pub struct Lan {
     immediate: VecDeque<InFlight>,
     seq: u64,
     /// Hardware addresses learned from client frames, as a switch and ARP would.
-    neighbours: HashMap<Ipv4Addr, [u8; 6]>,
+    neighbours: HashMap<Ipv4Addr, MacAddr>,
     faults: Faults,
     rng: StdRng,
     pub fault_counts: FaultCounts,
@@ -245,7 +251,7 @@ pub struct Lan {
     pub keep_frames: bool,
     pub notes: Vec<ServerNote>,
     /// Indexes into `notes` of the DHCP notes about each client.
-    notes_by_mac: HashMap<[u8; 6], Vec<usize>>,
+    notes_by_mac: HashMap<MacAddr, Vec<usize>>,
     /// A DHCP relay agent between the clients and the servers (RFC 2131 4.1, RFC 1542): it
     /// forwards client broadcasts to every server with this giaddr and hands the replies
     /// back, so the clients sit on another subnet than the servers.
@@ -259,7 +265,7 @@ pub struct Lan {
 }
 
 /// The relay agent's hardware address on the clients' side.
-const RELAY_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0xfe];
+const RELAY_MAC: MacAddr = MacAddr([0x02, 0x00, 0x5e, 0x00, 0x00, 0xfe]);
 
 impl Lan {
     pub fn new(server: Server) -> Lan {
@@ -294,7 +300,7 @@ impl Lan {
     }
 
     /// The DHCP notes about the client with this hardware address, in order.
-    pub fn notes_about(&self, mac: [u8; 6]) -> Vec<&ServerNote> {
+    pub fn notes_about(&self, mac: MacAddr) -> Vec<&ServerNote> {
         self.notes_by_mac
             .get(&mac)
             .map(|ix| ix.iter().map(|i| &self.notes[*i]).collect())
@@ -462,11 +468,11 @@ impl Lan {
     fn recipients(
         &self,
         d: &Datagram,
-        by_mac: &HashMap<[u8; 6], usize>,
+        by_mac: &HashMap<MacAddr, usize>,
         n: usize,
     ) -> std::ops::Range<usize> {
         let one = |i: usize| i..i + 1;
-        if d.dst_mac != [0xff; 6] {
+        if d.dst_mac != MacAddr::BROADCAST {
             return match by_mac.get(&d.dst_mac) {
                 Some(i) => one(*i),
                 None if by_mac.is_empty() => 0..n,
@@ -476,9 +482,7 @@ impl Lan {
         // A broadcast DHCP reply: only the client its chaddr names keeps it.
         if d.src.port() == 67 {
             if let Ok(m) = Message::decode(&d.payload) {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(&m.chaddr[..6]);
-                if let Some(i) = by_mac.get(&mac) {
+                if let Some(i) = by_mac.get(&m.client_mac()) {
                     return one(*i);
                 }
             }
@@ -679,11 +683,10 @@ impl Lan {
         let Ok(m) = Message::decode(&reply.payload) else {
             return reply;
         };
-        let mut chaddr = [0u8; 6];
-        chaddr.copy_from_slice(&m.chaddr[..6]);
+        let chaddr = m.client_mac();
         let broadcast = m.flags & 0x8000 != 0 || m.yiaddr.is_unspecified();
         let (ip, mac) = if broadcast {
-            (Ipv4Addr::BROADCAST, [0xff; 6])
+            (Ipv4Addr::BROADCAST, MacAddr::BROADCAST)
         } else {
             (m.yiaddr, chaddr)
         };
@@ -722,8 +725,7 @@ impl Lan {
                 reply,
                 classes,
             }) => {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(&query.chaddr[..6]);
+                let mac = query.client_mac();
                 self.note(ServerNote::Dhcp {
                     at: self.now,
                     server: index,
@@ -774,7 +776,11 @@ impl Lan {
             let std::net::SocketAddr::V4(dst) = o.dst else {
                 continue;
             };
-            let dst_mac = self.neighbours.get(dst.ip()).copied().unwrap_or([0xff; 6]);
+            let dst_mac = self
+                .neighbours
+                .get(dst.ip())
+                .copied()
+                .unwrap_or(MacAddr::BROADCAST);
             let d = Datagram::new(
                 mac,
                 dst_mac,
@@ -797,11 +803,11 @@ impl Lan {
 
 /// The client port a frame from the server leaves by: its destination, or for a broadcast
 /// DHCP reply the client its chaddr names.
-fn client_port(d: &Datagram) -> [u8; 6] {
-    if d.dst_mac == [0xff; 6] && d.payload.len() >= 34 && d.src.port() == 67 {
+fn client_port(d: &Datagram) -> MacAddr {
+    if d.dst_mac == MacAddr::BROADCAST && d.payload.len() >= 34 && d.src.port() == 67 {
         let mut mac = [0u8; 6];
         mac.copy_from_slice(&d.payload[28..34]);
-        return mac;
+        return MacAddr(mac);
     }
     d.dst_mac
 }

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
 /// Bytes a frame occupies on the wire besides its UDP payload: UDP 8, IPv4 20, Ethernet 14
 /// and FCS 4, preamble 8 and inter-frame gap 12 (IEEE 802.3 clause 4.4.2).
@@ -190,7 +191,7 @@ pub struct LinkCounts {
 #[derive(Debug, Clone)]
 pub struct Links {
     pub model: LinkModel,
-    clients: HashMap<[u8; 6], Port>,
+    clients: HashMap<MacAddr, Port>,
     server: Port,
     pub counts: LinkCounts,
 }
@@ -225,7 +226,7 @@ impl Links {
     pub fn to_server(
         &mut self,
         now: Instant,
-        mac: [u8; 6],
+        mac: MacAddr,
         payload: usize,
         dhcp: bool,
     ) -> Option<Instant> {
@@ -252,7 +253,7 @@ impl Links {
 
     /// A frame of `payload` UDP bytes leaves the server at `now` for the client `mac`: when
     /// it reaches the client, or `None` when the switch drops it.
-    pub fn to_client(&mut self, now: Instant, mac: [u8; 6], payload: usize) -> Option<Instant> {
+    pub fn to_client(&mut self, now: Instant, mac: MacAddr, payload: usize) -> Option<Instant> {
         let m = &self.model;
         let bytes = wire_bytes(payload);
         let wire = serialise(bytes, m.server_bps);
@@ -304,7 +305,7 @@ mod tests {
         });
         // 1,000-byte payloads: 1,066 wire bytes, 10.66 µs at 1 Gb/s, 85.28 µs at 100 Mb/s.
         let arrivals: Vec<Option<Instant>> = (0..12u8)
-            .map(|i| links.to_server(Instant::ZERO, [2, 0, 0, 0, 0, i], 1000, true))
+            .map(|i| links.to_server(Instant::ZERO, MacAddr([2, 0, 0, 0, 0, i]), 1000, true))
             .collect();
         let delivered = arrivals.iter().flatten().count();
         assert!((9..12).contains(&delivered), "{arrivals:?}");

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use netbootd::time::{Clock, Instant};
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::ether::{self, Ignored, Inbound};
 use super::lan::{Lan, Run, Station};
@@ -28,9 +29,9 @@ const LOOK_UP: Duration = Duration::from_millis(100);
 pub struct FramePort {
     socket: UdpSocket,
     peer: SocketAddr,
-    mac: Option<[u8; 6]>,
+    mac: Option<MacAddr>,
     /// The addresses the port answers ARP for, with the MAC it answers.
-    servers: Vec<(Ipv4Addr, [u8; 6])>,
+    servers: Vec<(Ipv4Addr, MacAddr)>,
     inbox: VecDeque<Datagram>,
     /// One frame's worth of receive buffer, kept between reads.
     buf: Vec<u8>,
@@ -47,7 +48,7 @@ pub struct FramePort {
 impl FramePort {
     /// Binds `local` (127.0.0.1:0 for any port) and sends to `peer`, QEMU's `local` address.
     /// `mac` is the guest's NIC (frames for it reach it alone on a shared segment).
-    pub fn bind(local: SocketAddr, peer: SocketAddr, mac: Option<[u8; 6]>) -> io::Result<Self> {
+    pub fn bind(local: SocketAddr, peer: SocketAddr, mac: Option<MacAddr>) -> io::Result<Self> {
         let socket = UdpSocket::bind(local)?;
         socket.set_nonblocking(true)?;
         Ok(FramePort {
@@ -71,7 +72,7 @@ impl FramePort {
     }
 
     /// Answers ARP for these addresses (the servers on the segment).
-    pub fn answer_arp_for(&mut self, servers: Vec<(Ipv4Addr, [u8; 6])>) {
+    pub fn answer_arp_for(&mut self, servers: Vec<(Ipv4Addr, MacAddr)>) {
         self.servers = servers;
     }
 
@@ -113,7 +114,7 @@ impl FramePort {
                     match mac {
                         Some(mac) => {
                             self.arp_answered += 1;
-                            self.transmit(&request.reply_from(mac.into()).emit());
+                            self.transmit(&request.reply_from(mac).emit());
                         }
                         None => self.ignored.count(ether::Kind::Arp),
                     }
@@ -149,7 +150,7 @@ impl Station for FramePort {
         self.closed
     }
 
-    fn mac(&self) -> Option<[u8; 6]> {
+    fn mac(&self) -> Option<MacAddr> {
         self.mac
     }
 }
@@ -236,14 +237,17 @@ mod tests {
         let mut port = FramePort::bind(
             "127.0.0.1:0".parse().unwrap(),
             qemu.local_addr().unwrap(),
-            Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+            Some(MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56])),
         )
         .unwrap();
-        port.answer_arp_for(vec![(Ipv4Addr::new(192, 168, 1, 1), [2, 0, 0x5e, 0, 0, 1])]);
+        port.answer_arp_for(vec![(
+            Ipv4Addr::new(192, 168, 1, 1),
+            MacAddr([2, 0, 0x5e, 0, 0, 1]),
+        )]);
         let to = port.local_addr().unwrap();
         let d = Datagram::new(
-            [0x52, 0x54, 0, 0x12, 0x34, 0x56],
-            [0xff; 6],
+            MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+            MacAddr::BROADCAST,
             "0.0.0.0:68".parse().unwrap(),
             "255.255.255.255:67".parse().unwrap(),
             vec![1, 2, 3],

@@ -429,7 +429,7 @@ pub fn compare(run: &QemuRun, simulated: Transcript, sim_wire: &Wire) -> Compari
     }
     let sim_seen = super::observe::transcript(
         &simulated.firmware,
-        [0; 6],
+        netbootd::wire::MacAddr([0; 6]),
         sim_wire,
         &console,
         &run.disks,

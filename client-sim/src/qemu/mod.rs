@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use netbootd::time::Clock;
 
 use netbootd::kea::KeaVersion;
+use netbootd::wire::MacAddr;
 
 use crate::disk::Disk;
 use crate::net::embedded::{self, ServerSpec};
@@ -64,7 +65,7 @@ pub struct Request {
     /// Disk images or recipes (`.toml`); recipes are built into images in `work`.
     pub disks: Vec<PathBuf>,
     pub firmware: VmFirmware,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     pub timeout: Duration,
     pub files: FirmwareFiles,
     /// Use KVM instead of TCG.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use netbootd::tftp::packet::Packet;
 use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
+use netbootd::wire::MacAddr;
 
 use crate::content::Content;
 use crate::disk::Disk;
@@ -111,7 +112,7 @@ pub struct Wire {
 }
 
 impl Wire {
-    pub fn read(frames: &[Frame], mac: [u8; 6], notes: &[ServerNote]) -> Wire {
+    pub fn read(frames: &[Frame], mac: MacAddr, notes: &[ServerNote]) -> Wire {
         let mut w = Wire::default();
         for f in frames {
             let d = &f.datagram;
@@ -142,11 +143,11 @@ impl Wire {
         w
     }
 
-    fn dhcp(&mut self, f: &Frame, mac: [u8; 6]) {
+    fn dhcp(&mut self, f: &Frame, mac: MacAddr) {
         let Ok(m) = Message::decode(&f.datagram.payload) else {
             return;
         };
-        if m.hwaddr() != mac {
+        if m.hwaddr() != mac.as_bytes() {
             return;
         }
         let values = m
@@ -284,7 +285,7 @@ fn find(console: &Console, pred: impl Fn(&str) -> bool) -> Option<&(Instant, Str
 /// The steps of a boot, from the wire and the console, in `bootsim boot`'s vocabulary.
 pub fn transcript(
     firmware: &str,
-    mac: [u8; 6],
+    mac: MacAddr,
     wire: &Wire,
     console: &Console,
     disks: &[Disk],

@@ -8,13 +8,14 @@ use std::collections::HashMap;
 
 use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::power::Machine;
 use crate::net::lan::Station;
 
 pub struct Fleet {
     pub machines: Vec<Machine>,
-    by_mac: HashMap<[u8; 6], usize>,
+    by_mac: HashMap<MacAddr, usize>,
     /// The machine whose frames go out next (round robin, so none starves).
     next: usize,
 }
@@ -34,14 +35,14 @@ impl Fleet {
     }
 
     fn recipient(&self, d: &Datagram) -> Option<usize> {
-        if d.dst_mac != [0xff; 6] {
+        if d.dst_mac != MacAddr::BROADCAST {
             return self.by_mac.get(&d.dst_mac).copied();
         }
         // A broadcast DHCP reply: the machine its chaddr names (BOOTP chaddr at offset 28).
         if d.src.port() == 67 && d.payload.len() >= 34 {
             let mut mac = [0u8; 6];
             mac.copy_from_slice(&d.payload[28..34]);
-            return self.by_mac.get(&mac).copied();
+            return self.by_mac.get(&MacAddr(mac)).copied();
         }
         None
     }

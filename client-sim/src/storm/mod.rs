@@ -74,7 +74,7 @@ pub fn clients(template: &Client, n: usize) -> Vec<Client> {
     (0..n)
         .map(|i| {
             let b = (i as u32 + 1).to_be_bytes();
-            let mac = [0x02, 0x00, b[0], b[1], b[2], b[3]];
+            let mac = netbootd::wire::MacAddr([0x02, 0x00, b[0], b[1], b[2], b[3]]);
             let mut uuid = template.uuid;
             uuid[12..16].copy_from_slice(&b);
             Client {

@@ -11,6 +11,7 @@ use crate::net::lan::Station;
 use crate::net::link::{parse_duration, LinkError};
 use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 /// How the machines' power comes back.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -157,7 +158,7 @@ impl Station for Machine {
             Machine::Dark { .. } => false,
         }
     }
-    fn mac(&self) -> Option<[u8; 6]> {
+    fn mac(&self) -> Option<MacAddr> {
         match self {
             Machine::On(c) => c.mac(),
             Machine::Dark { client, .. } => client.as_ref().map(|c| c.mac),

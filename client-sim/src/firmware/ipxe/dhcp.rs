@@ -16,6 +16,7 @@ use std::time::Duration;
 use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
+use netbootd::wire::MacAddr;
 
 use super::packets::Identity;
 
@@ -144,7 +145,7 @@ enum State {
     ProxyRequesting {
         lease: Box<Lease>,
         proxy_server: Ipv4Addr,
-        proxy_mac: [u8; 6],
+        proxy_mac: MacAddr,
         started: Instant,
     },
     Requesting {
@@ -168,7 +169,7 @@ pub struct DhcpSession {
     retry: Retry,
     state: State,
     /// The latest PXE-capable offer (option 60 "PXEClient"), its server and MAC.
-    proxy_offer: Option<(u8, Message, Ipv4Addr, [u8; 6])>,
+    proxy_offer: Option<(u8, Message, Ipv4Addr, MacAddr)>,
     out: VecDeque<Datagram>,
     pub sent: Vec<(Instant, String)>,
 }
@@ -322,7 +323,7 @@ impl DhcpSession {
         let Ok(m) = Message::decode(&d.payload) else {
             return;
         };
-        if m.op != 2 || m.xid != self.xid || m.chaddr[..6] != self.id.mac {
+        if m.op != 2 || m.xid != self.xid || m.client_mac() != self.id.mac {
             return;
         }
         if let State::ProxyRequesting { .. } = &self.state {

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::dhcp::{DhcpSession, Lease};
 use super::interpreter::Frame;
@@ -71,7 +72,7 @@ pub struct Ipxe {
     pub(super) id: Identity,
     pub(super) xid: u32,
     pub(super) settings: Settings,
-    pub(super) server_mac: [u8; 6],
+    pub(super) server_mac: MacAddr,
     pub(super) images: Vec<Image>,
     /// Scripts executing scripts, nested on the stack right now (`boot` with no argument
     /// inside a script executes that script again).
@@ -137,7 +138,7 @@ impl Ipxe {
             id,
             xid,
             settings,
-            server_mac: [0xff; 6],
+            server_mac: MacAddr::BROADCAST,
             images: Vec::new(),
             exec_depth: 0,
             selected: None,
@@ -182,7 +183,7 @@ impl Ipxe {
     }
 
     fn mac_text(&self) -> String {
-        netbootd::wire::MacAddr(self.id.mac).to_string()
+        self.id.mac.to_string()
     }
 
     /// Starts iPXE at `now`: banner, then `autoboot` after the 2-second Ctrl-B prompt
@@ -440,7 +441,7 @@ impl Ipxe {
         self.say(now, format!("net0: {}/{mask}{gw}", lease.address));
         if self.ipv6_gives_up.is_some() {
             // The link-local address the IPv6 configurator leaves (EUI-64 from the MAC).
-            let m = self.id.mac;
+            let m = self.id.mac.octets();
             self.say(
                 now,
                 format!(

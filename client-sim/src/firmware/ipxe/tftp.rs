@@ -15,6 +15,7 @@ use std::time::Duration;
 use netbootd::tftp::packet::Packet;
 use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::dhcp::Retry;
 use crate::content::{Content, ContentBuilder};
@@ -44,8 +45,8 @@ impl FetchError {
 }
 
 pub struct TftpGet {
-    mac: [u8; 6],
-    server_mac: [u8; 6],
+    mac: MacAddr,
+    server_mac: MacAddr,
     local: SocketAddrV4,
     server: SocketAddrV4,
     path: String,
@@ -64,8 +65,8 @@ pub struct TftpGet {
 impl TftpGet {
     pub fn new(
         now: Instant,
-        mac: [u8; 6],
-        server_mac: [u8; 6],
+        mac: MacAddr,
+        server_mac: MacAddr,
         local: SocketAddrV4,
         server: Ipv4Addr,
         path: &str,

@@ -15,6 +15,7 @@ use std::time::Duration;
 use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
+use netbootd::wire::MacAddr;
 
 use super::offer::{self, Discarded, Offer, OfferCache, OfferKind, Selection};
 use super::packets::Identity;
@@ -60,7 +61,7 @@ pub enum Event {
 pub struct BootInfo {
     pub station: Ipv4Addr,
     pub server: Ipv4Addr,
-    pub server_mac: [u8; 6],
+    pub server_mac: MacAddr,
     pub file: String,
     /// Option 13 × 512, when the offer gave it (then no TFTP size probe).
     pub size_hint: Option<u64>,
@@ -82,7 +83,7 @@ enum State {
     },
     Binl {
         ack: Box<Offer>,
-        ack_mac: [u8; 6],
+        ack_mac: MacAddr,
         targets: Vec<Ipv4Addr>,
         target: usize,
         tries: usize,
@@ -104,7 +105,7 @@ pub struct DhcpPhase {
     events: Vec<Event>,
     /// MAC of the server each cached offer came from (ARP is not emulated: unicasts go to the
     /// MAC the server's own frames came from).
-    offer_macs: Vec<[u8; 6]>,
+    offer_macs: Vec<MacAddr>,
 }
 
 fn secs_since(start: Instant, now: Instant) -> u16 {
@@ -214,7 +215,7 @@ impl DhcpPhase {
 
     /// Dhcp4Dxe's input filter (`DhcpInput`): a reply for us, right xid and chaddr.
     fn ours(&self, m: &Message, xid: u32) -> bool {
-        m.op == 2 && m.xid == xid && m.hwaddr() == self.id.mac
+        m.op == 2 && m.xid == xid && m.hwaddr() == self.id.mac.as_bytes()
     }
 
     pub fn handle(&mut self, now: Instant, d: &Datagram) {
@@ -295,7 +296,7 @@ impl DhcpPhase {
     }
 
     /// The ACK is in: print the station address, then BINL or straight to the boot info.
-    fn bound(&mut self, now: Instant, ack: Message, ack_mac: [u8; 6], selection: Selection) {
+    fn bound(&mut self, now: Instant, ack: Message, ack_mac: MacAddr, selection: Selection) {
         self.console(now, &format!("  Station IP address is {}", ack.yiaddr));
         let Ok(ack) = offer::classify(ack, now) else {
             return self.finish(now, Err(PxeError::E99("unusable DHCPACK".into())));
@@ -388,7 +389,7 @@ impl DhcpPhase {
     }
 
     /// `PxeBcDhcp4BootInfo`: the PXE reply, else the proxy offer, else the ACK decides.
-    fn boot_info(&mut self, now: Instant, ack: &Offer, ack_mac: [u8; 6], proxy: Option<&Offer>) {
+    fn boot_info(&mut self, now: Instant, ack: &Offer, ack_mac: MacAddr, proxy: Option<&Offer>) {
         let source = proxy.unwrap_or(ack);
         if source.kind == OfferKind::ProxyPxe10 || source.kind == OfferKind::DhcpPxe10 {
             // A.7: 43.6 bit 3 with a boot file skips the menu; a menu whose first item is

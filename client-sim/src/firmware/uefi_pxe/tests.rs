@@ -7,17 +7,18 @@ use netbootd::time::Instant;
 
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::dhcp::{DhcpPhase, Event};
 use super::packets::{Arch, Identity, Undi};
 use super::PxeError;
 
-const SERVER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const SERVER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
 
 fn client() -> Identity {
     Identity {
-        mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+        mac: MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
         arch: Arch::X64,
         undi: Undi::default(),
         uuid: [7; 16],
@@ -43,7 +44,7 @@ fn reply(query: &Message, kind: u8, yiaddr: [u8; 4], extra: &[(u8, &[u8])]) -> D
     m.options.end();
     Datagram::new(
         SERVER_MAC,
-        [0xff; 6],
+        MacAddr::BROADCAST,
         SocketAddrV4::new(SERVER, 67),
         SocketAddrV4::new(Ipv4Addr::BROADCAST, 68),
         m.encode(),
@@ -214,7 +215,7 @@ mod tftp {
 
     fn phase() -> TftpPhase {
         let ep = Endpoints {
-            mac: [2, 0, 0, 0, 0, 2],
+            mac: MacAddr([2, 0, 0, 0, 0, 2]),
             station: STATION,
             server: SERVER,
             server_mac: SERVER_MAC,
@@ -227,7 +228,7 @@ mod tftp {
     fn from_server(port: u16, to: u16, payload: Vec<u8>) -> Datagram {
         Datagram::new(
             SERVER_MAC,
-            [2, 0, 0, 0, 0, 2],
+            MacAddr([2, 0, 0, 0, 0, 2]),
             SocketAddrV4::new(SERVER, port),
             SocketAddrV4::new(STATION, to),
             payload,
@@ -388,7 +389,15 @@ mod whole_boot {
         }
         let to = d.src;
         let from = SocketAddrV4::new(SERVER, 5000 + d.src.port());
-        let out = |payload: Vec<u8>| vec![Datagram::new(SERVER_MAC, [2; 6], from, to, payload)];
+        let out = |payload: Vec<u8>| {
+            vec![Datagram::new(
+                SERVER_MAC,
+                MacAddr([2; 6]),
+                from,
+                to,
+                payload,
+            )]
+        };
         let p = &d.payload;
         match u16::from_be_bytes([p[0], p[1]]) {
             1 if p.windows(5).any(|w| w == b"tsize") => {

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::PxeError;
 use crate::content::{Content, ContentBuilder};
@@ -40,10 +41,10 @@ const OP_OACK: u16 = 6;
 /// Where the transfer goes and from where.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     pub station: Ipv4Addr,
     pub server: Ipv4Addr,
-    pub server_mac: [u8; 6],
+    pub server_mac: MacAddr,
     /// The source port of the probe; the download uses the next one (OBSERVED 1568, 1569).
     pub first_port: u16,
     /// The server's TFTP port: 69 on a real network.

@@ -138,7 +138,7 @@ pub(crate) mod testing {
     pub fn shell() -> Ipxe {
         Ipxe::new(
             Identity {
-                mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+                mac: netbootd::wire::MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
                 build: Build::EfiX64,
                 uuid: None,
             },
