@@ -13,6 +13,7 @@ PACKAGES=(
   dnsmasq-base                  # dnsmasq: another DHCP+TFTP server bootsim --iface boots against
   iproute2                      # ip netns, veth
   gdisk dosfstools mtools       # sgdisk, mkfs.fat, mcopy: real GPT disk images with an ESP
+  e2fsprogs mount               # mkfs.ext4, mount -o loop: the lease file's disk in lease_powercut.rs
   qemu-system-x86 ovmf          # bootsim qemu: real OVMF (UEFI PXE) in a VM, no root needed
   ipxe-qemu seabios             # the BIOS machine: SeaBIOS with QEMU's iPXE NIC ROM
   grub-efi-amd64-bin            # grub-mkstandalone: real EFI loaders that print a marker and halt

@@ -113,7 +113,10 @@ mod tests {
         ScenarioRun {
             name: name.into(),
             file: format!("scenarios/{name}.toml"),
-            transcripts: vec![Transcript::new("bios", [0x52, 0x54, 0, 0x12, 0x34, 0x56])],
+            transcripts: vec![Transcript::new(
+                "bios",
+                netbootd::wire::MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+            )],
             checks: vec![Check {
                 what: "bios 52:54:00:12:34:56: booted".into(),
                 ok,

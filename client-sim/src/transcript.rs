@@ -11,6 +11,9 @@ use std::fmt::{self, Write as _};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
+
 use serde::{Serialize, Serializer};
 
 /// The stage of the boot chain a step belongs to or a failure happened at, named as the
@@ -326,7 +329,7 @@ pub struct Step {
     /// 1-based, in the order the steps happened.
     pub number: usize,
     /// Virtual time since power-on (or the run's clock for observed boots).
-    pub at: Duration,
+    pub at: Instant,
     pub kind: StepKind,
 }
 
@@ -356,7 +359,7 @@ impl Serialize for Step {
 }
 
 /// Seconds with millisecond precision, as JSON transcripts give times.
-struct Seconds(Duration);
+struct Seconds(Instant);
 
 impl Serialize for Seconds {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -364,8 +367,26 @@ impl Serialize for Seconds {
     }
 }
 
-fn seconds<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+/// A moment or an interval in seconds: both are time since a clock's origin in JSON.
+pub(crate) trait InSeconds {
+    fn in_seconds(&self) -> f64;
+}
+
+impl InSeconds for Duration {
+    fn in_seconds(&self) -> f64 {
+        self.as_secs_f64()
+    }
+}
+
+impl InSeconds for Instant {
+    fn in_seconds(&self) -> f64 {
+        self.as_secs_f64()
+    }
+}
+
+/// Seconds with millisecond precision (`serialize_with`).
+pub(crate) fn seconds<T: InSeconds, S: Serializer>(t: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((t.in_seconds() * 1000.0).round() / 1000.0)
 }
 
 /// How the boot ended.
@@ -400,7 +421,7 @@ pub struct Transcript {
     pub outcome: Outcome,
     /// (time, source, line).
     #[serde(skip)]
-    pub console: Vec<(Duration, String, String)>,
+    pub console: Vec<(Instant, String, String)>,
     /// Things the boot path reads differently from what was probably meant.
     pub lints: Vec<String>,
     /// Frames the client sent again (a lost answer, a timer that fired).
@@ -411,14 +432,10 @@ pub struct Transcript {
 
 impl Transcript {
     /// An empty transcript: no step yet, "not run".
-    pub fn new(firmware: &str, mac: [u8; 6]) -> Transcript {
+    pub fn new(firmware: &str, mac: MacAddr) -> Transcript {
         Transcript {
             firmware: firmware.into(),
-            mac: mac
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<Vec<_>>()
-                .join(":"),
+            mac: mac.to_string(),
             steps: Vec::new(),
             outcome: Outcome::Failed {
                 step: 1,
@@ -434,7 +451,7 @@ impl Transcript {
     }
 
     /// Adds a step numbered after the last one.
-    pub fn push(&mut self, at: Duration, kind: StepKind) {
+    pub fn push(&mut self, at: Instant, kind: StepKind) {
         self.steps.push(Step {
             number: self.steps.len() + 1,
             at,

@@ -17,6 +17,7 @@ use bootsim::net::embedded::{build, ServerSpec};
 use bootsim::net::lan::Lan;
 use bootsim::transcript::{Outcome, Transcript};
 use netbootd::kea::KeaVersion;
+use netbootd::wire::MacAddr;
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
@@ -46,7 +47,7 @@ fn run(config: &Path, root: &Path, firmware: Firmware) -> Transcript {
     let mut lan = Lan::new(server);
     let client = Client {
         firmware,
-        mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+        mac: MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
         uuid: bootsim::firmware::MACHINE_UUID,
         disks: vec![bootsim::recipe::load(&fixture("disks/debian.toml")).unwrap()],
         seed: 0x1d2c_3b4a,

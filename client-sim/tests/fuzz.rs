@@ -15,9 +15,10 @@ use netbootd::tftp::engine::TftpEngine;
 use netbootd::tftp::files::Cached;
 use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 use proptest::prelude::*;
 
-const MAC: [u8; 6] = [0x52, 0x54, 0, 0x12, 0x34, 0x56];
+const MAC: MacAddr = MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
 
 fn stations() -> Vec<Box<dyn Station>> {
     let uuid = [7u8; 16];
@@ -31,7 +32,7 @@ fn stations() -> Vec<Box<dyn Station>> {
         9,
         Duration::from_millis(300),
     );
-    pxe.start(Duration::ZERO);
+    pxe.start(Instant::ZERO);
     let mut ipxe = Ipxe::new(
         IpxeId {
             mac: MAC,
@@ -40,7 +41,7 @@ fn stations() -> Vec<Box<dyn Station>> {
         },
         9,
     );
-    ipxe.start(Duration::ZERO);
+    ipxe.start(Instant::ZERO);
     vec![Box::new(pxe), Box::new(ipxe)]
 }
 
@@ -55,7 +56,7 @@ fn offer() -> Vec<u8> {
         siaddr: Ipv4Addr::new(192, 168, 1, 1),
         ..Default::default()
     };
-    m.chaddr[..6].copy_from_slice(&MAC);
+    m.chaddr[..6].copy_from_slice(MAC.as_bytes());
     m.options.push(53, &[2]);
     m.options.push(54, &[192, 168, 1, 1]);
     m.options.push(60, b"PXEClient");
@@ -101,13 +102,13 @@ proptest! {
         for mut s in stations() {
             for (src, dst, payload, ms) in &frames {
                 let d = Datagram::new(
-                    [2, 0, 0, 0, 0, 1],
+                    MacAddr([2, 0, 0, 0, 0, 1]),
                     MAC,
                     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 1), *src),
                     SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 2), *dst),
                     payload.clone(),
                 );
-                let now = Duration::from_millis(*ms);
+                let now = Instant::from_millis(*ms);
                 s.handle(now, &d);
                 s.handle_timeout(now);
                 while s.poll_transmit().is_some() {}

@@ -13,6 +13,8 @@ use bootsim::firmware::ipxe::{Ipxe, IpxeEnd};
 use bootsim::net::embedded::{build, ServerSpec};
 use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
@@ -25,7 +27,7 @@ fn run(script: &str) -> (Ipxe, String) {
 
 thread_local! {
     /// The virtual time when the last run ended.
-    static LAST_NOW: std::cell::Cell<Duration> = const { std::cell::Cell::new(Duration::ZERO) };
+    static LAST_NOW: std::cell::Cell<Instant> = const { std::cell::Cell::new(Instant::ZERO) };
 }
 
 /// The shared corpus of real public iPXE scripts (never copied into the project).
@@ -64,14 +66,14 @@ fn run_with(path: &std::path::Path, keyboard: Keyboard) -> (Ipxe, String) {
     );
     let mut ipxe = Ipxe::new(
         Identity {
-            mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+            mac: MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
             build: Build::EfiX64,
             uuid: None,
         },
         42,
     );
     ipxe.set_keyboard(keyboard);
-    ipxe.start(Duration::ZERO);
+    ipxe.start(Instant::ZERO);
     lan.run(&mut ipxe, Duration::from_secs(600));
     LAST_NOW.with(|n| n.set(bootsim::net::Network::now(&lan)));
     let console = ipxe

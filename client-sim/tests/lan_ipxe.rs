@@ -12,6 +12,8 @@ use bootsim::identify::synthetic;
 use bootsim::net::embedded::{build, ServerSpec};
 use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
 fn seed(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed")).join(name)
@@ -41,13 +43,13 @@ fn lan(config: &Path, root: &Path) -> Lan {
 fn ipxe(build: Build) -> Ipxe {
     let mut i = Ipxe::new(
         Identity {
-            mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+            mac: MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
             build,
             uuid: None,
         },
         0x0bad_cafe,
     );
-    i.start(Duration::ZERO);
+    i.start(Instant::ZERO);
     i
 }
 

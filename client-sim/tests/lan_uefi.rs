@@ -11,6 +11,8 @@ use bootsim::firmware::uefi_pxe::{PxeError, UefiPxe};
 use bootsim::net::embedded::{build, ServerSpec};
 use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
 fn seed(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed")).join(name)
@@ -30,13 +32,13 @@ fn lan(root: &std::path::Path) -> Lan {
 
 fn client(arch: Arch) -> UefiPxe {
     let id = Identity {
-        mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+        mac: MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
         arch,
         undi: Undi::default(),
         uuid: bootsim::firmware::MACHINE_UUID,
     };
     let mut pxe = UefiPxe::new(id, 0x1234_5678, Duration::from_millis(300));
-    pxe.start(Duration::ZERO);
+    pxe.start(Instant::ZERO);
     pxe
 }
 

@@ -13,8 +13,10 @@ use bootsim::qemu::compare::{compare, guest_clock};
 use bootsim::qemu::observe::{transcript, Wire};
 use bootsim::transcript::Transcript;
 use netbootd::kea::KeaVersion;
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
-const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const MAC: MacAddr = MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
@@ -97,7 +99,11 @@ fn a_run_compared_with_itself_has_no_differences_and_a_unit_clock() {
     let (sim, lan, disks) = simulated(Firmware::UefiX64);
     let wire = Wire::read(&lan.frames, MAC, &lan.notes);
     let mut console = sim.console.clone();
-    console.push((sim.elapsed, "loader".into(), "bootsim-loader: grub".into()));
+    console.push((
+        Instant::ZERO + sim.elapsed,
+        "loader".into(),
+        "bootsim-loader: grub".into(),
+    ));
     let seen = transcript("uefi-x64", MAC, &wire, &console, &disks, sim.elapsed, true);
     let run = bootsim::qemu::QemuRun {
         transcript: seen,

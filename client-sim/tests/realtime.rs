@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bootsim::firmware::uefi_pxe::packets::{Arch, Identity, Undi};
 use bootsim::firmware::uefi_pxe::UefiPxe;
@@ -16,9 +16,11 @@ use bootsim::net::embedded::{build, ServerSpec, SERVER_MAC};
 use bootsim::net::lan::{Lan, Station};
 use bootsim::net::realtime::{self, FramePort, Stopped};
 use netbootd::kea::KeaVersion;
+use netbootd::time::{Clock, Instant};
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
-const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const MAC: MacAddr = MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 
 fn seed(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/seed")).join(name)
@@ -26,22 +28,22 @@ fn seed(name: &str) -> PathBuf {
 
 /// The EDK2 model as a machine behind a socket: its datagrams leave as frames, frames that
 /// arrive are handed to it, its timers run on the OS clock.
-fn machine(socket: UdpSocket, segment: std::net::SocketAddr) -> (UefiPxe, Duration) {
+fn machine(socket: UdpSocket, segment: std::net::SocketAddr) -> (UefiPxe, Instant) {
     let id = Identity {
         mac: MAC,
         arch: Arch::X64,
         undi: Undi::default(),
         uuid: [0x11; 16],
     };
-    let start = Instant::now();
+    let clock = Clock::start();
     let mut pxe = UefiPxe::new(id, 0x1234_5678, Duration::from_millis(300));
-    pxe.start(Duration::ZERO);
+    pxe.start(Instant::ZERO);
     let mut buf = vec![0u8; 65536];
-    while !Station::finished(&pxe) && start.elapsed() < Duration::from_secs(60) {
+    while !Station::finished(&pxe) && clock.now() < Instant::from_secs(60) {
         while let Some(d) = pxe.poll_transmit() {
             socket.send_to(&d.to_frame(), segment).unwrap();
         }
-        let now = start.elapsed();
+        let now = clock.now();
         match pxe.poll_timeout() {
             Some(t) if t <= now => {
                 pxe.handle_timeout(now);
@@ -54,11 +56,11 @@ fn machine(socket: UdpSocket, segment: std::net::SocketAddr) -> (UefiPxe, Durati
         }
         if let Ok((n, _)) = socket.recv_from(&mut buf) {
             if let Ok(Some(d)) = Datagram::from_frame(&buf[..n]) {
-                pxe.handle(start.elapsed(), &d);
+                pxe.handle(clock.now(), &d);
             }
         }
     }
-    (pxe, start.elapsed())
+    (pxe, clock.now())
 }
 
 #[test]
@@ -108,11 +110,11 @@ fn a_machine_behind_a_udp_socket_gets_its_nbp_from_netbootd_in_real_time() {
     assert!(got.bytes == nbp.into(), "the NBP crossed the socket intact");
     // EDK2's offer collection waits for its first DISCOVER timer (firmware.md A.4): on a real
     // clock that wait is real, and the segment stamps frames with it.
-    assert!(took >= Duration::from_secs(3), "{took:?}");
+    assert!(took >= Instant::from_secs(3), "{took:?}");
     let first_ack = lan
         .frames
         .iter()
-        .find(|f| !f.from_client && f.datagram.src.port() == 67 && f.at > Duration::from_secs(2))
+        .find(|f| !f.from_client && f.datagram.src.port() == 67 && f.at > Instant::from_secs(2))
         .expect("an answer after the offer window");
     assert!(first_ack.at < took, "{:?} vs {took:?}", first_ack.at);
     assert_eq!(port.ignored.total(), 0);

@@ -15,6 +15,7 @@ use bootsim::net::lan::{Faults, Lan, LinkFaults, Server};
 use bootsim::net::link::LinkModel;
 use bootsim::storm::{storm_with, Post, PowerOn, Storm, StormModel};
 use netbootd::kea::KeaVersion;
+use netbootd::wire::MacAddr;
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures")).join(path)
@@ -53,7 +54,7 @@ fn server(dir: &tempfile::TempDir) -> Server {
 fn template() -> Client {
     Client {
         firmware: Firmware::UefiX64,
-        mac: [0; 6],
+        mac: MacAddr([0; 6]),
         uuid: [0; 16],
         disks: vec![bootsim::recipe::load(&fixture("disks/debian.toml")).unwrap()],
         seed: 1,

@@ -7,11 +7,13 @@ mod support;
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bootsim::firmware::uefi_pxe::tftp::{Endpoints, Event, TftpPhase};
 use bootsim::firmware::uefi_pxe::PxeError;
+use netbootd::time::{Clock, Instant};
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 struct Tftpd {
     child: Child,
@@ -75,19 +77,19 @@ fn run(server_port: u16, file: &str) -> (TftpPhase, Vec<String>) {
     let first_port = a.local_addr().unwrap().port();
     let lo = Ipv4Addr::LOCALHOST;
     let ep = Endpoints {
-        mac: [2, 0, 0, 0, 0, 2],
+        mac: MacAddr([2, 0, 0, 0, 0, 2]),
         station: lo,
         server: lo,
-        server_mac: [2, 0, 0, 0, 0, 1],
+        server_mac: MacAddr([2, 0, 0, 0, 0, 1]),
         first_port,
         server_port,
     };
     let mut phase = TftpPhase::new(ep, file.to_string(), None);
-    let start = Instant::now();
-    phase.start(Duration::ZERO);
+    let clock = Clock::start();
+    phase.start(Instant::ZERO);
     let mut sent = Vec::new();
     let mut buf = vec![0u8; 65536];
-    while phase.outcome().is_none() && start.elapsed() < Duration::from_secs(60) {
+    while phase.outcome().is_none() && clock.now() < Instant::from_secs(60) {
         while let Some(d) = phase.poll_transmit() {
             let socket = if d.src.port() == first_port { &a } else { &b };
             socket.send_to(&d.payload, d.dst).unwrap();
@@ -100,20 +102,20 @@ fn run(server_port: u16, file: &str) -> (TftpPhase, Vec<String>) {
                 };
                 let to = SocketAddrV4::new(lo, socket.local_addr().unwrap().port());
                 let d = Datagram::new(
-                    [2, 0, 0, 0, 0, 1],
-                    [2, 0, 0, 0, 0, 2],
+                    MacAddr([2, 0, 0, 0, 0, 1]),
+                    MacAddr([2, 0, 0, 0, 0, 2]),
                     from,
                     to,
                     buf[..n].to_vec(),
                 );
-                phase.handle(start.elapsed(), &d);
+                phase.handle(clock.now(), &d);
                 got = true;
             }
         }
         if !got {
             std::thread::sleep(Duration::from_millis(1));
         }
-        phase.handle_timeout(start.elapsed());
+        phase.handle_timeout(clock.now());
     }
     for e in phase.drain_events() {
         match e {

@@ -6,6 +6,8 @@ use bootsim::net::embedded::SIMULATION_EPOCH;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use bootsim::firmware::ipxe::packets::{Build, Identity as IpxeId};
 use bootsim::firmware::ipxe::Ipxe;
 use bootsim::firmware::uefi_pxe::packets::{Arch, Identity, Undi};
@@ -16,8 +18,9 @@ use bootsim::net::lan::{Frame, Lan};
 use netbootd::kea::KeaVersion;
 use netbootd::tftp::packet::Packet;
 use netbootd::wire::dhcp::Message;
+use netbootd::wire::MacAddr;
 
-const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+const MAC: MacAddr = MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 const UUID: [u8; 16] = bootsim::firmware::MACHINE_UUID;
 
 fn fixture(path: &str) -> PathBuf {
@@ -70,7 +73,7 @@ fn lan(root: &std::path::Path, config: &str) -> Lan {
     )
 }
 
-fn dhcp_from_client(frames: &[Frame], kind: u8) -> Vec<(Duration, usize, Message)> {
+fn dhcp_from_client(frames: &[Frame], kind: u8) -> Vec<(Instant, usize, Message)> {
     frames
         .iter()
         .filter(|f| f.from_client && f.datagram.dst.port() == 67)
@@ -122,7 +125,7 @@ fn edk2_messages_match_the_ovmf_capture() {
         uuid: UUID,
     };
     let mut pxe = UefiPxe::new(id, 0x1234, Duration::from_millis(300));
-    pxe.start(Duration::ZERO);
+    pxe.start(Instant::ZERO);
     lan.run(&mut pxe, Duration::from_secs(120));
     let (_, len, d) = dhcp_from_client(&lan.frames, 1).remove(0);
     let want = &e["discover"];
@@ -219,7 +222,7 @@ fn edk2_retransmits_discovers_on_the_observed_schedule() {
         uuid: UUID,
     };
     let mut pxe = UefiPxe::new(id, 0x1234, Duration::from_millis(300));
-    pxe.start(Duration::ZERO);
+    pxe.start(Instant::ZERO);
     lan.run(&mut pxe, Duration::from_secs(120));
     let secs: Vec<i64> = dhcp_from_client(&lan.frames, 1)
         .iter()
@@ -242,7 +245,7 @@ fn ipxe_messages_match_the_capture() {
         },
         77,
     );
-    ipxe.start(Duration::ZERO);
+    ipxe.start(Instant::ZERO);
     lan.run(&mut ipxe, Duration::from_secs(120));
     let discovers = dhcp_from_client(&lan.frames, 1);
     let want = &i["discover"];
@@ -371,7 +374,7 @@ fn a_legacy_ipxe_waits_for_its_ipv6_configurator_as_observed() {
         77,
     );
     ipxe.set_ipv6_configurator(bootsim::firmware::ipxe::machine::ipv6conf::LEGACY);
-    ipxe.start(Duration::ZERO);
+    ipxe.start(Instant::ZERO);
     lan.run(&mut ipxe, Duration::from_secs(120));
     let t0 = dhcp_from_client(&lan.frames, 1)[0].0;
     let first_rrq = lan

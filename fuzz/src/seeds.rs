@@ -9,6 +9,7 @@ use std::time::Duration;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
 use netbootd::wire::pcap::CaptureWriter;
+use netbootd::wire::MacAddr;
 
 use crate::targets::fixtures;
 use crate::{join, SEPARATOR};
@@ -91,7 +92,7 @@ fn read(path: &Path) -> Option<Seed> {
     Some((format!("{parent}-{name}"), bytes))
 }
 
-const MAC: [u8; 6] = [0x52, 0x54, 0, 0x12, 0x34, 0x56];
+const MAC: MacAddr = MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
 
 fn query(kind: u8, options: &[(u8, &[u8])], edit: impl FnOnce(&mut Message)) -> Vec<u8> {
     let mut m = Message {
@@ -99,7 +100,7 @@ fn query(kind: u8, options: &[(u8, &[u8])], edit: impl FnOnce(&mut Message)) -> 
         flags: 0x8000,
         ..Message::default()
     };
-    m.chaddr[..6].copy_from_slice(&MAC);
+    m.chaddr[..6].copy_from_slice(MAC.as_bytes());
     m.options.push(53, &[kind]);
     for (code, data) in options {
         m.options.push(*code, data);
@@ -164,7 +165,7 @@ fn dhcp() -> Vec<Seed> {
     ];
     let frame = Datagram::new(
         MAC,
-        [0xff; 6],
+        MacAddr::BROADCAST,
         SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
         SocketAddrV4::new(Ipv4Addr::BROADCAST, 67),
         query(1, IPXE, |_| {}),
@@ -317,8 +318,8 @@ fn remap() -> Vec<Seed> {
 fn dora_pcap() -> Vec<u8> {
     let mut writer = CaptureWriter::new(Vec::new()).expect("pcap header");
     let frames = [
-        (MAC, [0xff; 6], 68, 67, query(1, UEFI, |_| {})),
-        ([2, 0, 0, 0, 0, 1], MAC, 67, 68, {
+        (MAC, MacAddr::BROADCAST, 68, 67, query(1, UEFI, |_| {})),
+        (MacAddr([2, 0, 0, 0, 0, 1]), MAC, 67, 68, {
             let mut m = Message::decode(&query(
                 2,
                 &[(54, &[192, 168, 1, 1]), (67, b"ipxe.efi")],
@@ -331,14 +332,14 @@ fn dora_pcap() -> Vec<u8> {
         }),
         (
             MAC,
-            [0xff; 6],
+            MacAddr::BROADCAST,
             68,
             67,
             query(3, UEFI, |m| m.options.push(50, &OFFERED)),
         ),
         (
             MAC,
-            [2, 0, 0, 0, 0, 1],
+            MacAddr([2, 0, 0, 0, 0, 1]),
             1568,
             69,
             b"\0\x01ipxe.efi\0octet\0tsize\x000\0".to_vec(),

@@ -28,6 +28,7 @@ use netbootd::tftp::remap::{Direction, RemapRules};
 use netbootd::time::{Epoch, Instant};
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use crate::records;
 
@@ -371,13 +372,13 @@ pub fn ipxe_script(data: &[u8]) {
     let mut lan = Lan::new(server);
     let mut ipxe = Ipxe::new(
         Identity {
-            mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+            mac: MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
             build: Build::EfiX64,
             uuid: None,
         },
         42,
     );
-    ipxe.start(Duration::ZERO);
+    ipxe.start(netbootd::time::Instant::ZERO);
     lan.run(&mut ipxe, Duration::from_secs(120));
 }
 

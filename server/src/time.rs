@@ -90,6 +90,14 @@ impl Sub<Instant> for Instant {
     }
 }
 
+/// Serialised as the `Duration` since the origin (`{"secs", "nanos"}`), the form the
+/// models' records had when they held a `Duration`.
+impl serde::Serialize for Instant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
 /// Seconds with two decimals, as transcripts print them.
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -131,8 +139,23 @@ impl Clock {
         }
     }
 
+    /// A clock that reads `at` now: a real-time driver taking over a virtual clock where it
+    /// stands (a segment that ran in virtual time before a VM joined it).
+    pub fn resume_at(at: Instant) -> Clock {
+        let now = std::time::Instant::now();
+        Clock {
+            origin: now.checked_sub(at.0).unwrap_or(now),
+        }
+    }
+
     pub fn now(&self) -> Instant {
         Instant(self.origin.elapsed())
+    }
+
+    /// The moment of an OS instant taken elsewhere (a line stamped by a reader thread); the
+    /// origin for one taken before it.
+    pub fn instant_of(&self, at: std::time::Instant) -> Instant {
+        Instant(at.saturating_duration_since(self.origin))
     }
 
     /// The OS instant of `at`, for timers (`tokio::time::sleep_until`).

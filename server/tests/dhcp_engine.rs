@@ -326,8 +326,9 @@ mod link {
     use super::*;
     use netbootd::dhcp::link::{FrameAnswer, Link};
     use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
+    use netbootd::wire::MacAddr;
 
-    const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
+    const SERVER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 1]);
 
     fn node0() -> Link {
         Link {
@@ -338,7 +339,7 @@ mod link {
         }
     }
 
-    fn frame(msg: &Message, src_mac: [u8; 6], src: SocketAddrV4, dst: SocketAddrV4) -> Vec<u8> {
+    fn frame(msg: &Message, src_mac: MacAddr, src: SocketAddrV4, dst: SocketAddrV4) -> Vec<u8> {
         Datagram::new(src_mac, BROADCAST_MAC, src, dst, msg.encode()).to_frame()
     }
 
@@ -352,7 +353,7 @@ mod link {
     #[test]
     fn offers_go_to_chaddr_broadcast_or_the_relay_as_kea_addresses_them() {
         let mut e = engine();
-        let client_mac = [0x52, 0x54, 0, 0, 0, 7];
+        let client_mac = MacAddr([0x52, 0x54, 0, 0, 0, 7]);
         let from_client = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68);
         let to_server = SocketAddrV4::new(Ipv4Addr::BROADCAST, 67);
         // No broadcast flag: unicast to yiaddr at chaddr (RFC 2131 4.1), no ARP needed.
@@ -371,7 +372,7 @@ mod link {
             &mut e,
             &frame(
                 &query(1, 8, UEFI),
-                [0x52, 0x54, 0, 0, 0, 8],
+                MacAddr([0x52, 0x54, 0, 0, 0, 8]),
                 from_client,
                 to_server,
             ),
@@ -379,7 +380,7 @@ mod link {
         assert_eq!(offer.dst_mac, BROADCAST_MAC);
         assert_eq!(*offer.dst.ip(), Ipv4Addr::BROADCAST);
         // Relayed: to the relay's address and the relay's hardware address, port 67.
-        let relay_mac = [0x02, 0, 0, 0, 0, 0x99];
+        let relay_mac = MacAddr([0x02, 0, 0, 0, 0, 0x99]);
         let mut r = query(1, 9, BIOS);
         r.giaddr = Ipv4Addr::new(192, 168, 1, 14);
         r.hops = 1;
@@ -395,7 +396,7 @@ mod link {
     #[test]
     fn other_traffic_and_garbage_are_passed_over_or_reported() {
         let mut e = engine();
-        let mac = [0x52, 0x54, 0, 0, 0, 1];
+        let mac = MacAddr([0x52, 0x54, 0, 0, 0, 1]);
         let link = node0();
         // Our own frame echoed back, a frame to another port, an ARP frame.
         let ours = frame(
@@ -421,7 +422,7 @@ mod link {
             FrameAnswer::NotForUs
         ));
         let mut arp = vec![0xff; 6];
-        arp.extend_from_slice(&mac);
+        arp.extend_from_slice(&mac.octets());
         arp.extend_from_slice(&[0x08, 0x06]);
         arp.extend_from_slice(&[0; 28]);
         assert!(matches!(

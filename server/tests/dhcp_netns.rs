@@ -162,7 +162,7 @@ fn udhcpc_gets_a_lease_and_renews_it() {
         .unwrap()
         .chaddr;
     assert_eq!(offer.dst.to_string(), "192.168.1.2:68");
-    assert_eq!(&offer.dst_mac[..], &chaddr[..6]);
+    assert_eq!(&offer.dst_mac.octets()[..], &chaddr[..6]);
 
     let csv = std::fs::read_to_string(&leases).unwrap();
     let rows: Vec<&str> = csv

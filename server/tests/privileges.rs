@@ -2,6 +2,9 @@
 //! CAP_NET_RAW and CAP_NET_BIND_SERVICE (raw DHCP sockets, ports 67 and 69), with
 //! tftpd-hpa's TFTP_USERNAME it keeps nothing once bound. Proven from /proc/PID/status while
 //! real clients (udhcpc, curl) are served and the lease file is written as that user.
+//! Either way the bounding set holds only what is kept, the ambient set is empty and
+//! no_new_privs is set, in every thread (/proc/PID/task/*/status): more than tftpd-hpa,
+//! which only changes groups, gid and uid (tftpd/tftpd.c, main()).
 
 mod support;
 
@@ -18,6 +21,44 @@ fn ids(d: &Daemon, field: &str) -> Vec<u32> {
         .split_whitespace()
         .map(|v| v.parse().unwrap())
         .collect()
+}
+
+/// `field` of /proc/PID/status in every thread of `d`: one value, or a panic naming the
+/// threads that differ (prctl settings are per thread).
+fn every_thread(d: &Daemon, field: &str) -> String {
+    let mut values = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{}/task", d.pid())).unwrap() {
+        let path = task.unwrap().path().join("status");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // the thread ended meanwhile
+        };
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in {}", path.display()))
+            .trim()
+            .to_string();
+        values.entry(value).or_insert_with(Vec::new).push(path);
+    }
+    assert_eq!(
+        values.len(),
+        1,
+        "{field} differs between threads: {values:?}"
+    );
+    values.into_keys().next().unwrap()
+}
+
+/// CapEff, CapPrm, CapInh, CapBnd, CapAmb and NoNewPrivs, each the same in every thread.
+fn capabilities(d: &Daemon) -> [String; 6] {
+    [
+        "CapEff",
+        "CapPrm",
+        "CapInh",
+        "CapBnd",
+        "CapAmb",
+        "NoNewPrivs",
+    ]
+    .map(|field| every_thread(d, field))
 }
 
 fn as_root() -> bool {
@@ -93,14 +134,20 @@ fn user_keeps_only_the_network_capabilities_and_serves_dhcp_and_tftp() {
         "DHCP4_STARTED",
     );
     let (uids, gids) = (ids(&d, "Uid"), ids(&d, "Gid"));
-    let (eff, prm, inh) = (d.status("CapEff"), d.status("CapPrm"), d.status("CapInh"));
-    println!("--user nobody: Uid {uids:?} Gid {gids:?} CapEff {eff} CapPrm {prm} CapInh {inh}");
+    let [eff, prm, inh, bnd, amb, nnp] = capabilities(&d);
+    println!(
+        "--user nobody: Uid {uids:?} Gid {gids:?} CapEff {eff} CapPrm {prm} CapInh {inh} \
+         CapBnd {bnd} CapAmb {amb} NoNewPrivs {nnp}"
+    );
     assert_eq!(uids, vec![NOBODY; 4], "real, effective, saved and fs uid");
     assert_eq!(gids, vec![65534; 4]);
     // Bits 13 (CAP_NET_RAW) and 10 (CAP_NET_BIND_SERVICE), nothing else.
     assert_eq!(eff, "0000000000002400");
     assert_eq!(prm, "0000000000002400");
     assert_eq!(inh, "0000000000000000");
+    assert_eq!(bnd, "0000000000002400", "bounding set: only the kept two");
+    assert_eq!(amb, "0000000000000000");
+    assert_eq!(nnp, "1", "no_new_privs");
 
     let bound = client.udhcpc(dir.path(), "hdpc0");
     assert!(
@@ -144,14 +191,23 @@ fn tftp_username_drops_every_capability_once_bound() {
         &["serve", "--tftpd-hpa", file.to_str().unwrap()],
         "dropped privileges",
     );
+    let [eff, prm, inh, bnd, amb, nnp] = capabilities(&d);
     println!(
-        "TFTP_USERNAME nobody: Uid {:?} CapEff {}",
+        "TFTP_USERNAME nobody: Uid {:?} CapEff {eff} CapPrm {prm} CapInh {inh} CapBnd {bnd} \
+         CapAmb {amb} NoNewPrivs {nnp}",
         ids(&d, "Uid"),
-        d.status("CapEff")
     );
     assert_eq!(ids(&d, "Uid"), vec![NOBODY; 4]);
-    assert_eq!(d.status("CapEff"), "0000000000000000");
-    assert_eq!(d.status("CapPrm"), "0000000000000000");
+    for (field, value) in [
+        ("CapEff", eff),
+        ("CapPrm", prm),
+        ("CapInh", inh),
+        ("CapBnd", bnd),
+        ("CapAmb", amb),
+    ] {
+        assert_eq!(value, "0000000000000000", "{field}");
+    }
+    assert_eq!(nnp, "1", "no_new_privs");
 }
 
 /// Started with a soft descriptor limit of 1024 (the usual default), netbootd raises it to

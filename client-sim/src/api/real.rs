@@ -40,9 +40,9 @@ impl Network {
             kea_version,
             disks: decl.disks,
             firmware,
-            mac: decl
-                .mac
-                .map_or([0x52, 0x54, 0x00, 0x12, 0x34, 0x56], |m| m.0),
+            mac: decl.mac.unwrap_or(netbootd::wire::MacAddr([
+                0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+            ])),
             timeout: std::time::Duration::from_secs(300),
             files: Default::default(),
             kvm: false,

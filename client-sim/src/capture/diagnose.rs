@@ -92,7 +92,7 @@ impl Builder {
             let gave_up = !icmp.is_empty()
                 || r.binl.len() > 1
                 || !r.releases.is_empty()
-                || self.capture_end.saturating_sub(last.at) >= Duration::from_secs(4);
+                || self.capture_end - last.at >= Duration::from_secs(4);
             let mut packets: Vec<usize> = r.binl.iter().map(|b| b.packet).collect();
             let how = if icmp.is_empty() {
                 format!("no reply from {to}:4011")

@@ -6,24 +6,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
 use netbootd::tftp::packet::Packet as Tftp;
+use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
+use netbootd::wire::MacAddr;
 
 use super::read::{Capture, Transport};
-
-pub type Mac = [u8; 6];
-
-pub fn mac_text(mac: &Mac) -> String {
-    netbootd::wire::MacAddr(*mac).to_string()
-}
 
 /// One DHCP message and where it went.
 #[derive(Debug, Clone)]
 pub struct Dhcp {
     pub packet: usize,
-    pub at: Duration,
+    pub at: Instant,
     pub msg: Message,
     pub src: (Ipv4Addr, u16),
     pub dst: (Ipv4Addr, u16),
@@ -62,7 +57,7 @@ impl Dhcp {
 #[derive(Debug, Clone)]
 pub struct Unreachable {
     pub packet: usize,
-    pub at: Duration,
+    pub at: Instant,
     /// Who sent the ICMP error.
     pub from: Ipv4Addr,
     pub code: u8,
@@ -78,8 +73,8 @@ pub struct Transfer {
     pub server_port: Option<u16>,
     pub file: String,
     pub rrq: usize,
-    pub at: Duration,
-    pub last_at: Duration,
+    pub at: Instant,
+    pub last_at: Instant,
     pub rrq_repeats: Vec<usize>,
     pub asked: Vec<(String, String)>,
     pub granted: Option<(usize, Vec<(String, String)>)>,
@@ -148,7 +143,7 @@ pub enum Event {
 
 #[derive(Debug, Clone, Default)]
 pub struct Client {
-    pub mac: Option<Mac>,
+    pub mac: Option<MacAddr>,
     /// Shown when the client is known only by address.
     pub label: String,
     pub uuid: Option<String>,
@@ -194,13 +189,13 @@ fn uuid_text(v: &[u8]) -> Option<String> {
 }
 
 impl Flows {
-    fn client_for_mac(&mut self, mac: Mac) -> usize {
+    fn client_for_mac(&mut self, mac: MacAddr) -> usize {
         if let Some(i) = self.clients.iter().position(|c| c.mac == Some(mac)) {
             return i;
         }
         self.clients.push(Client {
             mac: Some(mac),
-            label: mac_text(&mac),
+            label: mac.to_string(),
             ..Client::default()
         });
         self.clients.len() - 1
@@ -240,9 +235,7 @@ pub fn flows(capture: &Capture) -> Flows {
                 if dhcp_ports.contains(&sp) && dhcp_ports.contains(&dp) {
                     match Message::decode(payload) {
                         Ok(msg) if (msg.op == 1 || msg.op == 2) && msg.hlen == 6 => {
-                            let mut mac = [0u8; 6];
-                            mac.copy_from_slice(&msg.chaddr[..6]);
-                            let i = f.client_for_mac(mac);
+                            let i = f.client_for_mac(msg.client_mac());
                             let c = &mut f.clients[i];
                             if msg.op == 1 {
                                 if c.uuid.is_none() {

@@ -15,8 +15,9 @@ pub mod rounds;
 pub mod verdict;
 pub mod words;
 
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -61,13 +62,13 @@ impl Audit {
 }
 
 /// Tells every client of an already read capture; `only` keeps one MAC.
-pub fn audit(capture: &Capture, only: Option<[u8; 6]>) -> Audit {
+pub fn audit(capture: &Capture, only: Option<MacAddr>) -> Audit {
     let f = flows::flows(capture);
     let end = capture
         .packets
         .last()
         .map(|p| p.at)
-        .unwrap_or(Duration::ZERO);
+        .unwrap_or(Instant::ZERO);
     let mut clients = Vec::new();
     for c in &f.clients {
         if only.is_some() && c.mac != only {
@@ -129,6 +130,6 @@ pub fn audit(capture: &Capture, only: Option<[u8; 6]>) -> Audit {
 }
 
 /// Reads and tells a capture file.
-pub fn audit_file(path: &Path, only: Option<[u8; 6]>) -> Result<Audit, ReadError> {
+pub fn audit_file(path: &Path, only: Option<MacAddr>) -> Result<Audit, ReadError> {
     Ok(audit(&read_file(path)?, only))
 }

@@ -9,6 +9,9 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
+
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
@@ -63,12 +66,12 @@ pub struct Packet {
     /// 1-based, as Wireshark numbers frames.
     pub number: usize,
     /// Time since the first packet of the file.
-    pub at: Duration,
+    pub at: Instant,
     /// Byte offset of the packet record in the file.
     pub offset: usize,
     /// The frame was longer on the wire than in the file (snapshot length).
     pub snapped: bool,
-    pub src_mac: Option<[u8; 6]>,
+    pub src_mac: Option<MacAddr>,
     /// 802.1Q/802.1ad VLAN ids, outer first.
     pub vlans: Vec<u16>,
     pub ip: Ipv4,
@@ -135,7 +138,7 @@ pub fn read_bytes(file: &str, bytes: &[u8]) -> Result<Capture, ReadError> {
     }
     if let Some(first) = capture.packets.first().map(|p| p.at) {
         for p in &mut capture.packets {
-            p.at = p.at.saturating_sub(first);
+            p.at = Instant::ZERO + (p.at - first);
         }
     }
     Ok(capture)
@@ -164,7 +167,9 @@ fn read_pcap(bytes: &[u8], capture: &mut Capture) -> Result<(), PcapError> {
                 } else {
                     u64::from(raw.ts_frac) * 1000
                 };
-                let at = Duration::from_secs(u64::from(raw.ts_sec)) + Duration::from_nanos(frac);
+                let at = Instant::from_duration(
+                    Duration::from_secs(u64::from(raw.ts_sec)) + Duration::from_nanos(frac),
+                );
                 let snapped = raw.orig_len as usize > raw.data.len();
                 capture.push(number, at, offset, snapped, link, &raw.data);
             }
@@ -247,7 +252,7 @@ fn read_pcapng(bytes: &[u8], capture: &mut Capture) -> Result<(), PcapError> {
                 };
                 // pcap-file hands the raw tick count over as nanoseconds; scale it here.
                 let ticks = u64::try_from(epb.timestamp.as_nanos()).unwrap_or(u64::MAX);
-                let at = ticks_to_time(ticks, iface.tsresol);
+                let at = Instant::from_duration(ticks_to_time(ticks, iface.tsresol));
                 let snapped = epb.original_len as usize > epb.data.len();
                 capture.push(number, at, offset, snapped, iface.link, &epb.data);
             }
@@ -270,7 +275,7 @@ impl Capture {
     fn push(
         &mut self,
         number: usize,
-        at: Duration,
+        at: Instant,
         offset: usize,
         snapped: bool,
         link: DataLink,
@@ -294,7 +299,7 @@ impl Capture {
     }
 }
 
-type Decoded = (Option<[u8; 6]>, Vec<u16>, Ipv4);
+type Decoded = (Option<MacAddr>, Vec<u16>, Ipv4);
 
 /// Link layer to IPv4. SLL: 16-byte header, protocol at offset 14, sender address at 6
 /// (tcpdump.org LINKTYPE_LINUX_SLL). SLL2: 20-byte header, protocol at offset 0, address at 12
@@ -302,7 +307,7 @@ type Decoded = (Option<[u8; 6]>, Vec<u16>, Ipv4);
 fn decode_frame(link: DataLink, data: &[u8]) -> Option<Decoded> {
     let (src_mac, sliced) = match link {
         DataLink::ETHERNET => {
-            let src = data.get(6..12).and_then(|s| s.try_into().ok());
+            let src = data.get(6..12).and_then(|s| s.try_into().ok()).map(MacAddr);
             (src, LaxSlicedPacket::from_ethernet(data).ok()?)
         }
         DataLink::LINUX_SLL => {
@@ -362,9 +367,11 @@ fn decode_frame(link: DataLink, data: &[u8]) -> Option<Decoded> {
 }
 
 /// The sender's address from a cooked header, when it is a 6-byte one.
-fn sll_address(len: &[u8], addr: &[u8]) -> Option<[u8; 6]> {
+fn sll_address(len: &[u8], addr: &[u8]) -> Option<MacAddr> {
     let len = u16::from_be_bytes([len[0], len[1]]);
-    (len == 6).then(|| addr[..6].try_into().ok()).flatten()
+    (len == 6)
+        .then(|| addr[..6].try_into().ok().map(MacAddr))
+        .flatten()
 }
 
 #[cfg(test)]

@@ -11,13 +11,12 @@ use std::path::PathBuf;
 use netbootd::dhcp::link::FrameAnswer;
 use netbootd::kea::KeaVersion;
 use netbootd::tftp::packet::Packet as Tftp;
-use netbootd::time::Instant;
 use netbootd::wire::dhcp::{Item, Message};
 use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
 use serde::Serialize;
 
 use super::compare::{compare, decided_by, FieldDiff, Status};
-use super::flows::{flows, mac_text, Dhcp, Event, Transfer};
+use super::flows::{flows, Dhcp, Event, Transfer};
 use super::read::{read_file, ReadError};
 use crate::net::embedded::{build, ServerSpec, SetupError, SIMULATION_EPOCH};
 use crate::net::lan::Server;
@@ -166,8 +165,7 @@ impl Session {
             rewrites.push(format!("destination {} -> {own}", dst.0));
             dst.0 = own;
         }
-        let mut src_mac = [0u8; 6];
-        src_mac.copy_from_slice(&m.chaddr[..6]);
+        let src_mac = m.client_mac();
         let dst_mac = if dst.0 == Ipv4Addr::BROADCAST {
             BROADCAST_MAC
         } else {
@@ -182,7 +180,7 @@ impl Session {
         )
         .to_frame();
         // The capture's own clock, from its first packet: leases age as they did.
-        let now = Instant::from_duration(d.at);
+        let now = d.at;
         let server = &mut self.server;
         let answer = server.link.answer(&mut server.engine, now, &frame);
         let query = format!("{} xid {:08x}", kind_name(m.message_type()), m.xid);
@@ -257,7 +255,7 @@ impl Session {
             options: t.asked.clone(),
         };
         let from = SocketAddr::V4(SocketAddrV4::new(t.client.0, t.client.1));
-        let now = Instant::from_duration(t.at);
+        let now = t.at;
         let mut out = host.on_datagram(now, from, host.port(), &rrq.encode());
         let mut granted: Option<Vec<(String, String)>> = None;
         let mut error: Option<(u16, String)> = None;
@@ -452,7 +450,7 @@ pub fn replay(req: &Request) -> Result<Replay, ReplayError> {
             }
         }
         clients.push(ClientReplay {
-            mac: mac_text(&mac),
+            mac: mac.to_string(),
             exchanges,
         });
     }

@@ -4,7 +4,8 @@
 //! speaks (iPXE after the PXE ROM), after a transfer, or when the client starts over.
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
+
+use netbootd::time::Instant;
 
 use serde::Serialize;
 
@@ -73,7 +74,7 @@ pub struct Round {
     pub unreachable: Vec<Unreachable>,
     pub declines: Vec<usize>,
     pub releases: Vec<usize>,
-    pub last_at: Duration,
+    pub last_at: Instant,
 }
 
 impl Round {

@@ -2,7 +2,7 @@
 //! DHCP, TFTP script, iPXE fetch, chain), and why it stopped, with packet numbers. A capture
 //! that ends mid-chain leaves the client "unfinished", not failed.
 
-use std::time::Duration;
+use netbootd::time::Instant;
 
 use serde::Serialize;
 
@@ -89,11 +89,11 @@ pub(super) struct Builder {
     pub(super) just_completed: bool,
     /// The file that started the first iPXE of a loop.
     pub(super) loop_origin: Option<String>,
-    pub(super) capture_end: Duration,
+    pub(super) capture_end: Instant,
 }
 
 impl Builder {
-    fn step(&mut self, stage: &str, at: Duration, detail: String, packets: Vec<usize>) {
+    fn step(&mut self, stage: &str, at: Instant, detail: String, packets: Vec<usize>) {
         let number = self.story.steps.len() + 1;
         self.story.steps.push(AuditStep {
             number,
@@ -391,7 +391,7 @@ impl Builder {
 }
 
 /// Tells one client's chain.
-pub fn tell(pieces: &[Piece], capture_end: Duration) -> Story {
+pub fn tell(pieces: &[Piece], capture_end: Instant) -> Story {
     let mut b = Builder {
         story: Story {
             steps: Vec::new(),

@@ -1,13 +1,13 @@
 //! Small pieces of wording shared by the audit's steps and findings: times, packet lists,
 //! TFTP options, and what a fetched file is (as `bootsim boot` prints it).
 
-use std::time::Duration;
+use netbootd::time::Instant;
 
 use crate::identify::{identify as identify_image, Image, Machine};
 
 use super::flows::Transfer;
 
-pub fn secs(d: Duration) -> f64 {
+pub fn secs(d: Instant) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 

@@ -3,15 +3,16 @@
 //! is over, because the parts that name the server's classes, their lines in the config and
 //! other servers on the segment are only known to the network, not to the client.
 
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
 use crate::net::lan::ServerNote;
 use crate::net::Network;
 use crate::transcript::Classes;
 
 /// A virtual-time window of one DHCP exchange.
-pub(super) type Window = (Duration, Duration);
+pub(super) type Window = (Instant, Instant);
 
 /// What went wrong, with what the diagnosis needs to name it.
 #[derive(Debug, Clone)]
@@ -47,7 +48,7 @@ pub(super) enum Change {
 /// Prose for one client's changes, reading the server's notes about that client.
 pub(super) struct Diagnosis<'a> {
     pub net: &'a dyn Network,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
 }
 
 impl Diagnosis<'_> {

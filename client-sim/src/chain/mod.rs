@@ -7,6 +7,9 @@
 
 use std::time::Duration;
 
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
+
 mod diagnose;
 mod firmware;
 mod retransmits;
@@ -33,7 +36,7 @@ use retransmits::Retransmits;
 #[derive(Debug, Clone)]
 pub struct Client {
     pub firmware: Firmware,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     pub uuid: [u8; 16],
     pub disks: Vec<Disk>,
     /// Seeds the transaction ids (deterministic transcripts).
@@ -50,13 +53,13 @@ enum Running {
     Pxe {
         machine: Box<UefiPxe>,
         arch: Arch,
-        start: Duration,
+        start: Instant,
     },
     Ipxe {
         machine: Box<Ipxe>,
         build: Build,
         round: usize,
-        start: Duration,
+        start: Instant,
     },
     Done,
 }
@@ -71,7 +74,7 @@ pub struct ChainClient {
     /// DHCP steps whose classes are filled in from the server's notes at the end.
     dhcp_windows: Vec<(usize, Window)>,
     change: Option<Change>,
-    now: Duration,
+    now: Instant,
     /// The version of the iPXE build about to start, when it is one from before v1.20.
     legacy: Option<String>,
     /// The scripted keyboard: handed to each iPXE in turn, so inputs are consumed in
@@ -82,12 +85,12 @@ pub struct ChainClient {
 }
 
 impl ChainClient {
-    pub fn new(client: Client, now: Duration) -> ChainClient {
+    pub fn new(client: Client, now: Instant) -> ChainClient {
         ChainClient::with_keyboard(client, now, Keyboard::default())
     }
 
     /// A machine with someone at its console typing `keyboard`'s inputs when iPXE asks.
-    pub fn with_keyboard(client: Client, now: Duration, keyboard: Keyboard) -> ChainClient {
+    pub fn with_keyboard(client: Client, now: Instant, keyboard: Keyboard) -> ChainClient {
         let t = Transcript::new(client.firmware.name(), client.mac);
         let mut c = ChainClient {
             retransmits: Retransmits::default(),
@@ -124,11 +127,11 @@ impl ChainClient {
         self.first_menu.as_deref()
     }
 
-    fn step(&mut self, at: Duration, kind: StepKind) {
+    fn step(&mut self, at: Instant, kind: StepKind) {
         self.t.push(at, kind);
     }
 
-    fn console(&mut self, source: &str, lines: impl IntoIterator<Item = (Duration, String)>) {
+    fn console(&mut self, source: &str, lines: impl IntoIterator<Item = (Instant, String)>) {
         for (at, text) in lines {
             self.t.console.push((at, source.to_string(), text));
         }
@@ -145,7 +148,7 @@ impl ChainClient {
         self.stage = Running::Done;
     }
 
-    fn start_pxe(&mut self, now: Duration) {
+    fn start_pxe(&mut self, now: Instant) {
         let c = &self.client;
         let arch = match c.firmware {
             Firmware::UefiIa32 => Arch::Ia32,
@@ -177,7 +180,7 @@ impl ChainClient {
         };
     }
 
-    fn start_ipxe(&mut self, now: Duration, build: Build, round: usize) {
+    fn start_ipxe(&mut self, now: Instant, build: Build, round: usize) {
         if round > LOOP_ROUNDS {
             let window = self
                 .dhcp_windows
@@ -218,7 +221,7 @@ impl ChainClient {
     }
 
     /// Moves on when the current stage has finished.
-    fn advance(&mut self, now: Duration) {
+    fn advance(&mut self, now: Instant) {
         self.now = now;
         let finished = match &self.stage {
             Running::Pxe { machine, .. } => Station::finished(machine.as_ref()),
@@ -244,8 +247,8 @@ impl ChainClient {
         }
     }
 
-    fn pxe_done(&mut self, now: Duration, pxe: UefiPxe, arch: Arch, start: Duration) {
-        let console: Vec<(Duration, String)> = pxe
+    fn pxe_done(&mut self, now: Instant, pxe: UefiPxe, arch: Arch, start: Instant) {
+        let console: Vec<(Instant, String)> = pxe
             .console()
             .iter()
             .map(|l| (l.at, l.text.clone()))
@@ -315,7 +318,7 @@ impl ChainClient {
     fn dhcp_step(
         &mut self,
         client: DhcpClient,
-        at: Duration,
+        at: Instant,
         window: Window,
         lease: Option<std::net::Ipv4Addr>,
         server: Option<std::net::Ipv4Addr>,
@@ -335,7 +338,7 @@ impl ChainClient {
     }
 
     /// The firmware (or iPXE) is about to start `bytes`: what happens depends on what it is.
-    fn after_download(&mut self, now: Duration, name: &str, bytes: &Content, round: usize) {
+    fn after_download(&mut self, now: Instant, name: &str, bytes: &Content, round: usize) {
         let fw = self.client.firmware;
         match (bytes.image().clone(), fw.machine()) {
             (
@@ -402,17 +405,17 @@ impl ChainClient {
 
     fn ipxe_done(
         &mut self,
-        now: Duration,
+        now: Instant,
         mut ipxe: Ipxe,
         build: Build,
         round: usize,
-        start: Duration,
+        start: Instant,
     ) {
         self.keyboard = ipxe.take_keyboard();
         if self.first_menu.is_none() {
             self.first_menu = ipxe.first_menu().map(<[String]>::to_vec);
         }
-        let console: Vec<(Duration, String)> = ipxe
+        let console: Vec<(Instant, String)> = ipxe
             .console()
             .iter()
             .map(|l| (l.at, l.text.clone()))
@@ -438,7 +441,7 @@ impl ChainClient {
             (!file.is_empty()).then(|| file.clone()),
         );
         // Downloads and what the console's input did, in the order they happened.
-        let mut events: Vec<(usize, Duration, StepKind)> = Vec::new();
+        let mut events: Vec<(usize, Instant, StepKind)> = Vec::new();
         for (i, image) in ipxe.images().iter().enumerate() {
             let download = Download {
                 source: image.uri.clone(),
@@ -556,7 +559,7 @@ impl ChainClient {
         }
     }
 
-    fn refind(&mut self, start: Duration, volume: &[crate::firmware::ipxe::Image]) {
+    fn refind(&mut self, start: Instant, volume: &[crate::firmware::ipxe::Image]) {
         // refind.conf from iPXE's volume (the image named refind.conf), firmware.md C.1.
         let conf = volume
             .iter()
@@ -564,10 +567,10 @@ impl ChainClient {
             .map(|i| i.bytes.bytes().to_vec());
         let machine = self.client.firmware.machine().unwrap_or(Machine::X64);
         let run = refind::run(conf.as_deref(), &self.client.disks, machine);
-        let console: Vec<(Duration, String)> = run
+        let console: Vec<(Instant, String)> = run
             .console
             .iter()
-            .map(|(at, l)| (start + *at, l.clone()))
+            .map(|(at, l)| (start + at.since_origin(), l.clone()))
             .collect();
         self.console("rEFInd", console);
         self.t.lints.extend(
@@ -640,7 +643,7 @@ impl ChainClient {
             *change = text;
         }
         let last = self.t.steps.last().map(|s| s.at).unwrap_or_default();
-        self.t.elapsed = self.now.max(last);
+        self.t.elapsed = self.now.max(last).since_origin();
         self.t
     }
 }

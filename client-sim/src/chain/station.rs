@@ -2,9 +2,9 @@
 //! now, and the chain moves on to the next stage when one has finished and everything it
 //! queued has left.
 
-use std::time::Duration;
-
+use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::{ChainClient, Running};
 use crate::net::lan::Station;
@@ -32,7 +32,7 @@ impl Station for ChainClient {
         }
     }
 
-    fn handle(&mut self, now: Duration, d: &Datagram) {
+    fn handle(&mut self, now: Instant, d: &Datagram) {
         self.now = now;
         match &mut self.stage {
             Running::Pxe { machine, .. } => machine.handle(now, d),
@@ -42,7 +42,7 @@ impl Station for ChainClient {
         self.advance(now);
     }
 
-    fn handle_timeout(&mut self, now: Duration) {
+    fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         match &mut self.stage {
             Running::Pxe { machine, .. } => machine.handle_timeout(now),
@@ -52,7 +52,7 @@ impl Station for ChainClient {
         self.advance(now);
     }
 
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&self) -> Option<Instant> {
         match &self.stage {
             Running::Pxe { machine, .. } => machine.poll_timeout(),
             Running::Ipxe { machine, .. } => machine.poll_timeout(),
@@ -64,7 +64,7 @@ impl Station for ChainClient {
         matches!(self.stage, Running::Done)
     }
 
-    fn mac(&self) -> Option<[u8; 6]> {
+    fn mac(&self) -> Option<MacAddr> {
         Some(self.client.mac)
     }
 }

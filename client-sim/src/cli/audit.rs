@@ -27,7 +27,7 @@ pub fn run_audit(args: AuditArgs) -> ExitCode {
     let mut audits = Vec::new();
     let mut unreadable = false;
     for path in &args.captures {
-        match bootsim::capture::audit_file(path, args.client.map(MacAddr::octets)) {
+        match bootsim::capture::audit_file(path, args.client) {
             Ok(a) => audits.push(a),
             Err(e) => {
                 eprintln!("bootsim: {e}");

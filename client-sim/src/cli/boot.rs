@@ -93,7 +93,7 @@ pub fn run_boot(args: BootArgs) -> ExitCode {
     };
     let client = Client {
         firmware: args.firmware,
-        mac: args.mac.octets(),
+        mac: args.mac,
         uuid: bootsim::firmware::MACHINE_UUID,
         disks,
         seed: 0x1d2c_3b4a,

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use bootsim::chain::Firmware;
 use bootsim::disk::Disk;
@@ -42,7 +41,7 @@ pub fn write_pcap(path: &Path, frames: &[Frame]) -> Result<(), String> {
     let mut writer = CaptureWriter::new(file).map_err(|e| e.to_string())?;
     for f in frames {
         writer
-            .write(f.at + Duration::ZERO, &f.datagram.to_frame())
+            .write(f.at.since_origin(), &f.datagram.to_frame())
             .map_err(|e| e.to_string())?;
     }
     Ok(())

@@ -68,7 +68,7 @@ pub fn run_qemu(args: QemuArgs) -> ExitCode {
         kea_version: args.kea_version,
         disks: args.disk,
         firmware: args.firmware,
-        mac: args.mac.octets(),
+        mac: args.mac,
         timeout: Duration::from_secs(args.timeout),
         files: Default::default(),
         kvm: args.kvm,

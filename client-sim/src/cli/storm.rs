@@ -155,7 +155,7 @@ pub fn run_storm(args: StormArgs) -> ExitCode {
     };
     let template = Client {
         firmware: args.firmware,
-        mac: [0; 6],
+        mac: netbootd::wire::MacAddr([0; 6]),
         // storm::clients numbers the clients in its last four bytes.
         uuid: bootsim::firmware::MACHINE_UUID,
         disks,

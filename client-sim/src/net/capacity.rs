@@ -12,6 +12,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use super::link::Busy;
 
 /// Which server the model charges for.
@@ -119,9 +121,9 @@ impl ServerLoad {
 #[derive(Debug, Clone)]
 pub struct Workers {
     /// When each worker is free.
-    free: Vec<Duration>,
+    free: Vec<Instant>,
     /// When the packets taken but not yet finished will be, oldest first.
-    pending: VecDeque<Duration>,
+    pending: VecDeque<Instant>,
     /// Most packets ever waiting.
     pub peak_backlog: usize,
     /// Total time packets waited for a worker.
@@ -137,7 +139,7 @@ pub struct Workers {
 impl Workers {
     pub fn new(n: usize) -> Workers {
         Workers {
-            free: vec![Duration::ZERO; n.max(1)],
+            free: vec![Instant::ZERO; n.max(1)],
             pending: VecDeque::new(),
             peak_backlog: 0,
             waited: Duration::ZERO,
@@ -149,7 +151,7 @@ impl Workers {
     }
 
     /// Packets waiting or being handled at `now`.
-    pub fn backlog(&mut self, now: Duration) -> usize {
+    pub fn backlog(&mut self, now: Instant) -> usize {
         while self.pending.front().is_some_and(|d| *d <= now) {
             self.pending.pop_front();
         }
@@ -158,7 +160,7 @@ impl Workers {
 
     /// A packet arrives at `now` needing `cost`: when a worker has handled it, or `None` when
     /// `limit` packets are already waiting.
-    pub fn take(&mut self, now: Duration, cost: Duration, limit: usize) -> Option<Duration> {
+    pub fn take(&mut self, now: Instant, cost: Duration, limit: usize) -> Option<Instant> {
         let backlog = self.backlog(now);
         if backlog >= limit {
             self.dropped += 1;
@@ -186,7 +188,7 @@ impl Workers {
     }
 
     /// The worker that finished at `done` keeps working for `extra` (sending the answers).
-    pub fn extend(&mut self, done: Duration, extra: Duration) {
+    pub fn extend(&mut self, done: Instant, extra: Duration) {
         if let Some(f) = self.free.iter_mut().find(|f| **f == done) {
             *f += extra;
             self.busy += extra;
@@ -203,11 +205,12 @@ mod tests {
     fn one_worker_serves_in_order_and_a_full_backlog_drops() {
         let mut w = Workers::new(1);
         let us = Duration::from_micros;
-        assert_eq!(w.take(us(0), us(10), 2), Some(us(10)));
-        assert_eq!(w.take(us(0), us(10), 2), Some(us(20)));
-        assert_eq!(w.take(us(0), us(10), 2), None);
+        let at = |n| Instant::ZERO + us(n);
+        assert_eq!(w.take(at(0), us(10), 2), Some(at(10)));
+        assert_eq!(w.take(at(0), us(10), 2), Some(at(20)));
+        assert_eq!(w.take(at(0), us(10), 2), None);
         assert_eq!(w.dropped, 1);
-        assert_eq!(w.take(us(15), us(10), 2), Some(us(30)));
+        assert_eq!(w.take(at(15), us(10), 2), Some(at(30)));
         assert_eq!(w.waited, us(10 + 5));
     }
 }

@@ -18,6 +18,7 @@ use netbootd::tftp::config::{Limits, TftpConfig, MAX_TRANSFERS};
 use netbootd::tftp::engine::TftpEngine;
 use netbootd::tftp::files::Cached;
 use netbootd::time::Epoch;
+use netbootd::wire::MacAddr;
 
 use super::lan::Server;
 
@@ -26,7 +27,7 @@ use super::lan::Server;
 pub const SIMULATION_EPOCH: Epoch = Epoch::from_unix_secs(1_700_000_000);
 
 /// The MAC of the simulated server's NIC (locally administered).
-pub const SERVER_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0x01];
+pub const SERVER_MAC: MacAddr = MacAddr([0x02, 0x00, 0x5e, 0x00, 0x00, 0x01]);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {

@@ -10,9 +10,10 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netbootd::kea::model::Config;
+use netbootd::time::{Clock, Instant};
 use netbootd::wire::arp::ArpRepr;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
@@ -32,7 +33,7 @@ pub fn watch(name: &str) -> io::Result<PacketSocket> {
 pub struct Iface {
     socket: PacketSocket,
     name: String,
-    start: Instant,
+    clock: Clock,
     acks: HashMap<MacAddr, Ipv4Addr>,
     pub frames: Vec<Frame>,
 }
@@ -42,7 +43,7 @@ impl Iface {
         Ok(Iface {
             socket: watch(name)?,
             name: name.into(),
-            start: Instant::now(),
+            clock: Clock::start(),
             acks: HashMap::new(),
             frames: Vec::new(),
         })
@@ -56,7 +57,7 @@ impl Iface {
         // A frame the interface refuses is a datagram lost, as on a real wire.
         let _ = self.socket.send(&d.to_frame());
         self.frames.push(Frame {
-            at: self.start.elapsed(),
+            at: self.clock.now(),
             from_client: true,
             datagram: d.clone(),
         });
@@ -82,14 +83,12 @@ impl Iface {
         if d.src.port() == 67 {
             if let Ok(m) = Message::decode(&d.payload) {
                 if m.message_type() == Some(5) {
-                    let mut mac = [0u8; 6];
-                    mac.copy_from_slice(&m.chaddr[..6]);
-                    self.acks.insert(MacAddr(mac), m.yiaddr);
+                    self.acks.insert(m.client_mac(), m.yiaddr);
                 }
             }
         }
         self.frames.push(Frame {
-            at: self.start.elapsed(),
+            at: self.clock.now(),
             from_client: false,
             datagram: d.clone(),
         });
@@ -108,7 +107,7 @@ impl Iface {
 
 impl Network for Iface {
     fn run(&mut self, station: &mut dyn Station, limit: Duration) {
-        let end = self.start.elapsed() + limit;
+        let end = self.clock.now() + limit;
         loop {
             while let Some(d) = station.poll_transmit() {
                 self.send(&d);
@@ -116,7 +115,7 @@ impl Network for Iface {
             if station.finished() {
                 return;
             }
-            let now = self.start.elapsed();
+            let now = self.clock.now();
             if now >= end {
                 return;
             }
@@ -126,13 +125,13 @@ impl Network for Iface {
                 continue;
             }
             if let Some(d) = self.receive(deadline - now) {
-                station.handle(self.start.elapsed(), &d);
+                station.handle(self.clock.now(), &d);
             }
         }
     }
 
-    fn now(&self) -> Duration {
-        self.start.elapsed()
+    fn now(&self) -> Instant {
+        self.clock.now()
     }
 
     fn notes(&self) -> &[ServerNote] {
@@ -143,7 +142,7 @@ impl Network for Iface {
         None
     }
 
-    fn leased(&self, mac: [u8; 6]) -> Option<Ipv4Addr> {
-        self.acks.get(&MacAddr(mac)).copied()
+    fn leased(&self, mac: MacAddr) -> Option<Ipv4Addr> {
+        self.acks.get(&mac).copied()
     }
 }

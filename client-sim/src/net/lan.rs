@@ -13,6 +13,11 @@
 //! Storms add two models (both off unless set): the switch's rates, latencies and buffers
 //! ([`super::link`]) and the server's CPU costs and workers ([`super::capacity`]); with them a
 //! frame takes time to cross the segment and a packet waits for the server.
+//!
+//! Over 700 lines for now: the storm data-path work (issue 13) is changing `send`, the queues
+//! and the netbootd adapter here, so the split waits for it to land; the relay agent
+//! (`relay_to_servers`, `relay_to_client`) and the adapter (`dhcp`, `tftp_out`,
+//! `server_timers`) are the parts to move out.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -28,6 +33,7 @@ use netbootd::tftp::engine::{Event as TftpEvent, Outgoing, TftpEngine};
 use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::capacity::ServerLoad;
 use super::link::Links;
@@ -35,13 +41,13 @@ use super::link::Links;
 /// A client on the segment: a firmware model, sans-IO.
 pub trait Station {
     fn poll_transmit(&mut self) -> Option<Datagram>;
-    fn handle(&mut self, now: Duration, datagram: &Datagram);
-    fn handle_timeout(&mut self, now: Duration);
-    fn poll_timeout(&self) -> Option<Duration>;
+    fn handle(&mut self, now: Instant, datagram: &Datagram);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_timeout(&self) -> Option<Instant>;
     /// True once the station has nothing more to do on the network.
     fn finished(&self) -> bool;
     /// The station's hardware address, so frames for it reach it alone.
-    fn mac(&self) -> Option<[u8; 6]> {
+    fn mac(&self) -> Option<MacAddr> {
         None
     }
 }
@@ -49,7 +55,7 @@ pub trait Station {
 /// One frame on the wire.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    pub at: Duration,
+    pub at: Instant,
     pub from_client: bool,
     pub datagram: Datagram,
 }
@@ -58,12 +64,12 @@ pub struct Frame {
 #[derive(Debug, Clone)]
 pub enum ServerNote {
     Dhcp {
-        at: Duration,
+        at: Instant,
         /// Which server (0: the primary), and its address.
         server: usize,
         server_addr: Ipv4Addr,
         /// The client's hardware address (chaddr).
-        mac: [u8; 6],
+        mac: MacAddr,
         xid: u32,
         query_type: Option<u8>,
         reply_type: Option<u8>,
@@ -72,7 +78,7 @@ pub enum ServerNote {
         silence: Option<String>,
     },
     Tftp {
-        at: Duration,
+        at: Instant,
         event: TftpEvent,
     },
 }
@@ -134,7 +140,7 @@ struct InFlight {
 
 /// A frame due at a later time, ordered by (time, sending order).
 struct Due {
-    at: Duration,
+    at: Instant,
     seq: u64,
     item: InFlight,
 }
@@ -158,13 +164,13 @@ impl Ord for Due {
 
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
 pub struct Run {
-    by_mac: HashMap<[u8; 6], usize>,
+    by_mac: HashMap<MacAddr, usize>,
     /// Station timers: (deadline, station), checked against the station when popped.
-    timers: BinaryHeap<Reverse<(Duration, usize)>>,
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// The earliest deadline each station has in `timers`: a later deadline is not pushed
     /// until that one pops (so a station re-arming its timer on every packet keeps one or
     /// two entries, not one per packet).
-    scheduled: Vec<Option<Duration>>,
+    scheduled: Vec<Option<Instant>>,
     /// Stations that may have something to transmit.
     dirty: Vec<usize>,
     done: Vec<bool>,
@@ -188,7 +194,7 @@ impl Run {
     }
 
     /// Puts station `i`'s deadline `t` in the heap unless an earlier one of its is there.
-    fn schedule(&mut self, i: usize, t: Duration) {
+    fn schedule(&mut self, i: usize, t: Instant) {
         if self.scheduled[i].is_none_or(|s| t < s) {
             self.timers.push(Reverse((t, i)));
             self.scheduled[i] = Some(t);
@@ -197,7 +203,7 @@ impl Run {
 
     /// The entry (t, i) left the heap: when it was station i's earliest, the station's
     /// current deadline (if any, and not the one being handled) takes its place.
-    fn popped(&mut self, t: Duration, i: usize, deadline: Option<Duration>) {
+    fn popped(&mut self, t: Instant, i: usize, deadline: Option<Instant>) {
         if self.scheduled[i] == Some(t) {
             self.scheduled[i] = None;
             if let Some(d) = deadline.filter(|d| *d != t && !self.done[i]) {
@@ -225,7 +231,7 @@ impl Run {
 pub struct Lan {
     /// The primary server first; others (a rogue or racing server) after it.
     pub servers: Vec<Server>,
-    now: Duration,
+    now: Instant,
     /// Frames in flight with a delay, by delivery time then sending order.
     queue: BinaryHeap<Reverse<Due>>,
     /// Frames delivered at the current instant, in sending order. Delayed frames due now
@@ -234,7 +240,7 @@ pub struct Lan {
     immediate: VecDeque<InFlight>,
     seq: u64,
     /// Hardware addresses learned from client frames, as a switch and ARP would.
-    neighbours: HashMap<Ipv4Addr, [u8; 6]>,
+    neighbours: HashMap<Ipv4Addr, MacAddr>,
     faults: Faults,
     rng: StdRng,
     pub fault_counts: FaultCounts,
@@ -245,7 +251,7 @@ pub struct Lan {
     pub keep_frames: bool,
     pub notes: Vec<ServerNote>,
     /// Indexes into `notes` of the DHCP notes about each client.
-    notes_by_mac: HashMap<[u8; 6], Vec<usize>>,
+    notes_by_mac: HashMap<MacAddr, Vec<usize>>,
     /// A DHCP relay agent between the clients and the servers (RFC 2131 4.1, RFC 1542): it
     /// forwards client broadcasts to every server with this giaddr and hands the replies
     /// back, so the clients sit on another subnet than the servers.
@@ -259,7 +265,7 @@ pub struct Lan {
 }
 
 /// The relay agent's hardware address on the clients' side.
-const RELAY_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x00, 0xfe];
+const RELAY_MAC: MacAddr = MacAddr([0x02, 0x00, 0x5e, 0x00, 0x00, 0xfe]);
 
 impl Lan {
     pub fn new(server: Server) -> Lan {
@@ -269,7 +275,7 @@ impl Lan {
     pub fn with_faults(server: Server, faults: Faults) -> Lan {
         Lan {
             servers: vec![server],
-            now: Duration::ZERO,
+            now: Instant::ZERO,
             queue: BinaryHeap::new(),
             immediate: VecDeque::new(),
             seq: 0,
@@ -289,12 +295,12 @@ impl Lan {
         }
     }
 
-    pub fn now(&self) -> Duration {
+    pub fn now(&self) -> Instant {
         self.now
     }
 
     /// The DHCP notes about the client with this hardware address, in order.
-    pub fn notes_about(&self, mac: [u8; 6]) -> Vec<&ServerNote> {
+    pub fn notes_about(&self, mac: MacAddr) -> Vec<&ServerNote> {
         self.notes_by_mac
             .get(&mac)
             .map(|ix| ix.iter().map(|i| &self.notes[*i]).collect())
@@ -353,7 +359,7 @@ impl Lan {
     /// (a frame arriving, a station timer, a server timer) is due: `None` when every station
     /// is finished or nothing is pending. The caller moves the clock (`advance_to`) and calls
     /// [`Lan::step`]: instantly on a virtual clock, after waiting on a real one.
-    pub fn poll(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) -> Option<Duration> {
+    pub fn poll(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) -> Option<Instant> {
         for i in std::mem::take(&mut run.dirty) {
             while let Some(d) = stations[i].poll_transmit() {
                 self.send(Towards::Server, d, Duration::ZERO);
@@ -378,7 +384,7 @@ impl Lan {
         &mut self,
         run: &mut Run,
         stations: &[&mut dyn Station],
-    ) -> (Option<Duration>, Option<Duration>, Option<Duration>) {
+    ) -> (Option<Instant>, Option<Instant>, Option<Instant>) {
         let frame_at = if self.immediate.is_empty() {
             self.queue.peek().map(|Reverse(due)| due.at)
         } else {
@@ -400,7 +406,7 @@ impl Lan {
 
     /// Moves the clock to `at` (never backwards): a real-time driver calls this with the
     /// time it woke at.
-    pub fn advance_to(&mut self, at: Duration) {
+    pub fn advance_to(&mut self, at: Instant) {
         self.now = self.now.max(at);
     }
 
@@ -462,11 +468,11 @@ impl Lan {
     fn recipients(
         &self,
         d: &Datagram,
-        by_mac: &HashMap<[u8; 6], usize>,
+        by_mac: &HashMap<MacAddr, usize>,
         n: usize,
     ) -> std::ops::Range<usize> {
         let one = |i: usize| i..i + 1;
-        if d.dst_mac != [0xff; 6] {
+        if d.dst_mac != MacAddr::BROADCAST {
             return match by_mac.get(&d.dst_mac) {
                 Some(i) => one(*i),
                 None if by_mac.is_empty() => 0..n,
@@ -476,9 +482,7 @@ impl Lan {
         // A broadcast DHCP reply: only the client its chaddr names keeps it.
         if d.src.port() == 67 {
             if let Ok(m) = Message::decode(&d.payload) {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(&m.chaddr[..6]);
-                if let Some(i) = by_mac.get(&mac) {
+                if let Some(i) = by_mac.get(&m.client_mac()) {
                     return one(*i);
                 }
             }
@@ -555,7 +559,7 @@ impl Lan {
     }
 
     /// Queues a frame for `at` (now: behind the frames already due now).
-    fn push(&mut self, at: Duration, item: InFlight) {
+    fn push(&mut self, at: Instant, item: InFlight) {
         if at <= self.now {
             self.immediate.push_back(item);
             return;
@@ -601,16 +605,15 @@ impl Lan {
         }
     }
 
-    fn server_deadline(&self) -> Option<Duration> {
+    fn server_deadline(&self) -> Option<Instant> {
         self.servers
             .iter()
             .filter_map(|s| s.tftp.as_ref()?.next_deadline())
             .min()
-            .map(|d| d.since_origin())
     }
 
     fn server_timers(&mut self) {
-        let now = Instant::from(self.now);
+        let now = self.now;
         for i in 0..self.servers.len() {
             let Some(tftp) = self.servers[i].tftp.as_mut() else {
                 continue;
@@ -642,7 +645,7 @@ impl Lan {
                 self.dhcp(i, &d);
             } else if *d.dst.ip() == addr {
                 if let Some(tftp) = self.servers[i].tftp.as_mut() {
-                    let now = Instant::from(self.now);
+                    let now = self.now;
                     let out = tftp.on_datagram(now, d.src.into(), d.dst.port(), &d.payload);
                     self.tftp_out(i, out);
                 }
@@ -680,11 +683,10 @@ impl Lan {
         let Ok(m) = Message::decode(&reply.payload) else {
             return reply;
         };
-        let mut chaddr = [0u8; 6];
-        chaddr.copy_from_slice(&m.chaddr[..6]);
+        let chaddr = m.client_mac();
         let broadcast = m.flags & 0x8000 != 0 || m.yiaddr.is_unspecified();
         let (ip, mac) = if broadcast {
-            (Ipv4Addr::BROADCAST, [0xff; 6])
+            (Ipv4Addr::BROADCAST, MacAddr::BROADCAST)
         } else {
             (m.yiaddr, chaddr)
         };
@@ -702,7 +704,7 @@ impl Lan {
         let server = &mut self.servers[index];
         let answer = server
             .link
-            .answer(&mut server.engine, Instant::from(self.now), &d.to_frame());
+            .answer(&mut server.engine, self.now, &d.to_frame());
         // Leases live in memory here: the changes a shell would write are dropped.
         server.engine.take_changes();
         let note = |silence: Option<String>, xid| ServerNote::Dhcp {
@@ -723,8 +725,7 @@ impl Lan {
                 reply,
                 classes,
             }) => {
-                let mut mac = [0u8; 6];
-                mac.copy_from_slice(&query.chaddr[..6]);
+                let mac = query.client_mac();
                 self.note(ServerNote::Dhcp {
                     at: self.now,
                     server: index,
@@ -775,7 +776,11 @@ impl Lan {
             let std::net::SocketAddr::V4(dst) = o.dst else {
                 continue;
             };
-            let dst_mac = self.neighbours.get(dst.ip()).copied().unwrap_or([0xff; 6]);
+            let dst_mac = self
+                .neighbours
+                .get(dst.ip())
+                .copied()
+                .unwrap_or(MacAddr::BROADCAST);
             let d = Datagram::new(
                 mac,
                 dst_mac,
@@ -798,11 +803,11 @@ impl Lan {
 
 /// The client port a frame from the server leaves by: its destination, or for a broadcast
 /// DHCP reply the client its chaddr names.
-fn client_port(d: &Datagram) -> [u8; 6] {
-    if d.dst_mac == [0xff; 6] && d.payload.len() >= 34 && d.src.port() == 67 {
+fn client_port(d: &Datagram) -> MacAddr {
+    if d.dst_mac == MacAddr::BROADCAST && d.payload.len() >= 34 && d.src.port() == 67 {
         let mut mac = [0u8; 6];
         mac.copy_from_slice(&d.payload[28..34]);
-        return mac;
+        return MacAddr(mac);
     }
     d.dst_mac
 }

@@ -19,6 +19,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
+
 /// Bytes a frame occupies on the wire besides its UDP payload: UDP 8, IPv4 20, Ethernet 14
 /// and FCS 4, preamble 8 and inter-frame gap 12 (IEEE 802.3 clause 4.4.2).
 const OVERHEAD: u64 = 8 + 20 + 14 + 4 + 8 + 12;
@@ -132,13 +135,13 @@ pub const WINDOW: Duration = Duration::from_millis(100);
 
 impl Busy {
     /// `d` of work that started at `at`, split over the windows it covers.
-    pub fn add(&mut self, mut at: Duration, mut d: Duration) {
+    pub fn add(&mut self, mut at: Instant, mut d: Duration) {
         while !d.is_zero() {
-            let i = (at.as_nanos() / WINDOW.as_nanos()) as usize;
+            let i = (at.since_origin().as_nanos() / WINDOW.as_nanos()) as usize;
             if self.0.len() <= i {
                 self.0.resize(i + 1, Duration::ZERO);
             }
-            let window_end = WINDOW * (i as u32 + 1);
+            let window_end = Instant::from_duration(WINDOW * (i as u32 + 1));
             let part = d.min(window_end - at);
             self.0[i] += part;
             at += part;
@@ -157,9 +160,9 @@ impl Busy {
 #[derive(Debug, Clone, Copy, Default)]
 struct Port {
     /// The host's NIC, towards the switch.
-    up_free: Duration,
+    up_free: Instant,
     /// The switch's egress port, towards the host.
-    down_free: Duration,
+    down_free: Instant,
 }
 
 /// What the segment carried, for the report's bottleneck.
@@ -188,7 +191,7 @@ pub struct LinkCounts {
 #[derive(Debug, Clone)]
 pub struct Links {
     pub model: LinkModel,
-    clients: HashMap<[u8; 6], Port>,
+    clients: HashMap<MacAddr, Port>,
     server: Port,
     pub counts: LinkCounts,
 }
@@ -222,20 +225,17 @@ impl Links {
     /// server, or `None` when the switch drops it.
     pub fn to_server(
         &mut self,
-        now: Duration,
-        mac: [u8; 6],
+        now: Instant,
+        mac: MacAddr,
         payload: usize,
         dhcp: bool,
-    ) -> Option<Duration> {
+    ) -> Option<Instant> {
         let m = &self.model;
         let bytes = wire_bytes(payload);
         let client = self.clients.entry(mac).or_default();
         client.up_free = client.up_free.max(now) + serialise(bytes, m.client_bps);
         let at_switch = client.up_free + m.latency;
-        let backlog = carried(
-            self.server.down_free.saturating_sub(at_switch),
-            m.server_bps,
-        );
+        let backlog = carried(self.server.down_free - at_switch, m.server_bps);
         self.counts.server_port_buffer_peak = self.counts.server_port_buffer_peak.max(backlog);
         if backlog + bytes > m.switch_buffer {
             self.counts.dropped_to_server += 1;
@@ -253,7 +253,7 @@ impl Links {
 
     /// A frame of `payload` UDP bytes leaves the server at `now` for the client `mac`: when
     /// it reaches the client, or `None` when the switch drops it.
-    pub fn to_client(&mut self, now: Duration, mac: [u8; 6], payload: usize) -> Option<Duration> {
+    pub fn to_client(&mut self, now: Instant, mac: MacAddr, payload: usize) -> Option<Instant> {
         let m = &self.model;
         let bytes = wire_bytes(payload);
         let wire = serialise(bytes, m.server_bps);
@@ -265,7 +265,7 @@ impl Links {
         self.counts.server_tx_busy += wire;
         let at_switch = self.server.up_free + m.latency;
         let client = self.clients.entry(mac).or_default();
-        let backlog = carried(client.down_free.saturating_sub(at_switch), m.client_bps);
+        let backlog = carried(client.down_free - at_switch, m.client_bps);
         if backlog + bytes > m.switch_buffer {
             self.counts.dropped_to_clients += 1;
             return None;
@@ -304,8 +304,8 @@ mod tests {
             switch_buffer: 10_000,
         });
         // 1,000-byte payloads: 1,066 wire bytes, 10.66 µs at 1 Gb/s, 85.28 µs at 100 Mb/s.
-        let arrivals: Vec<Option<Duration>> = (0..12u8)
-            .map(|i| links.to_server(Duration::ZERO, [2, 0, 0, 0, 0, i], 1000, true))
+        let arrivals: Vec<Option<Instant>> = (0..12u8)
+            .map(|i| links.to_server(Instant::ZERO, MacAddr([2, 0, 0, 0, 0, i]), 1000, true))
             .collect();
         let delivered = arrivals.iter().flatten().count();
         assert!((9..12).contains(&delivered), "{arrivals:?}");
@@ -313,6 +313,6 @@ mod tests {
         assert_eq!(links.counts.dropped_dhcp, 12 - delivered as u64);
         let last = arrivals.iter().flatten().last().unwrap();
         // The server port serialised them one after another.
-        assert!(*last >= Duration::from_nanos(85_280 * delivered as u64));
+        assert!(*last >= Instant::ZERO + Duration::from_nanos(85_280 * delivered as u64));
     }
 }

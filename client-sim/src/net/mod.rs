@@ -11,6 +11,8 @@ pub mod realtime;
 use std::time::Duration;
 
 use netbootd::kea::model::Config;
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
 
 use lan::{ServerNote, Station};
 
@@ -18,11 +20,11 @@ use lan::{ServerNote, Station};
 /// the server's decisions visible) or a real interface (real time, the server a black box).
 pub trait Network {
     fn run(&mut self, station: &mut dyn Station, limit: Duration);
-    fn now(&self) -> Duration;
+    fn now(&self) -> Instant;
     /// What the server decided so far (empty when the server is not ours to see).
     fn notes(&self) -> &[ServerNote];
     /// The DHCP notes about one client.
-    fn notes_about(&self, mac: [u8; 6]) -> Vec<&ServerNote> {
+    fn notes_about(&self, mac: MacAddr) -> Vec<&ServerNote> {
         self.notes()
             .iter()
             .filter(|n| matches!(n, ServerNote::Dhcp { mac: m, .. } if *m == mac))
@@ -35,20 +37,20 @@ pub trait Network {
         None
     }
     /// The address the server acknowledged for `mac` last.
-    fn leased(&self, mac: [u8; 6]) -> Option<std::net::Ipv4Addr>;
+    fn leased(&self, mac: MacAddr) -> Option<std::net::Ipv4Addr>;
 }
 
 impl Network for lan::Lan {
     fn run(&mut self, station: &mut dyn Station, limit: Duration) {
         lan::Lan::run(self, station, limit)
     }
-    fn now(&self) -> Duration {
+    fn now(&self) -> Instant {
         lan::Lan::now(self)
     }
     fn notes(&self) -> &[ServerNote] {
         &self.notes
     }
-    fn notes_about(&self, mac: [u8; 6]) -> Vec<&ServerNote> {
+    fn notes_about(&self, mac: MacAddr) -> Vec<&ServerNote> {
         lan::Lan::notes_about(self, mac)
     }
     fn config(&self) -> Option<&Config> {
@@ -57,12 +59,12 @@ impl Network for lan::Lan {
     fn server_addr(&self) -> Option<std::net::Ipv4Addr> {
         Some(self.servers[0].link.addr)
     }
-    fn leased(&self, mac: [u8; 6]) -> Option<std::net::Ipv4Addr> {
+    fn leased(&self, mac: MacAddr) -> Option<std::net::Ipv4Addr> {
         self.servers[0]
             .engine
             .leases()
             .iter()
-            .find(|l| l.hwaddr == mac)
+            .find(|l| l.hwaddr == mac.as_bytes())
             .map(|l| l.address)
     }
 }

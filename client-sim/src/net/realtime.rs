@@ -12,9 +12,11 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use netbootd::time::{Clock, Instant};
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::ether::{self, Ignored, Inbound};
 use super::lan::{Lan, Run, Station};
@@ -27,9 +29,9 @@ const LOOK_UP: Duration = Duration::from_millis(100);
 pub struct FramePort {
     socket: UdpSocket,
     peer: SocketAddr,
-    mac: Option<[u8; 6]>,
+    mac: Option<MacAddr>,
     /// The addresses the port answers ARP for, with the MAC it answers.
-    servers: Vec<(Ipv4Addr, [u8; 6])>,
+    servers: Vec<(Ipv4Addr, MacAddr)>,
     inbox: VecDeque<Datagram>,
     /// One frame's worth of receive buffer, kept between reads.
     buf: Vec<u8>,
@@ -46,7 +48,7 @@ pub struct FramePort {
 impl FramePort {
     /// Binds `local` (127.0.0.1:0 for any port) and sends to `peer`, QEMU's `local` address.
     /// `mac` is the guest's NIC (frames for it reach it alone on a shared segment).
-    pub fn bind(local: SocketAddr, peer: SocketAddr, mac: Option<[u8; 6]>) -> io::Result<Self> {
+    pub fn bind(local: SocketAddr, peer: SocketAddr, mac: Option<MacAddr>) -> io::Result<Self> {
         let socket = UdpSocket::bind(local)?;
         socket.set_nonblocking(true)?;
         Ok(FramePort {
@@ -70,7 +72,7 @@ impl FramePort {
     }
 
     /// Answers ARP for these addresses (the servers on the segment).
-    pub fn answer_arp_for(&mut self, servers: Vec<(Ipv4Addr, [u8; 6])>) {
+    pub fn answer_arp_for(&mut self, servers: Vec<(Ipv4Addr, MacAddr)>) {
         self.servers = servers;
     }
 
@@ -112,7 +114,7 @@ impl FramePort {
                     match mac {
                         Some(mac) => {
                             self.arp_answered += 1;
-                            self.transmit(&request.reply_from(mac.into()).emit());
+                            self.transmit(&request.reply_from(mac).emit());
                         }
                         None => self.ignored.count(ether::Kind::Arp),
                     }
@@ -132,15 +134,15 @@ impl Station for FramePort {
         self.inbox.pop_front()
     }
 
-    fn handle(&mut self, _now: Duration, datagram: &Datagram) {
+    fn handle(&mut self, _now: Instant, datagram: &Datagram) {
         if !self.closed {
             self.transmit(&datagram.to_frame());
         }
     }
 
-    fn handle_timeout(&mut self, _now: Duration) {}
+    fn handle_timeout(&mut self, _now: Instant) {}
 
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&self) -> Option<Instant> {
         None
     }
 
@@ -148,7 +150,7 @@ impl Station for FramePort {
         self.closed
     }
 
-    fn mac(&self) -> Option<[u8; 6]> {
+    fn mac(&self) -> Option<MacAddr> {
         self.mac
     }
 }
@@ -176,9 +178,7 @@ pub fn run(
     limit: Duration,
     keep_going: &mut dyn FnMut(&Lan) -> bool,
 ) -> io::Result<Stopped> {
-    let origin = Instant::now()
-        .checked_sub(lan.now())
-        .unwrap_or_else(Instant::now);
+    let clock = Clock::resume_at(lan.now());
     let end = lan.now() + limit;
     let mut run = Run::new(stations);
     let mut peek = [0u8; 1];
@@ -190,7 +190,7 @@ pub fn run(
         if !keep_going(lan) {
             return Ok(Stopped::Asked);
         }
-        let now = origin.elapsed();
+        let now = clock.now();
         if now >= end {
             lan.advance_to(end);
             return Ok(Stopped::Limit);
@@ -198,7 +198,7 @@ pub fn run(
         let due = next.is_some_and(|n| n <= now);
         if !due {
             let until = next.unwrap_or(end).min(end).min(now + LOOK_UP);
-            let wait = until.saturating_sub(now).max(Duration::from_millis(1));
+            let wait = (until - now).max(Duration::from_millis(1));
             waiter.set_read_timeout(Some(wait))?;
             let ready = match waiter.peek(&mut peek) {
                 Ok(_) => true,
@@ -216,7 +216,7 @@ pub fn run(
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => false,
                 Err(e) => return Err(e),
             };
-            lan.advance_to(origin.elapsed());
+            lan.advance_to(clock.now());
             if ready {
                 run.wake(port);
             }
@@ -237,14 +237,17 @@ mod tests {
         let mut port = FramePort::bind(
             "127.0.0.1:0".parse().unwrap(),
             qemu.local_addr().unwrap(),
-            Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+            Some(MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56])),
         )
         .unwrap();
-        port.answer_arp_for(vec![(Ipv4Addr::new(192, 168, 1, 1), [2, 0, 0x5e, 0, 0, 1])]);
+        port.answer_arp_for(vec![(
+            Ipv4Addr::new(192, 168, 1, 1),
+            MacAddr([2, 0, 0x5e, 0, 0, 1]),
+        )]);
         let to = port.local_addr().unwrap();
         let d = Datagram::new(
-            [0x52, 0x54, 0, 0x12, 0x34, 0x56],
-            [0xff; 6],
+            MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+            MacAddr::BROADCAST,
             "0.0.0.0:68".parse().unwrap(),
             "255.255.255.255:67".parse().unwrap(),
             vec![1, 2, 3],
@@ -269,7 +272,7 @@ mod tests {
         let (n, _) = qemu.recv_from(&mut buf).unwrap();
         assert_eq!(n, 42);
         assert_eq!(&buf[28..32], &[192, 168, 1, 1], "the reply says who has .1");
-        port.handle(Duration::ZERO, &d);
+        port.handle(Instant::ZERO, &d);
         let (n, _) = qemu.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], &d.to_frame()[..]);
     }

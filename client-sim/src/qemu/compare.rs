@@ -288,7 +288,11 @@ pub fn timer_differences(gaps: &[Gap], clock: f64) -> Vec<Difference> {
 
 /// Timer-set gaps of one round: DISCOVER to REQUEST (offer collection, ProxyDHCP wait).
 fn round_gap(r: &DhcpRound) -> Option<Duration> {
-    Some(first_of(r, 3)?.at.saturating_sub(first_of(r, 1)?.at))
+    Some(
+        first_of(r, 3)?
+            .at
+            .saturating_duration_since(first_of(r, 1)?.at),
+    )
 }
 
 /// The whole comparison.
@@ -397,7 +401,7 @@ pub fn compare(run: &QemuRun, simulated: Transcript, sim_wire: &Wire) -> Compari
                 w.transfers
                     .iter()
                     .find(|t| t.start >= ack)
-                    .map(|t| t.start.saturating_sub(start))
+                    .map(|t| t.start.saturating_duration_since(start))
             };
             if let (Some(rg), Some(sg)) = (configuring(&run.wire, r), configuring(sim_wire, s)) {
                 gaps.push(Gap {
@@ -425,7 +429,7 @@ pub fn compare(run: &QemuRun, simulated: Transcript, sim_wire: &Wire) -> Compari
     }
     let sim_seen = super::observe::transcript(
         &simulated.firmware,
-        [0; 6],
+        netbootd::wire::MacAddr([0; 6]),
         sim_wire,
         &console,
         &run.disks,
@@ -440,8 +444,8 @@ pub fn compare(run: &QemuRun, simulated: Transcript, sim_wire: &Wire) -> Compari
         let timer = rs[0].stage() == Stage::RefindScan && rs[1].stage() == Stage::Boot;
         gaps.push(Gap {
             what: format!("{} to {}", rs[0].stage(), rs[1].stage()),
-            real: secs(rs[1].at.saturating_sub(rs[0].at)),
-            simulated: secs(ss[1].at.saturating_sub(ss[0].at)),
+            real: secs(rs[1].at.saturating_duration_since(rs[0].at)),
+            simulated: secs(ss[1].at.saturating_duration_since(ss[0].at)),
             timer,
         });
     }

@@ -10,6 +10,7 @@
 //! - Networking: `-netdev dgram` to the in-process segment, no root.
 //! - Serial console on stdout, read line by line with the time each line arrived.
 
+use netbootd::wire::MacAddr;
 use std::io::{BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -72,7 +73,7 @@ pub enum Link {
 pub struct VmSpec {
     pub firmware: VmFirmware,
     pub files: FirmwareFiles,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     /// SMBIOS type 1 UUID, canonical text (EDK2 and iPXE send it as option 97).
     pub uuid: String,
     /// Where the NIC's frames go.
@@ -154,7 +155,7 @@ pub fn command(spec: &VmSpec) -> Result<Command, QemuError> {
     let rom = romfile.map(|r| format!(",romfile={r}")).unwrap_or_default();
     c.arg("-device").arg(format!(
         "virtio-net-pci,netdev=n0,mac={}{rom},bootindex=1",
-        netbootd::wire::MacAddr(spec.mac)
+        spec.mac
     ));
     for (i, disk) in spec.disks.iter().enumerate() {
         c.arg("-drive").arg(format!(
@@ -355,7 +356,7 @@ mod tests {
                 ovmf_code: code,
                 ovmf_vars: vars,
             },
-            mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+            mac: MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
             uuid: crate::qemu::UUID.into(),
             link: Link::Dgram {
                 local: "127.0.0.1:5001".parse().unwrap(),

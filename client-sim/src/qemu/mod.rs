@@ -17,7 +17,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use netbootd::time::Clock;
+
 use netbootd::kea::KeaVersion;
+use netbootd::wire::MacAddr;
 
 use crate::disk::Disk;
 use crate::net::embedded::{self, ServerSpec};
@@ -62,7 +65,7 @@ pub struct Request {
     /// Disk images or recipes (`.toml`); recipes are built into images in `work`.
     pub disks: Vec<PathBuf>,
     pub firmware: VmFirmware,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     pub timeout: Duration,
     pub files: FirmwareFiles,
     /// Use KVM instead of TCG.
@@ -87,10 +90,6 @@ pub struct QemuRun {
     /// The server's decisions are known (netbootd in-process), so DHCP rounds have classes.
     pub server_visible: bool,
     pub qemu_stderr: String,
-}
-
-pub(crate) fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
 }
 
 /// A free UDP port on 127.0.0.1 for QEMU's end of the link.
@@ -142,17 +141,17 @@ pub fn read_disks(images: &[(PathBuf, Option<String>)]) -> Result<Vec<Disk>, Qem
 /// The serial console as the run goes: lines with their time, and whether the boot has
 /// ended (the loader's marker, or a failure the firmware has finished saying).
 struct ConsoleWatch {
-    origin: Instant,
+    clock: Clock,
     source: &'static str,
-    lines: Vec<(Duration, String, String)>,
+    lines: Vec<(netbootd::time::Instant, String, String)>,
     end_seen: Option<Instant>,
     marker: bool,
 }
 
 impl ConsoleWatch {
-    fn new(origin: Instant, firmware: VmFirmware) -> ConsoleWatch {
+    fn new(clock: Clock, firmware: VmFirmware) -> ConsoleWatch {
         ConsoleWatch {
-            origin,
+            clock,
             source: match firmware {
                 VmFirmware::UefiX64 => "uefi",
                 VmFirmware::Bios => "bios",
@@ -168,11 +167,8 @@ impl ConsoleWatch {
             self.end_seen = Some(Instant::now());
         }
         self.marker |= line.contains(image::MARKER);
-        self.lines.push((
-            at.saturating_duration_since(self.origin),
-            self.source.into(),
-            line,
-        ));
+        self.lines
+            .push((self.clock.instant_of(at), self.source.into(), line));
     }
 
     /// Reads what arrived; true while the boot goes on.
@@ -270,9 +266,9 @@ fn in_process(
         local: qemu_end,
         remote: port.local_addr()?,
     });
-    let origin = Instant::now();
+    let clock = Clock::start();
     let mut vm = Vm::start(&spec)?;
-    let mut watch = ConsoleWatch::new(origin, req.firmware);
+    let mut watch = ConsoleWatch::new(clock, req.firmware);
     let stopped = realtime::run(
         &mut lan,
         &mut [&mut port],
@@ -290,7 +286,7 @@ fn in_process(
         &wire,
         &watch.lines,
         &disks,
-        origin.elapsed(),
+        clock.now().since_origin(),
         true,
     );
     Ok(QemuRun {
@@ -317,19 +313,19 @@ fn on_bridge(
 ) -> Result<QemuRun, QemuError> {
     let tap = tap::Tap::on_bridge(bridge)?;
     let spec = spec(Link::Tap(tap.name.clone()));
-    let origin = Instant::now();
+    let clock = Clock::start();
     let mut vm = Vm::start(&spec)?;
-    let mut watch = ConsoleWatch::new(origin, req.firmware);
+    let mut watch = ConsoleWatch::new(clock, req.firmware);
     let mut frames = Vec::new();
     let mut ignored = Ignored::default();
     let mut limit = false;
     while watch.keep_going(&mut vm) {
-        if origin.elapsed() >= req.timeout {
+        if clock.now().since_origin() >= req.timeout {
             limit = true;
             break;
         }
         while let Some((frame, from_vm)) = tap.frame(Duration::from_millis(100)) {
-            let at = origin.elapsed();
+            let at = clock.now();
             match crate::net::ether::classify(&frame) {
                 crate::net::ether::Inbound::Udp(datagram) => frames.push(Frame {
                     at,
@@ -353,7 +349,7 @@ fn on_bridge(
         &wire,
         &watch.lines,
         &disks,
-        origin.elapsed(),
+        clock.now().since_origin(),
         false,
     );
     Ok(QemuRun {

@@ -9,7 +9,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use netbootd::tftp::packet::Packet;
+use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
+use netbootd::wire::MacAddr;
 
 use crate::content::Content;
 use crate::disk::Disk;
@@ -22,8 +24,8 @@ use super::image::MARKER;
 /// One DHCP message on the wire.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DhcpMessage {
-    #[serde(serialize_with = "crate::qemu::seconds")]
-    pub at: Duration,
+    #[serde(serialize_with = "crate::transcript::seconds")]
+    pub at: Instant,
     pub from_client: bool,
     pub kind: Option<u8>,
     pub secs: u16,
@@ -50,7 +52,7 @@ pub struct DhcpRound {
 }
 
 impl DhcpRound {
-    pub fn start(&self) -> Duration {
+    pub fn start(&self) -> Instant {
         self.messages.first().map(|m| m.at).unwrap_or_default()
     }
 
@@ -82,10 +84,10 @@ pub struct Transfer {
     pub client: SocketAddrV4,
     /// Options the client asked for, in order.
     pub options: Vec<(String, String)>,
-    #[serde(serialize_with = "crate::qemu::seconds")]
-    pub start: Duration,
-    #[serde(serialize_with = "crate::qemu::seconds")]
-    pub end: Duration,
+    #[serde(serialize_with = "crate::transcript::seconds")]
+    pub start: Instant,
+    #[serde(serialize_with = "crate::transcript::seconds")]
+    pub end: Instant,
     /// All blocks up to a short one arrived.
     pub complete: bool,
     /// The client stopped it after the OACK (EDK2's size probe) or with an error.
@@ -110,7 +112,7 @@ pub struct Wire {
 }
 
 impl Wire {
-    pub fn read(frames: &[Frame], mac: [u8; 6], notes: &[ServerNote]) -> Wire {
+    pub fn read(frames: &[Frame], mac: MacAddr, notes: &[ServerNote]) -> Wire {
         let mut w = Wire::default();
         for f in frames {
             let d = &f.datagram;
@@ -141,11 +143,11 @@ impl Wire {
         w
     }
 
-    fn dhcp(&mut self, f: &Frame, mac: [u8; 6]) {
+    fn dhcp(&mut self, f: &Frame, mac: MacAddr) {
         let Ok(m) = Message::decode(&f.datagram.payload) else {
             return;
         };
-        if m.hwaddr() != mac {
+        if m.hwaddr() != mac.as_bytes() {
             return;
         }
         let values = m
@@ -274,16 +276,16 @@ impl Wire {
 }
 
 /// Console lines with their time and source.
-pub type Console = [(Duration, String, String)];
+pub type Console = [(Instant, String, String)];
 
-fn find(console: &Console, pred: impl Fn(&str) -> bool) -> Option<&(Duration, String, String)> {
+fn find(console: &Console, pred: impl Fn(&str) -> bool) -> Option<&(Instant, String, String)> {
     console.iter().find(|(_, _, l)| pred(l))
 }
 
 /// The steps of a boot, from the wire and the console, in `bootsim boot`'s vocabulary.
 pub fn transcript(
     firmware: &str,
-    mac: [u8; 6],
+    mac: MacAddr,
     wire: &Wire,
     console: &Console,
     disks: &[Disk],
@@ -305,7 +307,10 @@ pub fn transcript(
     let mut last_image: Option<(String, Content)> = None;
     let mut names: Vec<(String, String)> = Vec::new();
     for (i, r) in acked.iter().enumerate() {
-        let until = acked.get(i + 1).map(|n| n.start()).unwrap_or(Duration::MAX);
+        let until = acked
+            .get(i + 1)
+            .map(|n| n.start())
+            .unwrap_or(Instant::from_duration(Duration::MAX));
         let leased = r.ack().map(|a| a.yiaddr).unwrap_or(Ipv4Addr::UNSPECIFIED);
         let ipxe = r.client == "iPXE";
         t.push(
@@ -382,7 +387,7 @@ pub fn transcript(
             );
         }
     }
-    let menu: Vec<&(Duration, String, String)> = console
+    let menu: Vec<&(Instant, String, String)> = console
         .iter()
         .filter(|(_, _, l)| l.trim_start().starts_with("Boot ") && l.contains(" from "))
         .collect();

@@ -10,10 +10,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use netbootd::time::Instant;
+use netbootd::wire::MacAddr;
+
 pub use decl::{AddrRange, ClientDecl, Ending, Expect, ScenarioFile, ServerDecl};
 
 use crate::chain::{ChainClient, Client};
 use crate::firmware::ipxe::keyboard::Keyboard;
+use crate::firmware::MACHINE_UUID;
 use crate::net::embedded::{build, ServerSpec, SIMULATION_EPOCH};
 use crate::net::lan::{FaultCounts, Lan, Station};
 use crate::transcript::Transcript;
@@ -129,14 +133,14 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn mac_plus(mac: [u8; 6], n: usize) -> [u8; 6] {
+fn mac_plus(mac: MacAddr, n: usize) -> MacAddr {
     let mut v = 0u64;
-    for b in mac {
+    for b in mac.octets() {
         v = (v << 8) | u64::from(b);
     }
     v = v.wrapping_add(n as u64);
     let b = v.to_be_bytes();
-    [b[2], b[3], b[4], b[5], b[6], b[7]]
+    MacAddr([b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
 impl Scenario {
@@ -185,16 +189,16 @@ impl Scenario {
         })
         .map_err(|e| self.bad(e.to_string()))?;
         // Each server its own hardware address.
-        server.link.mac[5] = server.link.mac[5].wrapping_add(index as u8);
+        server.link.mac.0[5] = server.link.mac.0[5].wrapping_add(index as u8);
         Ok(server)
     }
 
     /// Every machine, with what its console's keyboard will type.
     fn clients(&self) -> Result<Vec<(Client, Keyboard)>, ScenarioError> {
         let mut out = Vec::new();
-        let mut next_mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+        let mut next_mac = MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
         for decl in &self.file.client {
-            let first = decl.mac.map_or(next_mac, |m| m.octets());
+            let first = decl.mac.unwrap_or(next_mac);
             let mut disks = Vec::new();
             for d in &decl.disks {
                 let path = self.dir().join(d);
@@ -209,17 +213,17 @@ impl Scenario {
             let keyboard = Keyboard::new(decl.input.iter().cloned());
             for i in 0..decl.count {
                 let mac = mac_plus(first, i);
-                let mut uuid = [
-                    0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x35, 0x10, 0x80, 0x52, 0, 0, 0, 0, 0, 0,
-                ];
-                uuid[10..16].copy_from_slice(&mac);
+                // The UUID's node field (its last six octets) is the MAC.
+                let mut uuid = MACHINE_UUID;
+                uuid[10..16].copy_from_slice(mac.as_bytes());
                 out.push((
                     Client {
                         firmware: decl.firmware,
                         mac,
                         uuid,
                         disks: disks.clone(),
-                        seed: 0x1d2c_3b4a ^ u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]),
+                        seed: 0x1d2c_3b4a
+                            ^ u32::from_be_bytes([mac.0[2], mac.0[3], mac.0[4], mac.0[5]]),
                     },
                     keyboard.clone(),
                 ));
@@ -242,7 +246,7 @@ impl Scenario {
         let clients = self.clients()?;
         let mut stations: Vec<ChainClient> = clients
             .iter()
-            .map(|(c, k)| ChainClient::with_keyboard(c.clone(), Duration::ZERO, k.clone()))
+            .map(|(c, k)| ChainClient::with_keyboard(c.clone(), Instant::ZERO, k.clone()))
             .collect();
         {
             let mut refs: Vec<&mut dyn Station> =

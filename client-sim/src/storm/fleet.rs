@@ -5,16 +5,17 @@
 //! DHCPACKs gave (net/iface.rs), so each machine has its own MAC and address on the wire.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
+use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::power::Machine;
 use crate::net::lan::Station;
 
 pub struct Fleet {
     pub machines: Vec<Machine>,
-    by_mac: HashMap<[u8; 6], usize>,
+    by_mac: HashMap<MacAddr, usize>,
     /// The machine whose frames go out next (round robin, so none starves).
     next: usize,
 }
@@ -34,14 +35,14 @@ impl Fleet {
     }
 
     fn recipient(&self, d: &Datagram) -> Option<usize> {
-        if d.dst_mac != [0xff; 6] {
+        if d.dst_mac != MacAddr::BROADCAST {
             return self.by_mac.get(&d.dst_mac).copied();
         }
         // A broadcast DHCP reply: the machine its chaddr names (BOOTP chaddr at offset 28).
         if d.src.port() == 67 && d.payload.len() >= 34 {
             let mut mac = [0u8; 6];
             mac.copy_from_slice(&d.payload[28..34]);
-            return self.by_mac.get(&mac).copied();
+            return self.by_mac.get(&MacAddr(mac)).copied();
         }
         None
     }
@@ -59,19 +60,19 @@ impl Station for Fleet {
         }
         None
     }
-    fn handle(&mut self, now: Duration, d: &Datagram) {
+    fn handle(&mut self, now: Instant, d: &Datagram) {
         if let Some(i) = self.recipient(d) {
             self.machines[i].handle(now, d);
         }
     }
-    fn handle_timeout(&mut self, now: Duration) {
+    fn handle_timeout(&mut self, now: Instant) {
         for m in &mut self.machines {
             if m.poll_timeout().is_some_and(|t| t <= now) && !m.finished() {
                 m.handle_timeout(now);
             }
         }
     }
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&self) -> Option<Instant> {
         self.machines
             .iter()
             .filter(|m| !m.finished())

@@ -15,7 +15,9 @@ pub mod progress;
 pub mod report;
 pub mod timeline;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use netbootd::time::Instant;
 
 use crate::chain::Client;
 use crate::net::capacity::{Capacity, ServerLoad};
@@ -59,7 +61,7 @@ impl StormModel {
 /// How far a storm has got, for a progress bar.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
-    pub now: Duration,
+    pub now: Instant,
     pub finished: usize,
     pub clients: usize,
 }
@@ -72,7 +74,7 @@ pub fn clients(template: &Client, n: usize) -> Vec<Client> {
     (0..n)
         .map(|i| {
             let b = (i as u32 + 1).to_be_bytes();
-            let mac = [0x02, 0x00, b[0], b[1], b[2], b[3]];
+            let mac = netbootd::wire::MacAddr([0x02, 0x00, b[0], b[1], b[2], b[3]]);
             let mut uuid = template.uuid;
             uuid[12..16].copy_from_slice(&b);
             Client {
@@ -90,7 +92,7 @@ pub struct Storm {
     pub report: StormReport,
     pub transcripts: Vec<Transcript>,
     /// Each machine's (power-on, network start), virtual time since the power cut.
-    pub schedule: Vec<(Duration, Duration)>,
+    pub schedule: Vec<(Instant, Instant)>,
 }
 
 impl Storm {
@@ -113,7 +115,7 @@ pub fn storm_with(
     model: &StormModel,
     progress: &mut dyn FnMut(Progress),
 ) -> Storm {
-    let wall = Instant::now();
+    let wall = std::time::Instant::now();
     lan.keep_frames = false;
     lan.links = model.links.clone().map(Links::new);
     lan.load = model.capacity.clone().map(ServerLoad::new);
@@ -150,12 +152,12 @@ pub fn storm_real(
     clients: &[Client],
     model: &StormModel,
 ) -> Storm {
-    let wall = Instant::now();
+    let wall = std::time::Instant::now();
     let start = net.now();
-    let schedule: Vec<(Duration, Duration)> =
+    let schedule: Vec<(Instant, Instant)> =
         power::schedule(clients.len(), model.power_on, model.post, model.seed)
             .into_iter()
-            .map(|(on, s)| (start + on, start + s))
+            .map(|(on, s)| (start + on.since_origin(), start + s.since_origin()))
             .collect();
     let machines = clients
         .iter()

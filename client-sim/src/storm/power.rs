@@ -9,7 +9,9 @@ use rand::{Rng, SeedableRng};
 use crate::chain::{ChainClient, Client};
 use crate::net::lan::Station;
 use crate::net::link::{parse_duration, LinkError};
+use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 /// How the machines' power comes back.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -67,8 +69,9 @@ impl std::str::FromStr for Post {
     }
 }
 
-/// When each of `n` machines powers on and when its firmware starts the network, seeded.
-pub fn schedule(n: usize, power_on: PowerOn, post: Post, seed: u64) -> Vec<(Duration, Duration)> {
+/// When each of `n` machines powers on and when its firmware starts the network, seeded, on a
+/// clock whose origin is the power cut.
+pub fn schedule(n: usize, power_on: PowerOn, post: Post, seed: u64) -> Vec<(Instant, Instant)> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut draw = |lo: Duration, hi: Duration| {
         if hi > lo {
@@ -83,6 +86,7 @@ pub fn schedule(n: usize, power_on: PowerOn, post: Post, seed: u64) -> Vec<(Dura
                 PowerOn::AllAtOnce => Duration::ZERO,
                 PowerOn::Uniform(window) => draw(Duration::ZERO, window),
             };
+            let on = Instant::ZERO + on;
             (on, on + draw(post.min, post.max))
         })
         .collect()
@@ -91,15 +95,15 @@ pub fn schedule(n: usize, power_on: PowerOn, post: Post, seed: u64) -> Vec<(Dura
 /// A machine that starts its chain at `start` (power-on plus POST).
 pub enum Machine {
     Dark {
-        start: Duration,
+        start: Instant,
         client: Option<Box<Client>>,
     },
     On(Box<ChainClient>),
 }
 
 impl Machine {
-    pub fn new(client: Client, start: Duration) -> Machine {
-        if start.is_zero() {
+    pub fn new(client: Client, start: Instant) -> Machine {
+        if start == Instant::ZERO {
             return Machine::On(Box::new(ChainClient::new(client, start)));
         }
         Machine::Dark {
@@ -126,12 +130,12 @@ impl Station for Machine {
             Machine::Dark { .. } => None,
         }
     }
-    fn handle(&mut self, now: Duration, datagram: &Datagram) {
+    fn handle(&mut self, now: Instant, datagram: &Datagram) {
         if let Machine::On(c) = self {
             c.handle(now, datagram);
         }
     }
-    fn handle_timeout(&mut self, now: Duration) {
+    fn handle_timeout(&mut self, now: Instant) {
         match self {
             Machine::On(c) => c.handle_timeout(now),
             Machine::Dark { start, client } if now >= *start => {
@@ -142,7 +146,7 @@ impl Station for Machine {
             Machine::Dark { .. } => {}
         }
     }
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&self) -> Option<Instant> {
         match self {
             Machine::On(c) => c.poll_timeout(),
             Machine::Dark { start, .. } => Some(*start),
@@ -154,7 +158,7 @@ impl Station for Machine {
             Machine::Dark { .. } => false,
         }
     }
-    fn mac(&self) -> Option<[u8; 6]> {
+    fn mac(&self) -> Option<MacAddr> {
         match self {
             Machine::On(c) => c.mac(),
             Machine::Dark { client, .. } => client.as_ref().map(|c| c.mac),
@@ -180,7 +184,7 @@ mod tests {
             a,
             schedule(100, PowerOn::Uniform(Duration::from_secs(30)), post, 7)
         );
-        assert!(a.iter().all(|(on, start)| *on < Duration::from_secs(30)
+        assert!(a.iter().all(|(on, start)| *on < Instant::from_secs(30)
             && *start >= *on + post.min
             && *start < *on + post.max));
     }

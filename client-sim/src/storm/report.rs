@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use serde::Serialize;
 
 use crate::net::lan::{Lan, ServerNote};
@@ -115,7 +117,7 @@ pub fn peak_rss_bytes() -> u64 {
 }
 
 /// When machine `t` booted (its last step), if it did.
-pub fn booted_at(t: &Transcript) -> Option<Duration> {
+pub fn booted_at(t: &Transcript) -> Option<Instant> {
     t.booted().then(|| t.steps.last().map(|s| s.at)).flatten()
 }
 
@@ -134,7 +136,7 @@ impl StormReport {
     pub fn new(
         lan: Option<&Lan>,
         transcripts: &[Transcript],
-        schedule: &[(Duration, Duration)],
+        schedule: &[(Instant, Instant)],
     ) -> StormReport {
         let mut by_step: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
         let mut failures = BTreeMap::new();
@@ -144,7 +146,7 @@ impl StormReport {
                 by_step
                     .entry((s.number, s.stage().to_string()))
                     .or_default()
-                    .push(s.at.saturating_sub(*on).as_secs_f64());
+                    .push(s.at.saturating_duration_since(*on).as_secs_f64());
             }
             if let Outcome::Failed {
                 stage,

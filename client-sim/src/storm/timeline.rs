@@ -4,7 +4,8 @@
 //! working towards each step of its transcript in turn, then "booted" or "failed".
 
 use std::fmt::Write as _;
-use std::time::Duration;
+
+use netbootd::time::Instant;
 
 use crate::transcript::Transcript;
 
@@ -25,12 +26,12 @@ const PALETTE: [&str; 12] = [
 /// seconds per sample).
 pub fn occupancy(
     transcripts: &[Transcript],
-    schedule: &[(Duration, Duration)],
+    schedule: &[(Instant, Instant)],
 ) -> (Vec<String>, Vec<Vec<u32>>, f64) {
     let end = transcripts
         .iter()
         .zip(schedule)
-        .map(|(t, (_, s))| t.elapsed.max(*s).as_secs_f64())
+        .map(|(t, (_, s))| t.elapsed.max(s.since_origin()).as_secs_f64())
         .fold(0.0, f64::max)
         .max(1e-3)
         * 1.02;
@@ -51,16 +52,16 @@ pub fn occupancy(
     names.extend(["booted".to_string(), "failed".to_string()]);
     let index = |name: &str| names.iter().position(|n| n == name).unwrap_or(0);
     let mut diff = vec![vec![0i64; SAMPLES + 1]; names.len()];
-    let column = |t: Duration| ((t.as_secs_f64() / dt).ceil() as usize).min(SAMPLES);
+    let column = |t: Instant| ((t.as_secs_f64() / dt).ceil() as usize).min(SAMPLES);
     for (t, (on, start)) in transcripts.iter().zip(schedule) {
-        let mut mark = |stage: usize, from: Duration, to: Option<Duration>| {
+        let mut mark = |stage: usize, from: Instant, to: Option<Instant>| {
             let (a, b) = (column(from), to.map_or(SAMPLES, column));
             if a < b {
                 diff[stage][a] += 1;
                 diff[stage][b] -= 1;
             }
         };
-        mark(0, Duration::ZERO, Some(*on));
+        mark(0, Instant::ZERO, Some(*on));
         mark(1, *on, Some(*start));
         let mut from = *start;
         for s in &t.steps {
@@ -87,7 +88,7 @@ pub fn occupancy(
 }
 
 /// The chart as an SVG document.
-pub fn svg(transcripts: &[Transcript], schedule: &[(Duration, Duration)]) -> String {
+pub fn svg(transcripts: &[Transcript], schedule: &[(Instant, Instant)]) -> String {
     let (names, counts, dt) = occupancy(transcripts, schedule);
     let total = transcripts.len().max(1) as f64;
     let (w, h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);

@@ -5,9 +5,12 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use super::report::{MenuItemOutcome, Problem, Severity};
 use crate::chain::{ChainClient, Client, Firmware};
 use crate::firmware::ipxe::keyboard::{Input, Keyboard};
+use crate::firmware::MACHINE_UUID;
 use crate::net::embedded::{build, ServerSpec, SetupError};
 use crate::net::lan::{Lan, Station};
 use crate::transcript::{Outcome, Stage, Transcript};
@@ -32,15 +35,17 @@ fn run_chain(
     let mut lan = Lan::new(build(spec)?);
     let client = Client {
         firmware: fw,
-        mac: [0x52, 0x54, 0x00, 0xaa, 0x00, i as u8 + 1],
-        uuid: [
-            0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38, 0x4d,
-            i as u8,
-        ],
+        mac: netbootd::wire::MacAddr([0x52, 0x54, 0x00, 0xaa, 0x00, i as u8 + 1]),
+        // The matrix's machines differ in the UUID's last octet.
+        uuid: {
+            let mut uuid = MACHINE_UUID;
+            uuid[15] = i as u8;
+            uuid
+        },
         disks: vec![debian_disk()],
         seed: 0x7a11_0000 + i as u32,
     };
-    let mut station = ChainClient::with_keyboard(client, Duration::ZERO, keyboard);
+    let mut station = ChainClient::with_keyboard(client, Instant::ZERO, keyboard);
     lan.run(&mut station as &mut dyn Station, Duration::from_secs(3600));
     let menu = station.first_menu().map(<[String]>::to_vec);
     Ok((station.finish(&lan), menu))

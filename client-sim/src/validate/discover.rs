@@ -4,13 +4,13 @@
 use crate::chain::Firmware;
 use crate::firmware::ipxe::packets::{Build, Identity as IpxeId};
 use crate::firmware::uefi_pxe::packets::{Arch, Identity as PxeId, Undi};
+use crate::firmware::MACHINE_UUID;
 use netbootd::wire::dhcp::Message;
+use netbootd::wire::MacAddr;
 
 /// The DISCOVER `firmware` sends (the models' own bytes).
-pub(super) fn discover(firmware: Firmware, mac: [u8; 6]) -> Message {
-    let uuid = [
-        0x4c, 0x4c, 0x45, 0x44, 0, 0x42, 0x35, 0x10, 0x80, 0x52, 0xb4, 0xc0, 0x4f, 0x38, 0x4d, 0x32,
-    ];
+pub(super) fn discover(firmware: Firmware, mac: MacAddr) -> Message {
+    let uuid = MACHINE_UUID;
     let pxe = |arch, undi| {
         PxeId {
             mac,
@@ -52,7 +52,7 @@ pub(super) fn discover(firmware: Firmware, mac: [u8; 6]) -> Message {
                 flags: 0x8000,
                 ..Message::default()
             };
-            m.chaddr[..6].copy_from_slice(&mac);
+            m.chaddr[..6].copy_from_slice(mac.as_bytes());
             m.options.push(53, &[1]);
             m.options.push(57, &1472u16.to_be_bytes());
             m.options

@@ -49,7 +49,7 @@ fn c_string(bytes: &[u8]) -> String {
 /// Sends `kind`'s DISCOVER (from MAC 52:54:00:aa:00:`i+1`) to a fresh server.
 pub fn offer(spec: &ServerSpec, i: usize, kind: Firmware) -> Result<Offer, SetupError> {
     let mut server = build(spec)?;
-    let mac = [0x52, 0x54, 0x00, 0xaa, 0x00, i as u8 + 1];
+    let mac = netbootd::wire::MacAddr([0x52, 0x54, 0x00, 0xaa, 0x00, i as u8 + 1]);
     let query = super::discover::discover(kind, mac);
     let frame = Datagram::new(
         mac,

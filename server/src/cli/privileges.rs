@@ -1,9 +1,17 @@
 //! `serve --user`: started as root, netbootd becomes an unprivileged user before it opens
 //! anything, keeping only the two capabilities a DHCP and TFTP server needs (CAP_NET_RAW for
 //! Kea's raw AF_PACKET sockets, CAP_NET_BIND_SERVICE for ports 67 and 69): what systemd's
-//! `User=` with `AmbientCapabilities=` does for netbootd.service, for a server started by
-//! hand or by another init. It runs before the first thread exists, so every thread the
+//! `User=` with `AmbientCapabilities=`, `CapabilityBoundingSet=` and `NoNewPrivileges=` does
+//! for netbootd.service, for a server started by hand or by another init. It runs before the first thread exists, so every thread the
 //! runtime starts inherits exactly these credentials.
+//!
+//! [`confine`] goes further than tftpd-hpa does: in.tftpd (tftpd/tftpd.c, main(), in the
+//! forked child per request) only calls initgroups (or setgroups(0, NULL)), chroot with
+//! --secure, setregid and setreuid; it leaves the capability bounding set and no_new_privs
+//! as it found them, so a program it could be tricked into exec'ing could still gain
+//! privileges from file capabilities or set-uid bits. netbootd never execs anything, and
+//! says so to the kernel: every capability it does not keep leaves the bounding set
+//! (PR_CAPBSET_DROP), the ambient set is emptied, and PR_SET_NO_NEW_PRIVS is set.
 
 use nix::libc;
 use nix::unistd::{setgid, setgroups, setuid, Uid, User};
@@ -17,6 +25,11 @@ pub enum PrivilegeError {
     NoUser(String),
     #[error("--user {user}: only root can become another user")]
     NotRoot { user: String },
+    #[error("confining the process: {call}: {source}")]
+    Confine {
+        call: &'static str,
+        source: nix::Error,
+    },
     #[error("--user {user}: {call}: {source}")]
     Call {
         user: String,
@@ -55,6 +68,58 @@ pub fn become_user(name: &str, keep: &[u32]) -> Result<(), PrivilegeError> {
     capset(keep).map_err(call("capset"))?;
     nix::sys::prctl::set_keepcaps(false).map_err(call("prctl(PR_SET_KEEPCAPS)"))?;
     Ok(())
+}
+
+/// As root, before any thread exists (prctl acts on the calling thread, and threads inherit
+/// from it): removes every capability but `keep` from the bounding set, empties the ambient
+/// set and sets no_new_privs, so nothing netbootd could be made to exec ever gains a
+/// capability or a set-uid identity (capabilities(7), "Capability bounding set";
+/// prctl(2) PR_SET_NO_NEW_PRIVS). The running process keeps its own capabilities until
+/// [`become_user`] or the TFTP_USERNAME switch gives them up; no-op when not root.
+pub fn confine(keep: &[u32]) -> Result<(), PrivilegeError> {
+    if !Uid::effective().is_root() {
+        return Ok(());
+    }
+    let call = |call: &'static str| move |source| PrivilegeError::Confine { call, source };
+    // PR_CAPBSET_DROP needs CAP_SETPCAP, which root has until it changes user: drop first.
+    for cap in 0..=last_cap() {
+        if keep.contains(&cap) {
+            continue;
+        }
+        // SAFETY: prctl(2) with integer arguments only.
+        let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if rc != 0 {
+            let e = nix::Error::last();
+            // A capability newer than the running kernel: nothing to drop.
+            if e == nix::Error::EINVAL {
+                break;
+            }
+            return Err(call("prctl(PR_CAPBSET_DROP)")(e));
+        }
+    }
+    // SAFETY: prctl(2) with integer arguments only.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(call("prctl(PR_CAP_AMBIENT_CLEAR_ALL)")(nix::Error::last()));
+    }
+    nix::sys::prctl::set_no_new_privs().map_err(call("prctl(PR_SET_NO_NEW_PRIVS)"))
+}
+
+/// The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap; 40,
+/// CAP_CHECKPOINT_RESTORE, since Linux 5.9 when /proc cannot tell).
+fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(40)
 }
 
 /// capset(2), version 3 (two 32-bit words per set), on the calling thread.

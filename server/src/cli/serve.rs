@@ -37,9 +37,12 @@ use super::check::kea_line;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum LeaseSync {
-    /// One write(2) per lease change: survives kill -9.
+    /// One write(2) per lease change before the answer: survives kill -9, not power loss
+    /// (what Kea's memfile does: leases acknowledged since the kernel last wrote the file
+    /// back are lost with the power, tests/lease_powercut.rs).
     Write,
-    /// write(2) and fdatasync(2): survives power loss.
+    /// write(2) and fdatasync(2) before the answer: survives power loss, at one disk flush
+    /// per batch of answers.
     Fsync,
 }
 
@@ -259,12 +262,26 @@ pub fn run(args: ServeArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     raise_fd_limit();
-    // Before the runtime's threads exist: they inherit the credentials.
-    if let Some(user) = &args.user {
-        use super::privileges::{become_user, CAP_NET_BIND_SERVICE, CAP_NET_RAW};
-        if let Err(e) = become_user(user, &[CAP_NET_RAW, CAP_NET_BIND_SERVICE]) {
-            eprintln!("{e}");
-            return ExitCode::from(1);
+    // Before the runtime's threads exist: they inherit the credentials, the bounding set and
+    // no_new_privs (the last two are per thread).
+    {
+        use super::privileges::{become_user, confine, CAP_NET_BIND_SERVICE, CAP_NET_RAW};
+        let keep: &[u32] = match &args.user {
+            Some(_) => &[CAP_NET_RAW, CAP_NET_BIND_SERVICE],
+            None => &[],
+        };
+        let tftp_user = tftp.as_ref().is_some_and(|(_, user)| user.is_some());
+        if args.user.is_some() || tftp_user {
+            if let Err(e) = confine(keep) {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        }
+        if let Some(user) = &args.user {
+            if let Err(e) = become_user(user, keep) {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
         }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -396,7 +413,9 @@ fn raise_fd_limit() {
     }
 }
 
-/// tftpd-hpa's -u: after every socket is bound, give up root for TFTP_USERNAME.
+/// tftpd-hpa's -u: after every socket is bound, give up root for TFTP_USERNAME. setuid
+/// without PR_SET_KEEPCAPS empties the permitted set; the bounding set and no_new_privs
+/// were already set by `privileges::confine` before the first thread.
 fn drop_privileges(user: &str) -> Result<(), String> {
     if !nix::unistd::Uid::effective().is_root() {
         return Ok(());

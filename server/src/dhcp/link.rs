@@ -14,13 +14,14 @@ use super::engine::{Engine, EngineError, Incoming, Outcome, Silence};
 use crate::time::Instant;
 use crate::wire::dhcp::Message;
 use crate::wire::frame::{Datagram, BROADCAST_MAC};
+use crate::wire::MacAddr;
 
 /// The server's side of one link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
     pub iface: String,
     pub addr: Ipv4Addr,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     /// The UDP port DHCP is served on (67).
     pub port: u16,
 }
@@ -93,9 +94,7 @@ impl Link {
                 msg, dest, classes, ..
             } => {
                 let dst_mac = if dest.to_chaddr {
-                    let mut mac = [0u8; 6];
-                    mac.copy_from_slice(&msg.chaddr[..6]);
-                    mac
+                    msg.client_mac()
                 } else if *dest.to.ip() == Ipv4Addr::BROADCAST {
                     BROADCAST_MAC
                 } else {

@@ -23,6 +23,7 @@ use crate::wire::packet_socket::PACKET_OUTGOING;
 use crate::wire::pcap::CaptureWriter;
 use crate::wire::transport::raw::RawPort;
 use crate::wire::transport::udp::UdpPort;
+use crate::wire::MacAddr;
 
 /// Queries taken from a socket at once at most.
 pub const BATCH: usize = 32;
@@ -142,7 +143,8 @@ fn record(capture: &Capture, frame: &[u8]) {
 
 /// A UDP datagram as an Ethernet frame for the capture (no hardware addresses known).
 fn record_datagram(capture: &Capture, src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8]) {
-    let frame = Datagram::new([0; 6], BROADCAST_MAC, src, dst, payload.to_vec()).to_frame();
+    let frame =
+        Datagram::new(MacAddr([0; 6]), BROADCAST_MAC, src, dst, payload.to_vec()).to_frame();
     record(capture, &frame);
 }
 

@@ -9,6 +9,8 @@
 
 use std::net::Ipv4Addr;
 
+use super::MacAddr;
+
 /// Size of the BOOTP header up to the options (RFC 2131 figure 1).
 pub const HEADER_LEN: usize = 236;
 /// RFC 2132 section 2.
@@ -286,6 +288,14 @@ impl Message {
         out.extend_from_slice(&MAGIC_COOKIE);
         self.options.encode(&mut out);
         out
+    }
+
+    /// The Ethernet address in `chaddr`'s first six octets, whatever `hlen` says: the
+    /// address a reply to `chaddr` goes to (RFC 2131 4.1), and the one a switch files it under.
+    pub fn client_mac(&self) -> MacAddr {
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&self.chaddr[..6]);
+        MacAddr(mac)
     }
 
     /// The client hardware address, `hlen` bytes of `chaddr` (at most 16).

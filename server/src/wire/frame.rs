@@ -9,13 +9,15 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
-pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
+use super::MacAddr;
+
+pub const BROADCAST_MAC: MacAddr = MacAddr::BROADCAST;
 
 /// A UDP datagram with its link-layer and network-layer addressing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datagram {
-    pub src_mac: [u8; 6],
-    pub dst_mac: [u8; 6],
+    pub src_mac: MacAddr,
+    pub dst_mac: MacAddr,
     pub src: SocketAddrV4,
     pub dst: SocketAddrV4,
     /// IPv4 TTL; 64 unless a capture says otherwise.
@@ -31,8 +33,8 @@ pub enum FrameError {
 
 impl Datagram {
     pub fn new(
-        src_mac: [u8; 6],
-        dst_mac: [u8; 6],
+        src_mac: MacAddr,
+        dst_mac: MacAddr,
         src: SocketAddrV4,
         dst: SocketAddrV4,
         payload: Vec<u8>,
@@ -49,7 +51,7 @@ impl Datagram {
 
     /// Ethernet II + IPv4 + UDP, with the IPv4 and UDP checksums filled in.
     pub fn to_frame(&self) -> Vec<u8> {
-        let builder = PacketBuilder::ethernet2(self.src_mac, self.dst_mac)
+        let builder = PacketBuilder::ethernet2(self.src_mac.octets(), self.dst_mac.octets())
             .ipv4(self.src.ip().octets(), self.dst.ip().octets(), self.ttl)
             .udp(self.src.port(), self.dst.port());
         let mut out = Vec::with_capacity(builder.size(self.payload.len()));
@@ -78,8 +80,8 @@ impl Datagram {
         };
         let header = ipv4.header();
         Ok(Some(Datagram {
-            src_mac: eth.source(),
-            dst_mac: eth.destination(),
+            src_mac: MacAddr(eth.source()),
+            dst_mac: MacAddr(eth.destination()),
             src: SocketAddrV4::new(Ipv4Addr::from(header.source()), udp.source_port()),
             dst: SocketAddrV4::new(Ipv4Addr::from(header.destination()), udp.destination_port()),
             ttl: header.ttl(),
@@ -95,7 +97,7 @@ mod tests {
     #[test]
     fn a_discover_broadcast_round_trips_through_a_frame() {
         let d = Datagram::new(
-            [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+            MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
             BROADCAST_MAC,
             SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
             SocketAddrV4::new(Ipv4Addr::BROADCAST, 67),

@@ -17,6 +17,11 @@ impl MacAddr {
     pub const fn octets(self) -> [u8; 6] {
         self.0
     }
+
+    /// The six octets in wire order, borrowed.
+    pub const fn as_bytes(&self) -> &[u8; 6] {
+        &self.0
+    }
 }
 
 /// `aa:bb:cc` (HWAddr::toText(false), ClientId::toText).

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: real peers (Kea) and the CI rule for missing tools.
 #![allow(dead_code)]
 
+pub mod lease_load;
 pub mod netns;
 pub mod process;
 pub mod tftp;

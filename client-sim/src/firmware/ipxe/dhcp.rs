@@ -13,8 +13,10 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
+use netbootd::wire::MacAddr;
 
 use super::packets::Identity;
 
@@ -23,11 +25,11 @@ use super::packets::Identity;
 pub struct Retry {
     timeout: Duration,
     max: Duration,
-    pub deadline: Duration,
+    pub deadline: Instant,
 }
 
 impl Retry {
-    pub fn start(now: Duration, min: Duration, max: Duration) -> Retry {
+    pub fn start(now: Instant, min: Duration, max: Duration) -> Retry {
         Retry {
             timeout: min,
             max,
@@ -36,7 +38,7 @@ impl Retry {
     }
 
     /// The timer fired: false when the session has now failed.
-    pub fn expired(&mut self, now: Duration) -> bool {
+    pub fn expired(&mut self, now: Instant) -> bool {
         self.timeout *= 2;
         if self.timeout > self.max {
             return false;
@@ -143,8 +145,8 @@ enum State {
     ProxyRequesting {
         lease: Box<Lease>,
         proxy_server: Ipv4Addr,
-        proxy_mac: [u8; 6],
-        started: Duration,
+        proxy_mac: MacAddr,
+        started: Instant,
     },
     Requesting {
         offer: Message,
@@ -162,14 +164,14 @@ pub enum DhcpFailure {
 pub struct DhcpSession {
     id: Identity,
     xid: u32,
-    started: Duration,
+    started: Instant,
     count: u16,
     retry: Retry,
     state: State,
     /// The latest PXE-capable offer (option 60 "PXEClient"), its server and MAC.
-    proxy_offer: Option<(u8, Message, Ipv4Addr, [u8; 6])>,
+    proxy_offer: Option<(u8, Message, Ipv4Addr, MacAddr)>,
     out: VecDeque<Datagram>,
-    pub sent: Vec<(Duration, String)>,
+    pub sent: Vec<(Instant, String)>,
 }
 
 fn server_id(m: &Message, source: Ipv4Addr) -> Ipv4Addr {
@@ -198,7 +200,7 @@ fn priority(m: &Message) -> i8 {
 }
 
 impl DhcpSession {
-    pub fn new(id: Identity, xid: u32, now: Duration) -> DhcpSession {
+    pub fn new(id: Identity, xid: u32, now: Instant) -> DhcpSession {
         let mut s = DhcpSession {
             id,
             xid,
@@ -228,7 +230,7 @@ impl DhcpSession {
         (self.count << 2) | (u16::from(offer) << 1) | u16::from(proxy)
     }
 
-    fn transmit(&mut self, now: Duration) {
+    fn transmit(&mut self, now: Instant) {
         let secs = self.secs();
         let (msg, what) = match &self.state {
             State::Discovering { .. } => (self.id.discover(self.xid, secs), "DHCPDISCOVER"),
@@ -272,7 +274,7 @@ impl DhcpSession {
         self.out.pop_front()
     }
 
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         (!matches!(self.state, State::Done(_))).then_some(self.retry.deadline)
     }
 
@@ -283,7 +285,7 @@ impl DhcpSession {
         }
     }
 
-    fn request(&mut self, now: Duration, offer: Message) {
+    fn request(&mut self, now: Instant, offer: Message) {
         let server = server_id(&offer, Ipv4Addr::UNSPECIFIED);
         self.state = State::Requesting { offer, server };
         self.retry = Retry::start(now, Duration::from_millis(250), Duration::from_secs(10));
@@ -295,13 +297,13 @@ impl DhcpSession {
     /// counts every expiry, also this one that sends nothing and only moves to the request
     /// state, whose own no-delay expiry counts again: the REQUEST after two DISCOVERs goes
     /// with count 4, secs 18 (OBSERVED under QEMU with Debian's 2019 build, three runs).
-    fn maybe_request(&mut self, now: Duration, expired: bool) -> bool {
+    fn maybe_request(&mut self, now: Instant, expired: bool) -> bool {
         if let State::Discovering {
             offer: Some((_, offer)),
             proxy,
         } = &self.state
         {
-            if *proxy || now.saturating_sub(self.started) > Duration::from_secs(2) {
+            if *proxy || now.saturating_duration_since(self.started) > Duration::from_secs(2) {
                 let offer = offer.clone();
                 if expired {
                     self.count += 1;
@@ -313,7 +315,7 @@ impl DhcpSession {
         false
     }
 
-    pub fn handle(&mut self, now: Duration, d: &Datagram) {
+    pub fn handle(&mut self, now: Instant, d: &Datagram) {
         let from_proxy = d.src.port() == 4011;
         if (d.src.port() != 67 && !from_proxy) || d.dst.port() != 68 {
             return;
@@ -321,7 +323,7 @@ impl DhcpSession {
         let Ok(m) = Message::decode(&d.payload) else {
             return;
         };
-        if m.op != 2 || m.xid != self.xid || m.chaddr[..6] != self.id.mac {
+        if m.op != 2 || m.xid != self.xid || m.client_mac() != self.id.mac {
             return;
         }
         if let State::ProxyRequesting { .. } = &self.state {
@@ -431,13 +433,15 @@ impl DhcpSession {
         }
     }
 
-    pub fn handle_timeout(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         if matches!(self.state, State::Done(_)) || now < self.retry.deadline {
             return;
         }
         if let State::ProxyRequesting { started, .. } = &self.state {
             // No ProxyDHCP answer within 2 s: carry on with the DHCP lease alone.
-            if now.saturating_sub(*started) > Duration::from_secs(2) || !self.retry.expired(now) {
+            if now.saturating_duration_since(*started) > Duration::from_secs(2)
+                || !self.retry.expired(now)
+            {
                 if let State::ProxyRequesting { lease, .. } = std::mem::replace(
                     &mut self.state,
                     State::Done(Box::new(Err(DhcpFailure::TimedOut))),

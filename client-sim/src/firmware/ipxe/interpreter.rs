@@ -3,7 +3,7 @@
 //! `${...}` just before it runs, hands it to [`commands`](super::commands), and carries its
 //! status on to `&&`, `||` and the end of the line.
 
-use std::time::Duration;
+use netbootd::time::Instant;
 
 use super::commands;
 use super::machine::{Ipxe, Wait};
@@ -33,7 +33,7 @@ pub(super) struct Frame {
 
 impl Ipxe {
     /// image_exec of a script: it runs on top of the one that chained it, if any.
-    pub(super) fn run_script(&mut self, now: Duration, image: Image) {
+    pub(super) fn run_script(&mut self, now: Instant, image: Image) {
         let text = String::from_utf8_lossy(image.bytes.bytes()).into_owned();
         self.frames.push(Frame {
             image,
@@ -76,7 +76,7 @@ impl Ipxe {
     }
 
     /// An asynchronous command finished with `code`: carry on with the script.
-    pub(super) fn resume(&mut self, now: Duration, code: i32) {
+    pub(super) fn resume(&mut self, now: Instant, code: i32) {
         if let Some(frame) = self.frames.last_mut() {
             frame.rc = code;
             Self::after_command(frame);
@@ -98,7 +98,7 @@ impl Ipxe {
 
     /// Runs commands until one has to wait or the script ends (script.c `process_script`:
     /// a line that ends with a non-zero status, or `exit`, ends the script).
-    fn run(&mut self, now: Duration) {
+    fn run(&mut self, now: Instant) {
         loop {
             if self.end.is_some() || !matches!(self.wait, Wait::None) {
                 return;
@@ -160,7 +160,7 @@ impl Ipxe {
         }
     }
 
-    fn script_ended(&mut self, now: Duration, code: i32) {
+    fn script_ended(&mut self, now: Instant, code: i32) {
         let frame = self.frames.pop().expect("a frame");
         if self.frames.is_empty() {
             // The autoboot image returned.

@@ -10,7 +10,9 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::dhcp::{DhcpSession, Lease};
 use super::interpreter::Frame;
@@ -28,7 +30,7 @@ pub(super) enum Wait {
     Dhcp {
         session: Box<DhcpSession>,
         autoboot: bool,
-        started: Duration,
+        started: Instant,
     },
     Fetch {
         get: Box<TftpGet>,
@@ -36,7 +38,7 @@ pub(super) enum Wait {
         then: AfterFetch,
     },
     Sleep {
-        until: Duration,
+        until: Instant,
         rc: i32,
         /// What to log as input when it expires (a `choose` or `prompt` that timed out).
         timed_out: Option<String>,
@@ -44,8 +46,8 @@ pub(super) enum Wait {
     /// DHCP is done; `ifconf` still waits for the IPv6 configurator, which gives up at
     /// `until` on a segment without a router.
     Ipv6 {
-        until: Duration,
-        started: Duration,
+        until: Instant,
+        started: Instant,
         lease: Option<Box<Lease>>,
         autoboot: bool,
     },
@@ -70,7 +72,7 @@ pub struct Ipxe {
     pub(super) id: Identity,
     pub(super) xid: u32,
     pub(super) settings: Settings,
-    pub(super) server_mac: [u8; 6],
+    pub(super) server_mac: MacAddr,
     pub(super) images: Vec<Image>,
     /// Scripts executing scripts, nested on the stack right now (`boot` with no argument
     /// inside a script executes that script again).
@@ -78,7 +80,7 @@ pub struct Ipxe {
     pub(super) selected: Option<String>,
     pub(super) frames: Vec<Frame>,
     pub(super) wait: Wait,
-    pub(super) banner_until: Duration,
+    pub(super) banner_until: Instant,
     pub(super) console: Vec<Console>,
     pub(super) end: Option<IpxeEnd>,
     pub(super) out: VecDeque<Datagram>,
@@ -95,7 +97,7 @@ pub struct Ipxe {
     /// How long the IPv6 configurator runs with no router to answer, when modelled.
     pub(super) ipv6_gives_up: Option<Duration>,
     /// When the running `ifconf`'s IPv6 configurator gives up.
-    pub(super) ipv6_until: Option<Duration>,
+    pub(super) ipv6_until: Option<Instant>,
     /// The product version of a build from before v1.20, whose console differs.
     pub(super) legacy_version: Option<String>,
 }
@@ -136,13 +138,13 @@ impl Ipxe {
             id,
             xid,
             settings,
-            server_mac: [0xff; 6],
+            server_mac: MacAddr::BROADCAST,
             images: Vec::new(),
             exec_depth: 0,
             selected: None,
             frames: Vec::new(),
             wait: Wait::None,
-            banner_until: Duration::ZERO,
+            banner_until: Instant::ZERO,
             console: Vec::new(),
             end: None,
             out: VecDeque::new(),
@@ -172,7 +174,7 @@ impl Ipxe {
         self.ipv6_gives_up = Some(gives_up);
     }
 
-    pub(super) fn say(&mut self, at: Duration, text: impl Into<String>) {
+    pub(super) fn say(&mut self, at: Instant, text: impl Into<String>) {
         let mut text = text.into();
         if self.legacy_version.is_some() {
             text = text.replace("https://ipxe.org", "http://ipxe.org");
@@ -181,12 +183,12 @@ impl Ipxe {
     }
 
     fn mac_text(&self) -> String {
-        netbootd::wire::MacAddr(self.id.mac).to_string()
+        self.id.mac.to_string()
     }
 
     /// Starts iPXE at `now`: banner, then `autoboot` after the 2-second Ctrl-B prompt
     /// (`BANNER_TIMEOUT`).
-    pub fn start(&mut self, now: Duration) {
+    pub fn start(&mut self, now: Instant) {
         self.say(now, "iPXE initialising devices...ok");
         let version = self
             .legacy_version
@@ -270,7 +272,7 @@ impl Ipxe {
         }
     }
 
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         if self.end.is_some() {
             return None;
         }
@@ -288,7 +290,7 @@ impl Ipxe {
         self.end.is_some() && self.out.is_empty()
     }
 
-    pub fn handle(&mut self, now: Duration, d: &Datagram) {
+    pub fn handle(&mut self, now: Instant, d: &Datagram) {
         match &mut self.wait {
             Wait::Dhcp { session, .. } => {
                 session.handle(now, d);
@@ -302,7 +304,7 @@ impl Ipxe {
         self.advance(now);
     }
 
-    pub fn handle_timeout(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         match &mut self.wait {
             Wait::Banner if now >= self.banner_until => {
                 self.wait = Wait::None;
@@ -353,7 +355,7 @@ impl Ipxe {
         self.advance(now);
     }
 
-    pub(super) fn start_dhcp(&mut self, now: Duration, autoboot: bool) {
+    pub(super) fn start_dhcp(&mut self, now: Instant, autoboot: bool) {
         let session = Box::new(DhcpSession::new(self.id.clone(), self.xid, now));
         self.xid = self.xid.wrapping_add(1);
         self.ipv6_until = self.ipv6_gives_up.map(|d| now + d);
@@ -365,7 +367,7 @@ impl Ipxe {
     }
 
     /// A network operation may have finished.
-    fn advance(&mut self, now: Duration) {
+    fn advance(&mut self, now: Instant) {
         let wait = std::mem::replace(&mut self.wait, Wait::None);
         match wait {
             Wait::Dhcp {
@@ -396,13 +398,7 @@ impl Ipxe {
         }
     }
 
-    fn dhcp_done(
-        &mut self,
-        now: Duration,
-        started: Duration,
-        lease: Option<Lease>,
-        autoboot: bool,
-    ) {
+    fn dhcp_done(&mut self, now: Instant, started: Instant, lease: Option<Lease>, autoboot: bool) {
         if let Some(until) = self.ipv6_until.filter(|u| *u > now) {
             self.wait = Wait::Ipv6 {
                 until,
@@ -413,7 +409,7 @@ impl Ipxe {
             return;
         }
         // "Configuring (net0 <mac>)..." then a dot per second, then " ok" or the error.
-        let dots = ".".repeat(3 + now.saturating_sub(started).as_secs() as usize);
+        let dots = ".".repeat(3 + now.saturating_duration_since(started).as_secs() as usize);
         let mac = self.mac_text();
         let Some(lease) = lease else {
             self.say(
@@ -445,7 +441,7 @@ impl Ipxe {
         self.say(now, format!("net0: {}/{mask}{gw}", lease.address));
         if self.ipv6_gives_up.is_some() {
             // The link-local address the IPv6 configurator leaves (EUI-64 from the MAC).
-            let m = self.id.mac;
+            let m = self.id.mac.octets();
             self.say(
                 now,
                 format!(
@@ -501,7 +497,7 @@ impl Ipxe {
     }
 
     /// autoboot failed: "No more network devices", and iPXE returns to the firmware.
-    pub(super) fn give_up(&mut self, now: Duration, code: i32, reason: &str) {
+    pub(super) fn give_up(&mut self, now: Instant, code: i32, reason: &str) {
         self.say(now, "No more network devices");
         self.end = Some(IpxeEnd::Returned {
             rc: code,
@@ -510,7 +506,7 @@ impl Ipxe {
     }
 
     /// Starts a download of `uri` (tftp:// only; others are not supported here).
-    pub(super) fn fetch(&mut self, now: Duration, uri: String, then: AfterFetch) {
+    pub(super) fn fetch(&mut self, now: Instant, uri: String, then: AfterFetch) {
         let Some(rest) = uri.strip_prefix("tftp://") else {
             self.say(now, format!("{uri}... {}", strerror(rc::ENOTSUP)));
             return self.after_failure(now, &then, rc::ENOTSUP);
@@ -545,7 +541,7 @@ impl Ipxe {
 
     /// A download failed. The URI line already says why; `imgsingle_exec` prints "Could not
     /// boot:" only when executing fails, not when acquiring does.
-    fn after_failure(&mut self, now: Duration, then: &AfterFetch, code: i32) {
+    fn after_failure(&mut self, now: Instant, then: &AfterFetch, code: i32) {
         if then.autoboot {
             self.give_up(now, code, "the boot file could not be downloaded");
         } else {
@@ -555,7 +551,7 @@ impl Ipxe {
 
     fn fetched(
         &mut self,
-        now: Duration,
+        now: Instant,
         uri: String,
         then: AfterFetch,
         result: Result<Content, FetchError>,
@@ -612,7 +608,7 @@ impl Ipxe {
     }
 
     /// image_exec: a script runs here; an EFI image ends iPXE's part of the boot.
-    pub(super) fn exec(&mut self, now: Duration, image: Image, autoboot: bool) {
+    pub(super) fn exec(&mut self, now: Instant, image: Image, autoboot: bool) {
         if matches!(image.bytes.image(), Kind::IpxeScript) {
             // iPXE's script_exec → image_exec nests on iPXE's own small stack with no depth
             // check of its own (src/image/script.c, src/core/image.c), so a script that
@@ -664,7 +660,7 @@ impl Ipxe {
 
     /// Notes what the console's input (or its absence) did, for the transcript: after how
     /// many downloads, so the chain can put it between the right steps.
-    pub(super) fn log_input(&mut self, at: Duration, what: String) {
+    pub(super) fn log_input(&mut self, at: Instant, what: String) {
         self.inputs.push(InputEvent {
             at,
             after_fetches: self.fetches,
@@ -692,13 +688,13 @@ impl crate::net::lan::Station for Ipxe {
     fn poll_transmit(&mut self) -> Option<Datagram> {
         Ipxe::poll_transmit(self)
     }
-    fn handle(&mut self, now: Duration, datagram: &Datagram) {
+    fn handle(&mut self, now: Instant, datagram: &Datagram) {
         Ipxe::handle(self, now, datagram)
     }
-    fn handle_timeout(&mut self, now: Duration) {
+    fn handle_timeout(&mut self, now: Instant) {
         Ipxe::handle_timeout(self, now)
     }
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&self) -> Option<Instant> {
         Ipxe::poll_timeout(self)
     }
     fn finished(&self) -> bool {

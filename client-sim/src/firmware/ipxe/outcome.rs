@@ -1,7 +1,7 @@
 //! What iPXE's run leaves behind: its status codes and their console text, the images it
 //! holds, the console lines, what input did, and how the run ended.
 
-use std::time::Duration;
+use netbootd::time::Instant;
 
 use crate::content::Content;
 
@@ -42,7 +42,7 @@ pub struct Image {
     pub bytes: Content,
     pub cmdline: Option<String>,
     /// When the download finished.
-    pub at: Duration,
+    pub at: Instant,
     /// How many images iPXE had downloaded before this one (orders it among inputs).
     #[serde(skip)]
     pub seq: usize,
@@ -51,7 +51,7 @@ pub struct Image {
 /// What a command waiting for input did with it (or without it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputEvent {
-    pub at: Duration,
+    pub at: Instant,
     /// How many images had been downloaded when it happened.
     pub after_fetches: usize,
     pub what: String,
@@ -87,6 +87,6 @@ pub enum IpxeEnd {
 /// A console line at a virtual time.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Console {
-    pub at: Duration,
+    pub at: Instant,
     pub text: String,
 }

@@ -5,6 +5,7 @@
 use std::net::Ipv4Addr;
 
 use netbootd::wire::dhcp::Message;
+use netbootd::wire::MacAddr;
 
 /// Which iPXE build: the EFI x86_64 one (ipxe.efi, snponly.efi) or the BIOS UNDI one
 /// (undionly.kpxe), each with its `dhcparch.h` values.
@@ -94,7 +95,7 @@ pub const ENCAPSULATED_BIOS: [u8; 48] = [
 /// Who the client is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     pub build: Build,
     /// SMBIOS UUID as written canonically; None: no option 97.
     pub uuid: Option<[u8; 16]>,
@@ -124,7 +125,7 @@ impl Identity {
             flags: 0,
             ..Message::default()
         };
-        m.chaddr[..6].copy_from_slice(&self.mac);
+        m.chaddr[..6].copy_from_slice(self.mac.as_bytes());
         m
     }
 
@@ -145,7 +146,7 @@ impl Identity {
             },
         );
         let mut client_id = vec![1u8];
-        client_id.extend_from_slice(&self.mac);
+        client_id.extend_from_slice(self.mac.as_bytes());
         m.options.push(61, &client_id);
         if let Some(u) = &self.uuid {
             m.options.push(97, &crate::firmware::client_machine_id(u));
@@ -177,7 +178,7 @@ mod tests {
     #[test]
     fn discover_carries_the_observed_options_in_order() {
         let id = Identity {
-            mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+            mac: MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
             build: Build::EfiX64,
             uuid: Some(crate::firmware::MACHINE_UUID),
         };

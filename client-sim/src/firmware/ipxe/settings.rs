@@ -3,6 +3,7 @@
 //! `${175.3}`), the NIC (`mac`, `busid`), SMBIOS (`uuid`) and the build (`platform`,
 //! `buildarch`). src/core/settings.c, src/net/netdev_settings.c, firmware.md B.8.
 
+use netbootd::wire::MacAddr;
 use std::collections::BTreeMap;
 
 use super::dhcp::Lease;
@@ -12,7 +13,7 @@ use super::script::{setting_name, Value};
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub build: Build,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     pub uuid: Option<[u8; 16]>,
     pub lease: Option<Lease>,
     /// `set` values, by name.
@@ -20,7 +21,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(build: Build, mac: [u8; 6], uuid: Option<[u8; 16]>) -> Settings {
+    pub fn new(build: Build, mac: MacAddr, uuid: Option<[u8; 16]>) -> Settings {
         Settings {
             build,
             mac,
@@ -82,7 +83,7 @@ impl Settings {
         let net = global || matches!(block, Some("net0" | "net0.dhcp" | "netX" | "netX.dhcp"));
         if net {
             match name {
-                "mac" => return Some(Value::Bytes(self.mac.to_vec())),
+                "mac" => return Some(Value::Bytes(self.mac.as_bytes().to_vec())),
                 "user-class" => return Some(Value::Text("iPXE".into())),
                 _ => {}
             }

@@ -13,7 +13,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use netbootd::tftp::packet::Packet;
+use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::dhcp::Retry;
 use crate::content::{Content, ContentBuilder};
@@ -43,8 +45,8 @@ impl FetchError {
 }
 
 pub struct TftpGet {
-    mac: [u8; 6],
-    server_mac: [u8; 6],
+    mac: MacAddr,
+    server_mac: MacAddr,
     local: SocketAddrV4,
     server: SocketAddrV4,
     path: String,
@@ -62,9 +64,9 @@ pub struct TftpGet {
 
 impl TftpGet {
     pub fn new(
-        now: Duration,
-        mac: [u8; 6],
-        server_mac: [u8; 6],
+        now: Instant,
+        mac: MacAddr,
+        server_mac: MacAddr,
         local: SocketAddrV4,
         server: Ipv4Addr,
         path: &str,
@@ -113,7 +115,7 @@ impl TftpGet {
         ));
     }
 
-    fn ack(&mut self, now: Duration) {
+    fn ack(&mut self, now: Instant) {
         self.last = Packet::Ack {
             block: (self.received & 0xffff) as u16,
         }
@@ -126,7 +128,7 @@ impl TftpGet {
         self.out.pop_front()
     }
 
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.outcome.is_none().then_some(self.retry.deadline)
     }
 
@@ -139,7 +141,7 @@ impl TftpGet {
         self.data.len()
     }
 
-    pub fn handle(&mut self, now: Duration, d: &Datagram) {
+    pub fn handle(&mut self, now: Instant, d: &Datagram) {
         if self.outcome.is_some() || d.dst != self.local || *d.src.ip() != *self.server.ip() {
             return;
         }
@@ -184,7 +186,7 @@ impl TftpGet {
         }
     }
 
-    pub fn handle_timeout(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         if self.outcome.is_some() || now < self.retry.deadline {
             return;
         }

@@ -7,6 +7,8 @@ pub mod config;
 
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use serde::Serialize;
 
 use crate::disk::{Disk, Volume};
@@ -43,7 +45,7 @@ pub enum RefindEnd {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RefindRun {
-    pub console: Vec<(Duration, String)>,
+    pub console: Vec<(Instant, String)>,
     pub entries: Vec<Entry>,
     pub config: RefindConfig,
     pub end: RefindEnd,
@@ -171,8 +173,8 @@ fn scan_volume(
 /// architecture (a loader for another one fails to start).
 pub fn run(config: Option<&[u8]>, disks: &[Disk], machine: Machine) -> RefindRun {
     let mut console = Vec::new();
-    let mut now = Duration::ZERO;
-    let mut say = |at: Duration, text: String| console.push((at, text));
+    let mut now = Instant::ZERO;
+    let mut say = |at: Instant, text: String| console.push((at, text));
     say(now, "rEFInd - Initializing...".into());
     let config = match config {
         Some(bytes) => config::parse(bytes),
@@ -238,12 +240,12 @@ pub fn run(config: Option<&[u8]>, disks: &[Disk], machine: Machine) -> RefindRun
     for e in &entries {
         say(now, format!("  {}", e.title));
     }
-    let done = |console, entries, config, end, now| RefindRun {
+    let done = |console, entries, config, end, now: Instant| RefindRun {
         console,
         entries,
         config,
         end,
-        elapsed: now,
+        elapsed: now.since_origin(),
     };
     if entries.is_empty() {
         return done(console, entries, config, RefindEnd::NoLoaders, now);

@@ -12,8 +12,10 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use netbootd::time::Instant;
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
+use netbootd::wire::MacAddr;
 
 use super::offer::{self, Discarded, Offer, OfferCache, OfferKind, Selection};
 use super::packets::Identity;
@@ -30,26 +32,26 @@ pub const BINL_PORT: u16 = 4011;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Sent {
-        at: Duration,
+        at: Instant,
         what: &'static str,
     },
     OfferCached {
-        at: Duration,
+        at: Instant,
         from: Option<Ipv4Addr>,
         kind: OfferKind,
     },
     OfferDiscarded {
-        at: Duration,
+        at: Instant,
         from: Option<Ipv4Addr>,
         why: Discarded,
     },
     Selected {
-        at: Duration,
+        at: Instant,
         rule: u8,
         offer: Ipv4Addr,
     },
     Console {
-        at: Duration,
+        at: Instant,
         line: String,
     },
 }
@@ -59,7 +61,7 @@ pub enum Event {
 pub struct BootInfo {
     pub station: Ipv4Addr,
     pub server: Ipv4Addr,
-    pub server_mac: [u8; 6],
+    pub server_mac: MacAddr,
     pub file: String,
     /// Option 13 × 512, when the offer gave it (then no TFTP size probe).
     pub size_hint: Option<u64>,
@@ -70,23 +72,23 @@ enum State {
     Idle,
     Selecting {
         tries: usize,
-        deadline: Duration,
+        deadline: Instant,
         secs: u16,
     },
     Requesting {
         selection: Selection,
         tries: usize,
-        deadline: Duration,
+        deadline: Instant,
         secs: u16,
     },
     Binl {
         ack: Box<Offer>,
-        ack_mac: [u8; 6],
+        ack_mac: MacAddr,
         targets: Vec<Ipv4Addr>,
         target: usize,
         tries: usize,
         xid: u32,
-        deadline: Duration,
+        deadline: Instant,
         reply: Option<Box<Offer>>,
     },
     Done(Result<BootInfo, PxeError>),
@@ -96,18 +98,18 @@ pub struct DhcpPhase {
     id: Identity,
     xid: u32,
     tick_phase: Duration,
-    started: Duration,
+    started: Instant,
     cache: OfferCache,
     state: State,
     outbox: VecDeque<Datagram>,
     events: Vec<Event>,
     /// MAC of the server each cached offer came from (ARP is not emulated: unicasts go to the
     /// MAC the server's own frames came from).
-    offer_macs: Vec<[u8; 6]>,
+    offer_macs: Vec<MacAddr>,
 }
 
-fn secs_since(start: Duration, now: Duration) -> u16 {
-    let d = now.saturating_sub(start);
+fn secs_since(start: Instant, now: Instant) -> u16 {
+    let d = now.saturating_duration_since(start);
     let whole = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     whole.min(u64::from(u16::MAX)) as u16
 }
@@ -130,7 +132,7 @@ impl DhcpPhase {
             id,
             xid,
             tick_phase: tick_phase.min(Duration::from_millis(999)),
-            started: Duration::ZERO,
+            started: Instant::ZERO,
             cache: OfferCache::default(),
             state: State::Idle,
             outbox: VecDeque::new(),
@@ -140,20 +142,20 @@ impl DhcpPhase {
     }
 
     /// `EfiPxeBcStart` then the first DISCOVER; EDK2 prints one dot for it.
-    pub fn start(&mut self, now: Duration) {
+    pub fn start(&mut self, now: Instant) {
         self.started = now;
         self.console(now, ">>Start PXE over IPv4.");
         self.send_discover(now, 0);
     }
 
-    fn console(&mut self, at: Duration, line: &str) {
+    fn console(&mut self, at: Instant, line: &str) {
         self.events.push(Event::Console {
             at,
             line: line.to_string(),
         });
     }
 
-    fn send_discover(&mut self, now: Duration, tries: usize) {
+    fn send_discover(&mut self, now: Instant, tries: usize) {
         let secs = secs_since(self.started, now);
         let m = self.id.discover(self.xid, secs);
         self.outbox.push_back(broadcast(&self.id, &m));
@@ -183,7 +185,7 @@ impl DhcpPhase {
         std::mem::take(&mut self.events)
     }
 
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Selecting { deadline, .. }
             | State::Requesting { deadline, .. }
@@ -204,7 +206,7 @@ impl DhcpPhase {
         &self.cache.offers
     }
 
-    fn finish(&mut self, now: Duration, result: Result<BootInfo, PxeError>) {
+    fn finish(&mut self, now: Instant, result: Result<BootInfo, PxeError>) {
         if let Err(e) = &result {
             self.console(now, &format!("  {e}"));
         }
@@ -213,10 +215,10 @@ impl DhcpPhase {
 
     /// Dhcp4Dxe's input filter (`DhcpInput`): a reply for us, right xid and chaddr.
     fn ours(&self, m: &Message, xid: u32) -> bool {
-        m.op == 2 && m.xid == xid && m.hwaddr() == self.id.mac
+        m.op == 2 && m.xid == xid && m.hwaddr() == self.id.mac.as_bytes()
     }
 
-    pub fn handle(&mut self, now: Duration, d: &Datagram) {
+    pub fn handle(&mut self, now: Instant, d: &Datagram) {
         let Ok(m) = Message::decode(&d.payload) else {
             return;
         };
@@ -294,7 +296,7 @@ impl DhcpPhase {
     }
 
     /// The ACK is in: print the station address, then BINL or straight to the boot info.
-    fn bound(&mut self, now: Duration, ack: Message, ack_mac: [u8; 6], selection: Selection) {
+    fn bound(&mut self, now: Instant, ack: Message, ack_mac: MacAddr, selection: Selection) {
         self.console(now, &format!("  Station IP address is {}", ack.yiaddr));
         let Ok(ack) = offer::classify(ack, now) else {
             return self.finish(now, Err(PxeError::E99("unusable DHCPACK".into())));
@@ -353,7 +355,7 @@ impl DhcpPhase {
         self.send_binl(now);
     }
 
-    fn send_binl(&mut self, now: Duration) {
+    fn send_binl(&mut self, now: Instant) {
         let State::Binl {
             ack,
             ack_mac,
@@ -387,7 +389,7 @@ impl DhcpPhase {
     }
 
     /// `PxeBcDhcp4BootInfo`: the PXE reply, else the proxy offer, else the ACK decides.
-    fn boot_info(&mut self, now: Duration, ack: &Offer, ack_mac: [u8; 6], proxy: Option<&Offer>) {
+    fn boot_info(&mut self, now: Instant, ack: &Offer, ack_mac: MacAddr, proxy: Option<&Offer>) {
         let source = proxy.unwrap_or(ack);
         if source.kind == OfferKind::ProxyPxe10 || source.kind == OfferKind::DhcpPxe10 {
             // A.7: 43.6 bit 3 with a boot file skips the menu; a menu whose first item is
@@ -426,7 +428,7 @@ impl DhcpPhase {
         self.state = State::Done(Ok(info));
     }
 
-    pub fn handle_timeout(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         match self.poll_timeout() {
             Some(deadline) if now >= deadline => {}
             _ => return,

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
 
 use super::dhcp::{self, DhcpPhase};
@@ -29,14 +30,14 @@ pub struct Nbp {
 /// A console line with the virtual time it was printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsoleLine {
-    pub at: Duration,
+    pub at: Instant,
     pub text: String,
 }
 
 /// A packet the firmware sent, named for the transcript.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
-    pub at: Duration,
+    pub at: Instant,
     pub what: String,
 }
 
@@ -74,14 +75,14 @@ impl UefiPxe {
         self
     }
 
-    pub fn start(&mut self, now: Duration) {
+    pub fn start(&mut self, now: Instant) {
         if let Phase::Dhcp(d) = &mut self.phase {
             d.start(now);
         }
         self.advance(now);
     }
 
-    pub fn handle(&mut self, now: Duration, d: &Datagram) {
+    pub fn handle(&mut self, now: Instant, d: &Datagram) {
         match &mut self.phase {
             Phase::Dhcp(p) => p.handle(now, d),
             Phase::Tftp(p, _) => p.handle(now, d),
@@ -90,7 +91,7 @@ impl UefiPxe {
         self.advance(now);
     }
 
-    pub fn handle_timeout(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         match &mut self.phase {
             Phase::Dhcp(p) => p.handle_timeout(now),
             Phase::Tftp(p, _) => p.handle_timeout(now),
@@ -99,7 +100,7 @@ impl UefiPxe {
         self.advance(now);
     }
 
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Dhcp(p) => p.poll_timeout(),
             Phase::Tftp(p, _) => p.poll_timeout(),
@@ -135,7 +136,7 @@ impl UefiPxe {
 
     /// Collects events and moves to the next phase when one ends. Packets still queued by
     /// the finished phase (a final ACK, an ERROR 8) are carried over.
-    fn advance(&mut self, now: Duration) {
+    fn advance(&mut self, now: Instant) {
         let mut carried = Vec::new();
         match &mut self.phase {
             Phase::Dhcp(p) => {
@@ -203,7 +204,7 @@ impl UefiPxe {
         self.pending.extend(carried);
     }
 
-    fn advance_with(&mut self, carried: Vec<Datagram>, now: Duration) {
+    fn advance_with(&mut self, carried: Vec<Datagram>, now: Instant) {
         self.pending.extend(carried);
         self.advance(now);
     }
@@ -213,13 +214,13 @@ impl crate::net::lan::Station for UefiPxe {
     fn poll_transmit(&mut self) -> Option<Datagram> {
         UefiPxe::poll_transmit(self)
     }
-    fn handle(&mut self, now: Duration, datagram: &Datagram) {
+    fn handle(&mut self, now: Instant, datagram: &Datagram) {
         UefiPxe::handle(self, now, datagram)
     }
-    fn handle_timeout(&mut self, now: Duration) {
+    fn handle_timeout(&mut self, now: Instant) {
         UefiPxe::handle_timeout(self, now)
     }
-    fn poll_timeout(&self) -> Option<Duration> {
+    fn poll_timeout(&self) -> Option<Instant> {
         UefiPxe::poll_timeout(self)
     }
     fn finished(&self) -> bool {

@@ -5,8 +5,8 @@
 //! `PxeBcSelectDhcp4Offer` in sorted mode, which `LoadFile` always uses (A.6).
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
+use netbootd::time::Instant;
 use netbootd::wire::dhcp::{Message, OptionList};
 
 /// `PXEBC_OFFER_MAX_NUM`: the cache holds at most 16 offers.
@@ -40,7 +40,7 @@ impl OfferKind {
 pub struct Offer {
     pub message: Message,
     pub kind: OfferKind,
-    pub received_at: Duration,
+    pub received_at: Instant,
     /// Option 67, else the `file` field (option 67 wins in EDK2, unlike iPXE).
     pub boot_file: Option<String>,
     /// Option 54.
@@ -72,7 +72,7 @@ fn ip(bytes: &[u8]) -> Option<Ipv4Addr> {
 }
 
 /// Classifies a reply that Dhcp4Dxe let through.
-pub fn classify(message: Message, received_at: Duration) -> Result<Offer, Discarded> {
+pub fn classify(message: Message, received_at: Instant) -> Result<Offer, Discarded> {
     let vendor_class = message.option(60);
     let is_pxe = vendor_class
         .as_deref()
@@ -248,7 +248,7 @@ mod tests {
     fn cached(messages: Vec<Message>) -> OfferCache {
         let mut cache = OfferCache::default();
         for (i, m) in messages.into_iter().enumerate() {
-            let _ = classify(m, Duration::from_millis(i as u64)).map(|o| cache.insert(o));
+            let _ = classify(m, Instant::from_millis(i as u64)).map(|o| cache.insert(o));
         }
         cache
     }
@@ -282,7 +282,7 @@ mod tests {
     fn option_67_beats_the_file_field() {
         let mut m = offer([192, 168, 1, 2], &[(67, b"from67")]);
         m.file[..8].copy_from_slice(b"fromfile");
-        let o = classify(m, Duration::ZERO).unwrap();
+        let o = classify(m, Instant::ZERO).unwrap();
         assert_eq!(o.boot_file.as_deref(), Some("from67"));
     }
 
@@ -304,7 +304,7 @@ mod tests {
         ];
         let m = offer([192, 168, 1, 2], &[(60, b"PXEClient"), (43, &all5)]);
         assert_eq!(
-            classify(m, Duration::ZERO).unwrap_err(),
+            classify(m, Instant::ZERO).unwrap_err(),
             Discarded::MulticastTftp
         );
     }

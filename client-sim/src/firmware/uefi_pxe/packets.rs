@@ -9,6 +9,7 @@
 use std::net::Ipv4Addr;
 
 use netbootd::wire::dhcp::{Message, OptionList};
+use netbootd::wire::MacAddr;
 
 /// `EFI_PXE_CLIENT_SYSTEM_ARCHITECTURE` values (MdePkg/Include/Protocol/PxeBaseCode.h).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +57,7 @@ impl Default for Undi {
 /// Who the client is: everything that ends up in its DHCP messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     pub arch: Arch,
     pub undi: Undi,
     /// The SMBIOS type-1 UUID as written canonically (`4c4c4544-0042-...`).
@@ -103,7 +104,7 @@ impl Identity {
             flags: 0x8000,
             ..Message::default()
         };
-        m.chaddr[..6].copy_from_slice(&self.mac);
+        m.chaddr[..6].copy_from_slice(self.mac.as_bytes());
         m
     }
 
@@ -166,7 +167,7 @@ mod tests {
     /// `-smbios type=1,uuid=4c4c4544-0042-3510-8052-b4c04f384d32`.
     pub fn ovmf() -> Identity {
         Identity {
-            mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+            mac: MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
             arch: Arch::X64,
             undi: Undi::default(),
             uuid: crate::firmware::MACHINE_UUID,

@@ -3,19 +3,22 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::dhcp::{DhcpPhase, Event};
 use super::packets::{Arch, Identity, Undi};
 use super::PxeError;
 
-const SERVER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const SERVER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
 
 fn client() -> Identity {
     Identity {
-        mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
+        mac: MacAddr([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]),
         arch: Arch::X64,
         undi: Undi::default(),
         uuid: [7; 16],
@@ -41,7 +44,7 @@ fn reply(query: &Message, kind: u8, yiaddr: [u8; 4], extra: &[(u8, &[u8])]) -> D
     m.options.end();
     Datagram::new(
         SERVER_MAC,
-        [0xff; 6],
+        MacAddr::BROADCAST,
         SocketAddrV4::new(SERVER, 67),
         SocketAddrV4::new(Ipv4Addr::BROADCAST, 68),
         m.encode(),
@@ -51,9 +54,9 @@ fn reply(query: &Message, kind: u8, yiaddr: [u8; 4], extra: &[(u8, &[u8])]) -> D
 /// Runs the phase to its end; `server` answers each datagram the client sends.
 fn run(
     server: impl Fn(&Message, &Datagram) -> Vec<Datagram>,
-) -> (DhcpPhase, Vec<(Duration, String, u16)>) {
+) -> (DhcpPhase, Vec<(Instant, String, u16)>) {
     let mut phase = DhcpPhase::new(client(), 0x1000, Duration::from_millis(120));
-    let mut now = Duration::ZERO;
+    let mut now = Instant::ZERO;
     let mut sent = Vec::new();
     phase.start(now);
     for _ in 0..100 {
@@ -80,8 +83,8 @@ fn run(
     (phase, sent)
 }
 
-fn ms(v: u64) -> Duration {
-    Duration::from_millis(v)
+fn ms(v: u64) -> Instant {
+    Instant::from_millis(v)
 }
 
 #[test]
@@ -125,7 +128,7 @@ fn guide_server_boots_with_one_dora_and_edk2_timing() {
 #[test]
 fn silence_retransmits_at_0_4_12_28_then_e18_at_60() {
     let (mut phase, sent) = run(|_, _| vec![]);
-    let times: Vec<(Duration, u16)> = sent.iter().map(|(t, _, s)| (*t, *s)).collect();
+    let times: Vec<(Instant, u16)> = sent.iter().map(|(t, _, s)| (*t, *s)).collect();
     assert_eq!(
         times,
         [(ms(0), 0), (ms(3120), 4), (ms(11120), 12), (ms(27120), 28)]
@@ -172,10 +175,10 @@ fn echoed_pxeclient_leads_to_4011_and_e16() {
         }
         _ => vec![],
     });
-    let binl: Vec<(Duration, u16)> = sent
+    let binl: Vec<(Instant, u16)> = sent
         .iter()
         .filter(|(_, k, _)| k == "BINL")
-        .map(|(t, _, s)| (*t - ms(3120), *s))
+        .map(|(t, _, s)| (Instant::ZERO + (*t - ms(3120)), *s))
         .collect();
     assert_eq!(
         binl,
@@ -212,7 +215,7 @@ mod tftp {
 
     fn phase() -> TftpPhase {
         let ep = Endpoints {
-            mac: [2, 0, 0, 0, 0, 2],
+            mac: MacAddr([2, 0, 0, 0, 0, 2]),
             station: STATION,
             server: SERVER,
             server_mac: SERVER_MAC,
@@ -225,7 +228,7 @@ mod tftp {
     fn from_server(port: u16, to: u16, payload: Vec<u8>) -> Datagram {
         Datagram::new(
             SERVER_MAC,
-            [2, 0, 0, 0, 0, 2],
+            MacAddr([2, 0, 0, 0, 0, 2]),
             SocketAddrV4::new(SERVER, port),
             SocketAddrV4::new(STATION, to),
             payload,
@@ -386,7 +389,15 @@ mod whole_boot {
         }
         let to = d.src;
         let from = SocketAddrV4::new(SERVER, 5000 + d.src.port());
-        let out = |payload: Vec<u8>| vec![Datagram::new(SERVER_MAC, [2; 6], from, to, payload)];
+        let out = |payload: Vec<u8>| {
+            vec![Datagram::new(
+                SERVER_MAC,
+                MacAddr([2; 6]),
+                from,
+                to,
+                payload,
+            )]
+        };
         let p = &d.payload;
         match u16::from_be_bytes([p[0], p[1]]) {
             1 if p.windows(5).any(|w| w == b"tsize") => {
@@ -423,7 +434,7 @@ mod whole_boot {
     fn the_console_reads_as_ovmf_prints_it() {
         let image: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
         let mut pxe = UefiPxe::new(client(), 0x42, Duration::from_millis(120));
-        let mut now = Duration::ZERO;
+        let mut now = Instant::ZERO;
         pxe.start(now);
         for _ in 0..1000 {
             while let Some(d) = pxe.poll_transmit() {

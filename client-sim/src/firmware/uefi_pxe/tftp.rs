@@ -17,7 +17,9 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
+use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::MacAddr;
 
 use super::PxeError;
 use crate::content::{Content, ContentBuilder};
@@ -39,10 +41,10 @@ const OP_OACK: u16 = 6;
 /// Where the transfer goes and from where.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     pub station: Ipv4Addr,
     pub server: Ipv4Addr,
-    pub server_mac: [u8; 6],
+    pub server_mac: MacAddr,
     /// The source port of the probe; the download uses the next one (OBSERVED 1568, 1569).
     pub first_port: u16,
     /// The server's TFTP port: 69 on a real network.
@@ -51,8 +53,8 @@ pub struct Endpoints {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Sent { at: Duration, what: String },
-    Console { at: Duration, line: String },
+    Sent { at: Instant, what: String },
+    Console { at: Instant, line: String },
 }
 
 #[derive(Debug)]
@@ -79,7 +81,7 @@ pub struct TftpPhase {
     port: u16,
     last: Option<Vec<u8>>,
     tries: u32,
-    deadline: Option<Duration>,
+    deadline: Option<Instant>,
     data: ContentBuilder,
     outbox: VecDeque<Datagram>,
     events: Vec<Event>,
@@ -159,7 +161,7 @@ impl TftpPhase {
         }
     }
 
-    pub fn start(&mut self, now: Duration) {
+    pub fn start(&mut self, now: Instant) {
         let probing = matches!(self.stage, Stage::Probe);
         let mut options = Vec::new();
         if probing {
@@ -174,13 +176,13 @@ impl TftpPhase {
         self.send_to_server(now, rrq(&self.file, &options), what);
     }
 
-    fn announce_download(&mut self, now: Duration) {
+    fn announce_download(&mut self, now: Instant) {
         let size = self.size.unwrap_or(0);
         self.console(now, &format!("  NBP filesize is {size} Bytes"));
         self.console(now, " Downloading NBP file...");
     }
 
-    fn console(&mut self, at: Duration, line: &str) {
+    fn console(&mut self, at: Instant, line: &str) {
         self.events.push(Event::Console {
             at,
             line: line.to_string(),
@@ -197,14 +199,14 @@ impl TftpPhase {
         )
     }
 
-    fn send_to_server(&mut self, now: Duration, payload: Vec<u8>, what: &str) {
+    fn send_to_server(&mut self, now: Instant, payload: Vec<u8>, what: &str) {
         let to = SocketAddrV4::new(self.ep.server, self.ep.server_port);
         self.peer = None;
         self.send(now, to, payload, what);
     }
 
     /// Sends and arms the retransmission of this packet (`CurRetry` resets on a new packet).
-    fn send(&mut self, now: Duration, to: SocketAddrV4, payload: Vec<u8>, what: &str) {
+    fn send(&mut self, now: Instant, to: SocketAddrV4, payload: Vec<u8>, what: &str) {
         self.outbox.push_back(self.datagram(to, payload.clone()));
         self.events.push(Event::Sent {
             at: now,
@@ -216,7 +218,7 @@ impl TftpPhase {
     }
 
     /// A packet that ends the conversation: not retransmitted.
-    fn send_final(&mut self, now: Duration, payload: Vec<u8>, what: &str) {
+    fn send_final(&mut self, now: Instant, payload: Vec<u8>, what: &str) {
         if let Some(peer) = self.peer {
             self.outbox.push_back(self.datagram(peer, payload));
             self.events.push(Event::Sent {
@@ -226,7 +228,7 @@ impl TftpPhase {
         }
     }
 
-    fn finish(&mut self, now: Duration, result: Result<Content, PxeError>) {
+    fn finish(&mut self, now: Instant, result: Result<Content, PxeError>) {
         match &result {
             Ok(_) => self.console(now, "  NBP file downloaded successfully."),
             Err(e) => {
@@ -245,7 +247,7 @@ impl TftpPhase {
         self.outbox.pop_front()
     }
 
-    pub fn poll_timeout(&self) -> Option<Duration> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
     }
 
@@ -265,7 +267,7 @@ impl TftpPhase {
         self.size
     }
 
-    pub fn handle_timeout(&mut self, now: Duration) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         if self.deadline.is_none_or(|d| now < d) {
             return;
         }
@@ -286,7 +288,7 @@ impl TftpPhase {
         self.deadline = Some(now + TIMEOUT);
     }
 
-    pub fn handle(&mut self, now: Duration, d: &Datagram) {
+    pub fn handle(&mut self, now: Instant, d: &Datagram) {
         if d.dst.port() != self.port || *d.src.ip() != self.ep.server || d.payload.len() < 4 {
             return;
         }
@@ -311,7 +313,7 @@ impl TftpPhase {
         }
     }
 
-    fn on_oack(&mut self, now: Duration, body: &[u8]) {
+    fn on_oack(&mut self, now: Instant, body: &[u8]) {
         let options = oack_options(body);
         let get = |name: &str| options.iter().find(|(k, _)| k == name).map(|(_, v)| v);
         match &mut self.stage {
@@ -368,7 +370,7 @@ impl TftpPhase {
         }
     }
 
-    fn on_data(&mut self, now: Duration, body: &[u8]) {
+    fn on_data(&mut self, now: Instant, body: &[u8]) {
         let block = u16::from_be_bytes([body[0], body[1]]);
         let payload = &body[2..];
         let peer = self.peer.expect("set on the first answer");

@@ -175,6 +175,10 @@ impl Memfile {
         if fresh {
             file.write_all(format!("{}\n", self.header.line()).as_bytes())
                 .map_err(io(path))?;
+            if self.durability == Durability::Fsync {
+                file.sync_data().map_err(io(path))?;
+            }
+            sync_dir(self.durability, path)?;
         } else {
             // A torn last line (kill -9 mid-write never happens with one write(2), but a
             // full disk can cut one) must not glue onto the next row.
@@ -229,6 +233,7 @@ impl Memfile {
         let cleanup = Cleanup {
             path: self.path.clone(),
             header: self.header.clone(),
+            durability: self.durability,
         };
         let (previous, copy, _, finish) = cleanup.files();
         if finish.exists() {
@@ -252,6 +257,7 @@ impl Memfile {
 pub struct Cleanup {
     path: PathBuf,
     header: Header,
+    durability: Durability,
 }
 
 impl Cleanup {
@@ -284,8 +290,23 @@ impl Cleanup {
         fs::rename(&output, &finish).map_err(io(&finish))?;
         fs::remove_file(&copy).map_err(io(&copy))?;
         fs::rename(&finish, &previous).map_err(io(&previous))?;
-        Ok(())
+        sync_dir(self.durability, &self.path)
     }
+}
+
+/// With [`Durability::Fsync`], makes the lease file's directory entries (a new file, the
+/// cleanup's renames) durable: fdatasync of a file does not promise its name (fsync(2):
+/// "an explicit fsync() on a file descriptor for the directory is also needed"). ext4's
+/// journal happens to commit the name with the data; other filesystems need this.
+fn sync_dir(durability: Durability, path: &Path) -> Result<(), MemfileError> {
+    if durability != Durability::Fsync {
+        return Ok(());
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 fn load(

@@ -15,13 +15,14 @@ use tokio::io::Interest;
 
 use super::udp::{bind_std, interface_ipv4};
 use crate::wire::packet_socket::{interface_mac, PacketSocket, Protocol};
+use crate::wire::MacAddr;
 
 pub struct RawPort {
     fd: AsyncFd<PacketSocket>,
     pub iface: String,
     /// The interface's IPv4 address and hardware address.
     pub addr: std::net::Ipv4Addr,
-    pub mac: [u8; 6],
+    pub mac: MacAddr,
     /// The UDP port the frames are filtered for.
     pub port: u16,
     /// Held, never read: see the module comment.
@@ -36,7 +37,7 @@ impl RawPort {
                 format!("interface {iface} has no IPv4 address"),
             )
         })?;
-        let mac = interface_mac(iface)?.octets();
+        let mac = interface_mac(iface)?;
         let socket = PacketSocket::open(iface, Protocol::Ipv4)?.ignore_outgoing();
         let (reserved, _) = bind_std(iface, port)?;
         // SAFETY: the socket is owned by the AsyncFd from here on, so its descriptor stays

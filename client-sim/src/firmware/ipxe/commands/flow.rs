@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use super::options::{parse_integer, Descriptor, Kind, MANY};
 use super::{await_timeout, fail, parse, Outcome};
 use crate::firmware::ipxe::keyboard::{self, Input};
@@ -18,7 +20,7 @@ const ECHO: Descriptor = Descriptor {
 };
 
 /// `echo [-n] [...]`: the arguments joined by spaces (a console line either way here).
-pub fn echo(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn echo(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &ECHO)?;
     shell.say(now, p.args.join(" "));
     Ok(Some(0))
@@ -32,7 +34,7 @@ const ISSET: Descriptor = Descriptor {
 };
 
 /// `isset <value>`: 0 when the (expanded) value is not empty, else -ENOENT.
-pub fn isset(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn isset(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &ISSET)?;
     Ok(Some(if p.args[0].is_empty() { rc::ENOENT } else { 0 }))
 }
@@ -45,7 +47,7 @@ const ISEQ: Descriptor = Descriptor {
 };
 
 /// `iseq <value1> <value2>`: 0 when equal, else -ERANGE.
-pub fn iseq(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn iseq(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &ISEQ)?;
     Ok(Some(if p.args[0] == p.args[1] {
         0
@@ -62,7 +64,7 @@ const GOTO: Descriptor = Descriptor {
 };
 
 /// `goto <label>` (script.c `goto_exec`).
-pub fn goto(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn goto(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &GOTO)?;
     Ok(Some(shell.jump_to(&p.args[0])))
 }
@@ -76,7 +78,7 @@ const EXIT: Descriptor = Descriptor {
 
 /// `exit [<status>]`: the script ends with the status, an integer as `parse_integer` reads
 /// it (0 when absent).
-pub fn exit(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn exit(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &EXIT)?;
     let code = match p.args.first() {
         Some(text) => parse_integer(text).map_err(|r| fail(shell, now, r))? as i32,
@@ -94,7 +96,7 @@ const SLEEP: Descriptor = Descriptor {
 };
 
 /// `sleep <seconds>`: waits in virtual time.
-pub fn sleep(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn sleep(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &SLEEP)?;
     let secs = parse_integer(&p.args[0]).map_err(|r| fail(shell, now, r))?;
     shell.wait = Wait::Sleep {
@@ -116,7 +118,7 @@ const PROMPT: Descriptor = Descriptor {
 /// when no key comes, -ECANCELED for a key other than `--key`): the next scripted key
 /// answers it (-ECANCELED when `--key` names another key); with no input
 /// left, -ETIMEDOUT once the timeout passes, or a wait forever without one.
-pub fn prompt(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn prompt(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &PROMPT)?;
     if !p.args.is_empty() {
         shell.say(now, p.args.join(" "));
@@ -149,7 +151,7 @@ pub fn prompt(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
 }
 
 /// `shell`, `sanboot`, `sanhook`, `autoboot`, `login`: out of the script's hands.
-pub fn leave(shell: &mut Ipxe, _now: Duration, argv: &[String]) -> Outcome {
+pub fn leave(shell: &mut Ipxe, _now: Instant, argv: &[String]) -> Outcome {
     shell.end = Some(IpxeEnd::Stopped {
         command: argv.join(" "),
     });
@@ -193,7 +195,7 @@ mod tests {
         assert_eq!(exec(&mut s, "isset x").0, Some(0));
         let empty = vec!["isset".to_string(), String::new()];
         assert_eq!(
-            super::super::run(&mut s, Duration::ZERO, &empty),
+            super::super::run(&mut s, Instant::ZERO, &empty),
             Some(rc::ENOENT)
         );
         // Not in a script: no label to find.
@@ -214,7 +216,7 @@ mod tests {
         );
         assert_eq!(exec(&mut s, "sleep 2s").0, Some(rc::EINVAL));
         assert_eq!(exec(&mut s, "sleep 2").0, None);
-        assert_eq!(s.poll_timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(s.poll_timeout(), Some(Instant::from_secs(2)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! (`imgacquire`: the others), then name it, give it a command line, select it or execute
 //! it; `imgstat` and `imgfree` list and drop images.
 
-use std::time::Duration;
+use netbootd::time::Instant;
 
 use super::options::{Descriptor, Kind, Opt, MANY};
 use super::{parse, Outcome};
@@ -78,25 +78,25 @@ const IMGARGS: Single = Single {
     ..IMGSELECT
 };
 
-pub fn imgfetch(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn imgfetch(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     single(shell, now, argv, &IMGFETCH)
 }
 
-pub fn imgselect(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn imgselect(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     single(shell, now, argv, &IMGSELECT)
 }
 
-pub fn imgexec(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn imgexec(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     single(shell, now, argv, &IMGEXEC)
 }
 
-pub fn imgargs(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn imgargs(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     single(shell, now, argv, &IMGARGS)
 }
 
 /// `imgsingle_exec`. With no argument (`imgexec` only), the selected image runs
 /// (`No image selected`, and status 0, when there is none).
-fn single(shell: &mut Ipxe, now: Duration, argv: &[String], action: &Single) -> Outcome {
+fn single(shell: &mut Ipxe, now: Instant, argv: &[String], action: &Single) -> Outcome {
     let p = parse(shell, now, argv, &action.desc)?;
     let Some(target) = p.args.first().cloned() else {
         let Some(image) = shell
@@ -164,7 +164,7 @@ const IMGMULTI: Descriptor = Descriptor {
 /// named), and the first name that is no image (it stops there).
 fn named_images(
     shell: &mut Ipxe,
-    now: Duration,
+    now: Instant,
     argv: &[String],
 ) -> Result<(Vec<String>, Option<String>), i32> {
     let p = parse(shell, now, argv, &IMGMULTI)?;
@@ -181,7 +181,7 @@ fn named_images(
 }
 
 /// After the images it did process: `"<name>": no such image` and -ENOENT, or 0.
-fn no_such_image(shell: &mut Ipxe, now: Duration, missing: Option<String>) -> Outcome {
+fn no_such_image(shell: &mut Ipxe, now: Instant, missing: Option<String>) -> Outcome {
     Ok(Some(match missing {
         Some(name) => {
             shell.say(now, format!("\"{name}\": no such image"));
@@ -192,7 +192,7 @@ fn no_such_image(shell: &mut Ipxe, now: Duration, missing: Option<String>) -> Ou
 }
 
 /// `imgstat [IMAGE...]`: `<name> : <length> bytes` per image.
-pub fn imgstat(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn imgstat(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let (names, missing) = named_images(shell, now, argv)?;
     for name in names {
         if let Some(image) = shell.images.iter().find(|i| i.name == name) {
@@ -204,7 +204,7 @@ pub fn imgstat(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
 }
 
 /// `imgfree [IMAGE...]`: unregisters the images (all when none is named).
-pub fn imgfree(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn imgfree(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let (names, missing) = named_images(shell, now, argv)?;
     shell.images.retain(|i| !names.contains(&i.name));
     if shell.selected.as_ref().is_some_and(|s| names.contains(s)) {
@@ -228,7 +228,7 @@ mod tests {
                 uri: format!("tftp://10.0.0.1/{name}"),
                 bytes: Content::from(vec![0u8; 10 * (seq + 1)]),
                 cmdline: Some("old".into()),
-                at: Duration::ZERO,
+                at: Instant::ZERO,
                 seq,
             });
         }

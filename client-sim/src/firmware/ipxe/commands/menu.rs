@@ -2,7 +2,7 @@
 //! src/hci/tui/menu_ui.c): `menu` creates one, `item` adds to it, `choose` shows it and
 //! stores the chosen item's label, driven by the scripted keyboard.
 
-use std::time::Duration;
+use netbootd::time::Instant;
 
 use super::options::{Descriptor, Kind, MANY};
 use super::{await_timeout, parse, Outcome};
@@ -12,7 +12,7 @@ use crate::firmware::ipxe::outcome::rc;
 
 /// parseopt.c `parse_menu`: the menu `--menu`/`--name` names (the unnamed one when
 /// absent), else `"<name>": no such menu` or `No default menu` and -ENOENT.
-fn find_menu(shell: &mut Ipxe, now: Duration, name: Option<&str>) -> Result<usize, i32> {
+fn find_menu(shell: &mut Ipxe, now: Instant, name: Option<&str>) -> Result<usize, i32> {
     let key = name.unwrap_or("");
     match shell.menus.iter().position(|(n, _)| n == key) {
         Some(i) => Ok(i),
@@ -39,7 +39,7 @@ const MENU: Descriptor = Descriptor {
 /// `menu [--name NAME] [--delete] [TITLE]` (`menu_exec`): creates the menu, replacing
 /// one of that name; with `--delete` the new menu is destroyed at once, so the name is
 /// gone.
-pub fn menu(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn menu(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &MENU)?;
     let name = p.text("name").unwrap_or("").to_string();
     shell.menus.retain(|(n, _)| *n != name);
@@ -64,7 +64,7 @@ const ITEM: Descriptor = Descriptor {
 
 /// `item [--menu M] [--key K] [--default] [--secret] [--gap] [LABEL [TEXT]]`
 /// (`item_exec`): a gap, or an item without a label, is a line nobody can choose.
-pub fn item(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn item(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &ITEM)?;
     let menu = find_menu(shell, now, p.text("menu"))?;
     let label = if p.flag("gap") {
@@ -101,7 +101,7 @@ const CHOOSE: Descriptor = Descriptor {
 /// key cancels the timeout. With no input left, a timeout takes the selection when it
 /// expires (virtual time); without one, the script waits forever. The chosen item's label
 /// is stored in SETTING, and the menu is destroyed unless `--keep`.
-pub fn choose(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn choose(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &CHOOSE)?;
     let setting = p.args[0].clone();
     let position = find_menu(shell, now, p.text("menu"))?;
@@ -251,7 +251,7 @@ mod tests {
         build(&mut s);
         assert_eq!(exec(&mut s, "choose --keep --timeout 3000 target").0, None);
         assert_eq!(s.settings.user["target"], "shell");
-        assert_eq!(s.poll_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(s.poll_timeout(), Some(Instant::from_secs(3)));
         // Kept: a second `choose` finds it, and waits for ever without a timeout.
         assert_eq!(exec(&mut s, "choose target").0, None);
         assert_eq!(

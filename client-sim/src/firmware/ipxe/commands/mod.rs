@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use netbootd::time::Instant;
+
 use super::machine::{Ipxe, Wait};
 use super::outcome::rc;
 
@@ -24,7 +26,7 @@ pub mod settings;
 pub type Outcome = Result<Option<i32>, i32>;
 
 /// A command: the shell, the time, and argv (`argv[0]` is the name as typed).
-pub type Command = fn(&mut Ipxe, Duration, &[String]) -> Outcome;
+pub type Command = fn(&mut Ipxe, Instant, &[String]) -> Outcome;
 
 /// The commands this model knows, by name (iPXE's `COMMAND(name, exec)` lines).
 const COMMANDS: &[(&str, Command)] = &[
@@ -72,7 +74,7 @@ const COMMANDS: &[(&str, Command)] = &[
 
 /// Runs one command (exec.c `execv`); `None` when it waits. An empty line succeeds, an
 /// unknown name prints `<name>: command not found` and fails with -ENOEXEC.
-pub fn run(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Option<i32> {
+pub fn run(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Option<i32> {
     let Some(name) = argv.first() else {
         return Some(0);
     };
@@ -88,7 +90,7 @@ pub fn run(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Option<i32> {
 /// Parses argv against `desc`; on failure prints what iPXE prints and gives its status.
 fn parse(
     shell: &mut Ipxe,
-    now: Duration,
+    now: Instant,
     argv: &[String],
     desc: &options::Descriptor,
 ) -> Result<options::Parsed, i32> {
@@ -96,7 +98,7 @@ fn parse(
 }
 
 /// Prints a refusal's lines and gives its status.
-fn fail(shell: &mut Ipxe, now: Duration, refusal: options::Refusal) -> i32 {
+fn fail(shell: &mut Ipxe, now: Instant, refusal: options::Refusal) -> i32 {
     for line in refusal.lines {
         shell.say(now, line);
     }
@@ -108,7 +110,7 @@ fn fail(shell: &mut Ipxe, now: Duration, refusal: options::Refusal) -> i32 {
 /// the machine waits for ever, as a real one with nobody at it would.
 fn await_timeout(
     shell: &mut Ipxe,
-    now: Duration,
+    now: Instant,
     command: &str,
     timeout_ms: Option<u32>,
     rc: i32,
@@ -136,7 +138,7 @@ pub(crate) mod testing {
     pub fn shell() -> Ipxe {
         Ipxe::new(
             Identity {
-                mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+                mac: netbootd::wire::MacAddr([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
                 build: Build::EfiX64,
                 uuid: None,
             },
@@ -151,7 +153,7 @@ pub(crate) mod testing {
     /// Runs `line` and gives its outcome and what it printed.
     pub fn exec(shell: &mut Ipxe, line: &str) -> (Option<i32>, Vec<String>) {
         let before = shell.console().len();
-        let status = run(shell, Duration::ZERO, &argv(line));
+        let status = run(shell, Instant::ZERO, &argv(line));
         let printed = shell.console()[before..]
             .iter()
             .map(|c| c.text.clone())
@@ -169,6 +171,6 @@ pub(crate) mod testing {
                 vec!["frobnicate: command not found".to_string()]
             )
         );
-        assert_eq!(run(&mut s, Duration::ZERO, &[]), Some(0));
+        assert_eq!(run(&mut s, Instant::ZERO, &[]), Some(0));
     }
 }

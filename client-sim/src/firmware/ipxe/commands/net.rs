@@ -4,7 +4,7 @@
 //! prints nothing here); `sync` (sync_cmd.c), `params` and `param` (param_cmd.c) check
 //! theirs and succeed.
 
-use std::time::Duration;
+use netbootd::time::Instant;
 
 use super::options::{Descriptor, Kind, MANY};
 use super::{parse, Outcome};
@@ -17,7 +17,7 @@ const NETDEV: &str = "net0";
 /// `ifcommon_exec` over the named interfaces: each that is not one prints `"<name>": no
 /// such network device` and is skipped. True when one is ours; a command that stops on
 /// its first success (`ifconf`, `iflinkwait`) looks no further.
-fn names_ours(shell: &mut Ipxe, now: Duration, args: &[String], first_success: bool) -> bool {
+fn names_ours(shell: &mut Ipxe, now: Instant, args: &[String], first_success: bool) -> bool {
     if args.is_empty() {
         return true;
     }
@@ -47,7 +47,7 @@ const IFCONF: Descriptor = Descriptor {
 
 /// `ifconf [--configurator dhcp|ipv6] [--timeout MS] [INTERFACE...]`, and `dhcp`, its
 /// older name: DHCP on net0 (with the IPv6 configurator alongside when modelled).
-pub fn ifconf(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn ifconf(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &IFCONF)?;
     // parse_netdev_configurator: the configurators iPXE links in.
     if let Some(c) = p
@@ -72,7 +72,7 @@ const IFCOMMON: Descriptor = Descriptor {
 };
 
 /// `ifopen`, `ifclose`, `ifstat [INTERFACE...]`.
-pub fn ifcommon(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn ifcommon(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &IFCOMMON)?;
     let ours = names_ours(shell, now, &p.args, false);
     // Every interface is tried; the status is the last one's.
@@ -88,7 +88,7 @@ const IFLINKWAIT: Descriptor = Descriptor {
 };
 
 /// `iflinkwait [--timeout MS] [INTERFACE...]`: the link is up at once.
-pub fn iflinkwait(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn iflinkwait(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &IFLINKWAIT)?;
     let ours = names_ours(shell, now, &p.args, true);
     Ok(Some(if ours { 0 } else { rc::ENODEV }))
@@ -102,7 +102,7 @@ const SYNC: Descriptor = Descriptor {
 };
 
 /// `sync [--timeout MS]`: nothing is pending in the model.
-pub fn sync(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn sync(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     parse(shell, now, argv, &SYNC)?;
     Ok(Some(0))
 }
@@ -119,7 +119,7 @@ const PARAMS: Descriptor = Descriptor {
 };
 
 /// `params [--name N] [--method M] [--delete]`: request parameters are not sent here.
-pub fn params(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn params(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     parse(shell, now, argv, &PARAMS)?;
     Ok(Some(0))
 }
@@ -132,7 +132,7 @@ const PARAM: Descriptor = Descriptor {
 };
 
 /// `param [--params N] [--header] KEY [VALUE]`.
-pub fn param(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn param(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     parse(shell, now, argv, &PARAM)?;
     Ok(Some(0))
 }

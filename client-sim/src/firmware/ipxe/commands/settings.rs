@@ -1,7 +1,7 @@
 //! The settings commands (src/hci/commands/nvo_cmd.c): `set`, `clear`, `show`, `read`.
 //! Settings a script stores live in [`Settings::user`](crate::firmware::ipxe::settings).
 
-use std::time::Duration;
+use netbootd::time::Instant;
 
 use super::options::{Descriptor, Kind, MANY};
 use super::{await_timeout, parse, Outcome};
@@ -18,7 +18,7 @@ const SET: Descriptor = Descriptor {
 
 /// `set <setting> <value>...`: the value is the arguments joined by spaces; an empty one
 /// deletes the setting (`storef_setting` with "").
-pub fn set(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn set(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &SET)?;
     let value = p.args[1..].join(" ");
     if value.is_empty() {
@@ -37,7 +37,7 @@ const CLEAR: Descriptor = Descriptor {
 };
 
 /// `clear <setting>`.
-pub fn clear(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn clear(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &CLEAR)?;
     shell.settings.user.remove(&p.args[0]);
     Ok(Some(0))
@@ -51,7 +51,7 @@ const SHOW: Descriptor = Descriptor {
 };
 
 /// `show [--quiet] <setting>`: `name = value`, or the value alone with `--quiet`.
-pub fn show(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn show(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &SHOW)?;
     let name = &p.args[0];
     let value = shell.settings.expand_one(name);
@@ -75,7 +75,7 @@ const READ: Descriptor = Descriptor {
 /// default, `--timeout` since 2021): the next scripted input is the line typed; Enter
 /// alone keeps the current value, Esc/Ctrl-C fail with -ECANCELED; with no input left,
 /// -ETIMEDOUT once the timeout passes, or a wait forever without one.
-pub fn read(shell: &mut Ipxe, now: Duration, argv: &[String]) -> Outcome {
+pub fn read(shell: &mut Ipxe, now: Instant, argv: &[String]) -> Outcome {
     let p = parse(shell, now, argv, &READ)?;
     let setting = p.args[0].clone();
     Ok(match shell.keyboard.pop() {
@@ -150,6 +150,6 @@ mod tests {
         assert_eq!(exec(&mut s, "read name").0, Some(0));
         assert_eq!(s.settings.user["name"], "world");
         assert_eq!(exec(&mut s, "read --timeout 500 name").0, None);
-        assert_eq!(s.poll_timeout(), Some(Duration::from_millis(500)));
+        assert_eq!(s.poll_timeout(), Some(Instant::from_millis(500)));
     }
 }
