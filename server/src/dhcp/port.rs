@@ -215,15 +215,15 @@ impl Port for UdpPort {
         let mut sent = 0;
         while sent < replies.len() {
             let rest = &replies[sent..];
-            let Ok(mut ready) = self.socket.writable().await else {
-                break;
-            };
-            // try_io clears the readiness when the send buffer is full, so the next turn
-            // waits until it drains.
-            match ready.try_io(|s| send_batch(s.get_ref(), rest)) {
-                Err(_full) => continue,
-                Ok(Ok(n)) => sent += n.max(1),
-                Ok(Err(e)) => {
+            match send_batch(self.socket.get_ref(), rest) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // The send buffer is full (rare for UDP: the device queue is backed
+                    // up). The socket is registered for reading only, so wait a moment
+                    // rather than for writability (see UdpPort).
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                Ok(n) => sent += n.max(1),
+                Err(e) => {
                     // One bad destination must not hold back the rest of the batch.
                     tracing::warn!(to = %rest[0].to, "send failed: {e}");
                     sent += 1;

@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 
 /// The first IPv4 address (and prefix length) of `iface`, from getifaddrs(3).
 pub fn interface_ipv4(iface: &str) -> Option<(Ipv4Addr, u8)> {
@@ -52,7 +53,9 @@ pub fn all_interfaces() -> Vec<String> {
 /// tokio `UdpSocket` so the service can clear its readiness itself: after a batch shorter
 /// than asked for the queue is empty, and waiting at once saves the recvmmsg that would only
 /// say EAGAIN (tokio's own TcpStream::poll_read clears readiness after a short read the same
-/// way).
+/// way). It is registered for reading only: with writability too, every datagram sent woke
+/// the event loop once more when its buffer was freed (EPOLLOUT, edge-triggered), for
+/// nothing, since a UDP send almost never waits.
 pub struct UdpPort {
     pub socket: AsyncFd<std::net::UdpSocket>,
     pub iface: String,
@@ -65,7 +68,7 @@ impl UdpPort {
         let (socket, addr) = bind_std(iface, port)?;
         // SAFETY: the socket is owned by the AsyncFd from here on, so its descriptor stays
         // open and the same for the AsyncFd's whole life.
-        let socket = unsafe { AsyncFd::register(socket) }.map_err(io::Error::from)?;
+        let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE)? };
         Ok(UdpPort {
             socket,
             iface: iface.to_string(),

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Where netbootd's DHCP CPU goes: one netbootd (UDP sockets, memfile persistence, the same
+# config as ci/bench-dhcp.sh) on CPU 1 and perfdhcp on CPU 0 at a fixed rate, in network
+# namespaces this script creates and removes. Prints the server's CPU per 1,000 leases and,
+# with a mode, a profile of the server only:
+#   perf    perf record -g (DWARF call graphs) into $PROFILE_OUT (default /tmp/netbootd-dhcp.perf);
+#           read it with `perf report -i FILE --no-children --sort sym`
+#   strace  strace -c -f: system calls per kind (divide by the leases for calls per lease)
+# Run as root: ci/profile-dhcp.sh [rate] [seconds] [none|perf|strace]
+# NETBOOTD=path profiles that build (default: target/release/netbootd, built if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATE="${1:-3000}"; SECS="${2:-8}"; MODE="${3:-none}"
+OUT="${PROFILE_OUT:-/tmp/netbootd-dhcp.perf}"
+for tool in perfdhcp ip taskset; do
+  command -v "$tool" >/dev/null || { echo "profile-dhcp: $tool missing (ci/setup.sh)" >&2; exit 2; }
+done
+if [ -z "${NETBOOTD:-}" ]; then cargo build --release -q -p netbootd; fi
+NETBOOTD="${NETBOOTD:-$PWD/target/release/netbootd}"
+work="$(mktemp -d)"
+srv="nbprof$$s"; cli="nbprof$$c"
+cleanup() {
+  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true
+  sleep 0.3
+  ip netns del "$srv" 2>/dev/null || true
+  ip netns del "$cli" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$srv"; ip netns add "$cli"
+ip -n "$srv" link add nbps type veth peer name nbpc netns "$cli"
+ip -n "$srv" addr add 10.0.0.1/24 dev nbps; ip -n "$cli" addr add 10.0.0.2/24 dev nbpc
+for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
+ip -n "$srv" link set nbps up; ip -n "$cli" link set nbpc up
+cat > "$work/netbootd.json" <<JSON
+{ "Dhcp4": {
+  "interfaces-config": { "interfaces": [ "nbps" ], "dhcp-socket-type": "udp" },
+  "lease-database": { "type": "memfile", "name": "$work/leases.csv", "lfc-interval": 0 },
+  "valid-lifetime": 3600,
+  "subnet4": [ { "id": 1, "subnet": "10.0.0.0/8", "pools": [ { "pool": "10.1.0.0 - 10.255.255.254" } ] } ],
+  "loggers": [ { "name": "kea-dhcp4", "severity": "WARN", "output-options": [ { "output": "stdout" } ] } ]
+} }
+JSON
+ip netns exec "$srv" taskset -c 1 "$NETBOOTD" serve --config "$work/netbootd.json" >"$work/log" 2>&1 &
+pid=$!
+sleep 1.5
+recorder=
+case "$MODE" in
+  perf) perf record -F 2000 -g --call-graph dwarf,16384 -o "$OUT" -p "$pid" 2>/dev/null & recorder=$! ;;
+  strace) strace -c -f -p "$pid" -o "$work/strace" & recorder=$! ;;
+  none) ;;
+  *) echo "profile-dhcp: mode is none, perf or strace" >&2; exit 2 ;;
+esac
+ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+before="$(ticks)"
+out="$(ip netns exec "$cli" taskset -c 0 perfdhcp -4 -l 10.0.0.2 -r "$RATE" -p "$SECS" -W 300000 \
+  -R 100000000 10.0.0.1 2>&1 || true)"
+after="$(ticks)"
+if [ -n "$recorder" ]; then kill -INT "$recorder"; wait "$recorder" 2>/dev/null || true; fi
+acks="$(echo "$out" | awk '/Statistics for: REQUEST-ACK/ { f = 1 } f && /^received packets:/ { print $3; exit }')"
+echo "load $(cut -d' ' -f1-3 /proc/loadavg); offered $RATE/s for $SECS s; $acks leases;" \
+  "server CPU $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$acks" \
+  'BEGIN { printf "%.1f ms per 1000 leases", (n > 0) ? 1000000 * t / hz / n : 0 }')"
+case "$MODE" in
+  perf) echo "profile: $OUT" ;;
+  strace) cat "$work/strace" ;;
+esac
