@@ -781,7 +781,7 @@ impl Lan {
                 dst_mac,
                 SocketAddrV4::new(addr, o.src_port),
                 dst,
-                o.packet.encode(),
+                o.packet.into_payload(),
             );
             self.send(Towards::Client, d, slow + send_cost * (n as u32 + 1));
         }

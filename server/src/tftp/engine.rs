@@ -437,12 +437,16 @@ impl TftpEngine {
         let session = match request.direction {
             Direction::Read => {
                 let (reader, size) = self.files.open(path).map_err(io_refusal)?;
-                let (source, size): (Box<dyn Source>, _) = if request.mode == "netascii" {
-                    (Box::new(Netascii::new(reader)), None)
-                } else {
+                let octet = request.mode != "netascii";
+                let (source, size): (Box<dyn Source>, _) = if octet {
                     (Box::new(reader), Some(size))
+                } else {
+                    (Box::new(Netascii::new(reader)), None)
                 };
-                let (s, sends) = ReadSession::start(now, source, size, &request.options, limits);
+                let files = &mut self.files;
+                let shared = |blksize| octet.then(|| files.blocks(path, blksize)).flatten();
+                let (s, sends) =
+                    ReadSession::start_shared(now, source, size, &request.options, limits, shared);
                 (Session::Read(s), sends)
             }
             Direction::Write => {

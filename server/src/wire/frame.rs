@@ -9,6 +9,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
+use super::payload::Payload;
+
 pub const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 
 /// A UDP datagram with its link-layer and network-layer addressing.
@@ -20,7 +22,8 @@ pub struct Datagram {
     pub dst: SocketAddrV4,
     /// IPv4 TTL; 64 unless a capture says otherwise.
     pub ttl: u8,
-    pub payload: Vec<u8>,
+    /// Its own bytes, or a TFTP DATA packet shared with other transfers of the file.
+    pub payload: Payload,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,7 +38,7 @@ impl Datagram {
         dst_mac: [u8; 6],
         src: SocketAddrV4,
         dst: SocketAddrV4,
-        payload: Vec<u8>,
+        payload: impl Into<Payload>,
     ) -> Self {
         Datagram {
             src_mac,
@@ -43,7 +46,7 @@ impl Datagram {
             src,
             dst,
             ttl: 64,
-            payload,
+            payload: payload.into(),
         }
     }
 
@@ -83,7 +86,7 @@ impl Datagram {
             src: SocketAddrV4::new(Ipv4Addr::from(header.source()), udp.source_port()),
             dst: SocketAddrV4::new(Ipv4Addr::from(header.destination()), udp.destination_port()),
             ttl: header.ttl(),
-            payload: udp.payload().to_vec(),
+            payload: udp.payload().into(),
         }))
     }
 }
