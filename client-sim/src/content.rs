@@ -246,6 +246,39 @@ mod tests {
     use crate::identify::{identify, synthetic};
 
     #[test]
+    fn shared_packets_give_the_content_of_the_bytes_they_carry() {
+        let mut file = synthetic::refind_efi(0x8664);
+        file.resize(20_000, 7);
+        let blocks = netbootd::wire::payload::Blocks::new(&file, 1468);
+        let whole = Content::from(file.clone());
+        let shared = |from: &std::sync::Arc<netbootd::wire::payload::Blocks>| {
+            let mut b = ContentBuilder::default();
+            for i in 0..from.count() {
+                b.push_packet(&from.payload(i));
+            }
+            b
+        };
+        let (first, second) = (shared(&blocks).finish(), shared(&blocks).finish());
+        assert_eq!((&first, &second), (&whole, &whole));
+        assert_eq!(first.hash(), whole.hash());
+        // Another file's packet in the middle: the bytes counted so far are filled in.
+        let other = netbootd::wire::payload::Blocks::new(&file, 1468);
+        let mut b = ContentBuilder::default();
+        for i in 0..blocks.count() {
+            let from = if i == 3 { &other } else { &blocks };
+            b.push_packet(&from.payload(i));
+        }
+        assert_eq!(b.len(), file.len() as u64);
+        assert_eq!(b.finish(), whole);
+        // Owned bytes (a real network) take the same path as before.
+        let mut b = ContentBuilder::default();
+        for i in 0..blocks.count() {
+            b.push_packet(&blocks.packet(i).to_vec().into());
+        }
+        assert_eq!(b.finish(), whole);
+    }
+
+    #[test]
     fn streamed_identification_matches_whole_file_identification() {
         // The rEFInd marker far past the kept head, split across two blocks.
         let mut refind = synthetic::refind_efi(0x8664);
