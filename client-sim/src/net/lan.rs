@@ -15,7 +15,7 @@
 //! frame takes time to cross the segment and a packet waits for the server.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
@@ -31,6 +31,7 @@ use netbootd::wire::frame::Datagram;
 
 use super::capacity::ServerLoad;
 use super::link::Links;
+use super::FastMap;
 
 /// A client on the segment: a firmware model, sans-IO.
 pub trait Station {
@@ -158,7 +159,7 @@ impl Ord for Due {
 
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
 pub struct Run {
-    by_mac: HashMap<[u8; 6], usize>,
+    by_mac: FastMap<[u8; 6], usize>,
     /// Station timers: (deadline, station), checked against the station when popped.
     timers: BinaryHeap<Reverse<(Duration, usize)>>,
     /// The earliest deadline each station has in `timers`: a later deadline is not pushed
@@ -234,7 +235,7 @@ pub struct Lan {
     immediate: VecDeque<InFlight>,
     seq: u64,
     /// Hardware addresses learned from client frames, as a switch and ARP would.
-    neighbours: HashMap<Ipv4Addr, [u8; 6]>,
+    neighbours: FastMap<Ipv4Addr, [u8; 6]>,
     faults: Faults,
     rng: StdRng,
     pub fault_counts: FaultCounts,
@@ -245,7 +246,7 @@ pub struct Lan {
     pub keep_frames: bool,
     pub notes: Vec<ServerNote>,
     /// Indexes into `notes` of the DHCP notes about each client.
-    notes_by_mac: HashMap<[u8; 6], Vec<usize>>,
+    notes_by_mac: FastMap<[u8; 6], Vec<usize>>,
     /// A DHCP relay agent between the clients and the servers (RFC 2131 4.1, RFC 1542): it
     /// forwards client broadcasts to every server with this giaddr and hands the replies
     /// back, so the clients sit on another subnet than the servers.
@@ -273,7 +274,7 @@ impl Lan {
             queue: BinaryHeap::new(),
             immediate: VecDeque::new(),
             seq: 0,
-            neighbours: HashMap::new(),
+            neighbours: FastMap::default(),
             rng: StdRng::seed_from_u64(faults.seed),
             faults,
             fault_counts: FaultCounts::default(),
@@ -281,7 +282,7 @@ impl Lan {
             frames: Vec::new(),
             keep_frames: true,
             notes: Vec::new(),
-            notes_by_mac: HashMap::new(),
+            notes_by_mac: FastMap::default(),
             relay: None,
             links: None,
             load: None,
@@ -462,7 +463,7 @@ impl Lan {
     fn recipients(
         &self,
         d: &Datagram,
-        by_mac: &HashMap<[u8; 6], usize>,
+        by_mac: &FastMap<[u8; 6], usize>,
         n: usize,
     ) -> std::ops::Range<usize> {
         let one = |i: usize| i..i + 1;

@@ -16,8 +16,9 @@
 //! A broadcast from the server is charged to the port of the client it is for (the flood to
 //! the other ports is not modelled).
 
-use std::collections::HashMap;
 use std::time::Duration;
+
+use super::FastMap;
 
 /// Bytes a frame occupies on the wire besides its UDP payload: UDP 8, IPv4 20, Ethernet 14
 /// and FCS 4, preamble 8 and inter-frame gap 12 (IEEE 802.3 clause 4.4.2).
@@ -188,7 +189,7 @@ pub struct LinkCounts {
 #[derive(Debug, Clone)]
 pub struct Links {
     pub model: LinkModel,
-    clients: HashMap<[u8; 6], Port>,
+    clients: FastMap<[u8; 6], Port>,
     server: Port,
     pub counts: LinkCounts,
 }
@@ -212,7 +213,7 @@ impl Links {
     pub fn new(model: LinkModel) -> Links {
         Links {
             model,
-            clients: HashMap::new(),
+            clients: FastMap::default(),
             server: Port::default(),
             counts: LinkCounts::default(),
         }
