@@ -6,6 +6,10 @@
 //! gigabytes.
 
 use std::fmt;
+use std::sync::Arc;
+
+use netbootd::wire::payload::Blocks;
+use netbootd::wire::Payload;
 
 use crate::identify::{identify_streamed, Image, Signatures};
 
@@ -16,7 +20,8 @@ const KEEP_OTHER: usize = 1 << 20;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Content {
-    kept: Vec<u8>,
+    /// Shared: every machine that downloaded the file holds the same head.
+    kept: Arc<[u8]>,
     len: u64,
     hash: u64,
     image: Image,
@@ -100,6 +105,9 @@ pub struct ContentBuilder {
     pending: [u8; 8],
     pending_len: usize,
     signatures: Signatures,
+    /// Everything so far came as the first DATA packets of one shared file, in order: the
+    /// file and how many ([`ContentBuilder::push_packet`]); nothing else is filled in yet.
+    shared: Option<(Arc<Blocks>, usize)>,
 }
 
 impl Default for ContentBuilder {
@@ -112,6 +120,7 @@ impl Default for ContentBuilder {
             pending: [0; 8],
             pending_len: 0,
             signatures: Signatures::default(),
+            shared: None,
         }
     }
 }
@@ -154,22 +163,75 @@ impl ContentBuilder {
         self.len += chunk.len() as u64;
     }
 
+    /// Adds a TFTP DATA packet's data (after its 4-byte header). Packets of a file framed
+    /// once for every transfer ([`Blocks`]) that arrive in order from its first are only
+    /// counted: the file is hashed and scanned once, by the first download that finishes
+    /// ([`Blocks::memo`]), not once per machine.
+    pub fn push_packet(&mut self, packet: &Payload) {
+        if let Some((blocks, index)) = packet.block() {
+            match &mut self.shared {
+                Some((b, next)) if Arc::ptr_eq(b, blocks) && *next == index => {
+                    *next += 1;
+                    return;
+                }
+                None if index == 0 && self.len == 0 => {
+                    self.shared = Some((blocks.clone(), 1));
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.unshare();
+        self.push(&packet[4..]);
+    }
+
+    /// Fills in the shared packets counted so far, as if pushed one by one.
+    fn unshare(&mut self) {
+        if let Some((blocks, n)) = self.shared.take() {
+            for i in 0..n {
+                self.push(blocks.data(i));
+            }
+        }
+    }
+
     pub fn len(&self) -> u64 {
-        self.len
+        match &self.shared {
+            // Every packet but the last is a full block.
+            Some((blocks, n)) if *n == blocks.count() => blocks.len(),
+            Some((blocks, n)) => (*n * blocks.blksize()) as u64,
+            None => self.len,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     pub fn finish(mut self) -> Content {
+        match self.shared.take() {
+            Some((blocks, n)) if n == blocks.count() => {
+                let whole = |b: &Blocks| {
+                    let mut c = ContentBuilder::default();
+                    for i in 0..b.count() {
+                        c.push(b.data(i));
+                    }
+                    c.finish()
+                };
+                if let Some(content) = blocks.memo(whole) {
+                    return content;
+                }
+                self.shared = Some((blocks, n));
+            }
+            shared => self.shared = shared,
+        }
+        self.unshare();
         for i in 0..self.pending_len {
             let b = self.pending[i];
             self.mix(u64::from(b));
         }
         let image = identify_streamed(&self.kept, &self.signatures);
         Content {
-            kept: self.kept,
+            kept: self.kept.into(),
             len: self.len,
             hash: self.hash,
             image,
@@ -182,6 +244,39 @@ impl ContentBuilder {
 mod tests {
     use super::*;
     use crate::identify::{identify, synthetic};
+
+    #[test]
+    fn shared_packets_give_the_content_of_the_bytes_they_carry() {
+        let mut file = synthetic::refind_efi(0x8664);
+        file.resize(20_000, 7);
+        let blocks = netbootd::wire::payload::Blocks::new(&file, 1468);
+        let whole = Content::from(file.clone());
+        let shared = |from: &std::sync::Arc<netbootd::wire::payload::Blocks>| {
+            let mut b = ContentBuilder::default();
+            for i in 0..from.count() {
+                b.push_packet(&from.payload(i));
+            }
+            b
+        };
+        let (first, second) = (shared(&blocks).finish(), shared(&blocks).finish());
+        assert_eq!((&first, &second), (&whole, &whole));
+        assert_eq!(first.hash(), whole.hash());
+        // Another file's packet in the middle: the bytes counted so far are filled in.
+        let other = netbootd::wire::payload::Blocks::new(&file, 1468);
+        let mut b = ContentBuilder::default();
+        for i in 0..blocks.count() {
+            let from = if i == 3 { &other } else { &blocks };
+            b.push_packet(&from.payload(i));
+        }
+        assert_eq!(b.len(), file.len() as u64);
+        assert_eq!(b.finish(), whole);
+        // Owned bytes (a real network) take the same path as before.
+        let mut b = ContentBuilder::default();
+        for i in 0..blocks.count() {
+            b.push_packet(&blocks.packet(i).to_vec().into());
+        }
+        assert_eq!(b.finish(), whole);
+    }
 
     #[test]
     fn streamed_identification_matches_whole_file_identification() {

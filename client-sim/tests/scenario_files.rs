@@ -56,6 +56,26 @@ fn a_value_that_means_nothing_names_its_line_and_column() {
             "line 7, column 16",
             "bad range",
         ),
+        (
+            "[link]\nclient = \"fast\"\n[[client]]\nfirmware = \"bios\"\n[expect]\n",
+            "line 5, column 10",
+            "\"fast\": not a rate",
+        ),
+        (
+            "[link]\nserver = \"1gbit\"\nswitch_buffer = \"-1\"\n[[client]]\nfirmware = \"bios\"\n[expect]\n",
+            "line 6, column 17",
+            "not a size",
+        ),
+        (
+            "[link]\nlatency = \"soon\"\n[[client]]\nfirmware = \"bios\"\n[expect]\n",
+            "line 5, column 11",
+            "not a duration",
+        ),
+        (
+            "[link]\nclients = \"1gbit\"\n[[client]]\nfirmware = \"bios\"\n[expect]\n",
+            "line 5, column 1",
+            "unknown field `clients`",
+        ),
     ];
     for (tail, place, says) in cases {
         let (err, file) = load_error(&format!("{HEAD}{tail}"));

@@ -80,16 +80,10 @@ fn three_hundred_machines_boot_with_distinct_addresses_through_loss() {
     );
     let clients = bootsim::storm::clients(&template(), 300);
     let (report, transcripts) = bootsim::storm::storm(&mut lan, &clients);
-    // Seeded: one machine loses every DISCOVER/OFFER round of its DHCP window and its
-    // firmware gives up, as EDK2 would (PXE-E18); the rest boot.
-    assert_eq!(report.booted, 299, "{}", report.render());
-    assert_eq!(
-        report.failures.iter().collect::<Vec<_>>(),
-        [(
-            &"PXE DHCP: PXE-E18: Server response timeout.".to_string(),
-            &1
-        )]
-    );
+    // Seeded: every machine gets through the loss on its retransmissions (each on its own
+    // Dhcp4Dxe tick, so their retries do not collide).
+    assert_eq!(report.booted, 300, "{}", report.render());
+    assert!(report.failures.is_empty(), "{}", report.render());
     assert_eq!(report.steps.len(), 9);
     assert!(lan.fault_counts.lost > 0);
     // The slowest machine took longer than the fastest: loss costs retransmissions.
@@ -100,7 +94,7 @@ fn three_hundred_machines_boot_with_distinct_addresses_through_loss() {
         .filter(|t| t.booted())
         .map(|t| t.steps[0].detail().split(' ').next().unwrap().to_string())
         .collect();
-    assert_eq!(leased.len(), 299, "every machine its own address");
+    assert_eq!(leased.len(), 300, "every machine its own address");
     assert!(transcripts
         .iter()
         .all(|t| t.elapsed < Duration::from_secs(600)));
@@ -144,8 +138,13 @@ fn a_thousand_machines_take_at_least_the_time_their_files_need_on_the_server_lin
     assert_eq!(many.report.booted, 1000, "{}", many.report.render());
     let last = |s: &Storm| s.report.booted_by.last().unwrap().seconds.unwrap();
     let carry_1000 = 1000.0 * files as f64 * 8.0 / 1e9;
+    // Each machine's Dhcp4Dxe tick has its own phase: the earliest of the thousand could
+    // start its downloads that much before the lone machine (its phase is the first's).
+    let phase = |c: &bootsim::chain::Client| bootsim::storm::power::tick_phase(c.seed);
+    let clients = bootsim::storm::clients(&template(), 1000);
+    let head_start = phase(&clients[0]) - clients.iter().map(phase).min().unwrap();
     assert!(
-        last(&many) - last(&one) >= carry_1000,
+        last(&many) - last(&one) + head_start.as_secs_f64() >= carry_1000,
         "1 machine {:.3}s, 1000 machines {:.3}s, 1000 copies of {files} bytes need {carry_1000:.3}s\n{}",
         last(&one),
         last(&many),

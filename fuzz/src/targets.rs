@@ -90,7 +90,7 @@ pub fn dhcp_engine(data: &[u8]) {
         now += Duration::from_secs(u64::from(flags >> 2) * 97);
         let (source, payload) = if flags & 1 == 1 {
             match Datagram::from_frame(bytes) {
-                Ok(Some(d)) => (d.src, d.payload),
+                Ok(Some(d)) => (d.src, d.payload.into()),
                 _ => continue,
             }
         } else {

@@ -174,6 +174,7 @@ impl Network {
                 client,
                 faults: self.faults.clone(),
                 relay: self.relay,
+                link: None,
                 expect: Expect::default(),
             },
             // Relative paths are relative to where the test runs (cargo: the package).

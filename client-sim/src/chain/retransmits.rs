@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use netbootd::wire::frame::Datagram;
+use netbootd::wire::Payload;
 
 /// Counts the frames a client sent again: a DHCP message of the same type as the one before
 /// it, a TFTP request or acknowledgement repeating the last one sent from that port.
@@ -10,7 +11,7 @@ use netbootd::wire::frame::Datagram;
 pub(super) struct Retransmits {
     pub(super) count: u32,
     last_dhcp: Option<u8>,
-    last_tftp: HashMap<u16, Vec<u8>>,
+    last_tftp: HashMap<u16, Payload>,
 }
 
 impl Retransmits {
@@ -28,11 +29,12 @@ impl Retransmits {
         let op = d.payload.get(..2);
         let tftp = matches!(op, Some([0, 1]) | Some([0, 4]));
         if tftp {
-            let again = self.last_tftp.get(&d.src.port()) == Some(&d.payload);
-            if again {
+            let last = self.last_tftp.entry(d.src.port()).or_default();
+            if *last == d.payload {
                 self.count += 1;
+            } else {
+                *last = d.payload.clone();
             }
-            self.last_tftp.insert(d.src.port(), d.payload.clone());
         }
     }
 }

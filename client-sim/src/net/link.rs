@@ -16,9 +16,9 @@
 //! A broadcast from the server is charged to the port of the client it is for (the flood to
 //! the other ports is not modelled).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
+use super::FastMap;
 use netbootd::time::Instant;
 use netbootd::wire::MacAddr;
 
@@ -191,7 +191,7 @@ pub struct LinkCounts {
 #[derive(Debug, Clone)]
 pub struct Links {
     pub model: LinkModel,
-    clients: HashMap<MacAddr, Port>,
+    clients: FastMap<MacAddr, Port>,
     server: Port,
     pub counts: LinkCounts,
 }
@@ -215,7 +215,7 @@ impl Links {
     pub fn new(model: LinkModel) -> Links {
         Links {
             model,
-            clients: HashMap::new(),
+            clients: FastMap::default(),
             server: Port::default(),
             counts: LinkCounts::default(),
         }

@@ -7,12 +7,14 @@ use std::fmt::Display;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
 use crate::chain::Firmware;
 use crate::firmware::ipxe::keyboard::Input;
 use crate::net::lan::Faults;
+use crate::net::link::{self, LinkModel};
 use crate::transcript::Stage;
 use netbootd::kea::KeaVersion;
 use netbootd::wire::MacAddr;
@@ -34,7 +36,75 @@ pub struct ScenarioFile {
     /// The clients sit behind a DHCP relay agent with this address (giaddr).
     #[serde(default)]
     pub relay: Option<Ipv4Addr>,
+    /// The switch's rates, latency and buffers (as `bootsim storm` models them); without it
+    /// the segment is infinitely fast.
+    #[serde(default)]
+    pub link: Option<LinkDecl>,
     pub expect: Expect,
+}
+
+/// `[link]`: each field as `bootsim storm`'s flag of the same name spells it; a field left
+/// out takes the storm's default ([`LinkModel::default`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDecl {
+    /// Each client port's rate (`--client-link`: "1gbit").
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub client: Option<Rate>,
+    /// The server port's rate (`--server-link`: "10gbit").
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub server: Option<Rate>,
+    /// One way, host to switch (`--link-latency`: "10us").
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub latency: Option<Latency>,
+    /// Bytes each egress port of the switch queues (`--switch-buffer`: "512KiB").
+    #[serde(default, deserialize_with = "parsed_option")]
+    pub switch_buffer: Option<Size>,
+}
+
+impl LinkDecl {
+    pub fn model(&self) -> LinkModel {
+        let d = LinkModel::default();
+        LinkModel {
+            client_bps: self.client.map_or(d.client_bps, |r| r.0),
+            server_bps: self.server.map_or(d.server_bps, |r| r.0),
+            latency: self.latency.map_or(d.latency, |l| l.0),
+            switch_buffer: self.switch_buffer.map_or(d.switch_buffer, |b| b.0),
+        }
+    }
+}
+
+/// A rate in bits per second ([`link::parse_rate`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Rate(pub u64);
+
+/// A size in bytes ([`link::parse_size`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Size(pub u64);
+
+/// A duration ([`link::parse_duration`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Latency(pub Duration);
+
+impl FromStr for Rate {
+    type Err = link::LinkError;
+    fn from_str(s: &str) -> Result<Rate, Self::Err> {
+        link::parse_rate(s).map(Rate)
+    }
+}
+
+impl FromStr for Size {
+    type Err = link::LinkError;
+    fn from_str(s: &str) -> Result<Size, Self::Err> {
+        link::parse_size(s).map(Size)
+    }
+}
+
+impl FromStr for Latency {
+    type Err = link::LinkError;
+    fn from_str(s: &str) -> Result<Latency, Self::Err> {
+        link::parse_duration(s).map(Latency)
+    }
 }
 
 /// A server on the segment: netbootd in-process with this Kea config and TFTP files.

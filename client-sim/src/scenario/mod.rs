@@ -20,6 +20,7 @@ use crate::firmware::ipxe::keyboard::Keyboard;
 use crate::firmware::MACHINE_UUID;
 use crate::net::embedded::{build, ServerSpec, SIMULATION_EPOCH};
 use crate::net::lan::{FaultCounts, Lan, Station};
+use crate::net::link::Links;
 use crate::transcript::Transcript;
 
 /// A scenario file, loaded.
@@ -239,6 +240,7 @@ impl Scenario {
         let primary = self.server(&self.file.server, scratch.path(), 0)?;
         let mut lan = Lan::with_faults(primary, self.file.faults.clone());
         lan.relay = self.file.relay;
+        lan.links = self.file.link.as_ref().map(|l| Links::new(l.model()));
         for (i, decl) in self.file.extra_server.iter().enumerate() {
             let s = self.server(decl, scratch.path(), i + 1)?;
             lan.add_server(s);

@@ -92,6 +92,24 @@ pub fn schedule(n: usize, power_on: PowerOn, post: Post, seed: u64) -> Vec<(Inst
         .collect()
 }
 
+/// Starts `client`'s chain at `now` with its own Dhcp4Dxe tick phase, drawn from its seed
+/// (each machine's driver started its 1-second tick at its own moment, so machines powered
+/// on together do not retransmit in lock-step: [`crate::chain::TICK_PHASE`]).
+fn power_on(client: Client, now: Instant) -> ChainClient {
+    let phase = tick_phase(client.seed);
+    ChainClient::with_tick_phase(client, now, phase)
+}
+
+/// The Dhcp4Dxe tick phase (under 1 s) of the machine with this seed.
+pub fn tick_phase(seed: u32) -> Duration {
+    // SplitMix64's finaliser: neighbouring seeds give unrelated phases.
+    let mut z = u64::from(seed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    Duration::from_micros(z % 1_000_000)
+}
+
 /// A machine that starts its chain at `start` (power-on plus POST).
 pub enum Machine {
     Dark {
@@ -104,7 +122,7 @@ pub enum Machine {
 impl Machine {
     pub fn new(client: Client, start: Instant) -> Machine {
         if start == Instant::ZERO {
-            return Machine::On(Box::new(ChainClient::new(client, start)));
+            return Machine::On(Box::new(power_on(client, start)));
         }
         Machine::Dark {
             start,
@@ -117,7 +135,7 @@ impl Machine {
         match self {
             Machine::On(c) => *c,
             Machine::Dark { start, client } => {
-                ChainClient::new(*client.expect("a dark machine has its client"), start)
+                power_on(*client.expect("a dark machine has its client"), start)
             }
         }
     }
@@ -140,7 +158,7 @@ impl Station for Machine {
             Machine::On(c) => c.handle_timeout(now),
             Machine::Dark { start, client } if now >= *start => {
                 if let Some(client) = client.take() {
-                    *self = Machine::On(Box::new(ChainClient::new(*client, now)));
+                    *self = Machine::On(Box::new(power_on(*client, now)));
                 }
             }
             Machine::Dark { .. } => {}

@@ -114,6 +114,10 @@ struct Transfer {
     client: SocketAddr,
     file: String,
     session: Session,
+    /// The earliest deadline of this transfer in the engine's timers: a later one is not
+    /// pushed until that one pops (a session moves its deadline with every packet; one heap
+    /// entry per packet made as many empty wake-ups).
+    scheduled: Option<Instant>,
 }
 
 impl Transfer {
@@ -375,6 +379,7 @@ impl TftpEngine {
                         client: from,
                         file: name,
                         session,
+                        scheduled: None,
                     },
                 );
                 self.settle(port, sends)
@@ -437,12 +442,16 @@ impl TftpEngine {
         let session = match request.direction {
             Direction::Read => {
                 let (reader, size) = self.files.open(path).map_err(io_refusal)?;
-                let (source, size): (Box<dyn Source>, _) = if request.mode == "netascii" {
-                    (Box::new(Netascii::new(reader)), None)
-                } else {
+                let octet = request.mode != "netascii";
+                let (source, size): (Box<dyn Source>, _) = if octet {
                     (Box::new(reader), Some(size))
+                } else {
+                    (Box::new(Netascii::new(reader)), None)
                 };
-                let (s, sends) = ReadSession::start(now, source, size, &request.options, limits);
+                let files = &mut self.files;
+                let shared = |blksize| octet.then(|| files.blocks(path, blksize)).flatten();
+                let (s, sends) =
+                    ReadSession::start_shared(now, source, size, &request.options, limits, shared);
                 (Session::Read(s), sends)
             }
             Direction::Write => {
@@ -489,12 +498,15 @@ impl TftpEngine {
     /// Addresses `sends` from transfer `port`, arms its timer, and ends the transfer when its
     /// session has ended: a complete upload is committed before its last ACK leaves.
     fn settle(&mut self, port: u16, mut sends: Sends) -> Vec<Outgoing> {
-        let Some(transfer) = self.transfers.get(&port) else {
+        let Some(transfer) = self.transfers.get_mut(&port) else {
             return Vec::new();
         };
         let client = transfer.client;
         if let Some(deadline) = transfer.session.deadline() {
-            self.timers.push(Reverse((deadline, port)));
+            if transfer.scheduled.is_none_or(|s| deadline < s) {
+                self.timers.push(Reverse((deadline, port)));
+                transfer.scheduled = Some(deadline);
+            }
         }
         if transfer.session.end().is_some() {
             let transfer = self.transfers.remove(&port).expect("present");
@@ -561,8 +573,19 @@ impl TftpEngine {
             let Some(transfer) = self.transfers.get_mut(&port) else {
                 continue; // ended
             };
-            if transfer.session.deadline() != Some(t) {
-                continue; // stale: the session moved its deadline
+            if transfer.scheduled != Some(t) {
+                continue; // superseded by an earlier deadline, or another transfer's
+            }
+            transfer.scheduled = None;
+            match transfer.session.deadline() {
+                Some(d) if d <= now => {}
+                Some(d) => {
+                    // The session moved its deadline later: wait for that one.
+                    self.timers.push(Reverse((d, port)));
+                    transfer.scheduled = Some(d);
+                    continue;
+                }
+                None => continue,
             }
             let sends = transfer.session.on_timeout(now);
             out.extend(self.settle(port, sends));

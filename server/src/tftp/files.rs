@@ -20,6 +20,8 @@ use std::sync::Arc;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
 
+use crate::wire::payload::Blocks;
+
 /// A file's bytes from its start.
 pub type Reader = Box<dyn Read + Send>;
 
@@ -31,6 +33,12 @@ pub trait Files: Send {
 
     /// Starts an upload that will become `target`, which must not exist by then.
     fn create(&mut self, target: &Path) -> io::Result<Box<dyn Upload>>;
+
+    /// `path` (opened already) framed as DATA packets of `blksize`, when these files share
+    /// one copy between transfers ([`Cached`]); `None` reads each transfer from its source.
+    fn blocks(&mut self, _path: &Path, _blksize: usize) -> Option<Arc<Blocks>> {
+        None
+    }
 }
 
 /// An upload being received.
@@ -202,6 +210,8 @@ impl Read for Ramp {
 #[derive(Debug, Default)]
 pub struct Cached {
     files: HashMap<PathBuf, Arc<[u8]>>,
+    /// Files framed as DATA packets, by path and block size (built on first use).
+    blocks: HashMap<(PathBuf, usize), Arc<Blocks>>,
 }
 
 impl Files for Cached {
@@ -225,6 +235,16 @@ impl Files for Cached {
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
         DiskUpload::create(dir, Path::new(name)).map(|u| Box::new(u) as Box<dyn Upload>)
+    }
+
+    fn blocks(&mut self, path: &Path, blksize: usize) -> Option<Arc<Blocks>> {
+        let key = (path.to_path_buf(), blksize);
+        if let Some(b) = self.blocks.get(&key) {
+            return Some(b.clone());
+        }
+        let b = Blocks::new(self.files.get(path)?, blksize);
+        self.blocks.insert(key, b.clone());
+        Some(b)
     }
 }
 

@@ -17,6 +17,9 @@ pub enum Packet {
         block: u16,
         data: Vec<u8>,
     },
+    /// A DATA packet already framed, shared by every transfer of its file
+    /// ([`crate::wire::payload::Blocks`]): sent as it is, never decoded into.
+    SharedData(crate::wire::Payload),
     Ack {
         block: u16,
     },
@@ -149,6 +152,23 @@ impl Packet {
         })
     }
 
+    /// The packet as a datagram's payload: a shared DATA packet stays shared.
+    pub fn into_payload(self) -> crate::wire::Payload {
+        match self {
+            Packet::SharedData(packet) => packet,
+            other => other.encode().into(),
+        }
+    }
+
+    /// The block a DATA packet carries, shared or not.
+    pub fn data_block(&self) -> Option<u16> {
+        match self {
+            Packet::Data { block, .. } => Some(*block),
+            Packet::SharedData(p) => Some(u16::from_be_bytes([p[2], p[3]])),
+            _ => None,
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.encode_into(&mut out);
@@ -193,6 +213,7 @@ impl Packet {
                 out.extend(block.to_be_bytes());
                 out.extend_from_slice(data);
             }
+            Packet::SharedData(packet) => out.extend_from_slice(packet),
             Packet::Ack { block } => {
                 out.extend(4u16.to_be_bytes());
                 out.extend(block.to_be_bytes());

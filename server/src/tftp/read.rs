@@ -6,9 +6,11 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::time::Instant;
+use crate::wire::payload::{Blocks, Payload};
 
 use super::config::Limits;
 use super::options::{negotiate, Negotiated, Tsize};
@@ -36,6 +38,21 @@ impl<R: io::Read + Send> Source for R {
     }
 }
 
+/// One block of the window: read for this transfer, or a packet shared with others.
+enum Block {
+    Read(Vec<u8>),
+    Shared(Payload),
+}
+
+impl Block {
+    fn len(&self) -> usize {
+        match self {
+            Block::Read(v) => v.len(),
+            Block::Shared(p) => p.len() - 4,
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum State {
     /// OACK sent, waiting for ACK 0.
@@ -53,9 +70,12 @@ pub struct ReadSession {
     max_retries: u32,
     state: State,
     /// Blocks sent but not acknowledged, starting at block `acked + 1` (absolute numbers).
-    window: VecDeque<Vec<u8>>,
+    window: VecDeque<Block>,
     /// The block after the window, read ahead ([`ReadSession::read_ahead`]).
-    ahead: Option<io::Result<Vec<u8>>>,
+    ahead: Option<io::Result<Block>>,
+    /// The file framed once for every transfer of it (octet mode, this block size), and the
+    /// index of the next packet: blocks are then shared, not read.
+    shared: Option<(Arc<Blocks>, usize)>,
     /// An acknowledged block's buffer, reused for the next read.
     spare: Option<Vec<u8>>,
     acked: u64,
@@ -76,6 +96,20 @@ impl ReadSession {
         options: &[(String, String)],
         limits: &Limits,
     ) -> (ReadSession, Sends) {
+        Self::start_shared(now, source, size, options, limits, |_| None)
+    }
+
+    /// As [`ReadSession::start`], sending the packets `shared` gives for the negotiated block
+    /// size (the same bytes the source holds, framed once for every transfer) instead of
+    /// reading the source.
+    pub fn start_shared(
+        now: Instant,
+        source: Box<dyn Source>,
+        size: Option<u64>,
+        options: &[(String, String)],
+        limits: &Limits,
+        shared: impl FnOnce(usize) -> Option<Arc<Blocks>>,
+    ) -> (ReadSession, Sends) {
         let Negotiated {
             blksize,
             windowsize,
@@ -93,6 +127,9 @@ impl ReadSession {
             state: State::Sending,
             window: VecDeque::new(),
             ahead: None,
+            shared: shared(blksize)
+                .filter(|b| b.blksize() == blksize)
+                .map(|b| (b, 0)),
             spare: None,
             acked: 0,
             source_done: false,
@@ -141,7 +178,19 @@ impl ReadSession {
     /// `readit`). Only a shell calls it, after sending, while the client is busy.
     pub fn read_ahead(&mut self) {
         if self.state != State::Done && !self.source_done && self.ahead.is_none() {
-            self.ahead = Some(self.read_block());
+            self.ahead = Some(self.next_block());
+        }
+    }
+
+    /// The next block: the next shared packet, or read from the source.
+    fn next_block(&mut self) -> io::Result<Block> {
+        match self.shared.as_mut() {
+            Some((blocks, next)) => {
+                let packet = blocks.payload(*next);
+                *next += 1;
+                Ok(Block::Shared(packet))
+            }
+            None => self.read_block().map(Block::Read),
         }
     }
 
@@ -162,10 +211,14 @@ impl ReadSession {
 
     fn data(&self, index: usize) -> Packet {
         let absolute = self.acked + 1 + index as u64;
-        Packet::Data {
-            // Block numbers wrap 65535 -> 0 (tftpd-hpa's rollover).
-            block: (absolute & 0xffff) as u16,
-            data: self.window[index].clone(),
+        match &self.window[index] {
+            Block::Read(data) => Packet::Data {
+                // Block numbers wrap 65535 -> 0 (tftpd-hpa's rollover).
+                block: (absolute & 0xffff) as u16,
+                data: data.clone(),
+            },
+            // Numbered the same way when it was framed.
+            Block::Shared(packet) => Packet::SharedData(packet.clone()),
         }
     }
 
@@ -175,7 +228,7 @@ impl ReadSession {
         while (self.window.len() as u64) < self.windowsize && !self.source_done {
             let read = match self.ahead.take() {
                 Some(block) => block,
-                None => self.read_block(),
+                None => self.next_block(),
             };
             let buf = match read {
                 Ok(buf) => buf,
@@ -247,7 +300,9 @@ impl ReadSession {
             return Vec::new(); // duplicate ACK: wait for the timer, never resend on it
         }
         for _ in 0..k {
-            self.spare = self.window.pop_front();
+            if let Some(Block::Read(buf)) = self.window.pop_front() {
+                self.spare = Some(buf);
+            }
         }
         self.acked += k;
         self.retries_left = self.max_retries;

@@ -9,6 +9,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use etherparse::{NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 
+use super::payload::Payload;
 use super::MacAddr;
 
 pub const BROADCAST_MAC: MacAddr = MacAddr::BROADCAST;
@@ -22,7 +23,8 @@ pub struct Datagram {
     pub dst: SocketAddrV4,
     /// IPv4 TTL; 64 unless a capture says otherwise.
     pub ttl: u8,
-    pub payload: Vec<u8>,
+    /// Its own bytes, or a TFTP DATA packet shared with other transfers of the file.
+    pub payload: Payload,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +39,7 @@ impl Datagram {
         dst_mac: MacAddr,
         src: SocketAddrV4,
         dst: SocketAddrV4,
-        payload: Vec<u8>,
+        payload: impl Into<Payload>,
     ) -> Self {
         Datagram {
             src_mac,
@@ -45,7 +47,7 @@ impl Datagram {
             src,
             dst,
             ttl: 64,
-            payload,
+            payload: payload.into(),
         }
     }
 
@@ -85,7 +87,7 @@ impl Datagram {
             src: SocketAddrV4::new(Ipv4Addr::from(header.source()), udp.source_port()),
             dst: SocketAddrV4::new(Ipv4Addr::from(header.destination()), udp.destination_port()),
             ttl: header.ttl(),
-            payload: udp.payload().to_vec(),
+            payload: udp.payload().into(),
         }))
     }
 }

@@ -7,7 +7,9 @@ pub mod dhcp;
 pub mod frame;
 pub mod mac;
 pub mod packet_socket;
+pub mod payload;
 pub mod pcap;
 pub mod transport;
 
 pub use mac::MacAddr;
+pub use payload::Payload;

@@ -16,6 +16,7 @@ use netbootd::tftp::packet::Packet;
 use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
 use netbootd::wire::MacAddr;
+use netbootd::wire::Payload;
 
 use super::dhcp::Retry;
 use crate::content::{Content, ContentBuilder};
@@ -148,6 +149,10 @@ impl TftpGet {
         if *self.peer.get_or_insert(d.src) != d.src {
             return; // not the transfer's peer
         }
+        // DATA is read in place (its bytes may be a packet shared by every download).
+        if let [0, 3, hi, lo, ..] = d.payload[..] {
+            return self.on_data(now, u16::from_be_bytes([hi, lo]), &d.payload);
+        }
         let Ok(packet) = Packet::decode(&d.payload) else {
             return;
         };
@@ -162,19 +167,6 @@ impl TftpGet {
                 }
                 self.ack(now);
             }
-            Packet::Data { block, data } => {
-                if block == ((self.received + 1) & 0xffff) as u16 {
-                    self.received += 1;
-                    self.data.push(&data);
-                    let last = data.len() < self.blksize;
-                    self.ack(now);
-                    if last {
-                        self.outcome = Some(Ok(std::mem::take(&mut self.data).finish()));
-                    }
-                } else {
-                    self.ack(now);
-                }
-            }
             Packet::Error { code, message } => {
                 self.outcome = Some(Err(match code {
                     1 => FetchError::NotFound,
@@ -183,6 +175,20 @@ impl TftpGet {
                 }));
             }
             _ => {}
+        }
+    }
+
+    fn on_data(&mut self, now: Instant, block: u16, packet: &Payload) {
+        if block == ((self.received + 1) & 0xffff) as u16 {
+            self.received += 1;
+            self.data.push_packet(packet);
+            let last = packet.len() - 4 < self.blksize;
+            self.ack(now);
+            if last {
+                self.outcome = Some(Ok(std::mem::take(&mut self.data).finish()));
+            }
+        } else {
+            self.ack(now);
         }
     }
 

@@ -255,7 +255,7 @@ mod tftp {
 
     fn sent(p: &mut TftpPhase) -> Vec<Vec<u8>> {
         std::iter::from_fn(|| p.poll_transmit())
-            .map(|d| d.payload)
+            .map(|d| d.payload.into())
             .collect()
     }
 

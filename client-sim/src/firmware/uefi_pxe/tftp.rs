@@ -20,6 +20,7 @@ use std::time::Duration;
 use netbootd::time::Instant;
 use netbootd::wire::frame::Datagram;
 use netbootd::wire::MacAddr;
+use netbootd::wire::Payload;
 
 use super::PxeError;
 use crate::content::{Content, ContentBuilder};
@@ -308,7 +309,7 @@ impl TftpPhase {
                 self.finish(now, Err(PxeError::E23(format!("error {code}: {text}"))));
             }
             OP_OACK => self.on_oack(now, body),
-            OP_DATA => self.on_data(now, body),
+            OP_DATA => self.on_data(now, &d.payload),
             _ => {}
         }
     }
@@ -370,9 +371,9 @@ impl TftpPhase {
         }
     }
 
-    fn on_data(&mut self, now: Instant, body: &[u8]) {
-        let block = u16::from_be_bytes([body[0], body[1]]);
-        let payload = &body[2..];
+    fn on_data(&mut self, now: Instant, packet: &Payload) {
+        let block = u16::from_be_bytes([packet[2], packet[3]]);
+        let payload = &packet[4..];
         let peer = self.peer.expect("set on the first answer");
         match &mut self.stage {
             Stage::Probe => {
@@ -396,7 +397,7 @@ impl TftpPhase {
                     return;
                 }
                 *received += 1;
-                self.data.push(payload);
+                self.data.push_packet(packet);
                 let last_block = payload.len() < *block_size;
                 let window_full = u64::from(*window) == *received - *acked;
                 if last_block || window_full {
