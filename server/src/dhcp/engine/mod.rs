@@ -119,7 +119,7 @@ pub struct Engine {
     /// Unix time at the clock's origin: lease times are written in it.
     epoch: Epoch,
     /// IterativeAllocator's last address per (subnet id, pool index).
-    cursor: std::cell::RefCell<std::collections::HashMap<(u32, usize), u32>>,
+    cursor: std::cell::RefCell<crate::dhcp::lease::Map<(u32, usize), u32>>,
 }
 
 impl Engine {

@@ -8,6 +8,7 @@ mod table;
 
 pub use csv::{hex_colons, CsvError, Header, LeaseRow};
 pub use memfile::{Durability, LoadReport, Memfile, MemfileError};
+pub(crate) use table::Map;
 pub use table::{LeaseTable, SubnetCounts};
 
 use std::net::Ipv4Addr;
