@@ -4,8 +4,11 @@
 #   ci/fuzz.sh all SECONDS        every target in turn, SECONDS each
 # Seeds: the repository's (fuzz/src/seeds.rs), fuzz/regressions/TARGET/, and the shared corpus
 # (NETBOOT_CORPUS, default ../shared/corpus) read where it lies. AFL's state is kept in
-# target/fuzz/TARGET; each run prints AFL's figures (execs, edges, crashes). A crash is copied
-# to fuzz/regressions/TARGET/ (then `cargo test -p netboot-fuzz` replays it) and the run fails.
+# target/fuzz/TARGET; each run prints AFL's figures (execs, edges, crashes). A crash fails the
+# run and is listed where AFL left it (target/fuzz/TARGET/out/default/crashes/). It is not
+# copied into the project: seeded from the shared corpus, it may be a mutation of text that
+# must not enter the repository. Write a minimal reproducer by hand into fuzz/regressions/TARGET/
+# (`cargo test -p netboot-fuzz` replays it) with the fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,11 +65,8 @@ for t in $targets; do
   grep -E '^(execs_done|execs_per_sec|corpus_count|edges_found|total_edges|bitmap_cvg|stability|saved_crashes|saved_hangs) ' "$stats"
   crashes=$(find "$out/default/crashes" -type f -name 'id:*' 2>/dev/null | sort)
   if [ -n "$crashes" ]; then
-    mkdir -p "fuzz/regressions/$t"
-    for c in $crashes; do
-      cp "$c" "fuzz/regressions/$t/crash-$(sha1sum "$c" | cut -c1-12)"
-    done
-    echo "$t: crashes copied to fuzz/regressions/$t/ (cargo test -p netboot-fuzz replays them)" >&2
+    echo "$t: crashes (reduce each to a hand-written reproducer in fuzz/regressions/$t/):" >&2
+    printf '  %s\n' $crashes >&2
     failed=1
   fi
 done

@@ -576,6 +576,15 @@ impl ChainClient {
             Some(IpxeEnd::Stopped { command }) => {
                 self.fail(Stage::Ipxe, format!("the script ran `{command}`"), None)
             }
+            Some(IpxeEnd::Spins { command }) => self.fail(
+                Stage::Ipxe,
+                format!(
+                    "the script loops for ever without waiting for anything (stopped at \
+                     `{command}`, {} commands in a row)",
+                    crate::firmware::ipxe::outcome::MAX_COMMANDS_AT_ONCE
+                ),
+                None,
+            ),
             None => self.fail(Stage::Ipxe, "iPXE did not finish in time".into(), None),
         }
     }

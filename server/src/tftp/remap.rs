@@ -18,6 +18,13 @@ use regex::{Regex, RegexBuilder};
 /// request with "Remap table failure".
 const DEADMAN_STEPS: u32 = 1024;
 
+/// The longest name a rewrite may make (PATH_MAX: no longer name can be opened). tftpd-hpa
+/// 5.2 has no such bound: a global rule that grows the name on each pass (`rg ^(.*)$ \1\1`
+/// doubles it) allocates until its per-request child dies (tfmalloc exits when malloc
+/// fails, so the client gets no answer). netbootd is one process for every client, so it
+/// refuses the request with deadman's message instead.
+const MAX_NAME: usize = 4096;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RemapError {
     #[error("{path}: {source}")]
@@ -216,6 +223,9 @@ impl RemapRules {
                     let groups: Vec<Option<&str>> =
                         caps.iter().map(|m| m.map(|m| m.as_str())).collect();
                     let expanded = expand(&rule.replacement, &groups, client);
+                    if current.len() - whole.len() + expanded.len() > MAX_NAME {
+                        return Err("Remap table failure".into());
+                    }
                     current = format!(
                         "{}{}{}",
                         &current[..whole.start],
@@ -368,6 +378,22 @@ mod tests {
         assert_eq!(
             r.rewrite("a", Direction::Read, client()),
             Err("Remap table failure".into())
+        );
+    }
+
+    #[test]
+    fn a_rule_that_grows_the_name_without_end_is_refused_not_run_out_of_memory() {
+        // Each global pass doubles the name: 1,024 passes would need 2^1024 bytes.
+        let r = rules("rg ^(.*)$ \\1\\1\n");
+        assert_eq!(
+            r.rewrite("a", Direction::Read, client()),
+            Err("Remap table failure".into())
+        );
+        // Growing up to PATH_MAX is fine: twelve doublings of one byte are 4,096.
+        let r = rules("r ^(.*)$ \\1\\1\n".repeat(12).as_str());
+        assert_eq!(
+            r.rewrite("a", Direction::Read, client()).map(|n| n.len()),
+            Ok(4096)
         );
     }
 

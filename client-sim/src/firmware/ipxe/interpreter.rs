@@ -7,7 +7,7 @@ use netbootd::time::Instant;
 
 use super::commands;
 use super::machine::{Ipxe, Wait};
-use super::outcome::{rc, strerror, Image, IpxeEnd};
+use super::outcome::{rc, strerror, Image, IpxeEnd, MAX_COMMANDS_AT_ONCE};
 use super::script::{self, Then};
 
 /// The line being run: its tokens, where the next command starts, whether it runs, and
@@ -32,8 +32,11 @@ pub(super) struct Frame {
 }
 
 impl Ipxe {
-    /// image_exec of a script: it runs on top of the one that chained it, if any.
-    pub(super) fn run_script(&mut self, now: Instant, image: Image) {
+    /// image_exec of a script: its frame goes on top of the one that chained it, if any,
+    /// and the work loop ([`Ipxe::run`]) runs it. iPXE nests it on its own stack
+    /// (script_exec → process_script → system → execv → imgexec → image_exec); the model
+    /// keeps that nesting in `frames`, never on the host's stack.
+    pub(super) fn push_script(&mut self, image: Image) {
         let text = String::from_utf8_lossy(image.bytes.bytes()).into_owned();
         self.frames.push(Frame {
             image,
@@ -43,7 +46,6 @@ impl Ipxe {
             rc: 0,
             exit: None,
         });
-        self.run(now)
     }
 
     /// `goto` (script.c `goto_exec`): the label anywhere in the running script, and the
@@ -75,12 +77,13 @@ impl Ipxe {
         }
     }
 
-    /// An asynchronous command finished with `code`: carry on with the script.
-    pub(super) fn resume(&mut self, now: Instant, code: i32) {
+    /// A command that waited finished with `code`: its status goes to the running script,
+    /// which the work loop then carries on with. It only records: nothing runs from here, so
+    /// a command finishing never runs the next one on the host's stack.
+    pub(super) fn complete(&mut self, code: i32) {
         if let Some(frame) = self.frames.last_mut() {
             frame.rc = code;
             Self::after_command(frame);
-            self.run(now);
         }
     }
 
@@ -96,9 +99,17 @@ impl Ipxe {
         }
     }
 
-    /// Runs commands until one has to wait or the script ends (script.c `process_script`:
-    /// a line that ends with a non-zero status, or `exit`, ends the script).
-    fn run(&mut self, now: Instant) {
+    /// The work loop: runs commands of the innermost script until one has to wait, iPXE's
+    /// run ends, or no script is left (script.c `process_script`: a line that ends with a
+    /// non-zero status, or `exit`, ends the script, and the one that chained it carries on).
+    /// Commands give their status back here ([`commands::run`]) instead of calling into the
+    /// interpreter, and a nested script is one more frame, so however long a script loops or
+    /// however many scripts it runs, the host's stack stays this one call deep. The machine
+    /// calls it once after each event (a datagram, a timeout).
+    pub(super) fn run(&mut self, now: Instant) {
+        if self.busy.0 != now {
+            self.busy = (now, 0);
+        }
         loop {
             if self.end.is_some() || !matches!(self.wait, Wait::None) {
                 return;
@@ -107,11 +118,13 @@ impl Ipxe {
                 return;
             };
             if let Some(code) = frame.exit {
-                return self.script_ended(now, code);
+                self.script_ended(now, code);
+                continue;
             }
             let Some(line) = frame.line.as_mut() else {
                 let Some(text) = frame.lines.get(frame.next).map(|l| l.text.clone()) else {
-                    return self.script_ended(now, 0);
+                    self.script_ended(now, 0);
+                    continue;
                 };
                 frame.next += 1;
                 // A label line: what follows the label on it runs (OBSERVED).
@@ -134,7 +147,7 @@ impl Ipxe {
                 frame.line = None;
                 if frame.rc != 0 {
                     let code = frame.rc;
-                    return self.script_ended(now, code);
+                    self.script_ended(now, code);
                 }
                 continue;
             }
@@ -151,15 +164,21 @@ impl Ipxe {
                 .iter()
                 .map(|t| script::expand(t, &|inner| settings.expand_one(inner)))
                 .collect();
+            self.busy.1 += 1;
+            if self.busy.1 > MAX_COMMANDS_AT_ONCE {
+                self.end = Some(IpxeEnd::Spins {
+                    command: argv.join(" "),
+                });
+                return;
+            }
             if let Some(code) = commands::run(self, now, &argv) {
-                if let Some(frame) = self.frames.last_mut() {
-                    frame.rc = code;
-                    Self::after_command(frame);
-                }
+                self.complete(code);
             }
         }
     }
 
+    /// The innermost script ended with `code`: iPXE's run ends with the autoboot image, or
+    /// the script that chained this one gets `code` as its command's status.
     fn script_ended(&mut self, now: Instant, code: i32) {
         let frame = self.frames.pop().expect("a frame");
         if self.frames.is_empty() {
@@ -183,7 +202,7 @@ impl Ipxe {
             if code != 0 {
                 self.say(now, format!("Could not boot: {}", strerror(code)));
             }
-            self.resume(now, code);
+            self.complete(code);
         }
     }
 
@@ -209,5 +228,156 @@ impl Ipxe {
             .map(|(d, _)| format!("{d}/"))
             .unwrap_or_default();
         format!("tftp://{host}/{dir}{target}")
+    }
+}
+
+/// Scripts that loop over commands failing at once, or run nested scripts many times: the
+/// model once ran each next command from inside the one before, so these overran the host's
+/// stack (AFL's ipxe_script crashes). Hand-written, no network: every failure is immediate.
+#[cfg(test)]
+mod tests {
+    use netbootd::time::Instant;
+
+    use super::super::commands::testing::shell;
+    use super::*;
+    use crate::content::Content;
+
+    /// Turns of each of the three nested counters: `TURNS`³ turns of the loop body.
+    const TURNS: usize = 20;
+
+    fn image(name: &str, bytes: &[u8]) -> Image {
+        Image {
+            name: name.into(),
+            uri: format!("tftp://192.0.2.1/{name}"),
+            bytes: Content::from(bytes.to_vec()),
+            cmdline: None,
+            at: Instant::ZERO,
+            seq: 0,
+        }
+    }
+
+    /// A script that runs `body` TURNS³ times (three nested counters of `TURNS` x's: iPXE
+    /// scripts have no arithmetic), then says `done`.
+    fn looped(body: &str) -> String {
+        let full = "x".repeat(TURNS);
+        format!(
+            "#!ipxe\n:c\nclear b\n:b\nclear a\n:a\n{body}\n\
+             set a ${{a}}x\niseq ${{a}} {full} || goto a\n\
+             set b ${{b}}x\niseq ${{b}} {full} || goto b\n\
+             set c ${{c}}x\niseq ${{c}} {full} || goto c\necho done\n"
+        )
+    }
+
+    /// Runs `script` as a script image holding `images`, to its end; gives the console.
+    fn run_script(script: &str, images: Vec<Image>) -> (Ipxe, Vec<String>) {
+        let mut s = shell();
+        s.images = images;
+        assert_eq!(
+            s.exec(Instant::ZERO, image("loop.ipxe", script.as_bytes()), false),
+            None
+        );
+        s.run(Instant::ZERO);
+        let console = s.console().iter().map(|c| c.text.clone()).collect();
+        (s, console)
+    }
+
+    fn count(console: &[String], text: &str) -> usize {
+        console.iter().filter(|l| l.contains(text)).count()
+    }
+
+    #[test]
+    fn a_loop_over_downloads_failing_at_once_iterates() {
+        let turns = TURNS.pow(3);
+        for (body, error) in [
+            (
+                "chain --autofree http://192.0.2.1/missing.cfg",
+                "Operation not supported",
+            ),
+            (
+                "imgfetch http://192.0.2.1/missing.cfg",
+                "Operation not supported",
+            ),
+            (
+                "kernel tftp://no-such-host/vmlinuz",
+                "No such file or directory",
+            ),
+        ] {
+            let (s, console) = run_script(&looped(&format!("{body} || echo failed")), vec![]);
+            assert_eq!(count(&console, error), turns, "{body}");
+            assert_eq!(count(&console, "failed"), turns, "{body}");
+            assert_eq!(
+                console.last().map(String::as_str),
+                Some("No more network devices")
+            );
+            assert_eq!(count(&console, "done"), 1, "{body}");
+            assert!(matches!(s.outcome(), Some(IpxeEnd::Returned { rc: 0, .. })));
+        }
+    }
+
+    #[test]
+    fn a_loop_executing_an_image_ipxe_cannot_run_iterates() {
+        let blob = image("blob", &[0x5a; 64]);
+        let (_, console) = run_script(&looped("chain blob || echo failed"), vec![blob]);
+        assert_eq!(
+            count(&console, "Could not boot: Exec format error"),
+            TURNS.pow(3)
+        );
+        assert_eq!(count(&console, "done"), 1);
+    }
+
+    #[test]
+    fn nested_scripts_that_returned_take_no_depth() {
+        // `chain sub` runs the registered script `sub` on top; it returns with status 3 at
+        // once, and the loop goes on: the nesting is never more than two scripts.
+        let sub = image("sub", b"#!ipxe\nexit 3\n");
+        let (s, console) = run_script(&looped("chain sub || echo failed"), vec![sub]);
+        assert_eq!(
+            count(&console, "Could not boot: Error 0x000003"),
+            TURNS.pow(3)
+        );
+        assert_eq!(count(&console, "nested too deeply"), 0);
+        assert_eq!(count(&console, "done"), 1);
+        assert!(s.frames.is_empty());
+    }
+
+    #[test]
+    fn a_loop_that_never_waits_is_stopped_not_run_for_ever() {
+        for (script, commands) in [
+            ("#!ipxe\n:a\ngoto a\n", &["goto a"][..]),
+            (
+                "#!ipxe\n:a\nisset ${nope} || goto a\n",
+                &["isset ", "goto a"],
+            ),
+            ("#!ipxe\n:a echo x\ngoto a\n", &["echo x", "goto a"]),
+        ] {
+            let (s, _) = run_script(script, vec![]);
+            let Some(IpxeEnd::Spins { command }) = s.outcome() else {
+                panic!("{script}: {:?}", s.outcome());
+            };
+            assert!(commands.contains(&command.as_str()), "{script}: {command}");
+            assert_eq!(s.busy.1, MAX_COMMANDS_AT_ONCE + 1);
+        }
+    }
+
+    #[test]
+    fn a_script_that_executes_itself_stops_at_the_model_guard() {
+        let script = image("self.ipxe", b"#!ipxe\nboot\n");
+        let mut s = shell();
+        s.images.push(script.clone());
+        s.selected = Some("self.ipxe".into());
+        assert_eq!(s.exec(Instant::ZERO, script, false), None);
+        s.run(Instant::ZERO);
+        assert_eq!(s.frames.len(), super::super::machine::MAX_SCRIPT_NESTING);
+        assert_eq!(
+            s.console().last().map(|c| c.text.as_str()),
+            Some("No more network devices")
+        );
+        assert!(matches!(
+            s.outcome(),
+            Some(IpxeEnd::Returned {
+                rc: rc::ENOEXEC,
+                ..
+            })
+        ));
     }
 }

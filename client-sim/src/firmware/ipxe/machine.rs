@@ -65,8 +65,9 @@ pub(super) struct AfterFetch {
     pub(super) autoboot: bool,
 }
 
-/// How deep scripts may execute scripts before the model gives up (see `Ipxe::exec`).
-const MAX_SCRIPT_NESTING: u32 = 32;
+/// How deep scripts may execute scripts before the model gives up (see `Ipxe::exec`): a
+/// model guard, not an iPXE limit.
+pub(super) const MAX_SCRIPT_NESTING: usize = 32;
 
 pub struct Ipxe {
     pub(super) id: Identity,
@@ -74,11 +75,11 @@ pub struct Ipxe {
     pub(super) settings: Settings,
     pub(super) server_mac: MacAddr,
     pub(super) images: Vec<Image>,
-    /// Scripts executing scripts, nested on the stack right now (`boot` with no argument
-    /// inside a script executes that script again).
-    pub(super) exec_depth: u32,
     pub(super) selected: Option<String>,
     pub(super) frames: Vec<Frame>,
+    /// The virtual instant the work loop last ran commands at, and how many it has run at
+    /// it (see [`MAX_COMMANDS_AT_ONCE`](super::outcome::MAX_COMMANDS_AT_ONCE)).
+    pub(super) busy: (Instant, usize),
     pub(super) wait: Wait,
     pub(super) banner_until: Instant,
     pub(super) console: Vec<Console>,
@@ -140,9 +141,9 @@ impl Ipxe {
             settings,
             server_mac: MacAddr::BROADCAST,
             images: Vec::new(),
-            exec_depth: 0,
             selected: None,
             frames: Vec::new(),
+            busy: (Instant::ZERO, 0),
             wait: Wait::None,
             banner_until: Instant::ZERO,
             console: Vec::new(),
@@ -291,6 +292,12 @@ impl Ipxe {
     }
 
     pub fn handle(&mut self, now: Instant, d: &Datagram) {
+        self.receive(now, d);
+        self.run(now);
+    }
+
+    /// A datagram for what iPXE waits for; the script carries on in [`Ipxe::handle`].
+    fn receive(&mut self, now: Instant, d: &Datagram) {
         match &mut self.wait {
             Wait::Dhcp { session, .. } => {
                 session.handle(now, d);
@@ -305,6 +312,12 @@ impl Ipxe {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire(now);
+        self.run(now);
+    }
+
+    /// The timer of what iPXE waits for; the script carries on in [`Ipxe::handle_timeout`].
+    fn expire(&mut self, now: Instant) {
         match &mut self.wait {
             Wait::Banner if now >= self.banner_until => {
                 self.wait = Wait::None;
@@ -334,7 +347,7 @@ impl Ipxe {
                     self.log_input(now, what);
                 }
                 self.wait = Wait::None;
-                self.resume(now, rc);
+                self.complete(rc);
                 return;
             }
             Wait::Ipv6 { until, .. } if now >= *until => {
@@ -427,7 +440,7 @@ impl Ipxe {
             if autoboot {
                 return self.give_up(now, rc::ETIMEDOUT, "DHCP got no usable answer");
             }
-            return self.resume(now, rc::ETIMEDOUT);
+            return self.complete(rc::ETIMEDOUT);
         };
         self.say(now, format!("Configuring (net0 {mac}){dots} ok"));
         let mask = lease
@@ -455,7 +468,7 @@ impl Ipxe {
         }
         self.settings.lease = Some(lease.clone());
         if !autoboot {
-            return self.resume(now, 0);
+            return self.complete(0);
         }
         // autoboot.c netboot(): fetch_next_server_and_filename, then pxe_uri.
         let next = lease.next_server();
@@ -483,7 +496,8 @@ impl Ipxe {
                 return self.give_up(now, rc::ENOENT, "the DHCPACK has no boot file name");
             }
         };
-        self.fetch(
+        // Autoboot's failures give up here; there is no script to take a status.
+        let _ = self.fetch(
             now,
             uri,
             AfterFetch {
@@ -505,8 +519,11 @@ impl Ipxe {
         });
     }
 
-    /// Starts a download of `uri` (tftp:// only; others are not supported here).
-    pub(super) fn fetch(&mut self, now: Instant, uri: String, then: AfterFetch) {
+    /// Starts a download of `uri` (tftp:// only; others are not supported here). A script's
+    /// download that fails at once gives its status back (`Some`) for the command to return;
+    /// `None` when it waits (or autoboot gave up).
+    #[must_use]
+    pub(super) fn fetch(&mut self, now: Instant, uri: String, then: AfterFetch) -> Option<i32> {
         let Some(rest) = uri.strip_prefix("tftp://") else {
             self.say(now, format!("{uri}... {}", strerror(rc::ENOTSUP)));
             return self.after_failure(now, &then, rc::ENOTSUP);
@@ -537,16 +554,18 @@ impl Ipxe {
             path,
         ));
         self.wait = Wait::Fetch { get, uri, then };
+        None
     }
 
-    /// A download failed. The URI line already says why; `imgsingle_exec` prints "Could not
-    /// boot:" only when executing fails, not when acquiring does.
-    fn after_failure(&mut self, now: Instant, then: &AfterFetch, code: i32) {
+    /// A download failed: autoboot gives up, a script's command fails with `code`. The URI
+    /// line already says why; `imgsingle_exec` prints "Could not boot:" only when executing
+    /// fails, not when acquiring does.
+    fn after_failure(&mut self, now: Instant, then: &AfterFetch, code: i32) -> Option<i32> {
         if then.autoboot {
             self.give_up(now, code, "the boot file could not be downloaded");
-        } else {
-            self.resume(now, code);
+            return None;
         }
+        Some(code)
     }
 
     fn fetched(
@@ -566,7 +585,10 @@ impl Ipxe {
                     FetchError::TimedOut => rc::ETIMEDOUT,
                     FetchError::Other(_) => rc::ENOTSUP,
                 };
-                return self.after_failure(now, &then, code);
+                if let Some(code) = self.after_failure(now, &then, code) {
+                    self.complete(code);
+                }
+                return;
             }
         };
         self.say(now, format!("{uri}... ok"));
@@ -600,32 +622,39 @@ impl Ipxe {
                 format!("{} : {} bytes{kind}", image.name, image.bytes.len()),
             );
         }
-        if then.exec {
-            self.exec(now, image, then.autoboot);
+        let status = if then.exec {
+            self.exec(now, image, then.autoboot)
         } else {
-            self.resume(now, 0);
+            Some(0)
+        };
+        if let Some(code) = status {
+            self.complete(code);
         }
     }
 
-    /// image_exec: a script runs here; an EFI image ends iPXE's part of the boot.
-    pub(super) fn exec(&mut self, now: Instant, image: Image, autoboot: bool) {
+    /// image_exec: a script runs next (on top of the running one); an EFI image ends iPXE's
+    /// part of the boot. `Some` is the status of an image that cannot run here, for the
+    /// script's command to return; `None` when a script was pushed or iPXE's run ended.
+    #[must_use]
+    pub(super) fn exec(&mut self, now: Instant, image: Image, autoboot: bool) -> Option<i32> {
         if matches!(image.bytes.image(), Kind::IpxeScript) {
-            // iPXE's script_exec → image_exec nests on iPXE's own small stack with no depth
-            // check of its own (src/image/script.c, src/core/image.c), so a script that
-            // executes itself ends with iPXE's stack overrun, not a clean error. The model
-            // stops at a fixed depth and says so instead of overrunning the host's stack.
-            if self.exec_depth >= MAX_SCRIPT_NESTING {
+            // A model guard, not an iPXE limit: iPXE nests a script executed from a script on
+            // its own stack (script_exec → ... → image_exec) with no depth check (src/image/
+            // script.c `script_exec`, src/core/image.c `image_exec`), so one that executes
+            // itself (`boot` with no argument) ends with iPXE's stack overrun, not a clean
+            // error. The model keeps nested scripts as frames, and stops at a fixed depth and
+            // says so rather than stacking frames without end in no virtual time.
+            if self.frames.len() >= MAX_SCRIPT_NESTING {
                 self.say(now, format!("{}: scripts nested too deeply", image.name));
-                return self.give_up(
+                self.give_up(
                     now,
                     rc::ENOEXEC,
                     "iPXE scripts execute each other without end",
                 );
+                return None;
             }
-            self.exec_depth += 1;
-            self.run_script(now, image);
-            self.exec_depth -= 1;
-            return;
+            self.push_script(image);
+            return None;
         }
         let fits = match (image.bytes.image().clone(), self.id.build) {
             (Kind::Efi { machine, .. }, Build::EfiX64) => machine == Machine::X64,
@@ -640,9 +669,10 @@ impl Ipxe {
             };
             self.say(now, format!("{prefix}: {}", strerror(rc::ENOEXEC)));
             if autoboot {
-                return self.give_up(now, rc::ENOEXEC, "iPXE cannot execute the boot file");
+                self.give_up(now, rc::ENOEXEC, "iPXE cannot execute the boot file");
+                return None;
             }
-            return self.resume(now, rc::ENOEXEC);
+            return Some(rc::ENOEXEC);
         }
         let load_options = match &image.cmdline {
             Some(c) => format!("{} {c}", image.name),
@@ -656,6 +686,7 @@ impl Ipxe {
             },
             Build::BiosUndi => IpxeEnd::ExecRaw { image },
         });
+        None
     }
 
     /// Notes what the console's input (or its absence) did, for the transcript: after how

@@ -57,6 +57,14 @@ pub struct InputEvent {
     pub what: String,
 }
 
+/// How many commands a script may run at one virtual instant before the model calls it a
+/// loop that never ends ([`IpxeEnd::Spins`]): a model guard, not an iPXE limit. iPXE runs a
+/// script's commands back to back (src/image/script.c `process_script` → src/core/exec.c
+/// `system`) with no timer or network step between them unless a command waits, so such a
+/// loop never ends and no time passes; the model must end it to return at all. Real scripts
+/// run a few hundred commands between waits at most.
+pub const MAX_COMMANDS_AT_ONCE: usize = 1_000_000;
+
 /// How iPXE's run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IpxeEnd {
@@ -82,6 +90,10 @@ pub enum IpxeEnd {
     },
     /// `shell` or `sanboot`: out of the script's hands.
     Stopped { command: String },
+    /// The script loops through commands that all finish at once (`:a` `goto a`): iPXE
+    /// would run them for ever with no time passing; the model stops after
+    /// [`MAX_COMMANDS_AT_ONCE`] of them. `command` is the last one.
+    Spins { command: String },
 }
 
 /// A console line at a virtual time.

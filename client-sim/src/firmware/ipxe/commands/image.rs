@@ -108,8 +108,7 @@ fn single(shell: &mut Ipxe, now: Instant, argv: &[String], action: &Single) -> O
             shell.say(now, "No image selected");
             return Ok(Some(0));
         };
-        shell.exec(now, image, false);
-        return Ok(None);
+        return Ok(shell.exec(now, image, false));
     };
     let cmdline = (p.args.len() > 1).then(|| p.args[1..].join(" "));
     let name = p.text("name").map(str::to_string);
@@ -119,7 +118,7 @@ fn single(shell: &mut Ipxe, now: Instant, argv: &[String], action: &Single) -> O
         .flatten();
     let Some(index) = found else {
         let uri = shell.resolve(&target);
-        shell.fetch(
+        return Ok(shell.fetch(
             now,
             uri,
             AfterFetch {
@@ -129,8 +128,7 @@ fn single(shell: &mut Ipxe, now: Instant, argv: &[String], action: &Single) -> O
                 select: action.select,
                 autoboot: false,
             },
-        );
-        return Ok(None);
+        ));
     };
     let image = &mut shell.images[index];
     if action.clear_cmdline {
@@ -147,8 +145,7 @@ fn single(shell: &mut Ipxe, now: Instant, argv: &[String], action: &Single) -> O
         shell.selected = Some(image.name.clone());
     }
     if action.exec {
-        shell.exec(now, image, false);
-        return Ok(None);
+        return Ok(shell.exec(now, image, false));
     }
     Ok(Some(0))
 }

@@ -20,8 +20,9 @@ pub mod net;
 pub mod options;
 pub mod settings;
 
-/// What a command did: `Ok(Some(rc))` finished with iPXE's status, `Ok(None)` waits (the
-/// status comes later through the interpreter's `resume`), `Err(rc)` failed after printing
+/// What a command did: `Ok(Some(rc))` finished with iPXE's status, `Ok(None)` waits or
+/// started a nested script (the status comes later, through the interpreter's `complete`,
+/// when the wait or that script ends) or ended iPXE's run, `Err(rc)` failed after printing
 /// why (so `?` carries a parse failure out).
 pub type Outcome = Result<Option<i32>, i32>;
 
