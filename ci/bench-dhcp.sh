@@ -17,6 +17,7 @@
 # netbootd's (rates inverted), so higher is better for netbootd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. ci/lib/dhcp-netns.sh
 STEP_SECONDS="${1:-4}"
 ROUNDS="${2:-1}"
 RATES=(2000 4000 6000 8000 10000 12000 14000 16000 18000 20000 22000 24000 26000 28000 32000 36000 40000)
@@ -40,27 +41,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-ip netns add "$srv"; ip netns add "$cli"
-ip -n "$srv" link add pfbs type veth peer name pfbc netns "$cli"
-ip -n "$srv" addr add 10.0.0.1/24 dev pfbs
-ip -n "$cli" addr add 10.0.0.2/24 dev pfbc
-for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
-ip -n "$srv" link set pfbs up; ip -n "$cli" link set pfbc up
+dhcp_netns_up "$srv" "$cli" pfbs pfbc
 
-config() { # $1: lease file, $2: extra top-level JSON (may be empty)
-  cat <<JSON
-{ "Dhcp4": {
-  "interfaces-config": { "interfaces": [ "pfbs" ], "dhcp-socket-type": "udp" },
-  "lease-database": { "type": "memfile", "name": "$1", "lfc-interval": 0 },
-  "valid-lifetime": 3600,
-  $2
-  "subnet4": [ { "id": 1, "subnet": "10.0.0.0/8", "pools": [ { "pool": "10.1.0.0 - 10.255.255.254" } ] } ],
-  "loggers": [ { "name": "kea-dhcp4", "severity": "WARN", "output_options": [ { "output": "stdout" } ] } ]
-} }
-JSON
-}
-
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+config() { dhcp_bench_config pfbs "$1" "$2"; } # $1: lease file, $2: extra top-level JSON
 HZ="$(getconf CLK_TCK)"
 
 # Prints "ACKs-per-second drop-percent acks" for one perfdhcp run at rate $1.

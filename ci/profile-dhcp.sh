@@ -10,6 +10,7 @@
 # NETBOOTD=path profiles that build (default: target/release/netbootd, built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. ci/lib/dhcp-netns.sh
 RATE="${1:-3000}"; SECS="${2:-8}"; MODE="${3:-none}"
 OUT="${PROFILE_OUT:-/tmp/netbootd-dhcp.perf}"
 for tool in perfdhcp ip taskset; do
@@ -27,20 +28,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-ip netns add "$srv"; ip netns add "$cli"
-ip -n "$srv" link add nbps type veth peer name nbpc netns "$cli"
-ip -n "$srv" addr add 10.0.0.1/24 dev nbps; ip -n "$cli" addr add 10.0.0.2/24 dev nbpc
-for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
-ip -n "$srv" link set nbps up; ip -n "$cli" link set nbpc up
-cat > "$work/netbootd.json" <<JSON
-{ "Dhcp4": {
-  "interfaces-config": { "interfaces": [ "nbps" ], "dhcp-socket-type": "udp" },
-  "lease-database": { "type": "memfile", "name": "$work/leases.csv", "lfc-interval": 0 },
-  "valid-lifetime": 3600,
-  "subnet4": [ { "id": 1, "subnet": "10.0.0.0/8", "pools": [ { "pool": "10.1.0.0 - 10.255.255.254" } ] } ],
-  "loggers": [ { "name": "kea-dhcp4", "severity": "WARN", "output-options": [ { "output": "stdout" } ] } ]
-} }
-JSON
+dhcp_netns_up "$srv" "$cli" nbps nbpc
+dhcp_bench_config nbps "$work/leases.csv" | sed 's/output_options/output-options/' >"$work/netbootd.json"
 ip netns exec "$srv" taskset -c 1 "$NETBOOTD" serve --config "$work/netbootd.json" >"$work/log" 2>&1 &
 pid=$!
 sleep 1.5
@@ -51,11 +40,10 @@ case "$MODE" in
   none) ;;
   *) echo "profile-dhcp: mode is none, perf or strace" >&2; exit 2 ;;
 esac
-ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
-before="$(ticks)"
+before="$(cpu_ticks "$pid")"
 out="$(ip netns exec "$cli" taskset -c 0 perfdhcp -4 -l 10.0.0.2 -r "$RATE" -p "$SECS" -W 300000 \
   -R 100000000 10.0.0.1 2>&1 || true)"
-after="$(ticks)"
+after="$(cpu_ticks "$pid")"
 if [ -n "$recorder" ]; then kill -INT "$recorder"; wait "$recorder" 2>/dev/null || true; fi
 acks="$(echo "$out" | awk '/Statistics for: REQUEST-ACK/ { f = 1 } f && /^received packets:/ { print $3; exit }')"
 echo "load $(cut -d' ' -f1-3 /proc/loadavg); offered $RATE/s for $SECS s; $acks leases;" \
