@@ -264,8 +264,22 @@ impl Session {
         for _ in 0..2_000_000 {
             let Some(o) = out.first().cloned() else { break };
             first.get_or_insert_with(|| o.packet.clone());
-            let ack = match &o.packet {
-                Tftp::Oack { options } => {
+            let ack = match (&o.packet, o.packet.data()) {
+                (_, Some((block, data))) => {
+                    bytes += data.len();
+                    let size = granted
+                        .as_ref()
+                        .and_then(|g| g.iter().find(|(k, _)| k == "blksize"))
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(512);
+                    if data.len() < size {
+                        let _ =
+                            host.on_datagram(now, from, o.src_port, &Tftp::Ack { block }.encode());
+                        break;
+                    }
+                    block
+                }
+                (Tftp::Oack { options }, _) => {
                     granted = Some(options.clone());
                     if t.is_size_probe() {
                         // End the probe as the firmware does (ERROR 8, firmware.md A.9).
@@ -278,25 +292,7 @@ impl Session {
                     }
                     0
                 }
-                Tftp::Data { block, data } => {
-                    bytes += data.len();
-                    let size = granted
-                        .as_ref()
-                        .and_then(|g| g.iter().find(|(k, _)| k == "blksize"))
-                        .and_then(|(_, v)| v.parse().ok())
-                        .unwrap_or(512);
-                    if data.len() < size {
-                        let _ = host.on_datagram(
-                            now,
-                            from,
-                            o.src_port,
-                            &Tftp::Ack { block: *block }.encode(),
-                        );
-                        break;
-                    }
-                    *block
-                }
-                Tftp::Error { code, message } => {
+                (Tftp::Error { code, message }, _) => {
                     error = Some((*code, message.clone()));
                     break;
                 }

@@ -162,9 +162,15 @@ impl Packet {
 
     /// The block a DATA packet carries, shared or not.
     pub fn data_block(&self) -> Option<u16> {
+        self.data().map(|(block, _)| block)
+    }
+
+    /// A DATA packet's block and contents, shared or not: what a reader of the engine's
+    /// output matches on, since a `Cached` file's reads come out as [`Packet::SharedData`].
+    pub fn data(&self) -> Option<(u16, &[u8])> {
         match self {
-            Packet::Data { block, .. } => Some(*block),
-            Packet::SharedData(p) => Some(u16::from_be_bytes([p[2], p[3]])),
+            Packet::Data { block, data } => Some((*block, data)),
+            Packet::SharedData(p) => Some((u16::from_be_bytes([p[2], p[3]]), &p[4..])),
             _ => None,
         }
     }
