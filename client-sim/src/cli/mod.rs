@@ -55,3 +55,15 @@ pub fn write_report(path: &Path, text: &str) -> Result<(), ExitCode> {
         ExitCode::from(2)
     })
 }
+
+/// Prints a subcommand's report: pretty JSON with `--json`, else the text `render` gives.
+pub fn print_report<T: serde::Serialize>(json: bool, report: &T, render: impl FnOnce() -> String) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", render());
+    }
+}

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use netbootd::kea::KeaVersion;
 
+use super::print_report;
+
 #[derive(clap::Args)]
 pub struct ReplayArgs {
     /// The capture (pcap or pcapng).
@@ -40,14 +42,7 @@ pub fn run_replay(args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&replay).unwrap_or_default()
-        );
-    } else {
-        print!("{}", replay.render());
-    }
+    print_report(args.json, &replay, || replay.render());
     if replay.differences == 0 {
         ExitCode::SUCCESS
     } else {

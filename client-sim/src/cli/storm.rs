@@ -10,7 +10,7 @@ use bootsim::net::iface::Iface;
 use bootsim::net::lan::Lan;
 use netbootd::kea::KeaVersion;
 
-use super::{load_disks, parse_firmware, write_report};
+use super::{load_disks, parse_firmware, print_report, write_report};
 
 #[derive(clap::Args)]
 pub struct StormArgs {
@@ -193,14 +193,7 @@ fn storm_output(args: &StormArgs, storm: &bootsim::storm::Storm) -> ExitCode {
             return code;
         }
     }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-    } else {
-        print!("{}", report.render());
-    }
+    print_report(args.json, &report, || report.render());
     if report.booted == report.clients {
         ExitCode::SUCCESS
     } else {

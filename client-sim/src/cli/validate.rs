@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use netbootd::kea::KeaVersion;
 
-use super::write_report;
+use super::{print_report, write_report};
 
 #[derive(clap::Args)]
 pub struct ValidateArgs {
@@ -47,14 +47,7 @@ pub fn run_validate(args: ValidateArgs) -> ExitCode {
             return code;
         }
     }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-    } else {
-        print!("{}", report.render());
-    }
+    print_report(args.json, &report, || report.render());
     if report.errors() == 0 {
         ExitCode::SUCCESS
     } else {
