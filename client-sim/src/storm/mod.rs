@@ -130,18 +130,7 @@ pub fn storm_with(
             machines.iter_mut().map(|s| s as &mut dyn Station).collect();
         drive(lan, &mut refs, progress);
     }
-    let transcripts: Vec<Transcript> = machines
-        .into_iter()
-        .map(|m| m.into_chain().finish(lan))
-        .collect();
-    let mut report = StormReport::new(Some(lan), &transcripts, &schedule);
-    report.wall_seconds = wall.elapsed().as_secs_f64();
-    report.peak_rss_bytes = peak_rss_bytes();
-    Storm {
-        report,
-        transcripts,
-        schedule,
-    }
+    conclude(machines, &*lan, Some(&*lan), schedule, wall)
 }
 
 /// Boots the clients in real time on a real network (`net`: a packet socket on an
@@ -166,12 +155,23 @@ pub fn storm_real(
         .collect();
     let mut fleet = fleet::Fleet::new(machines);
     net.run(&mut fleet, LIMIT);
-    let transcripts: Vec<Transcript> = fleet
-        .machines
+    conclude(fleet.machines, &*net, None, schedule, wall)
+}
+
+/// Ends a storm, simulated or real: each machine's transcript as `net` saw it, and the
+/// report (with the segment's link and server figures when it ran on `lan`) and its cost.
+fn conclude(
+    machines: Vec<power::Machine>,
+    net: &dyn crate::net::Network,
+    lan: Option<&Lan>,
+    schedule: Vec<(Instant, Instant)>,
+    wall: std::time::Instant,
+) -> Storm {
+    let transcripts: Vec<Transcript> = machines
         .into_iter()
-        .map(|m| m.into_chain().finish(&*net))
+        .map(|m| m.into_chain().finish(net))
         .collect();
-    let mut report = StormReport::new(None, &transcripts, &schedule);
+    let mut report = StormReport::new(lan, &transcripts, &schedule);
     report.wall_seconds = wall.elapsed().as_secs_f64();
     report.peak_rss_bytes = peak_rss_bytes();
     Storm {
