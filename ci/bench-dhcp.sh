@@ -25,12 +25,9 @@ MAX_DROPS=2.5
 SERVER_CPU="${BENCH_SERVER_CPU:-1}"
 CLIENT_CPU="${BENCH_CLIENT_CPU:-0}"
 
-for tool in perfdhcp kea-dhcp4 ip taskset; do
-  command -v "$tool" >/dev/null || { echo "bench-dhcp: $tool missing (ci/setup.sh)" >&2; exit 2; }
-done
+dhcp_bench_tools bench-dhcp perfdhcp kea-dhcp4 ip taskset
 # BENCH_NETBOOTD=path measures that build instead (an A/B of two commits).
-if [ -z "${BENCH_NETBOOTD:-}" ]; then cargo build --release -q -p netbootd; fi
-NETBOOTD="${BENCH_NETBOOTD:-$PWD/target/release/netbootd}"
+NETBOOTD="$(dhcp_bench_netbootd "${BENCH_NETBOOTD:-}")"
 
 work="$(mktemp -d)"
 srv="pfbench$$s"; cli="pfbench$$c"

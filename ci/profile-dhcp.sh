@@ -13,11 +13,8 @@ cd "$(dirname "$0")/.."
 . ci/lib/dhcp-netns.sh
 RATE="${1:-3000}"; SECS="${2:-8}"; MODE="${3:-none}"
 OUT="${PROFILE_OUT:-/tmp/netbootd-dhcp.perf}"
-for tool in perfdhcp ip taskset; do
-  command -v "$tool" >/dev/null || { echo "profile-dhcp: $tool missing (ci/setup.sh)" >&2; exit 2; }
-done
-if [ -z "${NETBOOTD:-}" ]; then cargo build --release -q -p netbootd; fi
-NETBOOTD="${NETBOOTD:-$PWD/target/release/netbootd}"
+dhcp_bench_tools profile-dhcp perfdhcp ip taskset
+NETBOOTD="$(dhcp_bench_netbootd "${NETBOOTD:-}")"
 work="$(mktemp -d)"
 srv="nbprof$$s"; cli="nbprof$$c"
 cleanup() {

@@ -31,3 +31,19 @@ JSON
 
 # cpu_ticks PID: user + system clock ticks the process has used.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# dhcp_bench_tools NAME TOOL...: exit 2 (naming the script NAME) unless every TOOL is on PATH.
+dhcp_bench_tools() {
+  local name="$1"; shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$name: $tool missing (ci/setup.sh)" >&2; exit 2; }
+  done
+}
+
+# dhcp_bench_netbootd [PATH]: PATH, or target/release/netbootd built now (an A/B passes the
+# other commit's build as PATH).
+dhcp_bench_netbootd() {
+  if [ -n "${1:-}" ]; then echo "$1"; return; fi
+  cargo build --release -q -p netbootd >&2
+  echo "$PWD/target/release/netbootd"
+}
