@@ -504,22 +504,26 @@ async fn start_dhcp(
     for name in &names {
         let service = service.clone();
         let stop = stop_rx.clone();
-        match socket_type {
+        // Each port on a thread of its own (see dhcp::service), joined at shutdown.
+        let serving = std::thread::Builder::new().name(format!("dhcp {name}"));
+        let thread = match socket_type {
             SocketType::Udp => {
                 let port =
                     UdpPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
                 listening(name, port.addr, args.dhcp_port, "udp");
-                tasks.push(tokio::spawn(async move { service.serve(port, stop).await }));
+                serving.spawn(move || service.serve(port, stop))
             }
             SocketType::Raw => {
                 let port =
                     RawPort::bind(name, args.dhcp_port).map_err(|e| format!("{name}: {e}"))?;
                 listening(name, port.addr, args.dhcp_port, "raw");
-                tasks.push(tokio::spawn(
-                    async move { service.serve_raw(port, stop).await },
-                ));
+                serving.spawn(move || service.serve_raw(port, stop))
             }
         }
+        .map_err(|e| format!("{name}: {e}"))?;
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let _ = thread.join();
+        }));
     }
     if names.is_empty() {
         return Err("no interface to serve: interfaces-config.interfaces is empty".into());

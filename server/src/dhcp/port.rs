@@ -1,16 +1,16 @@
 //! The two kinds of socket the DHCP service serves, behind one `Port` trait so that one
 //! loop ([`super::service::DhcpService::serve`]) runs both: UDP sockets (Kea's
 //! `dhcp-socket-type: udp`) and AF_PACKET sockets (`raw`, Kea's default). A port receives a
-//! batch of queries at a time (on UDP with one `recvmmsg`, everything queued up to
-//! [`BATCH`]), decides each inside the engine's lock, and sends the batch's replies after
-//! their leases are written (on UDP with one `sendmmsg`).
+//! batch of queries at a time (one `recvmmsg` that sleeps until the first arrives and takes
+//! everything queued behind it, up to [`BATCH`]), decides each inside the engine's lock, and
+//! sends the batch's replies after their leases are written (on UDP with one `sendmmsg`).
+//! Every call blocks: a port is served by a thread of its own (`DhcpService::serve`).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 
 use nix::libc;
-use tokio::io::unix::AsyncFd;
 
 use super::addressing::{CLIENT_PORT, SERVER_PORT};
 use super::engine::{Engine, EngineError, Incoming, Outcome, Silence};
@@ -112,8 +112,11 @@ pub(crate) trait Port {
 
     fn iface(&self) -> &str;
 
-    /// Waits for queries, then takes those queued behind the first, up to [`BATCH`].
-    async fn recv(&self, batch: &mut Batch) -> io::Result<()>;
+    /// Waits for queries, then takes those queued behind the first, up to [`BATCH`]; an
+    /// empty batch when none came within [`STOP_CHECK`].
+    ///
+    /// [`STOP_CHECK`]: crate::wire::transport::STOP_CHECK
+    fn recv(&self, batch: &mut Batch) -> io::Result<()>;
 
     /// Decides one query, inside the engine's lock.
     fn answer(
@@ -127,7 +130,7 @@ pub(crate) trait Port {
     fn journal(&self, reply: &Reply<Self::To>);
 
     /// Sends one batch's replies, in order; returns how many left.
-    async fn send(&self, replies: &[Reply<Self::To>]) -> usize;
+    fn send(&self, replies: &[Reply<Self::To>]) -> usize;
 
     /// Writes a received query, or a reply, to the capture.
     fn record_query(&self, capture: &Capture, query: Query<'_>);
@@ -155,8 +158,8 @@ impl Port for UdpPort {
         &self.iface
     }
 
-    async fn recv(&self, batch: &mut Batch) -> io::Result<()> {
-        drain::<libc::sockaddr_in, _>(&self.socket, batch).await
+    fn recv(&self, batch: &mut Batch) -> io::Result<()> {
+        drain::<libc::sockaddr_in>(&self.socket, batch)
     }
 
     fn answer(
@@ -211,16 +214,15 @@ impl Port for UdpPort {
         journal::answered(&r.query, &r.reply, &r.classes, here, r.to, &self.iface);
     }
 
-    async fn send(&self, replies: &[Reply<SocketAddrV4>]) -> usize {
+    fn send(&self, replies: &[Reply<SocketAddrV4>]) -> usize {
         let mut sent = 0;
         while sent < replies.len() {
             let rest = &replies[sent..];
-            match send_batch(self.socket.get_ref(), rest) {
+            match send_batch(&self.socket, rest) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // The send buffer is full (rare for UDP: the device queue is backed
-                    // up). The socket is registered for reading only, so wait a moment
-                    // rather than for writability (see UdpPort).
-                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    // up): wait a moment.
+                    std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 Ok(n) => sent += n.max(1),
                 Err(e) => {
@@ -275,8 +277,8 @@ impl Port for RawServed {
         &self.port.iface
     }
 
-    async fn recv(&self, batch: &mut Batch) -> io::Result<()> {
-        drain::<libc::sockaddr_ll, _>(self.port.socket(), batch).await
+    fn recv(&self, batch: &mut Batch) -> io::Result<()> {
+        drain::<libc::sockaddr_ll>(self.port.socket(), batch)
     }
 
     fn answer(
@@ -321,7 +323,7 @@ impl Port for RawServed {
         );
     }
 
-    async fn send(&self, replies: &[Reply<()>]) -> usize {
+    fn send(&self, replies: &[Reply<()>]) -> usize {
         let mut sent = 0;
         for r in replies {
             match self.port.send(&r.bytes) {
@@ -373,32 +375,13 @@ impl Source for libc::sockaddr_ll {
     }
 }
 
-/// Waits for the socket to be readable, then takes what is queued, up to [`BATCH`].
-async fn drain<S: Source, T: AsRawFd>(socket: &AsyncFd<T>, batch: &mut Batch) -> io::Result<()> {
-    loop {
-        let mut ready = socket.readable().await?;
-        match recv_batch::<S>(ready.get_inner(), batch) {
-            Ok(taken) => {
-                if taken < BATCH {
-                    // The queue is drained: wait for the next datagram rather than ask again
-                    // for an EAGAIN. One that came after the recvmmsg has raised readiness
-                    // anew (tokio clears only the readiness it saw; its TcpStream::poll_read
-                    // clears after a short read the same way).
-                    ready.clear_ready();
-                }
-                if !batch.is_empty() {
-                    return Ok(());
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// recvmmsg(2) of what is queued, without waiting: the number of datagrams taken; those
-/// kept (see [`Source::sender`]) fill the batch, in order.
-fn recv_batch<S: Source>(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result<usize> {
+/// Sleeps in recvmmsg(2) until a datagram comes (or [`STOP_CHECK`] passes: an empty
+/// batch), then takes it and what is queued behind it, up to [`BATCH`]: one system call per
+/// wake-up (MSG_WAITFORONE), where a wait for readiness and then a read took two. The kept
+/// datagrams (see [`Source::sender`]) fill the batch, in order.
+///
+/// [`STOP_CHECK`]: crate::wire::transport::STOP_CHECK
+fn drain<S: Source>(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result<()> {
     batch.count = 0;
     // SAFETY: all-zero socket addresses (sockaddr_in, sockaddr_ll), iovec and mmsghdr are
     // valid values; each header points at a slot buffer of `SLOT` bytes and an address that
@@ -420,15 +403,19 @@ fn recv_batch<S: Source>(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result
             socket.as_raw_fd(),
             headers.as_mut_ptr(),
             BATCH as u32,
-            libc::MSG_DONTWAIT,
+            libc::MSG_WAITFORONE,
             std::ptr::null_mut(),
         )
     };
     if n < 0 {
-        return Err(io::Error::last_os_error());
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            // The receive timeout passed, or a signal came: nothing yet.
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(()),
+            _ => Err(e),
+        };
     }
-    let n = n as usize;
-    for i in 0..n {
+    for i in 0..n as usize {
         let Some(from) = names[i].sender() else {
             continue;
         };
@@ -438,7 +425,7 @@ fn recv_batch<S: Source>(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result
         batch.from[kept] = from;
         batch.count += 1;
     }
-    Ok(n)
+    Ok(())
 }
 
 /// sendmmsg(2) of `replies`, without waiting: the number that left.

@@ -1,5 +1,9 @@
-//! The tokio shell around the engine: one task per interface socket (UDP or AF_PACKET, one
-//! loop for both over `Port`), the engine behind a mutex (it answers in microseconds),
+//! The shell around the engine: one thread per interface socket (UDP or AF_PACKET, one loop
+//! for both over `Port`), sleeping in recvmmsg, so a query is received, decided, written and
+//! answered on the thread that was woken for it, with no hand-off between threads (on a
+//! tokio worker each query cost an epoll_wait and a task wake-up besides the read); the
+//! engine behind a mutex (it answers in microseconds; the control channel and the
+//! reclamation timer take it too),
 //! malformed packets counted and logged, every datagram optionally recorded to pcap. The shell owns the lease file: after the engine decides, the
 //! changes it returns are written before the answer leaves, outside the engine's lock (so an
 //! fsync never holds up other queries' decisions) but inside the file's, taken before the
@@ -99,9 +103,13 @@ impl DhcpService {
         };
         let mut file = file.lock().map_err(|_| ServiceError::Poisoned)?;
         drop(engine);
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let written = if self.durability == Durability::Fsync && multi_thread {
+        // A port's own thread may block; a tokio worker (the control channel, reclamation)
+        // lets tokio move its other tasks away first.
+        let on_worker = || {
+            tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+        };
+        let written = if self.durability == Durability::Fsync && on_worker() {
             // A disk flush takes milliseconds: let tokio move other tasks off this worker.
             tokio::task::block_in_place(|| file.persist(&changes))
         } else {
@@ -127,35 +135,43 @@ impl DhcpService {
 }
 
 impl DhcpService {
-    /// Serves a UDP `port` until `stop` turns true.
-    pub async fn serve(&self, port: UdpPort, stop: watch::Receiver<bool>) {
-        self.run(port, stop).await
+    /// Serves a UDP `port` until `stop` turns true; blocks (run it on a thread of its own).
+    pub fn serve(&self, port: UdpPort, stop: watch::Receiver<bool>) {
+        self.run(port, stop)
     }
 
     /// Serves an AF_PACKET `port` until `stop` turns true: frames through [`Link::answer`].
     ///
     /// [`Link::answer`]: super::link::Link::answer
-    pub async fn serve_raw(&self, port: RawPort, stop: watch::Receiver<bool>) {
-        self.run(RawServed::from(port), stop).await
+    pub fn serve_raw(&self, port: RawPort, stop: watch::Receiver<bool>) {
+        self.run(RawServed::from(port), stop)
     }
 
     /// The loop for every kind of port: a batch of queries in, each decided in one hold of
     /// the engine, the batch's lease changes written in one write (and one fsync when the
     /// lease-sync mode asks for it) before any of its answers leaves, then the answers out.
     /// A batch is whatever queued while the last one was served, so under light load it is
-    /// one query and nothing waits for company.
-    async fn run<P: Port>(&self, port: P, mut stop: watch::Receiver<bool>) {
+    /// one query and nothing waits for company. The stop signal is read whenever the port
+    /// has been quiet for [`STOP_CHECK`] and after every batch.
+    ///
+    /// [`STOP_CHECK`]: crate::wire::transport::STOP_CHECK
+    fn run<P: Port>(&self, port: P, stop: watch::Receiver<bool>) {
         let mut batch = Batch::default();
         // Kept from batch to batch: a batch allocates nothing of its own.
         let mut answers = Vec::with_capacity(BATCH);
         let mut replies = Vec::with_capacity(BATCH);
         loop {
-            tokio::select! {
-                r = port.recv(&mut batch) => if let Err(e) = r {
-                    tracing::warn!(iface = %port.iface(), "receive failed: {e}");
-                    continue;
-                },
-                _ = stop.changed() => return,
+            if *stop.borrow() || stop.has_changed().is_err() {
+                return;
+            }
+            if let Err(e) = port.recv(&mut batch) {
+                tracing::warn!(iface = %port.iface(), "receive failed: {e}");
+                // An error that repeats (the interface gone) must not spin a core.
+                std::thread::sleep(crate::wire::transport::STOP_CHECK);
+                continue;
+            }
+            if batch.is_empty() {
+                continue;
             }
             let decided = self.decide(|engine, now| {
                 answers.extend(batch.iter().map(|q| port.answer(engine, now, q)));
@@ -208,7 +224,7 @@ impl DhcpService {
             if replies.is_empty() {
                 continue;
             }
-            let sent = port.send(&replies).await;
+            let sent = port.send(&replies);
             self.tally(|s| {
                 for r in &replies[..sent] {
                     stats::sent(s, r.reply.message_type());

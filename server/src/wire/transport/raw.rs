@@ -10,15 +10,12 @@
 
 use std::io;
 
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
-
 use super::udp::{bind_std, interface_ipv4};
 use crate::wire::packet_socket::{interface_mac, PacketSocket, Protocol};
 use crate::wire::MacAddr;
 
 pub struct RawPort {
-    fd: AsyncFd<PacketSocket>,
+    fd: PacketSocket,
     pub iface: String,
     /// The interface's IPv4 address and hardware address.
     pub addr: std::net::Ipv4Addr,
@@ -40,11 +37,9 @@ impl RawPort {
         let mac = interface_mac(iface)?;
         let socket = PacketSocket::open(iface, Protocol::Ipv4)?.ignore_outgoing();
         let (reserved, _) = bind_std(iface, port)?;
-        // SAFETY: the socket is owned by the AsyncFd from here on, so its descriptor stays
-        // open and the same for the AsyncFd's whole life.
-        let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE)? };
+        super::block_for_serving(&socket)?;
         Ok(RawPort {
-            fd,
+            fd: socket,
             iface: iface.to_string(),
             addr,
             mac,
@@ -53,13 +48,14 @@ impl RawPort {
         })
     }
 
-    /// The socket, for a caller that takes frames in batches (recvmmsg).
-    pub fn socket(&self) -> &AsyncFd<PacketSocket> {
+    /// The socket (blocking on receive, as [`super::block_for_serving`] set it), for a
+    /// caller that takes frames in batches (recvmmsg).
+    pub fn socket(&self) -> &PacketSocket {
         &self.fd
     }
 
     /// Sends a whole Ethernet frame out of the interface.
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
-        self.fd.get_ref().send(frame)
+        self.fd.send(frame)
     }
 }

@@ -7,8 +7,6 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 
 /// The first IPv4 address (and prefix length) of `iface`, from getifaddrs(3).
 pub fn interface_ipv4(iface: &str) -> Option<(Ipv4Addr, u8)> {
@@ -49,15 +47,10 @@ pub fn all_interfaces() -> Vec<String> {
     out
 }
 
-/// A UDP port served by recvmmsg/sendmmsg. The socket sits in an [`AsyncFd`] rather than a
-/// tokio `UdpSocket` so the service can clear its readiness itself: after a batch shorter
-/// than asked for the queue is empty, and waiting at once saves the recvmmsg that would only
-/// say EAGAIN (tokio's own TcpStream::poll_read clears readiness after a short read the same
-/// way). It is registered for reading only: with writability too, every datagram sent woke
-/// the event loop once more when its buffer was freed (EPOLLOUT, edge-triggered), for
-/// nothing, since a UDP send almost never waits.
+/// A UDP port served by recvmmsg/sendmmsg on a thread of its own: the socket blocks on
+/// receive (at most [`super::STOP_CHECK`] at a time, so the thread sees its stop signal).
 pub struct UdpPort {
-    pub socket: AsyncFd<std::net::UdpSocket>,
+    pub socket: std::net::UdpSocket,
     pub iface: String,
     pub addr: Ipv4Addr,
 }
@@ -66,9 +59,7 @@ impl UdpPort {
     /// Binds 0.0.0.0:`port` on `iface` with broadcast enabled.
     pub fn bind(iface: &str, port: u16) -> io::Result<Self> {
         let (socket, addr) = bind_std(iface, port)?;
-        // SAFETY: the socket is owned by the AsyncFd from here on, so its descriptor stays
-        // open and the same for the AsyncFd's whole life.
-        let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE)? };
+        super::block_for_serving(&socket)?;
         Ok(UdpPort {
             socket,
             iface: iface.to_string(),
@@ -77,8 +68,8 @@ impl UdpPort {
     }
 }
 
-/// The non-blocking socket [`UdpPort::bind`] serves, with `iface`'s address; the raw port
-/// holds one unregistered (never read, so never worth a wake-up).
+/// The non-blocking socket [`UdpPort::bind`] serves (made blocking there), with `iface`'s
+/// address; the raw port holds one never read.
 pub fn bind_std(iface: &str, port: u16) -> io::Result<(std::net::UdpSocket, Ipv4Addr)> {
     let (addr, _) = interface_ipv4(iface).ok_or_else(|| {
         io::Error::new(
