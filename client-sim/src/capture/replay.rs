@@ -91,7 +91,7 @@ fn set_option(m: &mut Message, code: u8, value: &[u8]) {
     for item in &mut m.options.items {
         if let Item::Option { code: c, data } = item {
             if *c == code {
-                *data = value.to_vec();
+                *data = value.into();
             }
         }
     }

@@ -122,7 +122,7 @@ pub fn build(spec: &ServerSpec) -> Result<Server, SetupError> {
     };
     Ok(Server {
         link: Link {
-            iface,
+            iface: iface.into(),
             addr,
             mac: SERVER_MAC,
             port: 67,

@@ -19,7 +19,7 @@ use crate::wire::MacAddr;
 /// The server's side of one link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
-    pub iface: String,
+    pub iface: std::sync::Arc<str>,
     pub addr: Ipv4Addr,
     pub mac: MacAddr,
     /// The UDP port DHCP is served on (67).

@@ -260,7 +260,7 @@ pub struct RawServed {
 impl From<RawPort> for RawServed {
     fn from(port: RawPort) -> Self {
         let link = Link {
-            iface: port.iface.clone(),
+            iface: port.iface.as_str().into(),
             addr: port.addr,
             mac: port.mac,
             port: port.port,

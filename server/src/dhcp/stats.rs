@@ -70,6 +70,30 @@ fn subnet_stat(id: u32, name: &str) -> String {
     format!("subnet[{id}].{name}")
 }
 
+/// `subnet[ID].NAME` written on the stack: the statistics a lease change updates are looked
+/// up by it several times per lease, and a String each time was an allocation each.
+struct SubnetStat {
+    text: [u8; 80],
+    len: usize,
+}
+
+impl SubnetStat {
+    fn new(id: u32, name: &str) -> Self {
+        use std::io::Write;
+        let mut text = [0; 80];
+        let mut rest = &mut text[..];
+        // A name too long for the buffer is cut (none of Kea's is).
+        let _ = write!(rest, "subnet[{id}].{name}");
+        let len = 80 - rest.len();
+        SubnetStat { text, len }
+    }
+
+    fn as_str(&self) -> &str {
+        // Digits and ASCII names: always UTF-8.
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+    }
+}
+
 /// The statistics a freshly configured Kea has: every counter at zero, each subnet's
 /// `total-addresses` (its pools' sizes) and the taken addresses recounted from the leases
 /// (LeaseMgr::recountLeaseStats4).
@@ -183,24 +207,22 @@ pub fn leases_changed(
     subnets.dedup();
     for id in subnets {
         let counts = leases.counts(id);
-        let assigned_name = subnet_stat(id, "assigned-addresses");
-        let before = stats.value(&assigned_name).unwrap_or(0);
+        let assigned_name = SubnetStat::new(id, "assigned-addresses");
+        let before = stats.value(assigned_name.as_str()).unwrap_or(0);
         let now = counts.assigned as i64;
         if now != before {
-            stats.set(&assigned_name, now);
+            stats.set(assigned_name.as_str(), now);
         }
         if now > before && cause == Cause::Query {
-            stats.add(
-                &subnet_stat(id, "cumulative-assigned-addresses"),
-                now - before,
-            );
+            let cumulative = SubnetStat::new(id, "cumulative-assigned-addresses");
+            stats.add(cumulative.as_str(), now - before);
             stats.add("cumulative-assigned-addresses", now - before);
         }
-        let declined_name = subnet_stat(id, "declined-addresses");
-        let before = stats.value(&declined_name).unwrap_or(0);
+        let declined_name = SubnetStat::new(id, "declined-addresses");
+        let before = stats.value(declined_name.as_str()).unwrap_or(0);
         let now = counts.declined as i64;
         if now != before {
-            stats.set(&declined_name, now);
+            stats.set(declined_name.as_str(), now);
             stats.add("declined-addresses", now - before);
         }
         if reclaimed {

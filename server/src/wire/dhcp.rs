@@ -7,6 +7,7 @@
 //! (RFC 3396 section 5), and long values are split when written (RFC 3396 section 7).
 //! Layout: RFC 2131 section 2 (fixed header, 236 bytes) and RFC 2132 section 2 (cookie).
 
+use std::borrow::Cow;
 use std::net::Ipv4Addr;
 
 use super::MacAddr;
@@ -39,9 +40,14 @@ pub enum DecodeError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
     Pad,
-    Option { code: u8, data: Vec<u8> },
+    Option { code: u8, data: OptionValue },
     End,
 }
+
+/// An option instance's bytes, held inline up to 16 (a message type, an address, a time, a
+/// client id, a parameter list): decoding a query and building a reply then allocate
+/// nothing per option.
+pub type OptionValue = smallvec::SmallVec<[u8; 16]>;
 
 /// An options area (the main one, or `file`/`sname` when overloaded), in wire order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,7 +64,8 @@ impl OptionList {
 
     /// Parses an options area. `offset` is where the area starts in the message, for errors.
     pub fn decode(bytes: &[u8], offset: usize) -> Result<Self, DecodeError> {
-        let mut items = Vec::new();
+        // Room for a usual query's options at once, rather than growing four times.
+        let mut items = Vec::with_capacity(16);
         let mut i = 0;
         while i < bytes.len() {
             match bytes[i] {
@@ -94,7 +101,7 @@ impl OptionList {
                     }
                     items.push(Item::Option {
                         code,
-                        data: bytes[i + 2..i + 2 + len].to_vec(),
+                        data: OptionValue::from_slice(&bytes[i + 2..i + 2 + len]),
                     });
                     i += 2 + len;
                 }
@@ -134,20 +141,20 @@ impl OptionList {
             // A message being built, one instance: as below without the splice.
             self.items.push(Item::Option {
                 code,
-                data: data.to_vec(),
+                data: OptionValue::from_slice(data),
             });
             return;
         }
         let chunks: Vec<Item> = if data.is_empty() {
             vec![Item::Option {
                 code,
-                data: Vec::new(),
+                data: OptionValue::new(),
             }]
         } else {
             data.chunks(255)
                 .map(|c| Item::Option {
                     code,
-                    data: c.to_vec(),
+                    data: OptionValue::from_slice(c),
                 })
                 .collect()
         };
@@ -174,17 +181,24 @@ impl OptionList {
 
     /// The value of `code`: all its instances joined (RFC 3396), `None` when absent.
     pub fn get(&self, code: u8) -> Option<Vec<u8>> {
-        let mut found = false;
-        let mut value = Vec::new();
+        self.get_ref(code).map(Cow::into_owned)
+    }
+
+    /// [`OptionList::get`] without a copy when the option comes once (as nearly always):
+    /// the engine reads several options of every query.
+    pub fn get_ref(&self, code: u8) -> Option<Cow<'_, [u8]>> {
+        let mut found: Option<Cow<'_, [u8]>> = None;
         for item in &self.items {
             if let Item::Option { code: c, data } = item {
                 if *c == code {
-                    found = true;
-                    value.extend_from_slice(data);
+                    match &mut found {
+                        None => found = Some(Cow::Borrowed(data)),
+                        Some(value) => value.to_mut().extend_from_slice(data),
+                    }
                 }
             }
         }
-        found.then_some(value)
+        found
     }
 
     pub fn contains(&self, code: u8) -> bool {
@@ -306,7 +320,7 @@ impl Message {
     /// Option overload (RFC 2132 section 9.3): 1 = `file` holds options, 2 = `sname`, 3 = both.
     pub fn overload(&self) -> u8 {
         self.options
-            .get(OPT_OVERLOAD)
+            .get_ref(OPT_OVERLOAD)
             .and_then(|v| v.first().copied())
             .unwrap_or(0)
     }
@@ -314,10 +328,15 @@ impl Message {
     /// The value of `code` looked up as RFC 3396 section 5 says: the options field, then `file`
     /// and `sname` when overloaded, all instances joined.
     pub fn option(&self, code: u8) -> Option<Vec<u8>> {
+        self.option_ref(code).map(Cow::into_owned)
+    }
+
+    /// [`Message::option`], borrowed from the message when the value lies in one piece (one
+    /// instance, no overloading): the engine's way, as it reads several options per query.
+    pub fn option_ref(&self, code: u8) -> Option<Cow<'_, [u8]>> {
         let overload = self.overload();
-        // The options field is read in place; only overloaded fields are decoded (this runs
-        // several times per query: no copy of the options on the way).
-        let mut found = self.options.get(code);
+        // The options field is read in place; only overloaded fields are decoded.
+        let mut found = self.options.get_ref(code);
         for (bit, field, offset) in [(1, &self.file[..], 108), (2, &self.sname[..], 44)] {
             if overload & bit == 0 {
                 continue;
@@ -326,7 +345,10 @@ impl Message {
                 .unwrap_or_default()
                 .get(code)
             {
-                found.get_or_insert_with(Vec::new).extend_from_slice(&v);
+                match &mut found {
+                    None => found = Some(Cow::Owned(v)),
+                    Some(value) => value.to_mut().extend_from_slice(&v),
+                }
             }
         }
         found

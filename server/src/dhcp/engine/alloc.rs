@@ -61,7 +61,7 @@ pub fn choose(engine: &Engine, ctx: &Ctx) -> Option<Ipv4Addr> {
             return Some(addr);
         }
     }
-    let requested = ctx.q.msg.option(50).and_then(|v| super::ipv4(&v));
+    let requested = ctx.q.msg.option_ref(50).and_then(|v| super::ipv4(&v));
     if let Some(addr) = requested {
         if allowed(engine, ctx, addr) {
             return Some(addr);

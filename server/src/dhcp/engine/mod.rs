@@ -35,7 +35,8 @@ pub struct Incoming {
     pub msg: Message,
     /// UDP payload length (pkt.len in expressions).
     pub len: usize,
-    pub iface: String,
+    /// Shared with the port: a query clones a pointer, not the name.
+    pub iface: std::sync::Arc<str>,
     /// The receiving interface's address: the server identifier, and the address subnets are
     /// selected by for directly connected clients.
     pub iface_addr: Ipv4Addr,
@@ -273,7 +274,7 @@ impl Engine {
                 Outcome::Reply {
                     msg,
                     dest,
-                    classes: classes.iter().map(str::to_string).collect(),
+                    classes: classes.into_names(),
                     subnet: Some(subnet.id),
                 }
             }
@@ -304,9 +305,9 @@ fn reservation_matches(r: &Reservation, msg: &Message) -> bool {
     let (kind, id) = &r.identifier;
     match kind {
         HwAddress => msg.hwaddr() == id.as_slice(),
-        ClientId => msg.option(61).is_some_and(|c| &c == id),
+        ClientId => msg.option_ref(61).is_some_and(|c| *c == id[..]),
         CircuitId => msg
-            .option(82)
+            .option_ref(82)
             .and_then(|d| crate::kea::expr::sub_option(&d, 1))
             .is_some_and(|c| &c == id),
         Duid | FlexId => false,
@@ -400,13 +401,16 @@ impl Engine {
     /// address, no ciaddr), RENEWING/REBINDING (ciaddr).
     fn request(&mut self, ctx: &Ctx) -> Answer {
         let msg = &ctx.q.msg;
-        if let Some(id) = msg.option(54) {
+        if let Some(id) = msg.option_ref(54) {
             let id = ipv4(&id);
             if id != Some(ctx.q.iface_addr) {
                 return Err(Silence::OtherServer(id.unwrap_or(Ipv4Addr::UNSPECIFIED)));
             }
         }
-        let requested = msg.option(50).and_then(|v| ipv4(&v)).unwrap_or(msg.ciaddr);
+        let requested = msg
+            .option_ref(50)
+            .and_then(|v| ipv4(&v))
+            .unwrap_or(msg.ciaddr);
         let authoritative = self.config.effective(ctx.subnet).authoritative;
         let ours = self.leases.get(requested).cloned();
         let acceptable = ctx.subnet.prefix.contains(&requested)
@@ -425,7 +429,7 @@ impl Engine {
                     ctx.client.client_id.as_deref(),
                 )
                 .is_some();
-            if authoritative || knows_client || msg.option(54).is_some() {
+            if authoritative || knows_client || msg.option_ref(54).is_some() {
                 return Ok(self.reply(ctx, NAK, Ipv4Addr::UNSPECIFIED, None));
             }
             return Err(Silence::NotAuthoritative);
@@ -487,7 +491,7 @@ impl Engine {
     /// The address is in use by someone else: keep it out of the pool for
     /// decline-probation-period (Kea's lease state 1).
     fn decline(&mut self, ctx: &Ctx) -> Result<(), Silence> {
-        let Some(addr) = ctx.q.msg.option(50).and_then(|v| ipv4(&v)) else {
+        let Some(addr) = ctx.q.msg.option_ref(50).and_then(|v| ipv4(&v)) else {
             return Ok(());
         };
         self.owned(ctx, addr)?;
@@ -513,7 +517,7 @@ impl Engine {
                 break;
             }
         }
-        if let Some(asked) = ctx.q.msg.option(51).filter(|v| v.len() == 4) {
+        if let Some(asked) = ctx.q.msg.option_ref(51).filter(|v| v.len() == 4) {
             let asked = u32::from_be_bytes([asked[0], asked[1], asked[2], asked[3]]);
             let scope = &ctx.subnet.scope;
             let min = scope

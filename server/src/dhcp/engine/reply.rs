@@ -21,13 +21,43 @@ fn set_text(field: &mut [u8], text: &str) {
 }
 
 /// The reply's options by code, ascending (the order they are written in), each value
-/// borrowed from the configuration where it comes from there: a reply copies each value once,
-/// into the message.
+/// borrowed from the configuration (or the query) where it comes from there, or four bytes
+/// made here: a reply copies each value once, into the message, and allocates for none.
 #[derive(Default)]
-struct Chosen<'a>(Vec<(u8, Cow<'a, [u8]>)>);
+struct Chosen<'a>(Vec<(u8, Value<'a>)>);
+
+/// One option value of a reply.
+enum Value<'a> {
+    Taken(Cow<'a, [u8]>),
+    /// An address or a time (server identifier, netmask, lease time, T1, T2).
+    Four([u8; 4]),
+}
+
+impl std::ops::Deref for Value<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Value::Taken(v) => v,
+            Value::Four(v) => v,
+        }
+    }
+}
+
+impl<'a> From<Cow<'a, [u8]>> for Value<'a> {
+    fn from(v: Cow<'a, [u8]>) -> Self {
+        Value::Taken(v)
+    }
+}
+
+impl From<[u8; 4]> for Value<'_> {
+    fn from(v: [u8; 4]) -> Self {
+        Value::Four(v)
+    }
+}
 
 impl<'a> Chosen<'a> {
-    fn insert(&mut self, code: u8, data: impl Into<Cow<'a, [u8]>>) {
+    fn insert(&mut self, code: u8, data: impl Into<Value<'a>>) {
         match self.0.binary_search_by_key(&code, |(c, _)| *c) {
             Ok(i) => self.0[i].1 = data.into(),
             Err(i) => self.0.insert(i, (code, data.into())),
@@ -37,7 +67,7 @@ impl<'a> Chosen<'a> {
     /// Sets `code` unless an earlier source did.
     fn or_insert(&mut self, code: u8, data: &'a [u8]) {
         if let Err(i) = self.0.binary_search_by_key(&code, |(c, _)| *c) {
-            self.0.insert(i, (code, Cow::Borrowed(data)));
+            self.0.insert(i, (code, Value::Taken(Cow::Borrowed(data))));
         }
     }
 }
@@ -106,7 +136,7 @@ impl Engine {
             ..Message::default()
         };
         let mut options = Chosen(Vec::with_capacity(16));
-        options.insert(54, ctx.q.iface_addr.octets().to_vec());
+        options.insert(54, ctx.q.iface_addr.octets());
         if kind != NAK {
             self.fixed_fields(ctx, &mut msg);
             let lists = self.option_lists(ctx, yiaddr);
@@ -116,8 +146,8 @@ impl Engine {
                     .flat_map(|l| l.iter())
                     .find(|o| o.space == "dhcp4" && o.code == u16::from(code))
             };
-            if let Some(prl) = q.option(55) {
-                for code in prl {
+            if let Some(prl) = q.option_ref(55) {
+                for &code in prl.iter() {
                     if let Some(o) = first(code) {
                         options.or_insert(code, &o.data);
                     }
@@ -136,18 +166,19 @@ impl Engine {
                 }
             }
             if let Some(valid) = lease_time {
-                options.insert(1, ctx.subnet.prefix.netmask().octets().to_vec());
-                options.insert(51, valid.to_be_bytes().to_vec());
+                options.insert(1, ctx.subnet.prefix.netmask().octets());
+                options.insert(51, valid.to_be_bytes());
                 self.tee_times(ctx, valid, &mut options);
             }
         }
         if self.config.echo_client_id {
-            if let Some(id) = q.option(61) {
+            if let Some(id) = q.option_ref(61) {
                 options.insert(61, id);
             }
         }
         // RFC 3046 2.2: the relay agent information goes back as received, last.
-        let relay_info = q.option(82);
+        let relay_info = q.option_ref(82);
+        msg.options.items.reserve(options.0.len() + 3);
         msg.options.push(53, &[kind]);
         for (code, data) in &options.0 {
             if *code != 53 && *code != 82 {
@@ -214,7 +245,7 @@ impl Engine {
         });
         let mut limit = valid;
         if let Some(t2) = t2.filter(|t| *t > 0 && *t < valid) {
-            options.insert(59, t2.to_be_bytes().to_vec());
+            options.insert(59, t2.to_be_bytes());
             limit = t2;
         }
         let t1 = e.renew_timer.or_else(|| {
@@ -222,7 +253,7 @@ impl Engine {
                 .then(|| (f64::from(valid) * e.t1_percent).round() as u32)
         });
         if let Some(t1) = t1.filter(|t| *t > 0 && *t < limit) {
-            options.insert(58, t1.to_be_bytes().to_vec());
+            options.insert(58, t1.to_be_bytes());
         }
     }
 }

@@ -46,8 +46,8 @@ pub fn subnet<'a>(config: &'a Config, q: &Incoming, classes: &ClassSet) -> Optio
     }
     let by_iface = config.subnets.iter().filter(allowed).find(|s| {
         let network = s.shared_network.map(|i| &config.shared_networks[i]);
-        s.interface.as_deref() == Some(q.iface.as_str())
-            || network.is_some_and(|n| n.interface.as_deref() == Some(q.iface.as_str()))
+        s.interface.as_deref() == Some(&*q.iface)
+            || network.is_some_and(|n| n.interface.as_deref() == Some(&*q.iface))
     });
     by_iface.or_else(|| {
         config

@@ -33,6 +33,11 @@ impl ClassSet {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The names in order, moved out rather than copied (a reply keeps them).
+    pub fn into_names(self) -> Vec<String> {
+        self.0.into_iter().collect()
+    }
 }
 
 /// A class as the classifier needs it.

@@ -51,7 +51,8 @@ pub fn all_interfaces() -> Vec<String> {
 /// receive (at most [`super::STOP_CHECK`] at a time, so the thread sees its stop signal).
 pub struct UdpPort {
     pub socket: std::net::UdpSocket,
-    pub iface: String,
+    /// Shared with every query's `Incoming`.
+    pub iface: std::sync::Arc<str>,
     pub addr: Ipv4Addr,
 }
 
@@ -62,7 +63,7 @@ impl UdpPort {
         super::block_for_serving(&socket)?;
         Ok(UdpPort {
             socket,
-            iface: iface.to_string(),
+            iface: iface.into(),
             addr,
         })
     }
