@@ -79,13 +79,20 @@ struct SubnetStat {
 
 impl SubnetStat {
     fn new(id: u32, name: &str) -> Self {
-        use std::io::Write;
-        let mut text = [0; 80];
-        let mut rest = &mut text[..];
-        // A name too long for the buffer is cut (none of Kea's is).
-        let _ = write!(rest, "subnet[{id}].{name}");
-        let len = 80 - rest.len();
-        SubnetStat { text, len }
+        let mut s = SubnetStat {
+            text: [0; 80],
+            len: 0,
+        };
+        let mut digits = [0; 20];
+        let id = super::lease::decimal(u64::from(id), &mut digits).as_bytes();
+        // Copied rather than formatted; a name too long for the buffer is cut (none of
+        // Kea's is).
+        for part in [b"subnet[".as_slice(), id, b"].", name.as_bytes()] {
+            let n = part.len().min(s.text.len() - s.len);
+            s.text[s.len..s.len + n].copy_from_slice(&part[..n]);
+            s.len += n;
+        }
+        s
     }
 
     fn as_str(&self) -> &str {

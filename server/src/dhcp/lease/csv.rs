@@ -76,6 +76,37 @@ fn push_escaped(out: &mut String, text: &str) {
 }
 
 /// Appends `bytes` as Kea writes hardware addresses and client ids: `52:54:00:12:34:56`.
+/// The decimal digits of `n`, written into `buf` (no formatter: a lease row and the
+/// statistics a lease change updates hold several numbers each, once per lease given).
+pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
+fn push_decimal(out: &mut String, n: u64) {
+    out.push_str(decimal(n, &mut [0; 20]));
+}
+
+/// An address in dotted decimal, as Ipv4Addr's Display writes it.
+fn push_address(out: &mut String, address: std::net::Ipv4Addr) {
+    for (i, octet) in address.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        push_decimal(out, u64::from(octet));
+    }
+}
+
 fn push_hex_colons(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (i, b) in bytes.iter().enumerate() {
@@ -124,30 +155,26 @@ impl LeaseRow {
     /// Appends `lease`'s row (no newline) to `out`, column by column in the header's order,
     /// formatted in place: the lease file's write path runs once per lease given.
     pub fn write(header: &Header, lease: &Lease, out: &mut String) {
-        fn put(out: &mut String, value: impl std::fmt::Display) {
-            use std::fmt::Write;
-            // Writing to a String cannot fail.
-            let _ = write!(out, "{value}");
-        }
+        let put = push_decimal;
         for (i, column) in header.columns.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
             match column.as_str() {
-                "address" => put(out, lease.address),
+                "address" => push_address(out, lease.address),
                 "hwaddr" => push_hex_colons(out, &lease.hwaddr),
                 "client_id" => push_hex_colons(out, lease.client_id.as_deref().unwrap_or_default()),
-                "valid_lifetime" => put(out, lease.valid_lifetime),
+                "valid_lifetime" => put(out, u64::from(lease.valid_lifetime)),
                 "expire" => put(out, lease.expire()),
-                "subnet_id" => put(out, lease.subnet_id),
-                "fqdn_fwd" => put(out, u8::from(lease.fqdn_fwd)),
-                "fqdn_rev" => put(out, u8::from(lease.fqdn_rev)),
+                "subnet_id" => put(out, u64::from(lease.subnet_id)),
+                "fqdn_fwd" => put(out, u64::from(lease.fqdn_fwd)),
+                "fqdn_rev" => put(out, u64::from(lease.fqdn_rev)),
                 "hostname" => push_escaped(out, &lease.hostname),
-                "state" => put(out, lease.state.code()),
+                "state" => put(out, u64::from(lease.state.code())),
                 "user_context" => {
                     push_escaped(out, lease.user_context.as_deref().unwrap_or_default())
                 }
-                "pool_id" => put(out, lease.pool_id),
+                "pool_id" => put(out, u64::from(lease.pool_id)),
                 _ => {}
             }
         }

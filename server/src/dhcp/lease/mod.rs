@@ -6,7 +6,7 @@ mod csv;
 mod memfile;
 mod table;
 
-pub use csv::{hex_colons, CsvError, Header, LeaseRow};
+pub use csv::{decimal, hex_colons, CsvError, Header, LeaseRow};
 pub use memfile::{Cleanup, Durability, LoadReport, Memfile, MemfileError};
 pub use table::{LeaseTable, SubnetCounts};
 

@@ -19,22 +19,19 @@ pub struct SubnetCounts {
 #[derive(Debug, Default, Clone)]
 pub struct LeaseTable {
     leases: BTreeMap<Ipv4Addr, Lease>,
-    counts: HashMap<u32, SubnetCounts>,
+    counts: BTreeMap<u32, SubnetCounts>,
     /// Subnet id, then client id (or hardware address), to address: nested so a lookup
-    /// borrows the query's bytes instead of copying them into a key. The hasher stays std's
-    /// randomly keyed SipHash: these keys come from any host on the link (HashDoS), and
-    /// hashing was under 3% of netbootd's samples under perfdhcp, mostly the table growing.
-    by_client_id: HashMap<u32, HashMap<Vec<u8>, Ipv4Addr>>,
-    by_hwaddr: HashMap<u32, HashMap<Vec<u8>, Ipv4Addr>>,
+    /// borrows the query's bytes instead of copying them into a key. The inner hasher stays
+    /// std's randomly keyed SipHash: these keys come from any host on the link (HashDoS).
+    /// Subnets, from the configuration and few, are a BTreeMap: no hashing at all.
+    by_client_id: ClientIndex,
+    by_hwaddr: ClientIndex,
 }
 
+type ClientIndex = BTreeMap<u32, HashMap<Vec<u8>, Ipv4Addr>>;
+
 /// Makes `key`'s entry in `index` point at `address`, copying the key only when it is new.
-fn point(
-    index: &mut HashMap<u32, HashMap<Vec<u8>, Ipv4Addr>>,
-    subnet: u32,
-    key: &[u8],
-    address: Ipv4Addr,
-) {
+fn point(index: &mut ClientIndex, subnet: u32, key: &[u8], address: Ipv4Addr) {
     let keys = index.entry(subnet).or_default();
     match keys.get_mut(key) {
         Some(to) => *to = address,
@@ -45,12 +42,7 @@ fn point(
 }
 
 /// Forgets `key`'s entry in `index` when it still points at `address`.
-fn unindex(
-    index: &mut HashMap<u32, HashMap<Vec<u8>, Ipv4Addr>>,
-    subnet: u32,
-    key: &[u8],
-    address: Ipv4Addr,
-) {
+fn unindex(index: &mut ClientIndex, subnet: u32, key: &[u8], address: Ipv4Addr) {
     if let Some(keys) = index.get_mut(&subnet) {
         if keys.get(key) == Some(&address) {
             keys.remove(key);

@@ -3,23 +3,34 @@
 //! only-if-required ones and those depending on KNOWN/UNKNOWN (evaluated after the host
 //! lookup, with KNOWN or UNKNOWN set). A test that fails to evaluate assigns nothing.
 
-use indexmap::IndexSet;
-
 use super::ast::Expr;
 use super::eval::evaluate;
 use super::packet::Packet;
 
-/// The classes a packet belongs to, in the order they were assigned.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClassSet(IndexSet<String>);
+/// The classes a packet belongs to, in the order they were assigned, each once. A list
+/// searched from the front rather than a hashed set: a packet has a handful of classes, and
+/// hashing each name (for every query) cost more than comparing it.
+#[derive(Clone, Debug, Default)]
+pub struct ClassSet(Vec<String>);
+
+/// Sets: the same names, whatever their order.
+impl PartialEq for ClassSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|n| other.contains(n))
+    }
+}
+
+impl Eq for ClassSet {}
 
 impl ClassSet {
     pub fn contains(&self, name: &str) -> bool {
-        self.0.contains(name)
+        self.0.iter().any(|n| n == name)
     }
 
-    pub fn insert(&mut self, name: impl Into<String>) {
-        self.0.insert(name.into());
+    pub fn insert(&mut self, name: impl AsRef<str> + Into<String>) {
+        if !self.contains(name.as_ref()) {
+            self.0.push(name.into());
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
@@ -36,7 +47,7 @@ impl ClassSet {
 
     /// The names in order, moved out rather than copied (a reply keeps them).
     pub fn into_names(self) -> Vec<String> {
-        self.0.into_iter().collect()
+        self.0
     }
 }
 
