@@ -11,7 +11,7 @@
 #           machine is (CPU time is not, on a shared machine), for an A/B of small changes;
 #           slow, so give a low rate (200); the CPU figure is then valgrind's. Profile in
 #           $PROFILE_OUT (callgrind_annotate).
-# Run as root: ci/profile-dhcp.sh [rate] [seconds] [none|perf|strace]
+# Run as root: ci/profile-dhcp.sh [rate] [seconds] [none|perf|strace|callgrind]
 # NETBOOTD=path profiles that build (default: target/release/netbootd, built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
