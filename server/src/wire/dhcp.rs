@@ -445,6 +445,23 @@ mod tests {
     }
 
     #[test]
+    fn option_ref_borrows_one_instance_and_joins_several() {
+        let mut m = edk2_discover();
+        m.options.items.pop();
+        m.options.push(43, &[1, 2]);
+        m.options.items.push(Item::Option {
+            code: 43,
+            data: OptionValue::from_slice(&[3]),
+        });
+        m.options.end();
+        let m = Message::decode(&m.encode()).unwrap();
+        assert!(matches!(m.option_ref(53), Some(Cow::Borrowed([1]))));
+        assert!(matches!(m.option_ref(43), Some(Cow::Owned(v)) if v == [1, 2, 3]));
+        assert_eq!(m.option(43).unwrap(), [1, 2, 3]);
+        assert_eq!(m.option_ref(99), None);
+    }
+
+    #[test]
     fn overloaded_file_field_holds_options() {
         let mut m = edk2_discover();
         m.options.items.pop();
@@ -453,6 +470,7 @@ mod tests {
         m.file[..4].copy_from_slice(&[67, 1, b'x', 255]);
         let m = Message::decode(&m.encode()).unwrap();
         assert_eq!(m.option(67).unwrap(), b"x");
+        assert!(matches!(m.option_ref(67), Some(Cow::Owned(v)) if v == b"x"));
         assert_eq!(m.file_name(), None);
     }
 

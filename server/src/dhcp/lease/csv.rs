@@ -247,6 +247,13 @@ impl LeaseRow {
 mod tests {
     use super::*;
 
+    #[test]
+    fn decimal_writes_every_digit() {
+        for n in [0, 7, 10, 4_294_967_295, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string());
+        }
+    }
+
     fn lease() -> Lease {
         Lease {
             address: Ipv4Addr::new(192, 168, 1, 2),

@@ -107,3 +107,25 @@ fn run(defs: &[ClassDef], pkt: &Packet, set: &mut ClassSet, after_known: bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ClassSet;
+
+    #[test]
+    fn a_class_set_keeps_order_and_compares_as_a_set() {
+        let mut a = ClassSet::default();
+        for name in ["ALL", "KNOWN", "ALL", "pxe"] {
+            a.insert(name);
+        }
+        assert_eq!(a.iter().collect::<Vec<_>>(), ["ALL", "KNOWN", "pxe"]);
+        let mut b = ClassSet::default();
+        for name in ["pxe", "ALL", "KNOWN"] {
+            b.insert(name.to_string());
+        }
+        assert_eq!(a, b);
+        b.insert("UNKNOWN");
+        assert_ne!(a, b);
+        assert_eq!(a.into_names(), ["ALL", "KNOWN", "pxe"]);
+    }
+}
