@@ -1,7 +1,5 @@
 //! Counting the frames a client sent again, for the transcript's `retransmissions` line.
 
-use std::collections::HashMap;
-
 use netbootd::wire::frame::Datagram;
 use netbootd::wire::Payload;
 
@@ -11,7 +9,9 @@ use netbootd::wire::Payload;
 pub(super) struct Retransmits {
     pub(super) count: u32,
     last_dhcp: Option<u8>,
-    last_tftp: HashMap<u16, Payload>,
+    /// The last TFTP packet sent from each source port (a chain uses a handful: a scan of
+    /// them costs less than hashing the port on every ACK).
+    last_tftp: Vec<(u16, Payload)>,
 }
 
 impl Retransmits {
@@ -29,11 +29,11 @@ impl Retransmits {
         let op = d.payload.get(..2);
         let tftp = matches!(op, Some([0, 1]) | Some([0, 4]));
         if tftp {
-            let last = self.last_tftp.entry(d.src.port()).or_default();
-            if *last == d.payload {
-                self.count += 1;
-            } else {
-                *last = d.payload.clone();
+            let port = d.src.port();
+            match self.last_tftp.iter_mut().find(|(p, _)| *p == port) {
+                Some((_, last)) if *last == d.payload => self.count += 1,
+                Some((_, last)) => *last = d.payload.clone(),
+                None => self.last_tftp.push((port, d.payload.clone())),
             }
         }
     }

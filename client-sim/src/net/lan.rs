@@ -176,6 +176,9 @@ pub struct Run {
     dirty: Vec<usize>,
     done: Vec<bool>,
     unfinished: usize,
+    /// When the next station timer and server timer are due, as [`Lan::poll`] found them
+    /// for the [`Lan::step`] that follows it (nothing but the clock moves in between).
+    due: Option<(Option<Instant>, Option<Instant>)>,
 }
 
 impl Run {
@@ -191,6 +194,7 @@ impl Run {
             dirty: (0..stations.len()).collect(),
             done: stations.iter().map(|s| s.finished()).collect(),
             unfinished: stations.iter().filter(|s| !s.finished()).count(),
+            due: None,
         }
     }
 
@@ -216,6 +220,7 @@ impl Run {
     /// Station `index` has something to transmit (a frame from outside reached it).
     pub fn wake(&mut self, index: usize) {
         self.dirty.push(index);
+        self.due = None;
     }
 
     /// True once every station is finished.
@@ -266,6 +271,8 @@ pub struct Lan {
     pub load: Option<ServerLoad>,
     /// Packets the servers sent again on their own timers (TFTP retransmissions).
     pub server_retransmissions: u64,
+    /// The TFTP engine's answers to one packet, reused from packet to packet.
+    outgoing: Vec<netbootd::tftp::engine::Outgoing>,
 }
 
 /// The relay agent's hardware address on the clients' side.
@@ -298,6 +305,7 @@ impl Lan {
             links: None,
             load: None,
             server_retransmissions: 0,
+            outgoing: Vec::new(),
         }
     }
 
@@ -378,11 +386,22 @@ impl Lan {
                 run.schedule(i, t);
             }
         }
+        run.due = None;
         if run.unfinished == 0 {
             return None;
         }
         let (frame_at, timer_at, server_at) = self.pending(run, stations);
+        run.due = Some((timer_at, server_at));
         [frame_at, timer_at, server_at].into_iter().flatten().min()
+    }
+
+    /// When the next frame is due.
+    fn frame_at(&self) -> Option<Instant> {
+        if self.immediate.is_empty() {
+            self.queue.peek().map(|Reverse(due)| due.at)
+        } else {
+            Some(self.now)
+        }
     }
 
     /// When the next frame, station timer and server timer are due.
@@ -391,11 +410,7 @@ impl Lan {
         run: &mut Run,
         stations: &[&mut dyn Station],
     ) -> (Option<Instant>, Option<Instant>, Option<Instant>) {
-        let frame_at = if self.immediate.is_empty() {
-            self.queue.peek().map(|Reverse(due)| due.at)
-        } else {
-            Some(self.now)
-        };
+        let frame_at = self.frame_at();
         // Stale timers (the station moved its deadline, or finished) are dropped here.
         let timer_at = loop {
             match run.timers.peek() {
@@ -419,7 +434,10 @@ impl Lan {
     /// Handles the earliest event due by now (a frame first, then station timers, then the
     /// servers' timers when they are due at the same time).
     pub fn step(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) {
-        let (frame_at, timer_at, server_at) = self.pending(run, stations);
+        let (frame_at, timer_at, server_at) = match run.due.take() {
+            Some((timer_at, server_at)) => (self.frame_at(), timer_at, server_at),
+            None => self.pending(run, stations),
+        };
         let Some(first) = [frame_at, timer_at, server_at].into_iter().flatten().min() else {
             return;
         };

@@ -139,7 +139,9 @@ impl ReadSession {
             end: None,
         };
         let sends = if granted.is_empty() {
-            session.fill(now)
+            let mut sends = Sends::new();
+            session.fill(now, &mut sends);
+            sends
         } else {
             session.state = State::Negotiating;
             let oack = Packet::Oack { options: granted };
@@ -222,9 +224,10 @@ impl ReadSession {
         }
     }
 
-    /// Reads blocks until the window is full and sends the new ones.
-    fn fill(&mut self, now: Instant) -> Sends {
-        let mut sends = Vec::new();
+    /// Reads blocks until the window is full and adds the new ones to `sends` (on a read
+    /// error, the ERROR instead of this call's blocks).
+    fn fill(&mut self, now: Instant, sends: &mut Sends) {
+        let start = sends.len();
         while (self.window.len() as u64) < self.windowsize && !self.source_done {
             let read = match self.ahead.take() {
                 Some(block) => block,
@@ -235,10 +238,12 @@ impl ReadSession {
                 Err(e) => {
                     let message = e.to_string();
                     self.finish(End::ReadFailed(message.clone()));
-                    return vec![Packet::Error {
+                    sends.truncate(start);
+                    sends.push(Packet::Error {
                         code: code::UNDEFINED,
                         message,
-                    }];
+                    });
+                    return;
                 }
             };
             let n = buf.len();
@@ -249,55 +254,63 @@ impl ReadSession {
             self.window.push_back(buf);
             sends.push(self.data(self.window.len() - 1));
         }
-        if !sends.is_empty() {
+        if sends.len() > start {
             self.deadline = now + self.timeout;
         }
+    }
+
+    /// A packet from the client's transfer ID: what to send back.
+    pub fn on_packet(&mut self, now: Instant, packet: &Packet) -> Sends {
+        let mut sends = Sends::new();
+        self.on_packet_into(now, packet, &mut sends);
         sends
     }
 
-    /// A packet from the client's transfer ID.
-    pub fn on_packet(&mut self, now: Instant, packet: &Packet) -> Sends {
+    /// As [`ReadSession::on_packet`], adding what to send to `sends` (a storm answers
+    /// millions of ACKs: the caller's buffer is reused, nothing is allocated per ACK).
+    pub fn on_packet_into(&mut self, now: Instant, packet: &Packet, sends: &mut Sends) {
         if self.state == State::Done {
-            return Vec::new();
+            return;
         }
         match packet {
-            Packet::Error { code, message } => self.finish(End::ClientError {
-                code: *code,
-                message: message.clone(),
-            }),
-            Packet::Ack { block } => self.on_ack(now, *block),
+            Packet::Error { code, message } => {
+                self.finish(End::ClientError {
+                    code: *code,
+                    message: message.clone(),
+                });
+            }
+            Packet::Ack { block } => self.on_ack(now, *block, sends),
             _ => {
-                let sends = vec![Packet::Error {
+                sends.push(Packet::Error {
                     code: code::ILLEGAL,
                     message: "Illegal TFTP operation".into(),
-                }];
+                });
                 self.finish(End::ClientError {
                     code: code::ILLEGAL,
                     message: "unexpected packet during a read".into(),
                 });
-                sends
             }
         }
     }
 
-    fn on_ack(&mut self, now: Instant, block: u16) -> Sends {
+    fn on_ack(&mut self, now: Instant, block: u16, sends: &mut Sends) {
         if self.state == State::Negotiating {
             if block != 0 {
-                return Vec::new();
+                return;
             }
             self.state = State::Sending;
             self.retries_left = self.max_retries;
-            return self.fill(now);
+            return self.fill(now, sends);
         }
         // The absolute block this ACK names: the one in the outstanding window whose low 16
         // bits match; anything else (a duplicate of an older ACK) is ignored.
         let outstanding = self.window.len() as u64;
         let Some(k) = (0..=outstanding).find(|k| ((self.acked + k) & 0xffff) as u16 == block)
         else {
-            return Vec::new();
+            return;
         };
         if k == 0 {
-            return Vec::new(); // duplicate ACK: wait for the timer, never resend on it
+            return; // duplicate ACK: wait for the timer, never resend on it
         }
         for _ in 0..k {
             if let Some(Block::Read(buf)) = self.window.pop_front() {
@@ -308,18 +321,16 @@ impl ReadSession {
         self.retries_left = self.max_retries;
         if self.window.is_empty() && self.source_done {
             let (bytes, blocks) = (self.bytes, self.acked);
-            return self.finish(End::Complete { bytes, blocks });
+            self.finish(End::Complete { bytes, blocks });
+            return;
         }
         // A partial ACK (RFC 7440 section 4): the client lost the block after the one it
         // names, so the next window starts there: resend what it has not got, then new blocks.
-        let mut sends: Sends = if k < outstanding {
+        if k < outstanding {
             self.deadline = now + self.timeout;
-            (0..self.window.len()).map(|i| self.data(i)).collect()
-        } else {
-            Vec::new()
-        };
-        sends.extend(self.fill(now));
-        sends
+            sends.extend((0..self.window.len()).map(|i| self.data(i)));
+        }
+        self.fill(now, sends);
     }
 
     pub fn on_timeout(&mut self, now: Instant) -> Sends {

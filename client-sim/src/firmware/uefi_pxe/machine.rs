@@ -38,7 +38,23 @@ pub struct ConsoleLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
     pub at: Instant,
-    pub what: String,
+    pub what: SentWhat,
+}
+
+/// A DHCP packet by its name, or a TFTP packet as a value written out when read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentWhat {
+    Dhcp(&'static str),
+    Tftp(tftp::SentPacket),
+}
+
+impl std::fmt::Display for SentWhat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SentWhat::Dhcp(name) => f.write_str(name),
+            SentWhat::Tftp(packet) => packet.fmt(f),
+        }
+    }
 }
 
 enum Phase {
@@ -147,7 +163,7 @@ impl UefiPxe {
                         }
                         dhcp::Event::Sent { at, what } => self.sent.push(Sent {
                             at,
-                            what: what.into(),
+                            what: SentWhat::Dhcp(what),
                         }),
                         _ => {}
                     }
@@ -182,7 +198,10 @@ impl UefiPxe {
                         tftp::Event::Console { at, line } => {
                             self.console.push(ConsoleLine { at, text: line })
                         }
-                        tftp::Event::Sent { at, what } => self.sent.push(Sent { at, what }),
+                        tftp::Event::Sent { at, what } => self.sent.push(Sent {
+                            at,
+                            what: SentWhat::Tftp(what),
+                        }),
                     }
                 }
                 let Some(result) = p.outcome().cloned() else {

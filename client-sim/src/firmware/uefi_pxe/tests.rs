@@ -367,7 +367,7 @@ mod tftp {
         let resent = p
             .drain_events()
             .iter()
-            .filter(|e| matches!(e, TftpEvent::Sent { what, .. } if what == "retransmission"))
+            .filter(|e| matches!(e, TftpEvent::Sent { what, .. } if what.to_string() == "retransmission"))
             .count();
         assert_eq!(resent, 5);
         assert_eq!(p.outcome(), Some(&Err(PxeError::E18)));
@@ -464,7 +464,7 @@ mod whole_boot {
                 "  NBP file downloaded successfully."
             ]
         );
-        let sent: Vec<&str> = pxe.sent().iter().map(|s| s.what.as_str()).collect();
+        let sent: Vec<String> = pxe.sent().iter().map(|s| s.what.to_string()).collect();
         assert_eq!(
             sent,
             [
