@@ -9,9 +9,11 @@ use netbootd::wire::Payload;
 pub(super) struct Retransmits {
     pub(super) count: u32,
     last_dhcp: Option<u8>,
-    /// The last TFTP packet sent from each source port (a chain uses a handful: a scan of
-    /// them costs less than hashing the port on every ACK).
-    last_tftp: Vec<(u16, Payload)>,
+    /// The last TFTP packet sent from the port used last, held in the client itself (a
+    /// storm compares millions of ACKs: no trip to another allocation for each)...
+    recent: Option<(u16, Payload)>,
+    /// ...and from each port used before it.
+    older: Vec<(u16, Payload)>,
 }
 
 impl Retransmits {
@@ -28,13 +30,24 @@ impl Retransmits {
         }
         let op = d.payload.get(..2);
         let tftp = matches!(op, Some([0, 1]) | Some([0, 4]));
-        if tftp {
-            let port = d.src.port();
-            match self.last_tftp.iter_mut().find(|(p, _)| *p == port) {
-                Some((_, last)) if *last == d.payload => self.count += 1,
-                Some((_, last)) => *last = d.payload.clone(),
-                None => self.last_tftp.push((port, d.payload.clone())),
+        if !tftp {
+            return;
+        }
+        let port = d.src.port();
+        if self.recent.as_ref().is_none_or(|(p, _)| *p != port) {
+            let entry = match self.older.iter().position(|(p, _)| *p == port) {
+                Some(k) => self.older.swap_remove(k),
+                None => (port, Payload::default()),
+            };
+            if let Some(previous) = self.recent.replace(entry) {
+                self.older.push(previous);
             }
+        }
+        let (_, last) = self.recent.as_mut().expect("set above");
+        if *last == d.payload {
+            self.count += 1;
+        } else {
+            *last = d.payload.clone();
         }
     }
 }

@@ -9,7 +9,7 @@
 //! uploads only where allowed; [`super::admit`]), then the caps: per client, and in all.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 use super::admit::{admit, Refused, Request};
@@ -215,8 +215,10 @@ impl Detached {
 pub struct TftpEngine {
     config: TftpConfig,
     files: Box<dyn Files>,
-    /// Transfers by their server port.
-    transfers: BTreeMap<u16, Transfer>,
+    /// Transfers by their server port: hashed (foldhash: the ports are the server's own
+    /// choice, nothing an attacker picks), one probe per packet where a B-tree walked a few
+    /// nodes (a simulated storm runs thousands of transfers at once).
+    transfers: HashMap<u16, Transfer, foldhash::fast::FixedState>,
     /// Ports of transfers running detached ([`TftpEngine::detach`]).
     detached: HashSet<u16>,
     /// Transfers running per client address.
@@ -237,7 +239,7 @@ impl TftpEngine {
         TftpEngine {
             config,
             files,
-            transfers: BTreeMap::new(),
+            transfers: HashMap::default(),
             detached: HashSet::new(),
             per_client: HashMap::new(),
             next_port: 49152,

@@ -57,9 +57,11 @@ impl std::fmt::Display for SentWhat {
     }
 }
 
+/// A phase's state is held inline: the download's every packet reaches it.
+#[allow(clippy::large_enum_variant)]
 enum Phase {
     Dhcp(DhcpPhase),
-    Tftp(Box<TftpPhase>, dhcp::BootInfo),
+    Tftp(TftpPhase, dhcp::BootInfo),
     Done(Result<Nbp, PxeError>),
 }
 
@@ -187,7 +189,7 @@ impl UefiPxe {
                         };
                         let mut t = TftpPhase::new(ep, info.file.clone(), info.size_hint);
                         t.start(now);
-                        self.phase = Phase::Tftp(Box::new(t), info);
+                        self.phase = Phase::Tftp(t, info);
                         return self.advance_with(carried, now);
                     }
                 }
