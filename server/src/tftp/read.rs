@@ -4,18 +4,18 @@
 //! numbers wrap from 65535 to 0 as tftpd-hpa does; a duplicate ACK never triggers a resend
 //! (no sorcerer's apprentice, RFC 1123 4.2.3.1): only the timer does.
 
-use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::time::Instant;
-use crate::wire::payload::{Blocks, Payload};
+use crate::wire::payload::Blocks;
 
 use super::config::Limits;
 use super::options::{negotiate, Negotiated, Tsize};
 use super::packet::{code, Packet};
 use super::transfer::{End, Sends};
+use super::window::{Block, Window};
 
 /// Where the bytes come from: read sequentially, block by block.
 pub trait Source: Send {
@@ -38,21 +38,6 @@ impl<R: io::Read + Send> Source for R {
     }
 }
 
-/// One block of the window: read for this transfer, or a packet shared with others.
-enum Block {
-    Read(Vec<u8>),
-    Shared(Payload),
-}
-
-impl Block {
-    fn len(&self) -> usize {
-        match self {
-            Block::Read(v) => v.len(),
-            Block::Shared(p) => p.len() - 4,
-        }
-    }
-}
-
 #[derive(Debug, PartialEq, Eq)]
 enum State {
     /// OACK sent, waiting for ACK 0.
@@ -70,7 +55,7 @@ pub struct ReadSession {
     max_retries: u32,
     state: State,
     /// Blocks sent but not acknowledged, starting at block `acked + 1` (absolute numbers).
-    window: VecDeque<Block>,
+    window: Window,
     /// The block after the window, read ahead ([`ReadSession::read_ahead`]).
     ahead: Option<io::Result<Block>>,
     /// The file framed once for every transfer of it (octet mode, this block size), and the
@@ -117,6 +102,7 @@ impl ReadSession {
             granted,
             ..
         } = negotiate(options, limits, Tsize::Read(size));
+        let shared = shared(blksize).filter(|b| b.blksize() == blksize);
         let mut session = ReadSession {
             source,
             blksize,
@@ -125,11 +111,9 @@ impl ReadSession {
             retries_left: limits.retries,
             max_retries: limits.retries,
             state: State::Sending,
-            window: VecDeque::new(),
+            window: Window::new(shared.as_ref()),
             ahead: None,
-            shared: shared(blksize)
-                .filter(|b| b.blksize() == blksize)
-                .map(|b| (b, 0)),
+            shared: shared.map(|b| (b, 0)),
             spare: None,
             acked: 0,
             source_done: false,
@@ -212,16 +196,7 @@ impl ReadSession {
     }
 
     fn data(&self, index: usize) -> Packet {
-        let absolute = self.acked + 1 + index as u64;
-        match &self.window[index] {
-            Block::Read(data) => Packet::Data {
-                // Block numbers wrap 65535 -> 0 (tftpd-hpa's rollover).
-                block: (absolute & 0xffff) as u16,
-                data: data.clone(),
-            },
-            // Numbered the same way when it was framed.
-            Block::Shared(packet) => Packet::SharedData(packet.clone()),
-        }
+        self.window.packet(index, self.acked + 1 + index as u64)
     }
 
     /// Reads blocks until the window is full and adds the new ones to `sends` (on a read
@@ -251,7 +226,7 @@ impl ReadSession {
             if n < self.blksize {
                 self.source_done = true;
             }
-            self.window.push_back(buf);
+            self.window.push(buf);
             sends.push(self.data(self.window.len() - 1));
         }
         if sends.len() > start {
@@ -313,7 +288,7 @@ impl ReadSession {
             return; // duplicate ACK: wait for the timer, never resend on it
         }
         for _ in 0..k {
-            if let Some(Block::Read(buf)) = self.window.pop_front() {
+            if let Some(buf) = self.window.pop_front() {
                 self.spare = Some(buf);
             }
         }
