@@ -17,7 +17,7 @@
 //! The servers' side (netbootd's engines, the relay agent) is in `lan/servers.rs`.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -36,7 +36,14 @@ use super::capacity::ServerLoad;
 use super::link::Links;
 use super::FastMap;
 
+mod in_flight;
 mod servers;
+
+use in_flight::InFlight;
+
+/// The in-flight lanes: frames towards the server's port, packets its worker finished.
+const LANE_TO_SERVER: usize = 0;
+const LANE_HANDLED: usize = 1;
 
 /// A client on the segment: a firmware model, sans-IO.
 pub trait Station {
@@ -133,30 +140,10 @@ enum Towards {
     Handled,
 }
 
-struct InFlight {
+/// A frame on its way, and where to.
+struct Travelling {
     towards: Towards,
     datagram: Datagram,
-}
-
-/// A frame due at a later time, ordered by (time, sending order: unique, so the slot never
-/// decides); the frame waits in [`Lan::slots`] so that the heap moves 24 bytes per level,
-/// not the frame, and compares two integers (the time in nanoseconds since the origin,
-/// not a `Duration`'s seconds and nanoseconds).
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct Due {
-    at: u64,
-    seq: u64,
-    slot: usize,
-}
-
-/// `t` in nanoseconds since the origin (a u64 holds 584 years).
-fn nanos(t: Instant) -> u64 {
-    t.since_origin().as_nanos() as u64
-}
-
-/// The instant `ns` nanoseconds after the origin.
-fn at_nanos(ns: u64) -> Instant {
-    Instant::from_duration(Duration::from_nanos(ns))
 }
 
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
@@ -240,16 +227,8 @@ pub struct Lan {
     /// The primary server first; others (a rogue or racing server) after it.
     pub servers: Vec<Server>,
     now: Instant,
-    /// Frames in flight with a delay, by delivery time then sending order.
-    queue: BinaryHeap<Reverse<Due>>,
-    /// The frames `queue` refers to, and the free places among them.
-    slots: Vec<Option<InFlight>>,
-    free: Vec<usize>,
-    /// Frames delivered at the current instant, in sending order. Delayed frames due now
-    /// were sent before the clock reached now, so they go first (the same order as one heap
-    /// by (time, sequence), without a heap operation per frame on a fault-free link).
-    immediate: VecDeque<InFlight>,
-    seq: u64,
+    /// Frames on their way (lanes: [`LANE_TO_SERVER`], [`LANE_HANDLED`]).
+    in_flight: InFlight<Travelling>,
     /// Hardware addresses learned from client frames, as a switch and ARP would.
     neighbours: FastMap<Ipv4Addr, MacAddr>,
     faults: Faults,
@@ -289,11 +268,7 @@ impl Lan {
         Lan {
             servers: vec![server],
             now: Instant::ZERO,
-            queue: BinaryHeap::new(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            immediate: VecDeque::new(),
-            seq: 0,
+            in_flight: InFlight::new(2),
             neighbours: FastMap::default(),
             rng: StdRng::seed_from_u64(faults.seed),
             faults,
@@ -405,11 +380,7 @@ impl Lan {
 
     /// When the next frame is due.
     fn frame_at(&self) -> Option<Instant> {
-        if self.immediate.is_empty() {
-            self.queue.peek().map(|Reverse(due)| at_nanos(due.at))
-        } else {
-            Some(self.now)
-        }
+        self.in_flight.next_at(self.now)
     }
 
     /// When the next frame, station timer and server timer are due.
@@ -449,17 +420,7 @@ impl Lan {
             return;
         }
         if frame_at == Some(first) {
-            let due_in_heap = self
-                .queue
-                .peek()
-                .is_some_and(|Reverse(due)| due.at <= nanos(self.now));
-            let item = if due_in_heap {
-                let slot = self.queue.pop().expect("peeked").0.slot;
-                self.free.push(slot);
-                self.slots[slot].take().expect("a queued frame")
-            } else {
-                self.immediate.pop_front().expect("an immediate frame")
-            };
+            let item = self.in_flight.pop(self.now).expect("a frame is due");
             match item.towards {
                 Towards::Server => self.arrive_at_server(item.datagram),
                 Towards::Handled => self.at_server(item.datagram),
@@ -585,33 +546,21 @@ impl Lan {
                 d.clone()
             };
             if let Some(datagram) = datagram {
-                self.push(at, InFlight { towards, datagram });
+                self.push(at, Travelling { towards, datagram });
             }
         }
     }
 
-    /// Queues a frame for `at` (now: behind the frames already due now).
-    fn push(&mut self, at: Instant, item: InFlight) {
-        if at <= self.now {
-            self.immediate.push_back(item);
-            return;
-        }
-        self.seq += 1;
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = Some(item);
-                slot
-            }
-            None => {
-                self.slots.push(Some(item));
-                self.slots.len() - 1
-            }
+    /// Queues a frame for `at` (now: behind the frames already due now). Frames reaching
+    /// the server's port, and packets its worker finished, mostly fall due in the order they
+    /// are queued: each kind in a lane of its own.
+    fn push(&mut self, at: Instant, item: Travelling) {
+        let lane = match item.towards {
+            Towards::Server => Some(LANE_TO_SERVER),
+            Towards::Handled => Some(LANE_HANDLED),
+            Towards::Client => None,
         };
-        self.queue.push(Reverse(Due {
-            at: nanos(at),
-            seq: self.seq,
-            slot,
-        }));
+        self.in_flight.push(self.now, at, lane, item);
     }
 
     /// A frame reached the server's NIC: with a capacity model it waits for a worker (or is
@@ -629,7 +578,7 @@ impl Lan {
         if let Some(done) = done {
             self.push(
                 done,
-                InFlight {
+                Travelling {
                     towards: Towards::Handled,
                     datagram: d,
                 },
