@@ -228,7 +228,7 @@ pub struct Lan {
     pub servers: Vec<Server>,
     now: Instant,
     /// Frames on their way (lanes: [`LANE_TO_SERVER`], [`LANE_HANDLED`]).
-    in_flight: InFlight<Travelling>,
+    in_flight: InFlight<Travelling, 2>,
     /// Hardware addresses learned from client frames, as a switch and ARP would.
     neighbours: FastMap<Ipv4Addr, MacAddr>,
     faults: Faults,
@@ -268,7 +268,7 @@ impl Lan {
         Lan {
             servers: vec![server],
             now: Instant::ZERO,
-            in_flight: InFlight::new(2),
+            in_flight: InFlight::new(),
             neighbours: FastMap::default(),
             rng: StdRng::seed_from_u64(faults.seed),
             faults,

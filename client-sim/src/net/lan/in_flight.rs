@@ -41,28 +41,27 @@ enum Head {
     Lane(usize),
 }
 
-/// Frames of type `T` in flight.
-pub(super) struct InFlight<T> {
+/// Frames of type `T` in flight, with `LANES` first-in first-out lanes.
+pub(super) struct InFlight<T, const LANES: usize> {
     heap: BinaryHeap<Reverse<Due>>,
     /// The frames `heap` refers to, and the free places among them.
     slots: Vec<Option<T>>,
     free: Vec<usize>,
     /// First-in first-out lanes of (time, sending order, frame), each in delivery order.
-    lanes: Vec<VecDeque<(u64, u64, T)>>,
+    lanes: [VecDeque<(u64, u64, T)>; LANES],
     /// Frames due at the current instant, in sending order (no heap operation per frame
     /// on a segment without delays).
     immediate: VecDeque<T>,
     seq: u64,
 }
 
-impl<T> InFlight<T> {
-    /// An empty queue with `lanes` first-in first-out lanes.
-    pub(super) fn new(lanes: usize) -> Self {
+impl<T, const LANES: usize> InFlight<T, LANES> {
+    pub(super) fn new() -> Self {
         InFlight {
             heap: BinaryHeap::new(),
             slots: Vec::new(),
             free: Vec::new(),
-            lanes: (0..lanes).map(|_| VecDeque::new()).collect(),
+            lanes: std::array::from_fn(|_| VecDeque::new()),
             immediate: VecDeque::new(),
             seq: 0,
         }
@@ -102,17 +101,18 @@ impl<T> InFlight<T> {
 
     /// The earliest queued frame's (time, sending order) and where it waits.
     fn head(&self) -> Option<(u64, u64, Head)> {
-        let heap = self
+        let mut head = self
             .heap
             .peek()
             .map(|Reverse(due)| (due.at, due.seq, Head::Heap));
-        let lanes =
-            self.lanes.iter().enumerate().filter_map(|(l, lane)| {
-                lane.front().map(|(at, seq, _)| (*at, *seq, Head::Lane(l)))
-            });
-        heap.into_iter()
-            .chain(lanes)
-            .min_by_key(|(at, seq, _)| (*at, *seq))
+        for (l, lane) in self.lanes.iter().enumerate() {
+            if let Some(&(at, seq, _)) = lane.front() {
+                if head.is_none_or(|(a, s, _)| (at, seq) < (a, s)) {
+                    head = Some((at, seq, Head::Lane(l)));
+                }
+            }
+        }
+        head
     }
 
     /// When the next frame is due.
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn frames_come_out_by_time_then_sending_order_whichever_queue_holds_them() {
-        let mut q = InFlight::new(1);
+        let mut q: InFlight<_, 1> = InFlight::new();
         let t = |us| Instant::ZERO + Duration::from_micros(us);
         q.push(t(0), t(30), Some(0), "lane 30");
         q.push(t(0), t(10), None, "heap 10");
