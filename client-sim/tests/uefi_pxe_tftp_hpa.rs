@@ -119,7 +119,7 @@ fn run(server_port: u16, file: &str) -> (TftpPhase, Vec<String>) {
     }
     for e in phase.drain_events() {
         match e {
-            Event::Sent { what, .. } => sent.push(what),
+            Event::Sent { what, .. } => sent.push(what.to_string()),
             Event::Console { line, .. } => sent.push(format!("console: {line}")),
         }
     }

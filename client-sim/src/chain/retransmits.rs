@@ -1,7 +1,5 @@
 //! Counting the frames a client sent again, for the transcript's `retransmissions` line.
 
-use std::collections::HashMap;
-
 use netbootd::wire::frame::Datagram;
 use netbootd::wire::Payload;
 
@@ -11,7 +9,11 @@ use netbootd::wire::Payload;
 pub(super) struct Retransmits {
     pub(super) count: u32,
     last_dhcp: Option<u8>,
-    last_tftp: HashMap<u16, Payload>,
+    /// The last TFTP packet sent from the port used last, held in the client itself (a
+    /// storm compares millions of ACKs: no trip to another allocation for each)...
+    recent: Option<(u16, Payload)>,
+    /// ...and from each port used before it.
+    older: Vec<(u16, Payload)>,
 }
 
 impl Retransmits {
@@ -28,13 +30,24 @@ impl Retransmits {
         }
         let op = d.payload.get(..2);
         let tftp = matches!(op, Some([0, 1]) | Some([0, 4]));
-        if tftp {
-            let last = self.last_tftp.entry(d.src.port()).or_default();
-            if *last == d.payload {
-                self.count += 1;
-            } else {
-                *last = d.payload.clone();
+        if !tftp {
+            return;
+        }
+        let port = d.src.port();
+        if self.recent.as_ref().is_none_or(|(p, _)| *p != port) {
+            let entry = match self.older.iter().position(|(p, _)| *p == port) {
+                Some(k) => self.older.swap_remove(k),
+                None => (port, Payload::default()),
+            };
+            if let Some(previous) = self.recent.replace(entry) {
+                self.older.push(previous);
             }
+        }
+        let (_, last) = self.recent.as_mut().expect("set above");
+        if *last == d.payload {
+            self.count += 1;
+        } else {
+            *last = d.payload.clone();
         }
     }
 }

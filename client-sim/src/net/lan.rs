@@ -17,7 +17,7 @@
 //! The servers' side (netbootd's engines, the relay agent) is in `lan/servers.rs`.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -36,7 +36,14 @@ use super::capacity::ServerLoad;
 use super::link::Links;
 use super::FastMap;
 
+mod in_flight;
 mod servers;
+
+use in_flight::InFlight;
+
+/// The in-flight lanes: frames towards the server's port, packets its worker finished.
+const LANE_TO_SERVER: usize = 0;
+const LANE_HANDLED: usize = 1;
 
 /// A client on the segment: a firmware model, sans-IO.
 pub trait Station {
@@ -133,34 +140,10 @@ enum Towards {
     Handled,
 }
 
-struct InFlight {
+/// A frame on its way, and where to.
+struct Travelling {
     towards: Towards,
     datagram: Datagram,
-}
-
-/// A frame due at a later time, ordered by (time, sending order); the frame waits in
-/// [`Lan::slots`] so that the heap moves 24 bytes per level, not the frame.
-struct Due {
-    at: Instant,
-    seq: u64,
-    slot: usize,
-}
-
-impl PartialEq for Due {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for Due {}
-impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Due {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
 }
 
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
@@ -172,10 +155,18 @@ pub struct Run {
     /// until that one pops (so a station re-arming its timer on every packet keeps one or
     /// two entries, not one per packet).
     scheduled: Vec<Option<Instant>>,
+    /// Each station's deadline as it said after the segment last called it (only the
+    /// segment calls a station, so this is its `poll_timeout`): checking the heap's top
+    /// against it reads one vector, not a station's state behind three pointers, which with
+    /// ten thousand stations is a cache miss on every event.
+    deadline: Vec<Option<Instant>>,
     /// Stations that may have something to transmit.
     dirty: Vec<usize>,
     done: Vec<bool>,
     unfinished: usize,
+    /// When the next station timer and server timer are due, as [`Lan::poll`] found them
+    /// for the [`Lan::step`] that follows it (nothing but the clock moves in between).
+    due: Option<(Option<Instant>, Option<Instant>)>,
 }
 
 impl Run {
@@ -188,9 +179,11 @@ impl Run {
                 .collect(),
             timers: BinaryHeap::new(),
             scheduled: vec![None; stations.len()],
+            deadline: stations.iter().map(|s| s.poll_timeout()).collect(),
             dirty: (0..stations.len()).collect(),
             done: stations.iter().map(|s| s.finished()).collect(),
             unfinished: stations.iter().filter(|s| !s.finished()).count(),
+            due: None,
         }
     }
 
@@ -216,6 +209,7 @@ impl Run {
     /// Station `index` has something to transmit (a frame from outside reached it).
     pub fn wake(&mut self, index: usize) {
         self.dirty.push(index);
+        self.due = None;
     }
 
     /// True once every station is finished.
@@ -233,16 +227,8 @@ pub struct Lan {
     /// The primary server first; others (a rogue or racing server) after it.
     pub servers: Vec<Server>,
     now: Instant,
-    /// Frames in flight with a delay, by delivery time then sending order.
-    queue: BinaryHeap<Reverse<Due>>,
-    /// The frames `queue` refers to, and the free places among them.
-    slots: Vec<Option<InFlight>>,
-    free: Vec<usize>,
-    /// Frames delivered at the current instant, in sending order. Delayed frames due now
-    /// were sent before the clock reached now, so they go first (the same order as one heap
-    /// by (time, sequence), without a heap operation per frame on a fault-free link).
-    immediate: VecDeque<InFlight>,
-    seq: u64,
+    /// Frames on their way (lanes: [`LANE_TO_SERVER`], [`LANE_HANDLED`]).
+    in_flight: InFlight<Travelling, 2>,
     /// Hardware addresses learned from client frames, as a switch and ARP would.
     neighbours: FastMap<Ipv4Addr, MacAddr>,
     faults: Faults,
@@ -266,6 +252,8 @@ pub struct Lan {
     pub load: Option<ServerLoad>,
     /// Packets the servers sent again on their own timers (TFTP retransmissions).
     pub server_retransmissions: u64,
+    /// The TFTP engine's answers to one packet, reused from packet to packet.
+    outgoing: Vec<netbootd::tftp::engine::Outgoing>,
 }
 
 /// The relay agent's hardware address on the clients' side.
@@ -280,11 +268,7 @@ impl Lan {
         Lan {
             servers: vec![server],
             now: Instant::ZERO,
-            queue: BinaryHeap::new(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            immediate: VecDeque::new(),
-            seq: 0,
+            in_flight: InFlight::new(),
             neighbours: FastMap::default(),
             rng: StdRng::seed_from_u64(faults.seed),
             faults,
@@ -298,6 +282,7 @@ impl Lan {
             links: None,
             load: None,
             server_retransmissions: 0,
+            outgoing: Vec::new(),
         }
     }
 
@@ -366,7 +351,9 @@ impl Lan {
     /// is finished or nothing is pending. The caller moves the clock (`advance_to`) and calls
     /// [`Lan::step`]: instantly on a virtual clock, after waiting on a real one.
     pub fn poll(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) -> Option<Instant> {
-        for i in std::mem::take(&mut run.dirty) {
+        // The list is swapped out and back, keeping its buffer (no allocation per event).
+        let mut dirty = std::mem::take(&mut run.dirty);
+        for &i in &dirty {
             while let Some(d) = stations[i].poll_transmit() {
                 self.send(Towards::Server, d, Duration::ZERO);
             }
@@ -374,34 +361,37 @@ impl Lan {
                 run.done[i] = true;
                 run.unfinished -= 1;
             }
-            if let Some(t) = stations[i].poll_timeout() {
+            let deadline = stations[i].poll_timeout();
+            run.deadline[i] = deadline;
+            if let Some(t) = deadline {
                 run.schedule(i, t);
             }
         }
+        dirty.clear();
+        run.dirty = dirty;
+        run.due = None;
         if run.unfinished == 0 {
             return None;
         }
-        let (frame_at, timer_at, server_at) = self.pending(run, stations);
+        let (frame_at, timer_at, server_at) = self.pending(run);
+        run.due = Some((timer_at, server_at));
         [frame_at, timer_at, server_at].into_iter().flatten().min()
     }
 
+    /// When the next frame is due.
+    fn frame_at(&self) -> Option<Instant> {
+        self.in_flight.next_at(self.now)
+    }
+
     /// When the next frame, station timer and server timer are due.
-    fn pending(
-        &mut self,
-        run: &mut Run,
-        stations: &[&mut dyn Station],
-    ) -> (Option<Instant>, Option<Instant>, Option<Instant>) {
-        let frame_at = if self.immediate.is_empty() {
-            self.queue.peek().map(|Reverse(due)| due.at)
-        } else {
-            Some(self.now)
-        };
+    fn pending(&mut self, run: &mut Run) -> (Option<Instant>, Option<Instant>, Option<Instant>) {
+        let frame_at = self.frame_at();
         // Stale timers (the station moved its deadline, or finished) are dropped here.
         let timer_at = loop {
             match run.timers.peek() {
-                Some(&Reverse((t, i))) if stations[i].poll_timeout() != Some(t) || run.done[i] => {
+                Some(&Reverse((t, i))) if run.deadline[i] != Some(t) || run.done[i] => {
                     run.timers.pop();
-                    run.popped(t, i, stations[i].poll_timeout());
+                    run.popped(t, i, run.deadline[i]);
                 }
                 Some(Reverse((t, _))) => break Some(*t),
                 None => break None,
@@ -419,7 +409,10 @@ impl Lan {
     /// Handles the earliest event due by now (a frame first, then station timers, then the
     /// servers' timers when they are due at the same time).
     pub fn step(&mut self, run: &mut Run, stations: &mut [&mut dyn Station]) {
-        let (frame_at, timer_at, server_at) = self.pending(run, stations);
+        let (frame_at, timer_at, server_at) = match run.due.take() {
+            Some((timer_at, server_at)) => (self.frame_at(), timer_at, server_at),
+            None => self.pending(run),
+        };
         let Some(first) = [frame_at, timer_at, server_at].into_iter().flatten().min() else {
             return;
         };
@@ -427,17 +420,7 @@ impl Lan {
             return;
         }
         if frame_at == Some(first) {
-            let due_in_heap = self
-                .queue
-                .peek()
-                .is_some_and(|Reverse(due)| due.at <= self.now);
-            let item = if due_in_heap {
-                let slot = self.queue.pop().expect("peeked").0.slot;
-                self.free.push(slot);
-                self.slots[slot].take().expect("a queued frame")
-            } else {
-                self.immediate.pop_front().expect("an immediate frame")
-            };
+            let item = self.in_flight.pop(self.now).expect("a frame is due");
             match item.towards {
                 Towards::Server => self.arrive_at_server(item.datagram),
                 Towards::Handled => self.at_server(item.datagram),
@@ -446,6 +429,7 @@ impl Lan {
                     for i in self.recipients(&item.datagram, &run.by_mac, stations.len()) {
                         if !run.done[i] {
                             stations[i].handle(self.now, &item.datagram);
+                            run.deadline[i] = stations[i].poll_timeout();
                             run.dirty.push(i);
                         }
                     }
@@ -460,9 +444,10 @@ impl Lan {
                 }
                 run.timers.pop();
                 // The station re-arms (or not) when it is polled after handling this.
-                run.popped(t, i, stations[i].poll_timeout());
-                if !run.done[i] && stations[i].poll_timeout() == Some(t) {
+                run.popped(t, i, run.deadline[i]);
+                if !run.done[i] && run.deadline[i] == Some(t) {
                     stations[i].handle_timeout(self.now);
+                    run.deadline[i] = stations[i].poll_timeout();
                     run.dirty.push(i);
                 }
             }
@@ -561,33 +546,21 @@ impl Lan {
                 d.clone()
             };
             if let Some(datagram) = datagram {
-                self.push(at, InFlight { towards, datagram });
+                self.push(at, Travelling { towards, datagram });
             }
         }
     }
 
-    /// Queues a frame for `at` (now: behind the frames already due now).
-    fn push(&mut self, at: Instant, item: InFlight) {
-        if at <= self.now {
-            self.immediate.push_back(item);
-            return;
-        }
-        self.seq += 1;
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = Some(item);
-                slot
-            }
-            None => {
-                self.slots.push(Some(item));
-                self.slots.len() - 1
-            }
+    /// Queues a frame for `at` (now: behind the frames already due now). Frames reaching
+    /// the server's port, and packets its worker finished, mostly fall due in the order they
+    /// are queued: each kind in a lane of its own.
+    fn push(&mut self, at: Instant, item: Travelling) {
+        let lane = match item.towards {
+            Towards::Server => Some(LANE_TO_SERVER),
+            Towards::Handled => Some(LANE_HANDLED),
+            Towards::Client => None,
         };
-        self.queue.push(Reverse(Due {
-            at,
-            seq: self.seq,
-            slot,
-        }));
+        self.in_flight.push(self.now, at, lane, item);
     }
 
     /// A frame reached the server's NIC: with a capacity model it waits for a worker (or is
@@ -605,7 +578,7 @@ impl Lan {
         if let Some(done) = done {
             self.push(
                 done,
-                InFlight {
+                Travelling {
                     towards: Towards::Handled,
                     datagram: d,
                 },

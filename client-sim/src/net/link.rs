@@ -135,15 +135,18 @@ pub const WINDOW: Duration = Duration::from_millis(100);
 
 impl Busy {
     /// `d` of work that started at `at`, split over the windows it covers.
-    pub fn add(&mut self, mut at: Instant, mut d: Duration) {
-        while !d.is_zero() {
-            let i = (at.since_origin().as_nanos() / WINDOW.as_nanos()) as usize;
+    pub fn add(&mut self, at: Instant, d: Duration) {
+        // In nanoseconds as u64 (584 years): a u128 division per frame showed in profiles.
+        const W: u64 = WINDOW.as_nanos() as u64;
+        let mut at = at.since_origin().as_nanos() as u64;
+        let mut d = d.as_nanos() as u64;
+        while d > 0 {
+            let i = (at / W) as usize;
             if self.0.len() <= i {
                 self.0.resize(i + 1, Duration::ZERO);
             }
-            let window_end = Instant::from_duration(WINDOW * (i as u32 + 1));
-            let part = d.min(window_end - at);
-            self.0[i] += part;
+            let part = d.min((i as u64 + 1) * W - at);
+            self.0[i] += Duration::from_nanos(part);
             at += part;
             d -= part;
         }

@@ -17,10 +17,15 @@ const LEFT: f64 = 60.0;
 const RIGHT: f64 = 220.0;
 const TOP: f64 = 30.0;
 const BOTTOM: f64 = 40.0;
-const PALETTE: [&str; 12] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-    "#9c755f", "#bab0ac", "#86bcb6", "#d37295",
+/// Colours for "off", "POST" and the steps, in stacking order (Tableau 10 without its green
+/// and red, which mean "booted" and "failed" only, whatever number of steps came before).
+const PALETTE: [&str; 8] = [
+    "#4e79a7", "#f28e2b", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
 ];
+const BOOTED: &str = "#59a14f";
+const FAILED: &str = "#e15759";
+/// A legend row's height.
+const ROW: f64 = 16.0;
 
 /// Machines per stage at each sample: (stage names in stacking order, `counts[stage][sample]`,
 /// seconds per sample).
@@ -101,10 +106,13 @@ pub fn svg(transcripts: &[Transcript], schedule: &[(Instant, Instant)]) -> Strin
         transcripts.len()
     );
     let mut below = vec![0f64; SAMPLES];
-    for (k, name) in names.iter().enumerate() {
-        if counts[k].iter().all(|c| *c == 0) {
-            continue;
-        }
+    // The stages that had a machine at some moment: one colour and one legend row each,
+    // the legend listed top down as the bands stack (the last band drawn is the top one).
+    let shown: Vec<usize> = (0..names.len())
+        .filter(|k| counts[*k].iter().any(|c| *c > 0))
+        .collect();
+    for (row, &k) in shown.iter().enumerate() {
+        let name = &names[k];
         let above: Vec<f64> = below
             .iter()
             .zip(&counts[k])
@@ -117,14 +125,18 @@ pub fn svg(transcripts: &[Transcript], schedule: &[(Instant, Instant)]) -> Strin
         for i in (0..SAMPLES).rev() {
             let _ = write!(points, "{:.1},{:.1} ", x(i), y(below[i]));
         }
-        let colour = PALETTE[k % PALETTE.len()];
+        let colour = match name.as_str() {
+            "booted" => BOOTED,
+            "failed" => FAILED,
+            _ => PALETTE[row % PALETTE.len()],
+        };
         let _ = writeln!(
             out,
             "<polygon points=\"{}\" fill=\"{colour}\"><title>{}</title></polygon>",
             points.trim_end(),
             escape(name)
         );
-        let ly = TOP + 16.0 * k as f64;
+        let ly = TOP + ROW * (shown.len() - 1 - row) as f64;
         let _ = writeln!(
             out,
             "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\">{}</text>",
@@ -157,6 +169,11 @@ pub fn svg(transcripts: &[Transcript], schedule: &[(Instant, Instant)]) -> Strin
         "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">virtual seconds since the power cut</text>",
         LEFT + w / 2.0,
         HEIGHT - 6.0
+    );
+    let _ = writeln!(
+        out,
+        "<text transform=\"translate(14,{:.1}) rotate(-90)\" text-anchor=\"middle\">machines</text>",
+        TOP + h / 2.0
     );
     for frac in [0.0, 0.25, 0.5, 0.75, 1.0] {
         let n = total * frac;

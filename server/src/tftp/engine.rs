@@ -9,7 +9,7 @@
 //! uploads only where allowed; [`super::admit`]), then the caps: per client, and in all.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
 use super::admit::{admit, Refused, Request};
@@ -74,10 +74,10 @@ enum Session {
 }
 
 impl Session {
-    fn on_packet(&mut self, now: Instant, packet: &Packet) -> Sends {
+    fn on_packet(&mut self, now: Instant, packet: &Packet, sends: &mut Sends) {
         match self {
-            Session::Read(s) => s.on_packet(now, packet),
-            Session::Write(s) => s.on_packet(now, packet),
+            Session::Read(s) => s.on_packet_into(now, packet, sends),
+            Session::Write(s) => sends.extend(s.on_packet(now, packet)),
         }
     }
 
@@ -121,15 +121,17 @@ struct Transfer {
 }
 
 impl Transfer {
-    /// A datagram from `from` to this transfer on `port`: what its session sends back, or
-    /// the ERROR 5 a stranger gets (RFC 1350 4: the transfer goes on) in `Err`.
+    /// A datagram from `from` to this transfer on `port`: what its session sends back is
+    /// added to `sends`, or the ERROR 5 a stranger gets (RFC 1350 4: the transfer goes on)
+    /// comes back in `Err`.
     fn on_datagram(
         &mut self,
         now: Instant,
         from: SocketAddr,
         port: u16,
         bytes: &[u8],
-    ) -> Result<Sends, Outgoing> {
+        sends: &mut Sends,
+    ) -> Result<(), Outgoing> {
         if self.client != from {
             return Err(Outgoing {
                 src_port: port,
@@ -140,10 +142,10 @@ impl Transfer {
                 },
             });
         }
-        match Packet::decode(bytes) {
-            Ok(packet) => Ok(self.session.on_packet(now, &packet)),
-            Err(_) => Ok(Vec::new()),
+        if let Ok(packet) = Packet::decode(bytes) {
+            self.session.on_packet(now, &packet, sends);
         }
+        Ok(())
     }
 }
 
@@ -169,8 +171,12 @@ impl Detached {
 
     /// The packets to send for a datagram from `from`.
     pub fn on_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Vec<Outgoing> {
-        match self.transfer.on_datagram(now, from, self.port, bytes) {
-            Ok(sends) => self.address(sends),
+        let mut sends = Sends::new();
+        match self
+            .transfer
+            .on_datagram(now, from, self.port, bytes, &mut sends)
+        {
+            Ok(()) => self.address(sends),
             Err(stranger) => vec![stranger],
         }
     }
@@ -209,8 +215,10 @@ impl Detached {
 pub struct TftpEngine {
     config: TftpConfig,
     files: Box<dyn Files>,
-    /// Transfers by their server port.
-    transfers: BTreeMap<u16, Transfer>,
+    /// Transfers by their server port: hashed (foldhash: the ports are the server's own
+    /// choice, nothing an attacker picks), one probe per packet where a B-tree walked a few
+    /// nodes (a simulated storm runs thousands of transfers at once).
+    transfers: HashMap<u16, Transfer, foldhash::fast::FixedState>,
     /// Ports of transfers running detached ([`TftpEngine::detach`]).
     detached: HashSet<u16>,
     /// Transfers running per client address.
@@ -222,6 +230,8 @@ pub struct TftpEngine {
     /// and are dropped when they come up (so thousands of transfers cost a heap, not a scan).
     timers: BinaryHeap<Reverse<(Instant, u16)>>,
     stats: Stats,
+    /// A session's sends, reused from packet to packet (no allocation per ACK).
+    scratch: Sends,
 }
 
 impl TftpEngine {
@@ -229,13 +239,14 @@ impl TftpEngine {
         TftpEngine {
             config,
             files,
-            transfers: BTreeMap::new(),
+            transfers: HashMap::default(),
             detached: HashSet::new(),
             per_client: HashMap::new(),
             next_port: 49152,
             events: Vec::new(),
             timers: BinaryHeap::new(),
             stats: Stats::default(),
+            scratch: Sends::new(),
         }
     }
 
@@ -291,7 +302,7 @@ impl TftpEngine {
             }
         }
         self.transfers.insert(port, transfer);
-        self.settle(port, Vec::new());
+        self.settle(port, &mut Sends::new(), &mut Vec::new());
     }
 
     /// A port no transfer uses, from the dynamic range, for shells without sockets.
@@ -314,11 +325,26 @@ impl TftpEngine {
         port: u16,
         bytes: &[u8],
     ) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        self.on_datagram_into(now, from, port, bytes, &mut out);
+        out
+    }
+
+    /// As [`TftpEngine::on_datagram`], adding the datagrams to send to `out` (a simulation
+    /// reuses one buffer for millions of packets).
+    pub fn on_datagram_into(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        port: u16,
+        bytes: &[u8],
+        out: &mut Vec<Outgoing>,
+    ) {
         if port == self.port() {
             let transfer_port = self.free_port();
-            return self.on_request(now, from, transfer_port, bytes);
+            return out.extend(self.on_request(now, from, transfer_port, bytes));
         }
-        self.on_transfer_packet(now, from, port, bytes)
+        self.on_transfer_packet_into(now, from, port, bytes, out)
     }
 
     /// A packet to the transfer on `port`.
@@ -329,13 +355,29 @@ impl TftpEngine {
         port: u16,
         bytes: &[u8],
     ) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        self.on_transfer_packet_into(now, from, port, bytes, &mut out);
+        out
+    }
+
+    fn on_transfer_packet_into(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        port: u16,
+        bytes: &[u8],
+        out: &mut Vec<Outgoing>,
+    ) {
         let Some(transfer) = self.transfers.get_mut(&port) else {
-            return Vec::new();
+            return;
         };
-        match transfer.on_datagram(now, from, port, bytes) {
-            Ok(sends) => self.settle(port, sends),
-            Err(stranger) => vec![stranger],
+        let mut sends = std::mem::take(&mut self.scratch);
+        match transfer.on_datagram(now, from, port, bytes, &mut sends) {
+            Ok(()) => self.settle(port, &mut sends, out),
+            Err(stranger) => out.push(stranger),
         }
+        sends.clear();
+        self.scratch = sends;
     }
 
     /// A request from `from`; its transfer, if admitted, runs on `port`. Answers (an OACK,
@@ -366,7 +408,7 @@ impl TftpEngine {
             .to_string();
         let started = self.admit_and_open(now, from, &request);
         match started {
-            Ok((name, (session, sends))) => {
+            Ok((name, (session, mut sends))) => {
                 self.events.push(Event::Started {
                     client: from,
                     file: name.clone(),
@@ -382,7 +424,9 @@ impl TftpEngine {
                         scheduled: None,
                     },
                 );
-                self.settle(port, sends)
+                let mut out = Vec::new();
+                self.settle(port, &mut sends, &mut out);
+                out
             }
             Err(refused) => self.refuse(from, port, asked, refused),
         }
@@ -495,11 +539,13 @@ impl TftpEngine {
         }
     }
 
-    /// Addresses `sends` from transfer `port`, arms its timer, and ends the transfer when its
-    /// session has ended: a complete upload is committed before its last ACK leaves.
-    fn settle(&mut self, port: u16, mut sends: Sends) -> Vec<Outgoing> {
+    /// Addresses `sends` from transfer `port` into `out` (leaving `sends` empty), arms its
+    /// timer, and ends the transfer when its session has ended: a complete upload is
+    /// committed before its last ACK leaves.
+    fn settle(&mut self, port: u16, sends: &mut Sends, out: &mut Vec<Outgoing>) {
         let Some(transfer) = self.transfers.get_mut(&port) else {
-            return Vec::new();
+            sends.clear();
+            return;
         };
         let client = transfer.client;
         if let Some(deadline) = transfer.session.deadline() {
@@ -521,7 +567,8 @@ impl TftpEngine {
                             Ok(()) => end,
                             Err(e) => {
                                 // The last ACK would tell the client its file is stored.
-                                sends = vec![commit_error(&e)];
+                                sends.clear();
+                                sends.push(commit_error(&e));
                                 End::WriteFailed(format!("{}: {e}", transfer.file))
                             }
                         },
@@ -546,14 +593,11 @@ impl TftpEngine {
                 end,
             });
         }
-        sends
-            .into_iter()
-            .map(|packet| Outgoing {
-                src_port: port,
-                dst: client,
-                packet,
-            })
-            .collect()
+        out.extend(sends.drain(..).map(|packet| Outgoing {
+            src_port: port,
+            dst: client,
+            packet,
+        }));
     }
 
     /// The earliest moment a transfer's timer may fire (possibly a stale one: then
@@ -565,6 +609,12 @@ impl TftpEngine {
     /// Fires every timer due at `now`.
     pub fn on_timeout(&mut self, now: Instant) -> Vec<Outgoing> {
         let mut out = Vec::new();
+        self.on_timeout_into(now, &mut out);
+        out
+    }
+
+    /// As [`TftpEngine::on_timeout`], adding the datagrams to send to `out`.
+    pub fn on_timeout_into(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
         while let Some(Reverse((t, port))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -587,10 +637,9 @@ impl TftpEngine {
                 }
                 None => continue,
             }
-            let sends = transfer.session.on_timeout(now);
-            out.extend(self.settle(port, sends));
+            let mut sends = transfer.session.on_timeout(now);
+            self.settle(port, &mut sends, out);
         }
-        out
     }
 }
 

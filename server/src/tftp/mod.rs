@@ -16,4 +16,5 @@ pub mod read;
 pub mod remap;
 pub mod shell;
 pub mod transfer;
+mod window;
 pub mod write;

@@ -4,18 +4,18 @@
 //! numbers wrap from 65535 to 0 as tftpd-hpa does; a duplicate ACK never triggers a resend
 //! (no sorcerer's apprentice, RFC 1123 4.2.3.1): only the timer does.
 
-use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::time::Instant;
-use crate::wire::payload::{Blocks, Payload};
+use crate::wire::payload::Blocks;
 
 use super::config::Limits;
 use super::options::{negotiate, Negotiated, Tsize};
 use super::packet::{code, Packet};
 use super::transfer::{End, Sends};
+use super::window::{Block, Window};
 
 /// Where the bytes come from: read sequentially, block by block.
 pub trait Source: Send {
@@ -38,21 +38,6 @@ impl<R: io::Read + Send> Source for R {
     }
 }
 
-/// One block of the window: read for this transfer, or a packet shared with others.
-enum Block {
-    Read(Vec<u8>),
-    Shared(Payload),
-}
-
-impl Block {
-    fn len(&self) -> usize {
-        match self {
-            Block::Read(v) => v.len(),
-            Block::Shared(p) => p.len() - 4,
-        }
-    }
-}
-
 #[derive(Debug, PartialEq, Eq)]
 enum State {
     /// OACK sent, waiting for ACK 0.
@@ -70,7 +55,7 @@ pub struct ReadSession {
     max_retries: u32,
     state: State,
     /// Blocks sent but not acknowledged, starting at block `acked + 1` (absolute numbers).
-    window: VecDeque<Block>,
+    window: Window,
     /// The block after the window, read ahead ([`ReadSession::read_ahead`]).
     ahead: Option<io::Result<Block>>,
     /// The file framed once for every transfer of it (octet mode, this block size), and the
@@ -117,6 +102,7 @@ impl ReadSession {
             granted,
             ..
         } = negotiate(options, limits, Tsize::Read(size));
+        let shared = shared(blksize).filter(|b| b.blksize() == blksize);
         let mut session = ReadSession {
             source,
             blksize,
@@ -125,11 +111,9 @@ impl ReadSession {
             retries_left: limits.retries,
             max_retries: limits.retries,
             state: State::Sending,
-            window: VecDeque::new(),
+            window: Window::new(shared.as_ref()),
             ahead: None,
-            shared: shared(blksize)
-                .filter(|b| b.blksize() == blksize)
-                .map(|b| (b, 0)),
+            shared: shared.map(|b| (b, 0)),
             spare: None,
             acked: 0,
             source_done: false,
@@ -139,7 +123,9 @@ impl ReadSession {
             end: None,
         };
         let sends = if granted.is_empty() {
-            session.fill(now)
+            let mut sends = Sends::new();
+            session.fill(now, &mut sends);
+            sends
         } else {
             session.state = State::Negotiating;
             let oack = Packet::Oack { options: granted };
@@ -210,21 +196,13 @@ impl ReadSession {
     }
 
     fn data(&self, index: usize) -> Packet {
-        let absolute = self.acked + 1 + index as u64;
-        match &self.window[index] {
-            Block::Read(data) => Packet::Data {
-                // Block numbers wrap 65535 -> 0 (tftpd-hpa's rollover).
-                block: (absolute & 0xffff) as u16,
-                data: data.clone(),
-            },
-            // Numbered the same way when it was framed.
-            Block::Shared(packet) => Packet::SharedData(packet.clone()),
-        }
+        self.window.packet(index, self.acked + 1 + index as u64)
     }
 
-    /// Reads blocks until the window is full and sends the new ones.
-    fn fill(&mut self, now: Instant) -> Sends {
-        let mut sends = Vec::new();
+    /// Reads blocks until the window is full and adds the new ones to `sends` (on a read
+    /// error, the ERROR instead of this call's blocks).
+    fn fill(&mut self, now: Instant, sends: &mut Sends) {
+        let start = sends.len();
         while (self.window.len() as u64) < self.windowsize && !self.source_done {
             let read = match self.ahead.take() {
                 Some(block) => block,
@@ -235,10 +213,12 @@ impl ReadSession {
                 Err(e) => {
                     let message = e.to_string();
                     self.finish(End::ReadFailed(message.clone()));
-                    return vec![Packet::Error {
+                    sends.truncate(start);
+                    sends.push(Packet::Error {
                         code: code::UNDEFINED,
                         message,
-                    }];
+                    });
+                    return;
                 }
             };
             let n = buf.len();
@@ -246,61 +226,69 @@ impl ReadSession {
             if n < self.blksize {
                 self.source_done = true;
             }
-            self.window.push_back(buf);
+            self.window.push(buf);
             sends.push(self.data(self.window.len() - 1));
         }
-        if !sends.is_empty() {
+        if sends.len() > start {
             self.deadline = now + self.timeout;
         }
+    }
+
+    /// A packet from the client's transfer ID: what to send back.
+    pub fn on_packet(&mut self, now: Instant, packet: &Packet) -> Sends {
+        let mut sends = Sends::new();
+        self.on_packet_into(now, packet, &mut sends);
         sends
     }
 
-    /// A packet from the client's transfer ID.
-    pub fn on_packet(&mut self, now: Instant, packet: &Packet) -> Sends {
+    /// As [`ReadSession::on_packet`], adding what to send to `sends` (a storm answers
+    /// millions of ACKs: the caller's buffer is reused, nothing is allocated per ACK).
+    pub fn on_packet_into(&mut self, now: Instant, packet: &Packet, sends: &mut Sends) {
         if self.state == State::Done {
-            return Vec::new();
+            return;
         }
         match packet {
-            Packet::Error { code, message } => self.finish(End::ClientError {
-                code: *code,
-                message: message.clone(),
-            }),
-            Packet::Ack { block } => self.on_ack(now, *block),
+            Packet::Error { code, message } => {
+                self.finish(End::ClientError {
+                    code: *code,
+                    message: message.clone(),
+                });
+            }
+            Packet::Ack { block } => self.on_ack(now, *block, sends),
             _ => {
-                let sends = vec![Packet::Error {
+                sends.push(Packet::Error {
                     code: code::ILLEGAL,
                     message: "Illegal TFTP operation".into(),
-                }];
+                });
                 self.finish(End::ClientError {
                     code: code::ILLEGAL,
                     message: "unexpected packet during a read".into(),
                 });
-                sends
             }
         }
     }
 
-    fn on_ack(&mut self, now: Instant, block: u16) -> Sends {
+    fn on_ack(&mut self, now: Instant, block: u16, sends: &mut Sends) {
         if self.state == State::Negotiating {
             if block != 0 {
-                return Vec::new();
+                return;
             }
             self.state = State::Sending;
             self.retries_left = self.max_retries;
-            return self.fill(now);
+            return self.fill(now, sends);
         }
         // The absolute block this ACK names: the one in the outstanding window whose low 16
         // bits match; anything else (a duplicate of an older ACK) is ignored.
         let outstanding = self.window.len() as u64;
         let Some(k) = (0..=outstanding).find(|k| ((self.acked + k) & 0xffff) as u16 == block)
         else {
-            return Vec::new();
+            return;
         };
         if k == 0 {
-            return Vec::new(); // duplicate ACK: wait for the timer, never resend on it
+            return; // duplicate ACK: wait for the timer, never resend on it
         }
         for _ in 0..k {
-            if let Some(Block::Read(buf)) = self.window.pop_front() {
+            if let Some(buf) = self.window.pop_front() {
                 self.spare = Some(buf);
             }
         }
@@ -308,18 +296,16 @@ impl ReadSession {
         self.retries_left = self.max_retries;
         if self.window.is_empty() && self.source_done {
             let (bytes, blocks) = (self.bytes, self.acked);
-            return self.finish(End::Complete { bytes, blocks });
+            self.finish(End::Complete { bytes, blocks });
+            return;
         }
         // A partial ACK (RFC 7440 section 4): the client lost the block after the one it
         // names, so the next window starts there: resend what it has not got, then new blocks.
-        let mut sends: Sends = if k < outstanding {
+        if k < outstanding {
             self.deadline = now + self.timeout;
-            (0..self.window.len()).map(|i| self.data(i)).collect()
-        } else {
-            Vec::new()
-        };
-        sends.extend(self.fill(now));
-        sends
+            sends.extend((0..self.window.len()).map(|i| self.data(i)));
+        }
+        self.fill(now, sends);
     }
 
     pub fn on_timeout(&mut self, now: Instant) -> Sends {

@@ -7,7 +7,9 @@
 //! size once (block `k` is always numbered `k + 1`, wrapping at 65536 as tftpd-hpa's rollover
 //! does, so the packets are the same for every transfer); a [`Payload`] is either bytes of its
 //! own or one of those packets, shared. A reader that knows the packets came from one
-//! [`Blocks`] in order can derive facts about the file once ([`Blocks::memo`]).
+//! [`Blocks`] in order can derive facts about the file once ([`Blocks::memo`]). A short
+//! packet (a TFTP ACK: 4 bytes, sent about once per block by every client) is held inline,
+//! so that sending, keeping and comparing one allocates nothing.
 
 use std::any::Any;
 use std::fmt;
@@ -21,16 +23,40 @@ pub struct Payload(Repr);
 #[derive(Clone)]
 enum Repr {
     Owned(Vec<u8>),
-    Block { blocks: Arc<Blocks>, index: usize },
+    /// Up to [`INLINE`] bytes: the first `len` of `bytes`.
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
+    Block {
+        blocks: Arc<Blocks>,
+        index: usize,
+    },
 }
+
+/// The longest payload held inline (the enum stays the size of a `Vec`).
+const INLINE: usize = 22;
 
 impl Payload {
     /// The shared file this is a DATA packet of, and which (0: block 1).
     pub fn block(&self) -> Option<(&Arc<Blocks>, usize)> {
         match &self.0 {
             Repr::Block { blocks, index } => Some((blocks, *index)),
-            Repr::Owned(_) => None,
+            Repr::Owned(_) | Repr::Inline { .. } => None,
         }
+    }
+
+    /// `v`'s bytes, inline when they are few.
+    fn copied(v: &[u8]) -> Payload {
+        if v.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..v.len()].copy_from_slice(v);
+            return Payload(Repr::Inline {
+                len: v.len() as u8,
+                bytes,
+            });
+        }
+        Payload(Repr::Owned(v.to_vec()))
     }
 }
 
@@ -40,6 +66,7 @@ impl Deref for Payload {
     fn deref(&self) -> &[u8] {
         match &self.0 {
             Repr::Owned(v) => v,
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
             Repr::Block { blocks, index } => blocks.packet(*index),
         }
     }
@@ -65,13 +92,13 @@ impl From<Vec<u8>> for Payload {
 
 impl From<&[u8]> for Payload {
     fn from(v: &[u8]) -> Payload {
-        Payload(Repr::Owned(v.to_vec()))
+        Payload::copied(v)
     }
 }
 
 impl<const N: usize> From<[u8; N]> for Payload {
     fn from(v: [u8; N]) -> Payload {
-        Payload(Repr::Owned(v.to_vec()))
+        Payload::copied(&v)
     }
 }
 
@@ -79,7 +106,7 @@ impl From<Payload> for Vec<u8> {
     fn from(p: Payload) -> Vec<u8> {
         match p.0 {
             Repr::Owned(v) => v,
-            Repr::Block { .. } => p.to_vec(),
+            Repr::Inline { .. } | Repr::Block { .. } => p.to_vec(),
         }
     }
 }
@@ -226,6 +253,19 @@ mod tests {
         assert_eq!(even.memo(|b| b.len()), Some(8));
         assert_eq!(even.memo(|_| 99u64), Some(8), "derived once");
         assert_eq!(even.memo(|_| "other type"), None);
+    }
+
+    #[test]
+    fn short_payloads_are_inline_and_equal_to_the_same_bytes_held_otherwise() {
+        let ack = Payload::from([0u8, 4, 0, 7]);
+        assert!(matches!(ack.0, Repr::Inline { len: 4, .. }));
+        assert_eq!(ack, Payload::from(vec![0, 4, 0, 7]));
+        assert_eq!(&*ack, &[0, 4, 0, 7]);
+        assert_eq!(Vec::from(ack.clone()), vec![0, 4, 0, 7]);
+        assert_eq!(format!("{ack:?}"), "[0, 4, 0, 7]");
+        let long = Payload::from(&[1u8; INLINE + 1][..]);
+        assert!(matches!(long.0, Repr::Owned(_)));
+        assert_eq!(long.len(), INLINE + 1);
     }
 
     #[test]

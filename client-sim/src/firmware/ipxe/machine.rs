@@ -24,7 +24,8 @@ use super::tftp::{FetchError, TftpGet};
 use crate::content::Content;
 use crate::identify::{Image as Kind, Machine};
 
-/// What the interpreter waits for.
+/// What the interpreter waits for (a download inline: iPXE itself is boxed by the chain).
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Wait {
     Banner,
     Dhcp {
@@ -32,8 +33,9 @@ pub(super) enum Wait {
         autoboot: bool,
         started: Instant,
     },
+    /// The download inline: each of its packets reaches it.
     Fetch {
-        get: Box<TftpGet>,
+        get: TftpGet,
         uri: String,
         then: AfterFetch,
     },
@@ -381,6 +383,15 @@ impl Ipxe {
 
     /// A network operation may have finished.
     fn advance(&mut self, now: Instant) {
+        // Most packets finish nothing: the wait is moved out only when it has.
+        let finished = match &self.wait {
+            Wait::Dhcp { session, .. } => session.outcome().is_some(),
+            Wait::Fetch { get, .. } => get.outcome().is_some(),
+            _ => false,
+        };
+        if !finished {
+            return;
+        }
         let wait = std::mem::replace(&mut self.wait, Wait::None);
         match wait {
             Wait::Dhcp {
@@ -545,14 +556,7 @@ impl Ipxe {
         // The RRQ names the URI's path without its leading '/' (`tftp_send_rrq`, iPXE
         // src/net/udp/tftp.c: `path = uri->path + 1`, in Debian's 2019 build and HEAD;
         // OBSERVED under QEMU: "refind.pxe"): tftp://s/x asks for "x", tftp://s//x for "/x".
-        let get = Box::new(TftpGet::new(
-            now,
-            self.id.mac,
-            self.server_mac,
-            local,
-            server,
-            path,
-        ));
+        let get = TftpGet::new(now, self.id.mac, self.server_mac, local, server, path);
         self.wait = Wait::Fetch { get, uri, then };
         None
     }

@@ -57,7 +57,9 @@ pub struct TftpGet {
     /// Absolute number of the last block received in order.
     received: u64,
     data: ContentBuilder,
-    last: Vec<u8>,
+    /// The request or the last ACK, sent again on the retry timer (an ACK is held inline:
+    /// no allocation per block).
+    last: Payload,
     retry: Retry,
     out: VecDeque<Datagram>,
     outcome: Option<Result<Content, FetchError>>,
@@ -80,7 +82,8 @@ impl TftpGet {
                 ("tsize".into(), "0".into()),
             ],
         }
-        .encode();
+        .encode()
+        .into();
         let mut t = TftpGet {
             mac,
             server_mac,
@@ -117,10 +120,8 @@ impl TftpGet {
     }
 
     fn ack(&mut self, now: Instant) {
-        self.last = Packet::Ack {
-            block: (self.received & 0xffff) as u16,
-        }
-        .encode();
+        let [hi, lo] = ((self.received & 0xffff) as u16).to_be_bytes();
+        self.last = Payload::from([0, 4, hi, lo]);
         self.retry = Retry::start(now, Duration::from_millis(250), Duration::from_secs(10));
         self.send_last();
     }

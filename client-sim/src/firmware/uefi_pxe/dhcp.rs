@@ -181,8 +181,10 @@ impl DhcpPhase {
         self.outbox.pop_front()
     }
 
-    pub fn drain_events(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events)
+    /// The events so far, in order; the list keeps its buffer (a download adds an event
+    /// per window).
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.events.drain(..)
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

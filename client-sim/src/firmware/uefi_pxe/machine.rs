@@ -38,12 +38,30 @@ pub struct ConsoleLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
     pub at: Instant,
-    pub what: String,
+    pub what: SentWhat,
 }
 
+/// A DHCP packet by its name, or a TFTP packet as a value written out when read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentWhat {
+    Dhcp(&'static str),
+    Tftp(tftp::SentPacket),
+}
+
+impl std::fmt::Display for SentWhat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SentWhat::Dhcp(name) => f.write_str(name),
+            SentWhat::Tftp(packet) => packet.fmt(f),
+        }
+    }
+}
+
+/// A phase's state is held inline: the download's every packet reaches it.
+#[allow(clippy::large_enum_variant)]
 enum Phase {
     Dhcp(DhcpPhase),
-    Tftp(Box<TftpPhase>, dhcp::BootInfo),
+    Tftp(TftpPhase, dhcp::BootInfo),
     Done(Result<Nbp, PxeError>),
 }
 
@@ -147,7 +165,7 @@ impl UefiPxe {
                         }
                         dhcp::Event::Sent { at, what } => self.sent.push(Sent {
                             at,
-                            what: what.into(),
+                            what: SentWhat::Dhcp(what),
                         }),
                         _ => {}
                     }
@@ -171,7 +189,7 @@ impl UefiPxe {
                         };
                         let mut t = TftpPhase::new(ep, info.file.clone(), info.size_hint);
                         t.start(now);
-                        self.phase = Phase::Tftp(Box::new(t), info);
+                        self.phase = Phase::Tftp(t, info);
                         return self.advance_with(carried, now);
                     }
                 }
@@ -182,7 +200,10 @@ impl UefiPxe {
                         tftp::Event::Console { at, line } => {
                             self.console.push(ConsoleLine { at, text: line })
                         }
-                        tftp::Event::Sent { at, what } => self.sent.push(Sent { at, what }),
+                        tftp::Event::Sent { at, what } => self.sent.push(Sent {
+                            at,
+                            what: SentWhat::Tftp(what),
+                        }),
                     }
                 }
                 let Some(result) = p.outcome().cloned() else {

@@ -108,7 +108,6 @@ fn guide_server_boots_with_one_dora_and_edk2_timing() {
     );
     let console: Vec<String> = phase
         .drain_events()
-        .into_iter()
         .filter_map(|e| match e {
             Event::Console { line, .. } => Some(line),
             _ => None,
@@ -135,7 +134,7 @@ fn silence_retransmits_at_0_4_12_28_then_e18_at_60() {
     );
     assert_eq!(phase.outcome(), Some(&Err(PxeError::E18)));
     assert_eq!(phase.poll_timeout(), None);
-    let last = phase.drain_events().pop().unwrap();
+    let last = phase.drain_events().next_back().unwrap();
     assert_eq!(
         last,
         Event::Console {
@@ -366,8 +365,7 @@ mod tftp {
         assert_eq!(times.last(), Some(&ms(24_000)));
         let resent = p
             .drain_events()
-            .iter()
-            .filter(|e| matches!(e, TftpEvent::Sent { what, .. } if what == "retransmission"))
+            .filter(|e| matches!(e, TftpEvent::Sent { what, .. } if what.to_string() == "retransmission"))
             .count();
         assert_eq!(resent, 5);
         assert_eq!(p.outcome(), Some(&Err(PxeError::E18)));
@@ -464,7 +462,7 @@ mod whole_boot {
                 "  NBP file downloaded successfully."
             ]
         );
-        let sent: Vec<&str> = pxe.sent().iter().map(|s| s.what.as_str()).collect();
+        let sent: Vec<String> = pxe.sent().iter().map(|s| s.what.to_string()).collect();
         assert_eq!(
             sent,
             [

@@ -54,8 +54,34 @@ pub struct Endpoints {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Sent { at: Instant, what: String },
+    Sent { at: Instant, what: SentPacket },
     Console { at: Instant, line: String },
+}
+
+/// A packet the phase sent, as the transcript names it: kept as a value and written as text
+/// only when read (a download sends an ACK per window; a storm has millions of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentPacket {
+    Probe,
+    Rrq,
+    Ack(u16),
+    /// The last good block acknowledged again after one out of order.
+    Resync,
+    Retransmission,
+    Error(u16),
+}
+
+impl std::fmt::Display for SentPacket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SentPacket::Probe => f.write_str("RRQ (size probe)"),
+            SentPacket::Rrq => f.write_str("RRQ"),
+            SentPacket::Ack(block) => write!(f, "ACK {block}"),
+            SentPacket::Resync => f.write_str("ACK (resync)"),
+            SentPacket::Retransmission => f.write_str("retransmission"),
+            SentPacket::Error(code) => write!(f, "ERROR {code}"),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -80,7 +106,7 @@ pub struct TftpPhase {
     /// The server's transfer port, once it answered (the TID).
     peer: Option<SocketAddrV4>,
     port: u16,
-    last: Option<Vec<u8>>,
+    last: Option<Payload>,
     tries: u32,
     deadline: Option<Instant>,
     data: ContentBuilder,
@@ -88,7 +114,7 @@ pub struct TftpPhase {
     events: Vec<Event>,
 }
 
-fn rrq(file: &str, options: &[(&str, String)]) -> Vec<u8> {
+fn rrq(file: &str, options: &[(&str, String)]) -> Payload {
     let mut p = OP_RRQ.to_be_bytes().to_vec();
     for part in [file, "octet"] {
         p.extend_from_slice(part.as_bytes());
@@ -100,21 +126,22 @@ fn rrq(file: &str, options: &[(&str, String)]) -> Vec<u8> {
         p.extend_from_slice(v.as_bytes());
         p.push(0);
     }
-    p
+    p.into()
 }
 
-fn ack(block: u16) -> Vec<u8> {
-    let mut p = OP_ACK.to_be_bytes().to_vec();
-    p.extend_from_slice(&block.to_be_bytes());
-    p
+/// An ACK: four bytes, held inline (no allocation per window).
+fn ack(block: u16) -> Payload {
+    let [op_hi, op_lo] = OP_ACK.to_be_bytes();
+    let [hi, lo] = block.to_be_bytes();
+    Payload::from([op_hi, op_lo, hi, lo])
 }
 
-fn error(code: u16, text: &str) -> Vec<u8> {
+fn error(code: u16, text: &str) -> Payload {
     let mut p = OP_ERROR.to_be_bytes().to_vec();
     p.extend_from_slice(&code.to_be_bytes());
     p.extend_from_slice(text.as_bytes());
     p.push(0);
-    p
+    p.into()
 }
 
 /// OACK options as (lower-case name, value) pairs.
@@ -173,7 +200,11 @@ impl TftpPhase {
         if !probing {
             self.announce_download(now);
         }
-        let what = if probing { "RRQ (size probe)" } else { "RRQ" };
+        let what = if probing {
+            SentPacket::Probe
+        } else {
+            SentPacket::Rrq
+        };
         self.send_to_server(now, rrq(&self.file, &options), what);
     }
 
@@ -190,7 +221,7 @@ impl TftpPhase {
         });
     }
 
-    fn datagram(&self, to: SocketAddrV4, payload: Vec<u8>) -> Datagram {
+    fn datagram(&self, to: SocketAddrV4, payload: Payload) -> Datagram {
         Datagram::new(
             self.ep.mac,
             self.ep.server_mac,
@@ -200,32 +231,26 @@ impl TftpPhase {
         )
     }
 
-    fn send_to_server(&mut self, now: Instant, payload: Vec<u8>, what: &str) {
+    fn send_to_server(&mut self, now: Instant, payload: Payload, what: SentPacket) {
         let to = SocketAddrV4::new(self.ep.server, self.ep.server_port);
         self.peer = None;
         self.send(now, to, payload, what);
     }
 
     /// Sends and arms the retransmission of this packet (`CurRetry` resets on a new packet).
-    fn send(&mut self, now: Instant, to: SocketAddrV4, payload: Vec<u8>, what: &str) {
+    fn send(&mut self, now: Instant, to: SocketAddrV4, payload: Payload, what: SentPacket) {
         self.outbox.push_back(self.datagram(to, payload.clone()));
-        self.events.push(Event::Sent {
-            at: now,
-            what: what.to_string(),
-        });
+        self.events.push(Event::Sent { at: now, what });
         self.last = Some(payload);
         self.tries = 0;
         self.deadline = Some(now + TIMEOUT);
     }
 
     /// A packet that ends the conversation: not retransmitted.
-    fn send_final(&mut self, now: Instant, payload: Vec<u8>, what: &str) {
+    fn send_final(&mut self, now: Instant, payload: Payload, what: SentPacket) {
         if let Some(peer) = self.peer {
             self.outbox.push_back(self.datagram(peer, payload));
-            self.events.push(Event::Sent {
-                at: now,
-                what: what.to_string(),
-            });
+            self.events.push(Event::Sent { at: now, what });
         }
     }
 
@@ -252,8 +277,10 @@ impl TftpPhase {
         self.deadline
     }
 
-    pub fn drain_events(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events)
+    /// The events so far, in order; the list keeps its buffer (a download adds an event
+    /// per window).
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.events.drain(..)
     }
 
     pub fn outcome(&self) -> Option<&Result<Content, PxeError>> {
@@ -283,7 +310,7 @@ impl TftpPhase {
             self.outbox.push_back(self.datagram(to, last));
             self.events.push(Event::Sent {
                 at: now,
-                what: "retransmission".to_string(),
+                what: SentPacket::Retransmission,
             });
         }
         self.deadline = Some(now + TIMEOUT);
@@ -320,7 +347,11 @@ impl TftpPhase {
         match &mut self.stage {
             Stage::Probe => {
                 let size = get("tsize").and_then(|v| v.parse::<u64>().ok());
-                self.send_final(now, error(8, "User aborted the transfer"), "ERROR 8");
+                self.send_final(
+                    now,
+                    error(8, "User aborted the transfer"),
+                    SentPacket::Error(8),
+                );
                 let Some(size) = size else {
                     return self.finish(now, Err(PxeError::E53));
                 };
@@ -339,7 +370,7 @@ impl TftpPhase {
                     ("blksize", BLOCK_SIZE.to_string()),
                     ("windowsize", WINDOW_SIZE.to_string()),
                 ];
-                self.send_to_server(now, rrq(&self.file, &options), "RRQ");
+                self.send_to_server(now, rrq(&self.file, &options), SentPacket::Rrq);
             }
             Stage::Download {
                 window,
@@ -360,12 +391,16 @@ impl TftpPhase {
                 }
                 *oacked = true;
                 if bad {
-                    self.send_final(now, error(8, "Malformatted OACK packet"), "ERROR 8");
+                    self.send_final(
+                        now,
+                        error(8, "Malformatted OACK packet"),
+                        SentPacket::Error(8),
+                    );
                     let e = PxeError::E23("Malformatted OACK packet".into());
                     return self.finish(now, Err(e));
                 }
                 let peer = self.peer.expect("set on the first answer");
-                self.send(now, peer, ack(0), "ACK 0");
+                self.send(now, peer, ack(0), SentPacket::Ack(0));
             }
             _ => {}
         }
@@ -378,7 +413,7 @@ impl TftpPhase {
         match &mut self.stage {
             Stage::Probe => {
                 // The server ignored the options: Mtftp4's GetInfo gives up.
-                self.send_final(now, error(4, "User aborted download"), "ERROR 4");
+                self.send_final(now, error(4, "User aborted download"), SentPacket::Error(4));
                 let e = PxeError::E99("server sent DATA to the size probe".into());
                 self.finish(now, Err(e));
             }
@@ -393,7 +428,7 @@ impl TftpPhase {
                 if block != expected {
                     // Out of order or duplicate: ACK the last good block at once.
                     let last = *received as u16;
-                    self.send(now, peer, ack(last), "ACK (resync)");
+                    self.send(now, peer, ack(last), SentPacket::Resync);
                     return;
                 }
                 *received += 1;
@@ -402,13 +437,13 @@ impl TftpPhase {
                 let window_full = u64::from(*window) == *received - *acked;
                 if last_block || window_full {
                     *acked = *received;
-                    let what = format!("ACK {block}");
+                    let what = SentPacket::Ack(block);
                     if last_block {
-                        self.send_final(now, ack(block), &what);
+                        self.send_final(now, ack(block), what);
                         let data = std::mem::take(&mut self.data).finish();
                         return self.finish(now, Ok(data));
                     }
-                    self.send(now, peer, ack(block), &what);
+                    self.send(now, peer, ack(block), what);
                 } else {
                     // Still inside the window: no ACK yet, but the timer restarts.
                     self.deadline = Some(now + TIMEOUT);

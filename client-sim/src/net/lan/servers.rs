@@ -29,9 +29,11 @@ impl Lan {
                 continue;
             };
             if tftp.next_deadline().is_some_and(|d| d <= now) {
-                let out = tftp.on_timeout(now);
+                let mut out = std::mem::take(&mut self.outgoing);
+                tftp.on_timeout_into(now, &mut out);
                 self.server_retransmissions += out.len() as u64;
-                self.tftp_out(i, out);
+                self.tftp_out(i, &mut out);
+                self.outgoing = out;
             }
         }
     }
@@ -55,9 +57,16 @@ impl Lan {
                 self.dhcp(i, &d);
             } else if *d.dst.ip() == addr {
                 if let Some(tftp) = self.servers[i].tftp.as_mut() {
-                    let now = self.now;
-                    let out = tftp.on_datagram(now, d.src.into(), d.dst.port(), &d.payload);
-                    self.tftp_out(i, out);
+                    let mut out = std::mem::take(&mut self.outgoing);
+                    tftp.on_datagram_into(
+                        self.now,
+                        d.src.into(),
+                        d.dst.port(),
+                        &d.payload,
+                        &mut out,
+                    );
+                    self.tftp_out(i, &mut out);
+                    self.outgoing = out;
                 }
             }
         }
@@ -169,7 +178,8 @@ impl Lan {
         }
     }
 
-    pub(super) fn tftp_out(&mut self, index: usize, out: Vec<Outgoing>) {
+    /// Sends what server `index`'s TFTP engine answered, leaving `out` empty for reuse.
+    pub(super) fn tftp_out(&mut self, index: usize, out: &mut Vec<Outgoing>) {
         let (mac, addr) = (self.servers[index].link.mac, self.servers[index].link.addr);
         let slow = Duration::from_millis(self.faults.tftp_delay_ms);
         // With a capacity model the worker sends the answers one after another.
@@ -181,7 +191,7 @@ impl Lan {
             }
             _ => Duration::ZERO,
         };
-        for (n, o) in out.into_iter().enumerate() {
+        for (n, o) in out.drain(..).enumerate() {
             // The segment is IPv4: the engine answers the addresses it was given.
             let std::net::SocketAddr::V4(dst) = o.dst else {
                 continue;
