@@ -144,11 +144,17 @@ enum Towards {
 struct Travelling {
     towards: Towards,
     datagram: Datagram,
+    /// The station that sent it or that it is for, when known: its port and its delivery
+    /// are found by index (checked against the hardware address), not by hashing.
+    station: Option<usize>,
 }
 
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
 pub struct Run {
     by_mac: FastMap<MacAddr, usize>,
+    /// Each station's hardware address when `by_mac` leads to it: a frame that names its
+    /// station is checked against this instead of looked up.
+    macs: Vec<Option<MacAddr>>,
     /// Station timers: (deadline, station), checked against the station when popped.
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
     /// The earliest deadline each station has in `timers`: a later deadline is not pushed
@@ -171,12 +177,18 @@ pub struct Run {
 
 impl Run {
     pub fn new(stations: &[&mut dyn Station]) -> Run {
+        let by_mac: FastMap<MacAddr, usize> = stations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.mac().map(|m| (m, i)))
+            .collect();
         Run {
-            by_mac: stations
+            macs: stations
                 .iter()
                 .enumerate()
-                .filter_map(|(i, s)| s.mac().map(|m| (m, i)))
+                .map(|(i, s)| s.mac().filter(|m| by_mac.get(m) == Some(&i)))
                 .collect(),
+            by_mac,
             timers: BinaryHeap::new(),
             scheduled: vec![None; stations.len()],
             deadline: stations.iter().map(|s| s.poll_timeout()).collect(),
@@ -229,8 +241,9 @@ pub struct Lan {
     now: Instant,
     /// Frames on their way (lanes: [`LANE_TO_SERVER`], [`LANE_HANDLED`]).
     in_flight: InFlight<Travelling, 2>,
-    /// Hardware addresses learned from client frames, as a switch and ARP would.
-    neighbours: FastMap<Ipv4Addr, MacAddr>,
+    /// Hardware addresses learned from client frames, as a switch and ARP would, with the
+    /// station that sent from them.
+    neighbours: FastMap<Ipv4Addr, (MacAddr, Option<usize>)>,
     faults: Faults,
     rng: StdRng,
     pub fault_counts: FaultCounts,
@@ -355,7 +368,7 @@ impl Lan {
         let mut dirty = std::mem::take(&mut run.dirty);
         for &i in &dirty {
             while let Some(d) = stations[i].poll_transmit() {
-                self.send(Towards::Server, d, Duration::ZERO);
+                self.send(Towards::Server, d, Some(i), Duration::ZERO);
             }
             if !run.done[i] && stations[i].finished() {
                 run.done[i] = true;
@@ -422,13 +435,14 @@ impl Lan {
         if frame_at == Some(first) {
             let item = self.in_flight.pop(self.now).expect("a frame is due");
             match item.towards {
-                Towards::Server => self.arrive_at_server(item.datagram),
+                Towards::Server => self.arrive_at_server(item.datagram, item.station),
                 Towards::Handled => self.at_server(item.datagram),
                 Towards::Client => {
                     self.record(false, &item.datagram);
-                    for i in self.recipients(&item.datagram, &run.by_mac, stations.len()) {
+                    let d = &item.datagram;
+                    for i in self.recipients(d, item.station, run, stations.len()) {
                         if !run.done[i] {
-                            stations[i].handle(self.now, &item.datagram);
+                            stations[i].handle(self.now, d);
                             run.deadline[i] = stations[i].poll_timeout();
                             run.dirty.push(i);
                         }
@@ -461,11 +475,16 @@ impl Lan {
     fn recipients(
         &self,
         d: &Datagram,
-        by_mac: &FastMap<MacAddr, usize>,
+        station: Option<usize>,
+        run: &Run,
         n: usize,
     ) -> std::ops::Range<usize> {
         let one = |i: usize| i..i + 1;
+        let by_mac = &run.by_mac;
         if d.dst_mac != MacAddr::BROADCAST {
+            if let Some(i) = station.filter(|i| run.macs.get(*i) == Some(&Some(d.dst_mac))) {
+                return one(i);
+            }
             return match by_mac.get(&d.dst_mac) {
                 Some(i) => one(*i),
                 None if by_mac.is_empty() => 0..n,
@@ -484,7 +503,8 @@ impl Lan {
     }
 
     /// Puts a frame on the wire towards `towards`, through that direction's faults.
-    fn send(&mut self, towards: Towards, d: Datagram, extra: Duration) {
+    /// `station`: the station that sent it, or that it is for, when known.
+    fn send(&mut self, towards: Towards, d: Datagram, station: Option<usize>, extra: Duration) {
         match towards {
             Towards::Server => self.frame_counts.0 += 1,
             Towards::Client => self.frame_counts.1 += 1,
@@ -493,7 +513,7 @@ impl Lan {
         if towards == Towards::Server {
             self.record(true, &d);
             if !d.src.ip().is_unspecified() {
-                self.neighbours.insert(*d.src.ip(), d.src_mac);
+                self.neighbours.insert(*d.src.ip(), (d.src_mac, station));
             }
         }
         let f = match towards {
@@ -528,11 +548,15 @@ impl Lan {
                     let arrived = match towards {
                         Towards::Server => links.to_server(
                             sent,
-                            frame.src_mac,
+                            (frame.src_mac, station),
                             frame.payload.len(),
                             frame.dst.port() == 67,
                         ),
-                        _ => links.to_client(sent, client_port(frame), frame.payload.len()),
+                        _ => links.to_client(
+                            sent,
+                            (client_port(frame), station),
+                            frame.payload.len(),
+                        ),
                     };
                     match arrived {
                         Some(at) => at,
@@ -546,7 +570,14 @@ impl Lan {
                 d.clone()
             };
             if let Some(datagram) = datagram {
-                self.push(at, Travelling { towards, datagram });
+                self.push(
+                    at,
+                    Travelling {
+                        towards,
+                        datagram,
+                        station,
+                    },
+                );
             }
         }
     }
@@ -565,7 +596,7 @@ impl Lan {
 
     /// A frame reached the server's NIC: with a capacity model it waits for a worker (or is
     /// dropped when the socket's backlog is full), otherwise the server handles it now.
-    fn arrive_at_server(&mut self, d: Datagram) {
+    fn arrive_at_server(&mut self, d: Datagram, station: Option<usize>) {
         let Some(load) = self.load.as_mut() else {
             return self.at_server(d);
         };
@@ -581,6 +612,7 @@ impl Lan {
                 Travelling {
                     towards: Towards::Handled,
                     datagram: d,
+                    station,
                 },
             );
         }

@@ -163,7 +163,7 @@ impl Lan {
                         }
                         _ => reply,
                     };
-                    self.send(Towards::Client, reply, Duration::ZERO);
+                    self.send(Towards::Client, reply, None, Duration::ZERO);
                 }
             }
             Ok(FrameAnswer::Silent { xid, why, .. }) => {
@@ -196,11 +196,11 @@ impl Lan {
             let std::net::SocketAddr::V4(dst) = o.dst else {
                 continue;
             };
-            let dst_mac = self
+            let (dst_mac, station) = self
                 .neighbours
                 .get(dst.ip())
                 .copied()
-                .unwrap_or(MacAddr::BROADCAST);
+                .unwrap_or((MacAddr::BROADCAST, None));
             let d = Datagram::new(
                 mac,
                 dst_mac,
@@ -208,7 +208,12 @@ impl Lan {
                 dst,
                 o.packet.into_payload(),
             );
-            self.send(Towards::Client, d, slow + send_cost * (n as u32 + 1));
+            self.send(
+                Towards::Client,
+                d,
+                station,
+                slow + send_cost * (n as u32 + 1),
+            );
         }
         if let Some(tftp) = self.servers[index].tftp.as_mut() {
             for event in tftp.drain_events() {
