@@ -37,9 +37,11 @@ use super::link::Links;
 use super::FastMap;
 
 mod in_flight;
+mod neighbours;
 mod servers;
 
 use in_flight::InFlight;
+use neighbours::Neighbours;
 
 /// The in-flight lanes: frames towards the server's port, packets its worker finished.
 const LANE_TO_SERVER: usize = 0;
@@ -241,9 +243,8 @@ pub struct Lan {
     now: Instant,
     /// Frames on their way (lanes: [`LANE_TO_SERVER`], [`LANE_HANDLED`]).
     in_flight: InFlight<Travelling, 2>,
-    /// Hardware addresses learned from client frames, as a switch and ARP would, with the
-    /// station that sent from them.
-    neighbours: FastMap<Ipv4Addr, (MacAddr, Option<usize>)>,
+    /// Hardware addresses learned from client frames, as a switch and ARP would.
+    neighbours: Neighbours,
     faults: Faults,
     rng: StdRng,
     pub fault_counts: FaultCounts,
@@ -282,7 +283,7 @@ impl Lan {
             servers: vec![server],
             now: Instant::ZERO,
             in_flight: InFlight::new(),
-            neighbours: FastMap::default(),
+            neighbours: Neighbours::default(),
             rng: StdRng::seed_from_u64(faults.seed),
             faults,
             fault_counts: FaultCounts::default(),
@@ -513,7 +514,7 @@ impl Lan {
         if towards == Towards::Server {
             self.record(true, &d);
             if !d.src.ip().is_unspecified() {
-                self.neighbours.insert(*d.src.ip(), (d.src_mac, station));
+                self.neighbours.learn(*d.src.ip(), d.src_mac, station);
             }
         }
         let f = match towards {

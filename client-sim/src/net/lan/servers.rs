@@ -199,7 +199,6 @@ impl Lan {
             let (dst_mac, station) = self
                 .neighbours
                 .get(dst.ip())
-                .copied()
                 .unwrap_or((MacAddr::BROADCAST, None));
             let d = Datagram::new(
                 mac,
