@@ -437,7 +437,7 @@ impl Lan {
             let item = self.in_flight.pop(self.now).expect("a frame is due");
             match item.towards {
                 Towards::Server => self.arrive_at_server(item.datagram, item.station),
-                Towards::Handled => self.at_server(item.datagram),
+                Towards::Handled => self.at_server(item.datagram, item.station),
                 Towards::Client => {
                     self.record(false, &item.datagram);
                     let d = &item.datagram;
@@ -599,7 +599,7 @@ impl Lan {
     /// dropped when the socket's backlog is full), otherwise the server handles it now.
     fn arrive_at_server(&mut self, d: Datagram, station: Option<usize>) {
         let Some(load) = self.load.as_mut() else {
-            return self.at_server(d);
+            return self.at_server(d, station);
         };
         let c = &load.capacity;
         let done = match d.dst.port() {

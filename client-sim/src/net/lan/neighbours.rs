@@ -39,7 +39,20 @@ impl Neighbours {
     }
 
     /// The hardware address `ip` was last seen at, and the station that sent from it.
-    pub(super) fn get(&self, ip: &Ipv4Addr) -> Option<(MacAddr, Option<usize>)> {
+    /// `station`: the one likely to own `ip` (an answer goes back to the sender), whose own
+    /// record, while it holds, is the entry itself (no hash lookup).
+    pub(super) fn get(
+        &self,
+        ip: &Ipv4Addr,
+        station: Option<usize>,
+    ) -> Option<(MacAddr, Option<usize>)> {
+        if let Some(i) = station {
+            if let Some(Some((known, mac))) = self.learned.get(i) {
+                if known == ip {
+                    return Some((*mac, Some(i)));
+                }
+            }
+        }
         self.by_ip.get(ip).copied()
     }
 }
@@ -54,16 +67,20 @@ mod tests {
         let ip = Ipv4Addr::new(10, 0, 0, 5);
         let (a, b) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
         n.learn(ip, a, Some(0));
-        assert_eq!(n.get(&ip), Some((a, Some(0))));
+        assert_eq!(n.get(&ip, None), Some((a, Some(0))));
         n.learn(ip, b, Some(1));
-        assert_eq!(n.get(&ip), Some((b, Some(1))));
+        assert_eq!(n.get(&ip, None), Some((b, Some(1))));
+        // Station 0's record no longer holds: the entry is station 1's.
+        assert_eq!(n.get(&ip, Some(0)), Some((b, Some(1))));
+        assert_eq!(n.get(&ip, Some(1)), Some((b, Some(1))));
         // Station 0 sends from the address again: it is its address again.
         n.learn(ip, a, Some(0));
-        assert_eq!(n.get(&ip), Some((a, Some(0))));
+        assert_eq!(n.get(&ip, None), Some((a, Some(0))));
         n.learn(ip, b, None);
-        assert_eq!(n.get(&ip), Some((b, None)));
+        assert_eq!(n.get(&ip, None), Some((b, None)));
+        assert_eq!(n.get(&ip, Some(0)), Some((b, None)));
         n.learn(ip, a, Some(0));
-        assert_eq!(n.get(&ip), Some((a, Some(0))));
-        assert_eq!(n.get(&Ipv4Addr::new(10, 0, 0, 6)), None);
+        assert_eq!(n.get(&ip, None), Some((a, Some(0))));
+        assert_eq!(n.get(&Ipv4Addr::new(10, 0, 0, 6), Some(0)), None);
     }
 }

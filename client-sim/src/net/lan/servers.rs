@@ -32,15 +32,16 @@ impl Lan {
                 let mut out = std::mem::take(&mut self.outgoing);
                 tftp.on_timeout_into(now, &mut out);
                 self.server_retransmissions += out.len() as u64;
-                self.tftp_out(i, &mut out);
+                self.tftp_out(i, &mut out, None);
                 self.outgoing = out;
             }
         }
     }
 
     /// A frame reached the servers' side of the link: every server hears a broadcast, a
-    /// unicast reaches the server it is addressed to.
-    pub(super) fn at_server(&mut self, d: Datagram) {
+    /// unicast reaches the server it is addressed to. `station`: the one that sent it, when
+    /// known.
+    pub(super) fn at_server(&mut self, d: Datagram, station: Option<usize>) {
         let d = match self.relay {
             Some(relay) if d.dst.port() == 67 && d.src.port() == 68 => {
                 return self.relay_to_servers(relay, d);
@@ -65,7 +66,7 @@ impl Lan {
                         &d.payload,
                         &mut out,
                     );
-                    self.tftp_out(i, &mut out);
+                    self.tftp_out(i, &mut out, station);
                     self.outgoing = out;
                 }
             }
@@ -178,8 +179,14 @@ impl Lan {
         }
     }
 
-    /// Sends what server `index`'s TFTP engine answered, leaving `out` empty for reuse.
-    pub(super) fn tftp_out(&mut self, index: usize, out: &mut Vec<Outgoing>) {
+    /// Sends what server `index`'s TFTP engine answered (to a packet from `station`, when
+    /// known: the answers mostly go back to it), leaving `out` empty for reuse.
+    pub(super) fn tftp_out(
+        &mut self,
+        index: usize,
+        out: &mut Vec<Outgoing>,
+        station: Option<usize>,
+    ) {
         let (mac, addr) = (self.servers[index].link.mac, self.servers[index].link.addr);
         let slow = Duration::from_millis(self.faults.tftp_delay_ms);
         // With a capacity model the worker sends the answers one after another.
@@ -196,9 +203,9 @@ impl Lan {
             let std::net::SocketAddr::V4(dst) = o.dst else {
                 continue;
             };
-            let (dst_mac, station) = self
+            let (dst_mac, to) = self
                 .neighbours
-                .get(dst.ip())
+                .get(dst.ip(), station)
                 .unwrap_or((MacAddr::BROADCAST, None));
             let d = Datagram::new(
                 mac,
@@ -207,12 +214,7 @@ impl Lan {
                 dst,
                 o.packet.into_payload(),
             );
-            self.send(
-                Towards::Client,
-                d,
-                station,
-                slow + send_cost * (n as u32 + 1),
-            );
+            self.send(Towards::Client, d, to, slow + send_cost * (n as u32 + 1));
         }
         if let Some(tftp) = self.servers[index].tftp.as_mut() {
             for event in tftp.drain_events() {
