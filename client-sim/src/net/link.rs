@@ -236,7 +236,7 @@ impl Links {
     /// knows it): a port belongs to the hardware address, whichever station sends from it.
     fn client(&mut self, mac: MacAddr, station: Option<usize>) -> usize {
         let cached = station.and_then(|i| self.by_station.get(i).copied().flatten());
-        let place = match cached {
+        match cached {
             Some((m, place)) if m == mac => place,
             _ => {
                 let next = self.ports.len();
@@ -252,8 +252,7 @@ impl Links {
                 }
                 place
             }
-        };
-        place
+        }
     }
 
     /// A frame of `payload` UDP bytes leaves the client `mac` (station `station`, when

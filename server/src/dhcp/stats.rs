@@ -66,12 +66,9 @@ const PER_SUBNET: &[&str] = &[
     "v4-reservation-conflicts",
 ];
 
-fn subnet_stat(id: u32, name: &str) -> String {
-    format!("subnet[{id}].{name}")
-}
-
-/// `subnet[ID].NAME` written on the stack: the statistics a lease change updates are looked
-/// up by it several times per lease, and a String each time was an allocation each.
+/// `subnet[ID].NAME`, Kea's name of a per-subnet statistic, written on the stack: the
+/// statistics a lease change updates are looked up by it several times per lease, and a
+/// String each time was an allocation each. The longest, with the largest id, is 48 bytes.
 struct SubnetStat {
     text: [u8; 80],
     len: usize,
@@ -94,8 +91,12 @@ impl SubnetStat {
         }
         s
     }
+}
 
-    fn as_str(&self) -> &str {
+impl std::ops::Deref for SubnetStat {
+    type Target = str;
+
+    fn deref(&self) -> &str {
         // Digits and ASCII names: always UTF-8.
         std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
     }
@@ -113,9 +114,9 @@ pub fn initialise(stats: &mut Statistics, config: &Config, leases: &LeaseTable) 
     let mut declined = 0;
     for subnet in &config.subnets {
         let total: u64 = subnet.pools.iter().map(|p| p.size()).sum();
-        stats.set(&subnet_stat(subnet.id, "total-addresses"), total as i64);
+        stats.set(&SubnetStat::new(subnet.id, "total-addresses"), total as i64);
         for name in PER_SUBNET {
-            let full = subnet_stat(subnet.id, name);
+            let full = SubnetStat::new(subnet.id, name);
             let counted = matches!(*name, "assigned-addresses" | "declined-addresses");
             if !counted && stats.value(&full).is_none() {
                 stats.set(&full, 0);
@@ -123,11 +124,11 @@ pub fn initialise(stats: &mut Statistics, config: &Config, leases: &LeaseTable) 
         }
         let counts = leases.counts(subnet.id);
         stats.set(
-            &subnet_stat(subnet.id, "assigned-addresses"),
+            &SubnetStat::new(subnet.id, "assigned-addresses"),
             counts.assigned as i64,
         );
         stats.set(
-            &subnet_stat(subnet.id, "declined-addresses"),
+            &SubnetStat::new(subnet.id, "declined-addresses"),
             counts.declined as i64,
         );
         declined += counts.declined as i64;
@@ -198,9 +199,9 @@ pub fn leases_changed(
         for subnet in &config.subnets {
             let counts = leases.counts(subnet.id);
             let assigned = counts.assigned as i64;
-            stats.set(&subnet_stat(subnet.id, "assigned-addresses"), assigned);
+            stats.set(&SubnetStat::new(subnet.id, "assigned-addresses"), assigned);
             stats.set(
-                &subnet_stat(subnet.id, "declined-addresses"),
+                &SubnetStat::new(subnet.id, "declined-addresses"),
                 counts.declined as i64,
             );
             declined += counts.declined as i64;
@@ -215,27 +216,42 @@ pub fn leases_changed(
     for id in subnets {
         let counts = leases.counts(id);
         let assigned_name = SubnetStat::new(id, "assigned-addresses");
-        let before = stats.value(assigned_name.as_str()).unwrap_or(0);
+        let before = stats.value(&assigned_name).unwrap_or(0);
         let now = counts.assigned as i64;
         if now != before {
-            stats.set(assigned_name.as_str(), now);
+            stats.set(&assigned_name, now);
         }
         if now > before && cause == Cause::Query {
             let cumulative = SubnetStat::new(id, "cumulative-assigned-addresses");
-            stats.add(cumulative.as_str(), now - before);
+            stats.add(&cumulative, now - before);
             stats.add("cumulative-assigned-addresses", now - before);
         }
         let declined_name = SubnetStat::new(id, "declined-addresses");
-        let before = stats.value(declined_name.as_str()).unwrap_or(0);
+        let before = stats.value(&declined_name).unwrap_or(0);
         let now = counts.declined as i64;
         if now != before {
-            stats.set(declined_name.as_str(), now);
+            stats.set(&declined_name, now);
             stats.add("declined-addresses", now - before);
         }
         if reclaimed {
             let n = changes.iter().filter(|c| c.lease().subnet_id == id).count() as i64;
-            stats.add(&subnet_stat(id, "reclaimed-leases"), n);
+            stats.add(&SubnetStat::new(id, "reclaimed-leases"), n);
             stats.add("reclaimed-leases", n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SubnetStat;
+
+    #[test]
+    fn subnet_stat_names_are_keas_for_every_name_and_id() {
+        let names = super::PER_SUBNET.iter().chain(&["total-addresses"]);
+        for name in names {
+            for id in [0, 1, 42, u32::MAX] {
+                assert_eq!(&*SubnetStat::new(id, name), format!("subnet[{id}].{name}"));
+            }
         }
     }
 }

@@ -75,7 +75,6 @@ fn push_escaped(out: &mut String, text: &str) {
     }
 }
 
-/// Appends `bytes` as Kea writes hardware addresses and client ids: `52:54:00:12:34:56`.
 /// The decimal digits of `n`, written into `buf` (no formatter: a lease row and the
 /// statistics a lease change updates hold several numbers each, once per lease given).
 pub fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
@@ -107,6 +106,7 @@ fn push_address(out: &mut String, address: std::net::Ipv4Addr) {
     }
 }
 
+/// Appends `bytes` as Kea writes hardware addresses and client ids: `52:54:00:12:34:56`.
 fn push_hex_colons(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (i, b) in bytes.iter().enumerate() {
