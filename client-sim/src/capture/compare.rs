@@ -258,7 +258,7 @@ pub fn compare(
     }
     let order = |m: &Message| {
         m.options
-            .items
+            .items()
             .iter()
             .filter_map(|i| match i {
                 Item::Option { code, .. } => Some(code.to_string()),

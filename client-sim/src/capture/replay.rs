@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use netbootd::dhcp::link::FrameAnswer;
 use netbootd::kea::KeaVersion;
 use netbootd::tftp::packet::Packet as Tftp;
-use netbootd::wire::dhcp::{Item, Message};
+use netbootd::wire::dhcp::Message;
 use netbootd::wire::frame::{Datagram, BROADCAST_MAC};
 use serde::Serialize;
 
@@ -88,13 +88,7 @@ fn kind_name(t: Option<u8>) -> String {
 }
 
 fn set_option(m: &mut Message, code: u8, value: &[u8]) {
-    for item in &mut m.options.items {
-        if let Item::Option { code: c, data } = item {
-            if *c == code {
-                *data = value.into();
-            }
-        }
-    }
+    m.options.overwrite(code, value);
 }
 
 fn ip4(v: &[u8]) -> Option<Ipv4Addr> {

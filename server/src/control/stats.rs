@@ -4,7 +4,7 @@
 //! `{"name": [[value, "YYYY-MM-DD HH:MM:SS.ffffff"], ...]}`. Timestamps are UTC (Kea writes
 //! the server's local time; on servers that is usually UTC too).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
@@ -38,9 +38,12 @@ impl Observation {
     }
 }
 
+/// Looked up by name several times per DHCP query, so hashed (foldhash: the names are the
+/// server's own and the configuration's, never a client's) rather than a tree of string
+/// compares; listings sort by name, as Kea's are.
 #[derive(Debug, Default, Clone)]
 pub struct Statistics {
-    observations: BTreeMap<String, Observation>,
+    observations: HashMap<Box<str>, Observation, foldhash::fast::RandomState>,
 }
 
 impl Statistics {
@@ -53,7 +56,7 @@ impl Statistics {
                     samples: VecDeque::new(),
                 };
                 o.push(value);
-                self.observations.insert(name.to_string(), o);
+                self.observations.insert(name.into(), o);
             }
         }
     }
@@ -82,11 +85,18 @@ impl Statistics {
 
     pub fn get_all(&self) -> Value {
         Value::Object(
-            self.observations
-                .iter()
-                .map(|(name, o)| (name.clone(), o.to_json()))
+            self.by_name()
+                .map(|(name, o)| (name.to_string(), o.to_json()))
                 .collect(),
         )
+    }
+
+    /// Every observation in name order.
+    fn by_name(&self) -> impl Iterator<Item = (&str, &Observation)> {
+        let mut all: Vec<(&str, &Observation)> =
+            self.observations.iter().map(|(n, o)| (&**n, o)).collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all.into_iter()
     }
 
     /// Back to the neutral value, history dropped (Observation::reset). False when unknown.
@@ -121,9 +131,7 @@ impl Statistics {
 
     /// Every statistic's latest value, for the Prometheus endpoint.
     pub fn latest(&self) -> impl Iterator<Item = (&str, i64)> {
-        self.observations
-            .iter()
-            .map(|(name, o)| (name.as_str(), o.latest()))
+        self.by_name().map(|(name, o)| (name, o.latest()))
     }
 }
 

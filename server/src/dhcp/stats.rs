@@ -82,12 +82,14 @@ impl SubnetStat {
         };
         let mut digits = [0; 20];
         let id = super::lease::decimal(u64::from(id), &mut digits).as_bytes();
-        // Copied rather than formatted; a name too long for the buffer is cut (none of
-        // Kea's is).
+        // Copied rather than formatted, whole parts only: a name too long for the buffer
+        // is cut before the part that does not fit (none of Kea's is that long).
         for part in [b"subnet[".as_slice(), id, b"].", name.as_bytes()] {
-            let n = part.len().min(s.text.len() - s.len);
-            s.text[s.len..s.len + n].copy_from_slice(&part[..n]);
-            s.len += n;
+            if part.len() > s.text.len() - s.len {
+                break;
+            }
+            s.text[s.len..s.len + part.len()].copy_from_slice(part);
+            s.len += part.len();
         }
         s
     }
@@ -97,8 +99,9 @@ impl std::ops::Deref for SubnetStat {
     type Target = str;
 
     fn deref(&self) -> &str {
-        // Digits and ASCII names: always UTF-8.
-        std::str::from_utf8(&self.text[..self.len]).unwrap_or_default()
+        // SAFETY: `text[..len]` is whole `&str`s and ASCII digits, copied in `new`: UTF-8.
+        // (Checking it again cost more than the lookup it names, several per lease.)
+        unsafe { std::str::from_utf8_unchecked(&self.text[..self.len]) }
     }
 }
 
@@ -210,7 +213,8 @@ pub fn leases_changed(
         return;
     }
     let reclaimed = cause == Cause::Reclaim;
-    let mut subnets: Vec<u32> = changes.iter().map(|c| c.lease().subnet_id).collect();
+    let mut subnets: smallvec::SmallVec<[u32; 4]> =
+        changes.iter().map(|c| c.lease().subnet_id).collect();
     subnets.sort_unstable();
     subnets.dedup();
     for id in subnets {

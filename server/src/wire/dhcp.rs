@@ -50,11 +50,38 @@ pub enum Item {
 pub type OptionValue = smallvec::SmallVec<[u8; 16]>;
 
 /// An options area (the main one, or `file`/`sname` when overloaded), in wire order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct OptionList {
-    pub items: Vec<Item>,
+    items: Vec<Item>,
     /// Bytes after the end option (padding to 300 bytes and whatever else a client put there).
     pub trailer: Vec<u8>,
+    /// The codes that appear in `items`: the engine asks a query for a few dozen options
+    /// (classes, relay information, overloading), most of them absent, and a bit answers
+    /// that without a walk of the list. Kept by every method that adds an item.
+    present: Codes,
+}
+
+/// Lists are equal when their items and trailers are (`present` follows from the items).
+impl PartialEq for OptionList {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items && self.trailer == other.trailer
+    }
+}
+
+impl Eq for OptionList {}
+
+/// A set of option codes, one bit each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Codes([u64; 4]);
+
+impl Codes {
+    fn insert(&mut self, code: u8) {
+        self.0[usize::from(code >> 6)] |= 1 << (code & 63);
+    }
+
+    fn contains(&self, code: u8) -> bool {
+        self.0[usize::from(code >> 6)] & (1 << (code & 63)) != 0
+    }
 }
 
 impl OptionList {
@@ -66,6 +93,7 @@ impl OptionList {
     pub fn decode(bytes: &[u8], offset: usize) -> Result<Self, DecodeError> {
         // Room for a usual query's options at once, rather than growing four times.
         let mut items = Vec::with_capacity(16);
+        let mut present = Codes::default();
         let mut i = 0;
         while i < bytes.len() {
             match bytes[i] {
@@ -77,6 +105,7 @@ impl OptionList {
                     items.push(Item::End);
                     return Ok(OptionList {
                         items,
+                        present,
                         trailer: bytes[i + 1..].to_vec(),
                     });
                 }
@@ -99,6 +128,7 @@ impl OptionList {
                             left,
                         });
                     }
+                    present.insert(code);
                     items.push(Item::Option {
                         code,
                         data: OptionValue::from_slice(&bytes[i + 2..i + 2 + len]),
@@ -111,6 +141,7 @@ impl OptionList {
         Ok(OptionList {
             items,
             trailer: Vec::new(),
+            present,
         })
     }
 
@@ -132,6 +163,7 @@ impl OptionList {
     /// Appends an option before the end option, splitting values over 255 bytes into several
     /// instances of the same code (RFC 3396 section 7).
     pub fn push(&mut self, code: u8, data: &[u8]) {
+        self.present.insert(code);
         let at = self
             .items
             .iter()
@@ -187,6 +219,9 @@ impl OptionList {
     /// [`OptionList::get`] without a copy when the option comes once (as nearly always):
     /// the engine reads several options of every query.
     pub fn get_ref(&self, code: u8) -> Option<Cow<'_, [u8]>> {
+        if !self.present.contains(code) {
+            return None;
+        }
         let mut found: Option<Cow<'_, [u8]>> = None;
         for item in &self.items {
             if let Item::Option { code: c, data } = item {
@@ -202,9 +237,43 @@ impl OptionList {
     }
 
     pub fn contains(&self, code: u8) -> bool {
-        self.items
-            .iter()
-            .any(|i| matches!(i, Item::Option { code: c, .. } if *c == code))
+        self.present.contains(code)
+            && self
+                .items
+                .iter()
+                .any(|i| matches!(i, Item::Option { code: c, .. } if *c == code))
+    }
+
+    /// The items in wire order.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// Room for `n` more items.
+    pub fn reserve(&mut self, n: usize) {
+        self.items.reserve(n);
+    }
+
+    /// Gives every instance of `code` the value `data` (a capture's value rewritten for a
+    /// replay); no instance is added or removed.
+    pub fn overwrite(&mut self, code: u8, data: &[u8]) {
+        for item in &mut self.items {
+            if let Item::Option {
+                code: c,
+                data: value,
+            } = item
+            {
+                if *c == code {
+                    *value = OptionValue::from_slice(data);
+                }
+            }
+        }
+    }
+
+    /// Removes the last item (an end option, before more are pushed). A code it removes
+    /// may stay in `present`, which only ever over-approximates: lookups walk the items.
+    pub fn pop(&mut self) -> Option<Item> {
+        self.items.pop()
     }
 }
 
@@ -360,6 +429,9 @@ impl Message {
             return self.option(53).and_then(|v| v.first().copied());
         }
         // Without overloading the joined value's first byte is the first instance's with data.
+        if !self.options.present.contains(53) {
+            return None;
+        }
         self.options.items.iter().find_map(|item| match item {
             Item::Option { code: 53, data } => data.first().copied(),
             _ => None,
@@ -447,12 +519,9 @@ mod tests {
     #[test]
     fn option_ref_borrows_one_instance_and_joins_several() {
         let mut m = edk2_discover();
-        m.options.items.pop();
+        m.options.pop();
         m.options.push(43, &[1, 2]);
-        m.options.items.push(Item::Option {
-            code: 43,
-            data: OptionValue::from_slice(&[3]),
-        });
+        m.options.push(43, &[3]);
         m.options.end();
         let m = Message::decode(&m.encode()).unwrap();
         assert!(matches!(m.option_ref(53), Some(Cow::Borrowed([1]))));
@@ -464,7 +533,7 @@ mod tests {
     #[test]
     fn overloaded_file_field_holds_options() {
         let mut m = edk2_discover();
-        m.options.items.pop();
+        m.options.pop();
         m.options.push(OPT_OVERLOAD, &[1]);
         m.options.end();
         m.file[..4].copy_from_slice(&[67, 1, b'x', 255]);

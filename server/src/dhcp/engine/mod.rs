@@ -119,8 +119,11 @@ pub struct Engine {
     changes: Changes,
     /// Unix time at the clock's origin: lease times are written in it.
     epoch: Epoch,
-    /// IterativeAllocator's last address per (subnet id, pool index).
-    cursor: std::cell::RefCell<std::collections::HashMap<(u32, usize), u32>>,
+    /// IterativeAllocator's last address per (subnet id, pool index); hashed with foldhash,
+    /// as the keys come from the configuration, not from clients.
+    cursor: std::cell::RefCell<
+        std::collections::HashMap<(u32, usize), u32, foldhash::fast::RandomState>,
+    >,
 }
 
 impl Engine {
@@ -236,10 +239,12 @@ impl Engine {
         let host = self.reservation(subnet, &q.msg).cloned();
         self.classifier
             .late(&mut classes, &q.msg, q, host.as_ref(), &self.config);
-        let client = ClientKey::of(&q.msg, self.config.effective(subnet).match_client_id);
+        let effective = self.config.effective(subnet);
+        let client = ClientKey::of(&q.msg, effective.match_client_id);
         let ctx = Ctx {
             q,
             subnet,
+            effective: &effective,
             host: host.as_ref(),
             classes: &classes,
             client: &client,
@@ -352,6 +357,9 @@ impl ClientKey {
 struct Ctx<'a> {
     q: &'a Incoming,
     subnet: &'a Subnet,
+    /// The subnet's parameters after inheritance, resolved once per query (several steps
+    /// read them).
+    effective: &'a crate::kea::model::Effective,
     host: Option<&'a Reservation>,
     classes: &'a crate::kea::expr::ClassSet,
     client: &'a ClientKey,
@@ -411,7 +419,7 @@ impl Engine {
             .option_ref(50)
             .and_then(|v| ipv4(&v))
             .unwrap_or(msg.ciaddr);
-        let authoritative = self.config.effective(ctx.subnet).authoritative;
+        let authoritative = ctx.effective.authoritative;
         let ours = self.leases.get(requested).cloned();
         let acceptable = ctx.subnet.prefix.contains(&requested)
             && match &ours {
@@ -509,7 +517,7 @@ impl Engine {
     /// valid-lifetime, or the client's request (option 51) inside min/max (Kea's
     /// AllocEngine::getValidLft).
     fn lifetime(&self, ctx: &Ctx) -> u32 {
-        let e = self.config.effective(ctx.subnet);
+        let e = ctx.effective;
         let mut valid = e.valid_lifetime;
         for class in ctx.classes.iter() {
             if let Some(v) = self.config.class(class).and_then(|c| c.valid_lifetime) {

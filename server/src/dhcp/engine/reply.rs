@@ -178,7 +178,7 @@ impl Engine {
         }
         // RFC 3046 2.2: the relay agent information goes back as received, last.
         let relay_info = q.option_ref(82);
-        msg.options.items.reserve(options.0.len() + 3);
+        msg.options.reserve(options.0.len() + 3);
         msg.options.push(53, &[kind]);
         for (code, data) in &options.0 {
             if *code != 53 && *code != 82 {
@@ -194,7 +194,7 @@ impl Engine {
     }
 
     fn fixed_fields(&self, ctx: &Ctx, msg: &mut Message) {
-        let e = self.config.effective(ctx.subnet);
+        let e = ctx.effective;
         msg.siaddr = e.next_server;
         if !e.server_hostname.is_empty() {
             set_text(&mut msg.sname, &e.server_hostname);
@@ -238,7 +238,7 @@ impl Engine {
     /// Dhcpv4Srv::setTeeTimes: explicit renew/rebind timers, or percentages of the lease
     /// when calculate-tee-times is on; each only when shorter than what follows it.
     fn tee_times(&self, ctx: &Ctx, valid: u32, options: &mut Chosen) {
-        let e = self.config.effective(ctx.subnet);
+        let e = ctx.effective;
         let t2 = e.rebind_timer.or_else(|| {
             e.calculate_tee_times
                 .then(|| (f64::from(valid) * e.t2_percent).round() as u32)

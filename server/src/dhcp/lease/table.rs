@@ -3,7 +3,8 @@
 //! ten leases or a million. The engine changes it; the file ([`super::Memfile`]) only
 //! records those changes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::hash::RandomState;
 use std::net::Ipv4Addr;
 
 use super::{Lease, LeaseChange, LeaseState};
@@ -28,17 +29,14 @@ pub struct LeaseTable {
     by_hwaddr: ClientIndex,
 }
 
-type ClientIndex = BTreeMap<u32, HashMap<Vec<u8>, Ipv4Addr>>;
+/// hashbrown's map for `entry_ref`, which finds or makes an entry with one hash and copies
+/// the key only when it is new; keyed with std's SipHash all the same.
+type ClientIndex = BTreeMap<u32, hashbrown::HashMap<Vec<u8>, Ipv4Addr, RandomState>>;
 
 /// Makes `key`'s entry in `index` point at `address`, copying the key only when it is new.
 fn point(index: &mut ClientIndex, subnet: u32, key: &[u8], address: Ipv4Addr) {
     let keys = index.entry(subnet).or_default();
-    match keys.get_mut(key) {
-        Some(to) => *to = address,
-        None => {
-            keys.insert(key.to_vec(), address);
-        }
-    }
+    *keys.entry_ref(key).or_insert(address) = address;
 }
 
 /// Forgets `key`'s entry in `index` when it still points at `address`.
