@@ -101,7 +101,7 @@ pub fn dhcp_engine(data: &[u8]) {
         };
         let q = Incoming {
             len: payload.len(),
-            msg,
+            msg: Box::new(msg),
             iface: "eth1".into(),
             iface_addr: SERVER,
             source,
@@ -268,7 +268,7 @@ fn discover() -> Incoming {
     m.options.end();
     Incoming {
         len: m.encode().len(),
-        msg: m,
+        msg: Box::new(m),
         iface: "eth1".into(),
         iface_addr: SERVER,
         source: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
@@ -300,7 +300,7 @@ pub fn kea_expr(data: &[u8]) {
     let msg = parts
         .get(1)
         .and_then(|b| Message::decode(b).ok())
-        .unwrap_or_else(|| discover().msg);
+        .unwrap_or_else(|| *discover().msg);
     for version in KeaVersion::ALL {
         if let Ok(e) = expr::parse(&text, version, &Lookups, &Lookups) {
             let pkt = Packet::broadcast(&msg, "eth1", 300);

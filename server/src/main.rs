@@ -6,12 +6,6 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod cli;
 
-/// mimalloc instead of glibc's malloc: a DHCP query still allocates a few dozen small
-/// blocks (decoded options, classes, the reply), and glibc's per-thread arenas spent a
-/// tenth of the server's user-space instructions on them (ci/profile-dhcp.sh callgrind).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "netbootd",

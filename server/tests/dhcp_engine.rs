@@ -43,7 +43,7 @@ const SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
 fn incoming(msg: Message) -> Incoming {
     Incoming {
         len: msg.encode().len(),
-        msg,
+        msg: Box::new(msg),
         iface: "eth1".into(),
         iface_addr: SERVER,
         source: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68),
@@ -89,7 +89,7 @@ fn reply(engine: &mut Engine, now: u64, msg: Message) -> (Message, Vec<String>) 
         .handle(Instant::from_secs(now), &incoming(msg))
         .unwrap()
     {
-        Outcome::Reply { msg, classes, .. } => (msg, classes),
+        Outcome::Reply { msg, classes, .. } => (*msg, classes),
         Outcome::Silent(s) => panic!("no reply: {s:?}"),
     }
 }
@@ -261,7 +261,7 @@ fn release_and_decline_of_anothers_lease_are_refused() {
 
 fn reply_or_silence(e: &mut Engine, msg: Message) -> Result<Message, Silence> {
     match e.handle(Instant::from_secs(3000), &incoming(msg)).unwrap() {
-        Outcome::Reply { msg, .. } => Ok(msg),
+        Outcome::Reply { msg, .. } => Ok(*msg),
         Outcome::Silent(s) => Err(s),
     }
 }

@@ -23,9 +23,11 @@ impl Observation {
         self.samples.front().map_or(0, |s| s.0)
     }
 
-    fn push(&mut self, value: i64) {
-        self.samples.push_front((value, SystemTime::now()));
-        self.samples.truncate(SAMPLES);
+    fn push(&mut self, value: i64, at: SystemTime) {
+        if self.samples.len() == SAMPLES {
+            self.samples.pop_back();
+        }
+        self.samples.push_front((value, at));
     }
 
     fn to_json(&self) -> Value {
@@ -44,18 +46,35 @@ impl Observation {
 #[derive(Debug, Default, Clone)]
 pub struct Statistics {
     observations: HashMap<Box<str>, Observation, foldhash::fast::RandomState>,
+    /// The time every sample taken inside [`Statistics::at_once`] carries.
+    now: Option<SystemTime>,
 }
 
 impl Statistics {
+    /// Runs `update` with one reading of the clock for all its samples: the updates one
+    /// query makes (received, its type, the leases it changed) happen at one moment, and
+    /// the clock read per sample was a visible share of a query's cost.
+    pub fn at_once<R>(&mut self, update: impl FnOnce(&mut Self) -> R) -> R {
+        self.now = Some(SystemTime::now());
+        let r = update(self);
+        self.now = None;
+        r
+    }
+
+    fn now(&self) -> SystemTime {
+        self.now.unwrap_or_else(SystemTime::now)
+    }
+
     /// Sets a statistic (StatsMgr::setValue): a new sample, the observation created if new.
     pub fn set(&mut self, name: &str, value: i64) {
+        let at = self.now();
         match self.observations.get_mut(name) {
-            Some(o) => o.push(value),
+            Some(o) => o.push(value, at),
             None => {
                 let mut o = Observation {
                     samples: VecDeque::new(),
                 };
-                o.push(value);
+                o.push(value, at);
                 self.observations.insert(name.into(), o);
             }
         }
@@ -64,8 +83,9 @@ impl Statistics {
     /// Adds to a statistic (StatsMgr::addValue): a new sample of the sum.
     pub fn add(&mut self, name: &str, delta: i64) {
         // One lookup for a statistic that exists: this runs several times per query.
+        let at = self.now();
         match self.observations.get_mut(name) {
-            Some(o) => o.push(o.latest() + delta),
+            Some(o) => o.push(o.latest() + delta, at),
             None => self.set(name, delta),
         }
     }
@@ -105,14 +125,15 @@ impl Statistics {
             return false;
         };
         o.samples.clear();
-        o.push(0);
+        o.push(0, SystemTime::now());
         true
     }
 
     pub fn reset_all(&mut self) {
+        let at = SystemTime::now();
         for o in self.observations.values_mut() {
             o.samples.clear();
-            o.push(0);
+            o.push(0, at);
         }
     }
 

@@ -70,7 +70,7 @@ impl Link {
             return Ok(FrameAnswer::NotForUs);
         }
         let msg = match Message::decode(&datagram.payload) {
-            Ok(m) if m.op == 1 => m,
+            Ok(m) if m.op == 1 => Box::new(m),
             Ok(_) => return Ok(FrameAnswer::NotForUs),
             Err(e) => return Ok(FrameAnswer::Malformed(e.to_string())),
         };
@@ -88,7 +88,7 @@ impl Link {
                 xid: incoming.msg.xid,
                 kind: incoming.msg.message_type(),
                 why,
-                query: Box::new(incoming.msg),
+                query: incoming.msg,
             }),
             Outcome::Reply {
                 msg, dest, classes, ..
@@ -110,8 +110,8 @@ impl Link {
                 .to_frame();
                 Ok(FrameAnswer::Reply {
                     frame: reply_frame,
-                    query: Box::new(incoming.msg),
-                    reply: Box::new(msg),
+                    query: incoming.msg,
+                    reply: msg,
                     classes,
                 })
             }

@@ -42,6 +42,7 @@ pub struct Batch {
     /// The sender of each datagram (UDP; unused for frames).
     from: Vec<SocketAddrV4>,
     count: usize,
+    headers: RecvHeaders,
 }
 
 impl Default for Batch {
@@ -51,6 +52,37 @@ impl Default for Batch {
             lens: vec![0; BATCH],
             from: vec![SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0); BATCH],
             count: 0,
+            headers: RecvHeaders::default(),
+        }
+    }
+}
+
+/// recvmmsg's message headers, kept from call to call: building all [`BATCH`] of them
+/// afresh (zeroed, then pointed at the slots) cost more than the few queries a call takes
+/// under light load. Only the headers the kernel wrote to last time are set again.
+struct RecvHeaders {
+    /// Room for any socket address (sockaddr_in, sockaddr_ll).
+    names: Vec<libc::sockaddr_storage>,
+    iovecs: Vec<libc::iovec>,
+    headers: Vec<libc::mmsghdr>,
+    /// Headers `0..stale` must be set before the next call (all of them at first).
+    stale: usize,
+}
+
+impl Default for RecvHeaders {
+    fn default() -> Self {
+        // SAFETY: all-zero sockaddr_storage, iovec and mmsghdr are valid values (null
+        // pointers, zero lengths); `drain` points them at buffers before any call.
+        RecvHeaders {
+            names: (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect(),
+            iovecs: (0..BATCH)
+                .map(|_| libc::iovec {
+                    iov_base: std::ptr::null_mut(),
+                    iov_len: 0,
+                })
+                .collect(),
+            headers: (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect(),
+            stale: BATCH,
         }
     }
 }
@@ -169,7 +201,7 @@ impl Port for UdpPort {
         query: Query<'_>,
     ) -> Result<Answer<SocketAddrV4>, EngineError> {
         let msg = match Message::decode(query.bytes) {
-            Ok(m) if m.op == 1 => m,
+            Ok(m) if m.op == 1 => Box::new(m),
             Ok(_) => return Ok(Answer::NotAQuery),
             Err(e) => {
                 journal::parse_failed(query.from, &self.iface, &e.to_string());
@@ -190,7 +222,7 @@ impl Port for UdpPort {
             Outcome::Silent(why) => Answer::Silent {
                 kind: incoming.msg.message_type(),
                 why,
-                query: Box::new(incoming.msg),
+                query: incoming.msg,
             },
             Outcome::Reply {
                 msg, dest, classes, ..
@@ -202,8 +234,8 @@ impl Port for UdpPort {
                 } else {
                     dest.to
                 },
-                query: Box::new(incoming.msg),
-                reply: Box::new(msg),
+                query: incoming.msg,
+                reply: msg,
                 classes,
             }),
         })
@@ -383,25 +415,29 @@ impl Source for libc::sockaddr_ll {
 /// [`STOP_CHECK`]: crate::wire::transport::STOP_CHECK
 fn drain<S: Source>(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result<()> {
     batch.count = 0;
-    // SAFETY: all-zero socket addresses (sockaddr_in, sockaddr_ll), iovec and mmsghdr are
-    // valid values; each header points at a slot buffer of `SLOT` bytes and an address that
-    // live across the call.
-    let mut names: [S; BATCH] = unsafe { std::mem::zeroed() };
-    let mut iovecs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
-    let mut headers: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-    for i in 0..BATCH {
-        iovecs[i].iov_base = batch.slots[i].as_mut_ptr().cast();
-        iovecs[i].iov_len = batch.slots[i].len();
-        headers[i].msg_hdr.msg_name = (&mut names[i] as *mut S).cast();
-        headers[i].msg_hdr.msg_namelen = std::mem::size_of::<S>() as u32;
-        headers[i].msg_hdr.msg_iov = &mut iovecs[i];
-        headers[i].msg_hdr.msg_iovlen = 1;
+    let h = &mut batch.headers;
+    for i in 0..h.stale {
+        h.iovecs[i] = libc::iovec {
+            iov_base: batch.slots[i].as_mut_ptr().cast(),
+            iov_len: batch.slots[i].len(),
+        };
+        let m = &mut h.headers[i];
+        m.msg_len = 0;
+        m.msg_hdr.msg_name = (&mut h.names[i] as *mut libc::sockaddr_storage).cast();
+        m.msg_hdr.msg_namelen = std::mem::size_of::<S>() as u32;
+        m.msg_hdr.msg_iov = &mut h.iovecs[i];
+        m.msg_hdr.msg_iovlen = 1;
+        m.msg_hdr.msg_control = std::ptr::null_mut();
+        m.msg_hdr.msg_controllen = 0;
+        m.msg_hdr.msg_flags = 0;
     }
-    // SAFETY: the headers are initialised above and outlive the call.
+    h.stale = 0;
+    // SAFETY: every header points at a slot buffer of its length, an iovec and a
+    // sockaddr_storage (room for S), all owned by `batch` and alive across the call.
     let n = unsafe {
         libc::recvmmsg(
             socket.as_raw_fd(),
-            headers.as_mut_ptr(),
+            h.headers.as_mut_ptr(),
             BATCH as u32,
             libc::MSG_WAITFORONE,
             std::ptr::null_mut(),
@@ -415,27 +451,48 @@ fn drain<S: Source>(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result<()> 
             _ => Err(e),
         };
     }
-    for i in 0..n as usize {
-        let Some(from) = names[i].sender() else {
+    let n = n as usize;
+    // The kernel wrote lengths into headers 0..n, and slots among them may be swapped below.
+    h.stale = n;
+    for i in 0..n {
+        // SAFETY: the kernel wrote an S (msg_namelen = size_of::<S>()) at the start of
+        // this sockaddr_storage, which is larger and at least as aligned.
+        let name: S = unsafe { *(&h.names[i] as *const libc::sockaddr_storage).cast::<S>() };
+        let Some(from) = name.sender() else {
             continue;
         };
         let kept = batch.count;
         batch.slots.swap(kept, i);
-        batch.lens[kept] = headers[i].msg_len as usize;
+        batch.lens[kept] = h.headers[i].msg_len as usize;
         batch.from[kept] = from;
         batch.count += 1;
     }
     Ok(())
 }
 
-/// sendmmsg(2) of `replies`, without waiting: the number that left.
+/// sendmmsg(2) of `replies`, without waiting: the number that left. The headers live on
+/// the stack, sized for the batch (under light load a batch is one reply, and zeroing
+/// room for [`BATCH`] each time cost more than building the one).
 fn send_batch(socket: &impl AsRawFd, replies: &[Reply<SocketAddrV4>]) -> io::Result<usize> {
-    let count = replies.len().min(BATCH);
-    // SAFETY: as in recv_batch; each header points at a reply's bytes (only read) and a
-    // sockaddr_in that live across the call.
-    let mut names: [libc::sockaddr_in; BATCH] = unsafe { std::mem::zeroed() };
-    let mut iovecs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
-    let mut headers: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    match replies.len() {
+        0 => Ok(0),
+        1 => send_up_to::<1>(socket, replies),
+        2..=4 => send_up_to::<4>(socket, replies),
+        _ => send_up_to::<BATCH>(socket, replies),
+    }
+}
+
+/// [`send_batch`] of at most `N` replies.
+fn send_up_to<const N: usize>(
+    socket: &impl AsRawFd,
+    replies: &[Reply<SocketAddrV4>],
+) -> io::Result<usize> {
+    let count = replies.len().min(N);
+    // SAFETY: all-zero sockaddr_in, iovec and mmsghdr are valid values; each header used
+    // points at a reply's bytes (only read) and a sockaddr_in that live across the call.
+    let mut names: [libc::sockaddr_in; N] = unsafe { std::mem::zeroed() };
+    let mut iovecs: [libc::iovec; N] = unsafe { std::mem::zeroed() };
+    let mut headers: [libc::mmsghdr; N] = unsafe { std::mem::zeroed() };
     for (i, r) in replies[..count].iter().enumerate() {
         names[i] = sockaddr(r.to);
         iovecs[i].iov_base = r.bytes.as_ptr() as *mut libc::c_void;

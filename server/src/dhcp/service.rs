@@ -63,7 +63,7 @@ impl DhcpService {
     /// Updates Kea's statistics.
     fn tally(&self, update: impl FnOnce(&mut crate::control::stats::Statistics)) {
         if let Ok(mut s) = self.statistics.lock() {
-            update(&mut s);
+            s.at_once(update);
         }
     }
 
@@ -95,7 +95,9 @@ impl DhcpService {
         let changes = engine.take_changes();
         if !changes.is_empty() || cause == Cause::Recount {
             if let Ok(mut s) = self.statistics.lock() {
-                stats::leases_changed(&mut s, engine.config(), engine.leases(), &changes, cause);
+                s.at_once(|s| {
+                    stats::leases_changed(s, engine.config(), engine.leases(), &changes, cause)
+                });
             }
         }
         let Some(file) = self.lease_file.as_ref().filter(|_| !changes.is_empty()) else {

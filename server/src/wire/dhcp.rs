@@ -59,6 +59,9 @@ pub struct OptionList {
     /// (classes, relay information, overloading), most of them absent, and a bit answers
     /// that without a walk of the list. Kept by every method that adds an item.
     present: Codes,
+    /// The codes that appear more than once (RFC 3396 split values): any other is found
+    /// whole at its first instance, without a walk of the rest.
+    repeated: Codes,
 }
 
 /// Lists are equal when their items and trailers are (`present` follows from the items).
@@ -75,6 +78,14 @@ impl Eq for OptionList {}
 struct Codes([u64; 4]);
 
 impl Codes {
+    /// Adds `code` to `present`, and to `repeated` when it was there already.
+    fn add(present: &mut Codes, repeated: &mut Codes, code: u8) {
+        if present.contains(code) {
+            repeated.insert(code);
+        }
+        present.insert(code);
+    }
+
     fn insert(&mut self, code: u8) {
         self.0[usize::from(code >> 6)] |= 1 << (code & 63);
     }
@@ -93,7 +104,7 @@ impl OptionList {
     pub fn decode(bytes: &[u8], offset: usize) -> Result<Self, DecodeError> {
         // Room for a usual query's options at once, rather than growing four times.
         let mut items = Vec::with_capacity(16);
-        let mut present = Codes::default();
+        let (mut present, mut repeated) = (Codes::default(), Codes::default());
         let mut i = 0;
         while i < bytes.len() {
             match bytes[i] {
@@ -106,6 +117,7 @@ impl OptionList {
                     return Ok(OptionList {
                         items,
                         present,
+                        repeated,
                         trailer: bytes[i + 1..].to_vec(),
                     });
                 }
@@ -128,7 +140,7 @@ impl OptionList {
                             left,
                         });
                     }
-                    present.insert(code);
+                    Codes::add(&mut present, &mut repeated, code);
                     items.push(Item::Option {
                         code,
                         data: OptionValue::from_slice(&bytes[i + 2..i + 2 + len]),
@@ -142,6 +154,7 @@ impl OptionList {
             items,
             trailer: Vec::new(),
             present,
+            repeated,
         })
     }
 
@@ -163,7 +176,10 @@ impl OptionList {
     /// Appends an option before the end option, splitting values over 255 bytes into several
     /// instances of the same code (RFC 3396 section 7).
     pub fn push(&mut self, code: u8, data: &[u8]) {
-        self.present.insert(code);
+        Codes::add(&mut self.present, &mut self.repeated, code);
+        if data.len() > 255 {
+            self.repeated.insert(code);
+        }
         let at = self
             .items
             .iter()
@@ -221,6 +237,12 @@ impl OptionList {
     pub fn get_ref(&self, code: u8) -> Option<Cow<'_, [u8]>> {
         if !self.present.contains(code) {
             return None;
+        }
+        if !self.repeated.contains(code) {
+            return self.items.iter().find_map(|item| match item {
+                Item::Option { code: c, data } if *c == code => Some(Cow::Borrowed(&data[..])),
+                _ => None,
+            });
         }
         let mut found: Option<Cow<'_, [u8]>> = None;
         for item in &self.items {
@@ -404,6 +426,9 @@ impl Message {
     /// instance, no overloading): the engine's way, as it reads several options per query.
     pub fn option_ref(&self, code: u8) -> Option<Cow<'_, [u8]>> {
         let overload = self.overload();
+        if overload == 0 {
+            return self.options.get_ref(code);
+        }
         // The options field is read in place; only overloaded fields are decoded.
         let mut found = self.options.get_ref(code);
         for (bit, field, offset) in [(1, &self.file[..], 108), (2, &self.sname[..], 44)] {

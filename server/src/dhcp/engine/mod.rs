@@ -32,7 +32,9 @@ pub const INFORM: u8 = 8;
 /// A query as a transport received it.
 #[derive(Debug, Clone)]
 pub struct Incoming {
-    pub msg: Message,
+    /// Boxed, as is the reply: a message is some 330 bytes (`sname` and `file`), and both
+    /// pass through several hands between the socket and the lease file.
+    pub msg: Box<Message>,
     /// UDP payload length (pkt.len in expressions).
     pub len: usize,
     /// Shared with the port: a query clones a pointer, not the name.
@@ -81,7 +83,7 @@ impl Silence {
 #[allow(clippy::large_enum_variant)] // one per query, moved once; boxing buys nothing
 pub enum Outcome {
     Reply {
-        msg: Message,
+        msg: Box<Message>,
         dest: Destination,
         /// The classes the query was assigned, in order (for transcripts).
         classes: Vec<String>,
@@ -367,7 +369,7 @@ struct Ctx<'a> {
     now: u64,
 }
 
-type Answer = Result<(Message, u8), Silence>;
+type Answer = Result<(Box<Message>, u8), Silence>;
 
 impl Engine {
     /// The classes once the required ones of the shared network, subnet and the pool holding

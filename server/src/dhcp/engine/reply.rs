@@ -101,7 +101,7 @@ impl Engine {
         kind: u8,
         yiaddr: Ipv4Addr,
         lease_time: Option<u32>,
-    ) -> (Message, u8) {
+    ) -> (Box<Message>, u8) {
         // Required classes take part in the answer's options and fields once the address is
         // known (Dhcpv4Srv::requiredClassify before buildCfgOptionList).
         let required = (kind != NAK)
@@ -116,7 +116,7 @@ impl Engine {
             None => ctx,
         };
         let q = &ctx.q.msg;
-        let mut msg = Message {
+        let mut msg = Box::new(Message {
             op: 2,
             htype: q.htype,
             hlen: q.hlen,
@@ -134,7 +134,7 @@ impl Engine {
             giaddr: q.giaddr,
             chaddr: q.chaddr,
             ..Message::default()
-        };
+        });
         let mut options = Chosen(Vec::with_capacity(16));
         options.insert(54, ctx.q.iface_addr.octets());
         if kind != NAK {

@@ -19,7 +19,10 @@ pub struct SubnetCounts {
 
 #[derive(Debug, Default, Clone)]
 pub struct LeaseTable {
-    leases: BTreeMap<Ipv4Addr, Lease>,
+    /// Keyed by the address as a number: the same order as `Ipv4Addr`'s, and one integer
+    /// compare per step of a search instead of a four-byte slice compare (the allocator
+    /// asks for a candidate address's lease at least once per DISCOVER).
+    leases: BTreeMap<u32, Lease>,
     counts: BTreeMap<u32, SubnetCounts>,
     /// Subnet id, then client id (or hardware address), to address: nested so a lookup
     /// borrows the query's bytes instead of copying them into a key. The inner hasher stays
@@ -62,7 +65,7 @@ impl LeaseTable {
     /// same client in the same subnet) finds its index entries in place and leaves them.
     pub fn replace(&mut self, lease: Lease) -> Option<Lease> {
         let address = lease.address;
-        if let Some(old) = self.leases.get(&address) {
+        if let Some(old) = self.leases.get(&u32::from(address)) {
             let renewal = old.subnet_id == lease.subnet_id
                 && old.hwaddr == lease.hwaddr
                 && old.client_id == lease.client_id;
@@ -80,7 +83,7 @@ impl LeaseTable {
             point(&mut self.by_hwaddr, lease.subnet_id, &lease.hwaddr, address);
         }
         self.count(&lease, true);
-        let old = self.leases.insert(address, lease);
+        let old = self.leases.insert(u32::from(address), lease);
         if let Some(old) = &old {
             self.count(old, false);
         }
@@ -106,7 +109,7 @@ impl LeaseTable {
     }
 
     pub fn remove(&mut self, address: Ipv4Addr) -> Option<Lease> {
-        let old = self.leases.remove(&address)?;
+        let old = self.leases.remove(&u32::from(address))?;
         self.count(&old, false);
         if let Some(id) = &old.client_id {
             unindex(&mut self.by_client_id, old.subnet_id, id, address);
@@ -127,7 +130,7 @@ impl LeaseTable {
     }
 
     pub fn get(&self, address: Ipv4Addr) -> Option<&Lease> {
-        self.leases.get(&address)
+        self.leases.get(&u32::from(address))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Lease> {
@@ -152,12 +155,12 @@ impl LeaseTable {
     ) -> Option<&Lease> {
         let by_id = client_id
             .and_then(|c| self.by_client_id.get(&subnet_id)?.get(c))
-            .and_then(|a| self.leases.get(a));
+            .and_then(|a| self.leases.get(&u32::from(*a)));
         by_id.or_else(|| {
             (!hwaddr.is_empty())
                 .then(|| self.by_hwaddr.get(&subnet_id)?.get(hwaddr))
                 .flatten()
-                .and_then(|a| self.leases.get(a))
+                .and_then(|a| self.leases.get(&u32::from(*a)))
                 .filter(|l| client_id.is_none() || l.client_id.is_none())
         })
     }
