@@ -89,7 +89,7 @@ fn reply(engine: &mut Engine, now: u64, msg: Message) -> (Message, Vec<String>) 
         .handle(Instant::from_secs(now), &incoming(msg))
         .unwrap()
     {
-        Outcome::Reply { msg, classes, .. } => (*msg, classes),
+        Outcome::Reply { msg, classes, .. } => (*msg, classes.into_names()),
         Outcome::Silent(s) => panic!("no reply: {s:?}"),
     }
 }

@@ -56,7 +56,7 @@ pub fn received(query: &Message, from: SocketAddrV4, to: impl std::fmt::Display,
 pub fn answered(
     query: &Message,
     reply: &Message,
-    classes: &[String],
+    classes: &crate::kea::expr::ClassSet,
     from: impl std::fmt::Display,
     to: impl std::fmt::Display,
     iface: &str,

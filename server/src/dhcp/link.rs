@@ -112,7 +112,7 @@ impl Link {
                     frame: reply_frame,
                     query: incoming.msg,
                     reply: msg,
-                    classes,
+                    classes: classes.into_names(),
                 })
             }
         }

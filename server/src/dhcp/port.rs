@@ -134,7 +134,7 @@ pub struct Reply<To> {
     pub to: To,
     pub query: Box<Message>,
     pub reply: Box<Message>,
-    pub classes: Vec<String>,
+    pub classes: crate::kea::expr::ClassSet,
 }
 
 /// A socket the DHCP service serves.
@@ -338,7 +338,7 @@ impl Port for RawServed {
                 to: (),
                 query,
                 reply,
-                classes,
+                classes: classes.into_iter().collect(),
             }),
         })
     }

@@ -298,21 +298,19 @@ impl Config {
         let network = subnet
             .shared_network
             .map(|i| &self.shared_networks[i].scope);
-        let levels: Vec<&Scope> = [Some(&subnet.scope), network, Some(&self.globals)]
-            .into_iter()
-            .flatten()
-            .collect();
+        // Asked once per query: the levels stay on the stack, as in `effective`.
+        let levels = [Some(&subnet.scope), network, Some(&self.globals)];
+        let mut levels = levels.iter().flatten();
         ReservationScope {
             global: levels
-                .iter()
+                .clone()
                 .find_map(|s| s.reservations_global)
                 .unwrap_or(false),
             in_subnet: levels
-                .iter()
+                .clone()
                 .find_map(|s| s.reservations_in_subnet)
                 .unwrap_or(true),
             out_of_pool: levels
-                .iter()
                 .find_map(|s| s.reservations_out_of_pool)
                 .unwrap_or(false),
         }

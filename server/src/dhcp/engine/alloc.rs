@@ -51,7 +51,7 @@ pub fn choose(engine: &Engine, ctx: &Ctx) -> Option<Ipv4Addr> {
         .leases
         .find_client(
             ctx.subnet.id,
-            &ctx.client.hwaddr,
+            ctx.client.hwaddr,
             ctx.client.client_id.as_deref(),
         )
         .filter(|l| ctx.client.owns(l))

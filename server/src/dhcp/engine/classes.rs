@@ -150,7 +150,7 @@ fn run(defs: &[ClassDef], pkt: &Packet, set: &mut ClassSet, pass: impl Fn(bool) 
             continue;
         }
         if let Ok(true) = expr::evaluate(test, pkt, set) {
-            set.insert(def.name);
+            set.insert(def.name.to_string());
         }
     }
 }

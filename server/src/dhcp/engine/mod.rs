@@ -9,6 +9,7 @@ mod classes;
 mod reply;
 mod select;
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
@@ -86,7 +87,7 @@ pub enum Outcome {
         msg: Box<Message>,
         dest: Destination,
         /// The classes the query was assigned, in order (for transcripts).
-        classes: Vec<String>,
+        classes: crate::kea::expr::ClassSet,
         subnet: Option<u32>,
     },
     Silent(Silence),
@@ -281,7 +282,7 @@ impl Engine {
                 Outcome::Reply {
                     msg,
                     dest,
-                    classes: classes.into_names(),
+                    classes,
                     subnet: Some(subnet.id),
                 }
             }
@@ -324,17 +325,18 @@ fn reservation_matches(r: &Reservation, msg: &Message) -> bool {
 /// How the engine recognises a client: client-id when match-client-id and present, else
 /// the hardware address (Kea's Lease4 matching in AllocEngine).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientKey {
-    pub hwaddr: Vec<u8>,
-    pub client_id: Option<Vec<u8>>,
+/// Who a query is from, borrowed from the query (copied only into a lease it gets).
+pub struct ClientKey<'q> {
+    pub hwaddr: &'q [u8],
+    pub client_id: Option<Cow<'q, [u8]>>,
     pub by_client_id: bool,
 }
 
-impl ClientKey {
-    fn of(msg: &Message, match_client_id: bool) -> Self {
-        let client_id = msg.option(61);
+impl<'q> ClientKey<'q> {
+    fn of(msg: &'q Message, match_client_id: bool) -> Self {
+        let client_id = msg.option_ref(61);
         ClientKey {
-            hwaddr: msg.hwaddr().to_vec(),
+            hwaddr: msg.hwaddr(),
             by_client_id: match_client_id && client_id.is_some(),
             client_id,
         }
@@ -348,7 +350,7 @@ impl ClientKey {
         if !self.by_client_id {
             return same_hw;
         }
-        if self.client_id.is_some() && lease.client_id == self.client_id {
+        if self.client_id.is_some() && lease.client_id.as_deref() == self.client_id.as_deref() {
             return true;
         }
         (self.client_id.is_none() || lease.client_id.is_none()) && same_hw
@@ -364,7 +366,7 @@ struct Ctx<'a> {
     effective: &'a crate::kea::model::Effective,
     host: Option<&'a Reservation>,
     classes: &'a crate::kea::expr::ClassSet,
-    client: &'a ClientKey,
+    client: &'a ClientKey<'a>,
     /// Seconds since the Unix epoch, as leases record time.
     now: u64,
 }
@@ -435,7 +437,7 @@ impl Engine {
                 .leases
                 .find_client(
                     ctx.subnet.id,
-                    &ctx.client.hwaddr,
+                    ctx.client.hwaddr,
                     ctx.client.client_id.as_deref(),
                 )
                 .is_some();
@@ -450,7 +452,7 @@ impl Engine {
             .leases
             .find_client(
                 ctx.subnet.id,
-                &ctx.client.hwaddr,
+                ctx.client.hwaddr,
                 ctx.client.client_id.as_deref(),
             )
             .map(|l| l.address)
@@ -461,8 +463,8 @@ impl Engine {
         }
         self.upsert(Lease {
             address: requested,
-            hwaddr: ctx.client.hwaddr.clone(),
-            client_id: ctx.client.client_id.clone(),
+            hwaddr: ctx.client.hwaddr.to_vec(),
+            client_id: ctx.client.client_id.as_deref().map(<[u8]>::to_vec),
             valid_lifetime: valid,
             cltt: ctx.now,
             subnet_id: ctx.subnet.id,

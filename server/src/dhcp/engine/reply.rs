@@ -23,8 +23,9 @@ fn set_text(field: &mut [u8], text: &str) {
 /// The reply's options by code, ascending (the order they are written in), each value
 /// borrowed from the configuration (or the query) where it comes from there, or four bytes
 /// made here: a reply copies each value once, into the message, and allocates for none.
+/// Sixteen inline: a usual reply's options fit on the stack.
 #[derive(Default)]
-struct Chosen<'a>(Vec<(u8, Value<'a>)>);
+struct Chosen<'a>(smallvec::SmallVec<[(u8, Value<'a>); 16]>);
 
 /// One option value of a reply.
 enum Value<'a> {
@@ -72,10 +73,13 @@ impl<'a> Chosen<'a> {
     }
 }
 
+/// Option-data lists in precedence order: a handful, so on the stack.
+type Lists<'a> = smallvec::SmallVec<[&'a [OptionData]; 8]>;
+
 impl Engine {
     /// The option-data lists in Kea's precedence for this client.
-    fn option_lists<'a>(&'a self, ctx: &'a Ctx, yiaddr: Ipv4Addr) -> Vec<&'a [OptionData]> {
-        let mut lists: Vec<&[OptionData]> = Vec::new();
+    fn option_lists<'a>(&'a self, ctx: &'a Ctx, yiaddr: Ipv4Addr) -> Lists<'a> {
+        let mut lists = Lists::new();
         if let Some(h) = ctx.host {
             lists.push(&h.options);
         }
@@ -135,7 +139,7 @@ impl Engine {
             chaddr: q.chaddr,
             ..Message::default()
         });
-        let mut options = Chosen(Vec::with_capacity(16));
+        let mut options = Chosen::default();
         options.insert(54, ctx.q.iface_addr.octets());
         if kind != NAK {
             self.fixed_fields(ctx, &mut msg);

@@ -3,6 +3,8 @@
 //! only-if-required ones and those depending on KNOWN/UNKNOWN (evaluated after the host
 //! lookup, with KNOWN or UNKNOWN set). A test that fails to evaluate assigns nothing.
 
+use std::borrow::Cow;
+
 use super::ast::Expr;
 use super::eval::evaluate;
 use super::packet::Packet;
@@ -10,8 +12,11 @@ use super::packet::Packet;
 /// The classes a packet belongs to, in the order they were assigned, each once. A list
 /// searched from the front rather than a hashed set: a packet has a handful of classes, and
 /// hashing each name (for every query) cost more than comparing it.
+///
+/// Names are `Cow`s and the first few live inline: the built-in classes every query gets
+/// (ALL, KNOWN or UNKNOWN) are static text, so classifying a query allocates nothing for them.
 #[derive(Clone, Debug, Default)]
-pub struct ClassSet(Vec<String>);
+pub struct ClassSet(smallvec::SmallVec<[Cow<'static, str>; 4]>);
 
 /// Sets: the same names, whatever their order.
 impl PartialEq for ClassSet {
@@ -27,14 +32,19 @@ impl ClassSet {
         self.0.iter().any(|n| n == name)
     }
 
-    pub fn insert(&mut self, name: impl AsRef<str> + Into<String>) {
+    pub fn insert(&mut self, name: impl AsRef<str> + Into<Cow<'static, str>>) {
         if !self.contains(name.as_ref()) {
             self.0.push(name.into());
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
+        self.0.iter().map(|n| &**n)
+    }
+
+    /// The names in order, joined by `sep` (for log lines and transcripts).
+    pub fn join(&self, sep: &str) -> String {
+        self.0.join(sep)
     }
 
     pub fn len(&self) -> usize {
@@ -45,9 +55,19 @@ impl ClassSet {
         self.0.is_empty()
     }
 
-    /// The names in order, moved out rather than copied (a reply keeps them).
+    /// The names in order, as owned strings.
     pub fn into_names(self) -> Vec<String> {
-        self.0
+        self.0.into_iter().map(Cow::into_owned).collect()
+    }
+}
+
+impl FromIterator<String> for ClassSet {
+    fn from_iter<I: IntoIterator<Item = String>>(names: I) -> Self {
+        let mut set = ClassSet::default();
+        for name in names {
+            set.insert(name);
+        }
+        set
     }
 }
 
@@ -103,7 +123,7 @@ fn run(defs: &[ClassDef], pkt: &Packet, set: &mut ClassSet, after_known: bool) {
             continue;
         }
         if let Ok(true) = evaluate(test, pkt, set) {
-            set.insert(def.name);
+            set.insert(def.name.to_string());
         }
     }
 }
