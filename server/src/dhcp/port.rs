@@ -28,6 +28,10 @@ use crate::wire::MacAddr;
 /// Queries taken from a socket at once at most.
 pub const BATCH: usize = 32;
 
+/// A receive that returns sooner than this found its datagram already queued (a sleep and
+/// wake-up takes longer): more are likely behind it.
+const QUEUED: std::time::Duration = std::time::Duration::from_micros(50);
+
 /// Room for one datagram or frame: a jumbo frame's worth (DHCP messages are far smaller).
 const SLOT: usize = 9216;
 
@@ -67,6 +71,13 @@ struct RecvHeaders {
     headers: Vec<libc::mmsghdr>,
     /// Headers `0..stale` must be set before the next call (all of them at first).
     stale: usize,
+    /// Whether the last call found datagrams already queued (asked for one, it returned at
+    /// once; asked for more, it took more than one). When not, the next call asks for one
+    /// only: a
+    /// call asking for more tries the queue once more after the first and, under light
+    /// load, always finds it empty (a second message header copied in and a queue lock
+    /// per query, for nothing).
+    queued: bool,
 }
 
 impl Default for RecvHeaders {
@@ -83,6 +94,7 @@ impl Default for RecvHeaders {
                 .collect(),
             headers: (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect(),
             stale: BATCH,
+            queued: true,
         }
     }
 }
@@ -432,16 +444,24 @@ fn drain<S: Source>(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result<()> 
         m.msg_hdr.msg_flags = 0;
     }
     h.stale = 0;
+    let wanted = if h.queued { BATCH } else { 1 };
+    let called = std::time::Instant::now();
     // SAFETY: every header points at a slot buffer of its length, an iovec and a
     // sockaddr_storage (room for S), all owned by `batch` and alive across the call.
     let n = unsafe {
         libc::recvmmsg(
             socket.as_raw_fd(),
             h.headers.as_mut_ptr(),
-            BATCH as u32,
+            wanted as u32,
             libc::MSG_WAITFORONE,
             std::ptr::null_mut(),
         )
+    };
+    // Asked for one: queued if it came at once. Asked for more: queued if more came.
+    h.queued = if wanted == 1 {
+        called.elapsed() < QUEUED
+    } else {
+        n > 1
     };
     if n < 0 {
         let e = io::Error::last_os_error();
