@@ -487,6 +487,55 @@ fn c_string(field: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// What `get_ref` must answer, by a plain walk: every instance of `code` joined.
+    fn walked(list: &OptionList, code: u8) -> Option<Vec<u8>> {
+        let mut found: Option<Vec<u8>> = None;
+        for item in list.items() {
+            if let Item::Option { code: c, data } = item {
+                if *c == code {
+                    found.get_or_insert_with(Vec::new).extend_from_slice(data);
+                }
+            }
+        }
+        found
+    }
+
+    proptest::proptest! {
+        /// The code bitmaps only shortcut lookups: built by push or by decode, with codes
+        /// repeated, values split over 255 bytes and the end option popped, every code
+        /// answers as a walk of the items does.
+        #[test]
+        fn lookups_agree_with_a_walk(
+            options in proptest::collection::vec(
+                (1u8..9,
+                 proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)),
+                0..12),
+            pop in proptest::prelude::any::<bool>(),
+        ) {
+            let mut pushed = OptionList::new();
+            for (code, data) in &options {
+                pushed.push(*code, data);
+            }
+            pushed.end();
+            let mut bytes = Vec::new();
+            pushed.encode(&mut bytes);
+            let mut decoded = OptionList::decode(&bytes, 240).unwrap();
+            if pop {
+                pushed.pop();
+                pushed.pop();
+                decoded.pop();
+                decoded.pop();
+            }
+            for list in [&pushed, &decoded] {
+                for code in 0..=255u8 {
+                    let want = walked(list, code);
+                    proptest::prop_assert_eq!(list.get_ref(code).map(Cow::into_owned), want.clone());
+                    proptest::prop_assert_eq!(list.contains(code), want.is_some());
+                }
+            }
+        }
+    }
+
     /// EDK2's DISCOVER options as OBSERVED from OVMF (firmware.md A.2), in wire order.
     fn edk2_discover() -> Message {
         let mut m = Message {
