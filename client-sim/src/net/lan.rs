@@ -39,13 +39,16 @@ use super::FastMap;
 mod in_flight;
 mod neighbours;
 mod servers;
+mod workers;
 
 use in_flight::InFlight;
 use neighbours::Neighbours;
 
-/// The in-flight lanes: frames towards the server's port, packets its worker finished.
+/// The in-flight lanes: frames towards the server's port (without a capacity model),
+/// packets its DHCP worker finished, packets its TFTP workers finished.
 const LANE_TO_SERVER: usize = 0;
 const LANE_HANDLED: usize = 1;
+const LANE_SERVED: usize = 2;
 
 /// A client on the segment: a firmware model, sans-IO.
 pub trait Station {
@@ -149,6 +152,8 @@ struct Travelling {
     /// The station that sent it or that it is for, when known: its port and its delivery
     /// are found by index (checked against the hardware address), not by hashing.
     station: Option<usize>,
+    /// The TFTP worker that handled it and must still send the answers (`lan/workers.rs`).
+    worker: Option<usize>,
 }
 
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
@@ -241,8 +246,13 @@ pub struct Lan {
     /// The primary server first; others (a rogue or racing server) after it.
     pub servers: Vec<Server>,
     now: Instant,
-    /// Frames on their way (lanes: [`LANE_TO_SERVER`], [`LANE_HANDLED`]).
-    in_flight: InFlight<Travelling, 2>,
+    /// Frames on their way (lanes: [`LANE_TO_SERVER`], [`LANE_HANDLED`], [`LANE_SERVED`]).
+    in_flight: InFlight<Travelling, 3>,
+    /// Frames that reached the server's port while every TFTP worker was busy, with their
+    /// arrival, in arrival order (`lan/workers.rs`).
+    waiting: std::collections::VecDeque<(Instant, Travelling)>,
+    /// The send cost of the answers to the packet a TFTP worker is handling, while it is.
+    charged: Option<Duration>,
     /// Hardware addresses learned from client frames, as a switch and ARP would.
     neighbours: Neighbours,
     faults: Faults,
@@ -283,6 +293,8 @@ impl Lan {
             servers: vec![server],
             now: Instant::ZERO,
             in_flight: InFlight::new(),
+            waiting: Default::default(),
+            charged: None,
             neighbours: Neighbours::default(),
             rng: StdRng::seed_from_u64(faults.seed),
             faults,
@@ -436,8 +448,8 @@ impl Lan {
         if frame_at == Some(first) {
             let item = self.in_flight.pop(self.now).expect("a frame is due");
             match item.towards {
-                Towards::Server => self.arrive_at_server(item.datagram, item.station),
-                Towards::Handled => self.at_server(item.datagram, item.station),
+                Towards::Server => self.at_server(item.datagram, item.station),
+                Towards::Handled => self.handled(item),
                 Towards::Client => {
                     self.record(false, &item.datagram);
                     let d = &item.datagram;
@@ -571,52 +583,31 @@ impl Lan {
                 d.clone()
             };
             if let Some(datagram) = datagram {
-                self.push(
-                    at,
-                    Travelling {
-                        towards,
-                        datagram,
-                        station,
-                    },
-                );
+                let item = Travelling {
+                    towards,
+                    datagram,
+                    station,
+                    worker: None,
+                };
+                match towards {
+                    Towards::Server => self.reach_server_port(at, item),
+                    _ => self.queue(at, item),
+                }
             }
         }
     }
 
     /// Queues a frame for `at` (now: behind the frames already due now). Frames reaching
-    /// the server's port, and packets its worker finished, mostly fall due in the order they
-    /// are queued: each kind in a lane of its own.
-    fn push(&mut self, at: Instant, item: Travelling) {
-        let lane = match item.towards {
-            Towards::Server => Some(LANE_TO_SERVER),
-            Towards::Handled => Some(LANE_HANDLED),
-            Towards::Client => None,
+    /// the server's port, and packets its workers finished, mostly fall due in the order
+    /// they are queued: each kind in a lane of its own.
+    fn queue(&mut self, at: Instant, item: Travelling) {
+        let lane = match (item.towards, item.worker) {
+            (Towards::Server, _) => Some(LANE_TO_SERVER),
+            (Towards::Handled, None) => Some(LANE_HANDLED),
+            (Towards::Handled, Some(_)) => Some(LANE_SERVED),
+            (Towards::Client, _) => None,
         };
         self.in_flight.push(self.now, at, lane, item);
-    }
-
-    /// A frame reached the server's NIC: with a capacity model it waits for a worker (or is
-    /// dropped when the socket's backlog is full), otherwise the server handles it now.
-    fn arrive_at_server(&mut self, d: Datagram, station: Option<usize>) {
-        let Some(load) = self.load.as_mut() else {
-            return self.at_server(d, station);
-        };
-        let c = &load.capacity;
-        let done = match d.dst.port() {
-            67 => load.dhcp.take(self.now, c.dhcp_cost, c.dhcp_backlog),
-            69 => load.tftp.take(self.now, c.tftp_request_cost, usize::MAX),
-            _ => load.tftp.take(self.now, c.tftp_packet_cost, usize::MAX),
-        };
-        if let Some(done) = done {
-            self.push(
-                done,
-                Travelling {
-                    towards: Towards::Handled,
-                    datagram: d,
-                    station,
-                },
-            );
-        }
     }
 
     fn record(&mut self, from_client: bool, d: &Datagram) {
