@@ -405,7 +405,7 @@ impl Lan {
     }
 
     /// When the next frame is due.
-    fn frame_at(&self) -> Option<Instant> {
+    fn frame_at(&mut self) -> Option<Instant> {
         self.in_flight.next_at(self.now)
     }
 
@@ -543,57 +543,61 @@ impl Lan {
         } else {
             1
         };
-        let mut d = Some(d);
-        for copy in 0..copies {
-            let mut delay = f.delay_ms;
-            if f.jitter_ms > 0 {
-                delay += self.rng.gen_range(0..=f.jitter_ms);
+        // A duplicate is a clone sent first; the frame itself is moved, not copied again.
+        if copies == 2 {
+            if let Some(at) = self.arrival(towards, &d, station, extra, &f) {
+                self.enter(towards, at, d.clone(), station);
             }
-            if f.reorder > 0.0 && self.rng.gen_bool(f.reorder.min(1.0)) {
-                self.fault_counts.reordered += 1;
-                delay += 2 * f.jitter_ms.max(1) + 1;
-            }
-            let sent = self.now + extra + Duration::from_millis(delay);
-            let Some(frame) = d.as_ref() else { return };
-            let at = match self.links.as_mut() {
-                None => sent,
-                Some(links) => {
-                    let arrived = match towards {
-                        Towards::Server => links.to_server(
-                            sent,
-                            (frame.src_mac, station),
-                            frame.payload.len(),
-                            frame.dst.port() == 67,
-                        ),
-                        _ => links.to_client(
-                            sent,
-                            (client_port(frame), station),
-                            frame.payload.len(),
-                        ),
-                    };
-                    match arrived {
-                        Some(at) => at,
-                        None => continue,
-                    }
-                }
-            };
-            let datagram = if copy + 1 == copies {
-                d.take()
-            } else {
-                d.clone()
-            };
-            if let Some(datagram) = datagram {
-                let item = Travelling {
-                    towards,
-                    datagram,
-                    station,
-                    worker: None,
-                };
-                match towards {
-                    Towards::Server => self.reach_server_port(at, item),
-                    _ => self.queue(at, item),
-                }
-            }
+        }
+        if let Some(at) = self.arrival(towards, &d, station, extra, &f) {
+            self.enter(towards, at, d, station);
+        }
+    }
+
+    /// When one copy of `frame`, sent `extra` after now through faults `f`, arrives, or
+    /// `None` when the switch drops it.
+    fn arrival(
+        &mut self,
+        towards: Towards,
+        frame: &Datagram,
+        station: Option<usize>,
+        extra: Duration,
+        f: &LinkFaults,
+    ) -> Option<Instant> {
+        let mut delay = f.delay_ms;
+        if f.jitter_ms > 0 {
+            delay += self.rng.gen_range(0..=f.jitter_ms);
+        }
+        if f.reorder > 0.0 && self.rng.gen_bool(f.reorder.min(1.0)) {
+            self.fault_counts.reordered += 1;
+            delay += 2 * f.jitter_ms.max(1) + 1;
+        }
+        let sent = self.now + extra + Duration::from_millis(delay);
+        let Some(links) = self.links.as_mut() else {
+            return Some(sent);
+        };
+        match towards {
+            Towards::Server => links.to_server(
+                sent,
+                (frame.src_mac, station),
+                frame.payload.len(),
+                frame.dst.port() == 67,
+            ),
+            _ => links.to_client(sent, (client_port(frame), station), frame.payload.len()),
+        }
+    }
+
+    /// A frame put on the wire arrives at `at`: at the server's port, or at a client.
+    fn enter(&mut self, towards: Towards, at: Instant, datagram: Datagram, station: Option<usize>) {
+        let item = Travelling {
+            towards,
+            datagram,
+            station,
+            worker: None,
+        };
+        match towards {
+            Towards::Server => self.reach_server_port(at, item),
+            _ => self.queue(at, item),
         }
     }
 
