@@ -39,6 +39,7 @@ const INLINE: usize = 22;
 
 impl Payload {
     /// The shared file this is a DATA packet of, and which (0: block 1).
+    #[inline]
     pub fn block(&self) -> Option<(&Arc<Blocks>, usize)> {
         match &self.0 {
             Repr::Block { blocks, index } => Some((blocks, *index)),
@@ -60,9 +61,11 @@ impl Payload {
     }
 }
 
+/// Inlined (as [`Blocks::packet`]): bootsim reads a payload's length several times per frame.
 impl Deref for Payload {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
         match &self.0 {
             Repr::Owned(v) => v,
@@ -202,6 +205,7 @@ impl Blocks {
     }
 
     /// DATA packet `index` (block `index + 1`), header included.
+    #[inline]
     pub fn packet(&self, index: usize) -> &[u8] {
         let start = index * (self.blksize + 4);
         &self.packets[start..(start + 4 + self.blksize).min(self.packets.len())]
