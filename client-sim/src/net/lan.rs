@@ -145,15 +145,26 @@ enum Towards {
     Handled,
 }
 
-/// A frame on its way, and where to.
+/// A frame on its way, and where to. Kept small (72 bytes): it is moved into and out of
+/// the in-flight queues once per frame.
 struct Travelling {
     towards: Towards,
-    datagram: Datagram,
-    /// The station that sent it or that it is for, when known: its port and its delivery
-    /// are found by index (checked against the hardware address), not by hashing.
-    station: Option<usize>,
     /// The TFTP worker that handled it and must still send the answers (`lan/workers.rs`).
-    worker: Option<usize>,
+    worker: Option<u8>,
+    /// The station that sent it or that it is for, when known ([`NO_STATION`]: not): its
+    /// port and its delivery are found by index (checked against the hardware address),
+    /// not by hashing.
+    station: u32,
+    datagram: Datagram,
+}
+
+/// [`Travelling::station`] when no station is known (an `Option` would take 8 bytes).
+const NO_STATION: u32 = u32::MAX;
+
+impl Travelling {
+    fn station(&self) -> Option<usize> {
+        (self.station != NO_STATION).then_some(self.station as usize)
+    }
 }
 
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
@@ -448,12 +459,15 @@ impl Lan {
         if frame_at == Some(first) {
             let item = self.in_flight.pop(self.now).expect("a frame is due");
             match item.towards {
-                Towards::Server => self.at_server(item.datagram, item.station),
+                Towards::Server => {
+                    let station = item.station();
+                    self.at_server(item.datagram, station)
+                }
                 Towards::Handled => self.handled(item),
                 Towards::Client => {
                     self.record(false, &item.datagram);
                     let d = &item.datagram;
-                    for i in self.recipients(d, item.station, run, stations.len()) {
+                    for i in self.recipients(d, item.station(), run, stations.len()) {
                         if !run.done[i] {
                             stations[i].handle(self.now, d);
                             run.deadline[i] = stations[i].poll_timeout();
@@ -592,7 +606,7 @@ impl Lan {
         let item = Travelling {
             towards,
             datagram,
-            station,
+            station: station.map_or(NO_STATION, |i| i as u32),
             worker: None,
         };
         match towards {
@@ -634,4 +648,12 @@ fn client_port(d: &Datagram) -> MacAddr {
         return MacAddr(mac);
     }
     d.dst_mac
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_travelling_frame_stays_small() {
+        assert!(std::mem::size_of::<super::Travelling>() <= 72);
+    }
 }

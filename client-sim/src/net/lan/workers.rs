@@ -55,11 +55,12 @@ impl Lan {
     /// A worker has handled a packet: the server decides on it now; a TFTP worker then
     /// sends the answers and takes the next waiting packet.
     pub(super) fn handled(&mut self, item: Travelling) {
-        let Some(w) = item.worker else {
-            return self.at_server(item.datagram, item.station);
+        let station = item.station();
+        let Some(w) = item.worker.map(usize::from) else {
+            return self.at_server(item.datagram, station);
         };
         self.charged = Some(Duration::ZERO);
-        self.at_server(item.datagram, item.station);
+        self.at_server(item.datagram, station);
         let mut extra = self.charged.take().unwrap_or_default();
         let Some(load) = self.load.as_mut() else {
             return;
@@ -95,7 +96,8 @@ impl Lan {
 fn handled(item: Travelling, worker: Option<usize>) -> Travelling {
     Travelling {
         towards: Towards::Handled,
-        worker,
+        // A pool has a worker per core or thread: a handful.
+        worker: worker.map(|w| w as u8),
         ..item
     }
 }
