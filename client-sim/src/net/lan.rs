@@ -470,7 +470,8 @@ impl Lan {
                     for i in self.recipients(d, item.station(), run, stations.len()) {
                         if !run.done[i] {
                             stations[i].handle(self.now, d);
-                            run.deadline[i] = stations[i].poll_timeout();
+                            // Its deadline is read back by the poll that always follows
+                            // (after it has transmitted), not here: nothing reads it between.
                             run.dirty.push(i);
                         }
                     }
