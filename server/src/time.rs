@@ -12,7 +12,9 @@ use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A moment: the time elapsed since the clock's origin.
+/// A moment: the time elapsed since the clock's origin. Its arithmetic is marked
+/// `#[inline]`: a storm does it a few times per frame from another crate (bootsim), where
+/// without link-time optimisation it would be a call each time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant(Duration);
 
@@ -33,10 +35,12 @@ impl Instant {
     }
 
     /// Time since the origin.
+    #[inline]
     pub const fn since_origin(self) -> Duration {
         self.0
     }
 
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
         self.0.as_secs_f64()
     }
@@ -46,6 +50,7 @@ impl Instant {
     }
 
     /// Time from `earlier` to `self`, zero when `earlier` is later.
+    #[inline]
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         self.0.saturating_sub(earlier.0)
     }
@@ -63,12 +68,14 @@ impl From<Duration> for Instant {
 
 impl Add<Duration> for Instant {
     type Output = Instant;
+    #[inline]
     fn add(self, d: Duration) -> Instant {
         Instant(self.0 + d)
     }
 }
 
 impl AddAssign<Duration> for Instant {
+    #[inline]
     fn add_assign(&mut self, d: Duration) {
         self.0 += d;
     }
@@ -77,6 +84,7 @@ impl AddAssign<Duration> for Instant {
 /// Earlier by `d`, stopping at the origin.
 impl Sub<Duration> for Instant {
     type Output = Instant;
+    #[inline]
     fn sub(self, d: Duration) -> Instant {
         Instant(self.0.saturating_sub(d))
     }
@@ -85,6 +93,7 @@ impl Sub<Duration> for Instant {
 /// The time between two moments, zero when the right one is later.
 impl Sub<Instant> for Instant {
     type Output = Duration;
+    #[inline]
     fn sub(self, earlier: Instant) -> Duration {
         self.saturating_duration_since(earlier)
     }

@@ -118,10 +118,18 @@ impl ServerLoad {
 }
 
 /// A pool of workers taking packets in arrival order.
+///
+/// Two ways to use it. [`Workers::take`] decides a packet's fate when it arrives (the DHCP
+/// socket: a full backlog drops it). [`Workers::start`] and [`Workers::finish`] serve the
+/// TFTP engine: a worker handles a packet, sends its answers (their cost known only once the
+/// engine has answered), and only then takes the next packet, which the caller queues
+/// meanwhile; so a packet needs one event (its handling done), not two (its arrival too).
 #[derive(Debug, Clone)]
 pub struct Workers {
     /// When each worker is free.
     free: Vec<Instant>,
+    /// Workers handling a packet whose answers are not charged yet ([`Workers::start`]).
+    serving: Vec<bool>,
     /// When the packets taken but not yet finished will be, oldest first.
     pending: VecDeque<Instant>,
     /// Most packets ever waiting.
@@ -140,6 +148,7 @@ impl Workers {
     pub fn new(n: usize) -> Workers {
         Workers {
             free: vec![Instant::ZERO; n.max(1)],
+            serving: vec![false; n.max(1)],
             pending: VecDeque::new(),
             peak_backlog: 0,
             waited: Duration::ZERO,
@@ -187,13 +196,56 @@ impl Workers {
         Some(done)
     }
 
-    /// The worker that finished at `done` keeps working for `extra` (sending the answers).
-    pub fn extend(&mut self, done: Instant, extra: Duration) {
-        if let Some(f) = self.free.iter_mut().find(|f| **f == done) {
-            *f += extra;
-            self.busy += extra;
-            self.windows.add(done, extra);
+    /// A packet arriving at `arrival` needing `cost`, with `queued` packets already waiting
+    /// for a worker: the worker that takes it and when it has handled it, or `None` when
+    /// every worker is serving a packet (the caller queues it and hands it to the next
+    /// worker that finishes, with [`Workers::start_on`]).
+    pub fn start(
+        &mut self,
+        arrival: Instant,
+        cost: Duration,
+        queued: usize,
+    ) -> Option<(usize, Instant)> {
+        let busy = (0..self.free.len())
+            .filter(|&w| self.serving[w] && self.free[w] > arrival)
+            .count();
+        self.peak_backlog = self.peak_backlog.max(queued + busy + 1);
+        let (w, _) = (0..self.free.len())
+            .filter(|&w| !self.serving[w])
+            .map(|w| (w, self.free[w]))
+            .min_by_key(|(_, f)| *f)?;
+        Some((w, self.start_on(w, arrival, cost)))
+    }
+
+    /// Worker `w` takes a packet that arrived at `arrival` needing `cost`: when it has
+    /// handled it.
+    pub fn start_on(&mut self, w: usize, arrival: Instant, cost: Duration) -> Instant {
+        let start = self.free[w].max(arrival);
+        let done = start + cost;
+        self.free[w] = done;
+        self.serving[w] = true;
+        self.waited += start - arrival;
+        self.busy += cost;
+        self.windows.add(start, cost);
+        self.handled += 1;
+        done
+    }
+
+    /// Worker `w`, done with its packet at `now`, spends `extra` sending the answers and is
+    /// then free for the next packet.
+    pub fn finish(&mut self, w: usize, now: Instant, extra: Duration) {
+        self.serving[w] = false;
+        self.work(w, now, extra);
+    }
+
+    fn work(&mut self, w: usize, now: Instant, extra: Duration) {
+        if extra.is_zero() {
+            return;
         }
+        let start = self.free[w].max(now);
+        self.free[w] = start + extra;
+        self.busy += extra;
+        self.windows.add(start, extra);
     }
 }
 
@@ -212,5 +264,22 @@ mod tests {
         assert_eq!(w.dropped, 1);
         assert_eq!(w.take(at(15), us(10), 2), Some(at(30)));
         assert_eq!(w.waited, us(10 + 5));
+    }
+
+    #[test]
+    fn a_worker_sends_its_answers_before_it_takes_the_next_packet() {
+        let mut w = Workers::new(1);
+        let us = Duration::from_micros;
+        let at = |n| Instant::ZERO + us(n);
+        assert_eq!(w.start(at(0), us(10), 0), Some((0, at(10))));
+        // Busy with the first packet (its answers not yet sent): the second one waits.
+        assert_eq!(w.start(at(2), us(10), 0), None);
+        w.finish(0, at(10), us(30));
+        assert_eq!(w.start_on(0, at(2), us(10)), at(50));
+        assert_eq!(w.waited, us(38));
+        assert_eq!(w.busy, us(50));
+        assert_eq!(w.peak_backlog, 2);
+        w.finish(0, at(50), Duration::ZERO);
+        assert_eq!(w.start(at(61), us(10), 0), Some((0, at(71))));
     }
 }

@@ -39,13 +39,16 @@ use super::FastMap;
 mod in_flight;
 mod neighbours;
 mod servers;
+mod workers;
 
 use in_flight::InFlight;
 use neighbours::Neighbours;
 
-/// The in-flight lanes: frames towards the server's port, packets its worker finished.
+/// The in-flight lanes: frames towards the server's port (without a capacity model),
+/// packets its DHCP worker finished, packets its TFTP workers finished.
 const LANE_TO_SERVER: usize = 0;
 const LANE_HANDLED: usize = 1;
+const LANE_SERVED: usize = 2;
 
 /// A client on the segment: a firmware model, sans-IO.
 pub trait Station {
@@ -142,13 +145,26 @@ enum Towards {
     Handled,
 }
 
-/// A frame on its way, and where to.
+/// A frame on its way, and where to. Kept small (64 bytes, a cache line): it is moved into
+/// and out of the in-flight queues once per frame.
 struct Travelling {
     towards: Towards,
+    /// The TFTP worker that handled it and must still send the answers (`lan/workers.rs`).
+    worker: Option<u8>,
+    /// The station that sent it or that it is for, when known ([`NO_STATION`]: not): its
+    /// port and its delivery are found by index (checked against the hardware address),
+    /// not by hashing.
+    station: u32,
     datagram: Datagram,
-    /// The station that sent it or that it is for, when known: its port and its delivery
-    /// are found by index (checked against the hardware address), not by hashing.
-    station: Option<usize>,
+}
+
+/// [`Travelling::station`] when no station is known (an `Option` would take 8 bytes).
+const NO_STATION: u32 = u32::MAX;
+
+impl Travelling {
+    fn station(&self) -> Option<usize> {
+        (self.station != NO_STATION).then_some(self.station as usize)
+    }
 }
 
 /// One run of a set of stations on the segment: what the event loop keeps between steps.
@@ -241,8 +257,13 @@ pub struct Lan {
     /// The primary server first; others (a rogue or racing server) after it.
     pub servers: Vec<Server>,
     now: Instant,
-    /// Frames on their way (lanes: [`LANE_TO_SERVER`], [`LANE_HANDLED`]).
-    in_flight: InFlight<Travelling, 2>,
+    /// Frames on their way (lanes: [`LANE_TO_SERVER`], [`LANE_HANDLED`], [`LANE_SERVED`]).
+    in_flight: InFlight<Travelling, 3>,
+    /// Frames that reached the server's port while every TFTP worker was busy, with their
+    /// arrival, in arrival order (`lan/workers.rs`).
+    waiting: std::collections::VecDeque<(Instant, Travelling)>,
+    /// The send cost of the answers to the packet a TFTP worker is handling, while it is.
+    charged: Option<Duration>,
     /// Hardware addresses learned from client frames, as a switch and ARP would.
     neighbours: Neighbours,
     faults: Faults,
@@ -283,6 +304,8 @@ impl Lan {
             servers: vec![server],
             now: Instant::ZERO,
             in_flight: InFlight::new(),
+            waiting: Default::default(),
+            charged: None,
             neighbours: Neighbours::default(),
             rng: StdRng::seed_from_u64(faults.seed),
             faults,
@@ -393,7 +416,7 @@ impl Lan {
     }
 
     /// When the next frame is due.
-    fn frame_at(&self) -> Option<Instant> {
+    fn frame_at(&mut self) -> Option<Instant> {
         self.in_flight.next_at(self.now)
     }
 
@@ -436,15 +459,19 @@ impl Lan {
         if frame_at == Some(first) {
             let item = self.in_flight.pop(self.now).expect("a frame is due");
             match item.towards {
-                Towards::Server => self.arrive_at_server(item.datagram, item.station),
-                Towards::Handled => self.at_server(item.datagram, item.station),
+                Towards::Server => {
+                    let station = item.station();
+                    self.at_server(item.datagram, station)
+                }
+                Towards::Handled => self.handled(item),
                 Towards::Client => {
                     self.record(false, &item.datagram);
                     let d = &item.datagram;
-                    for i in self.recipients(d, item.station, run, stations.len()) {
+                    for i in self.recipients(d, item.station(), run, stations.len()) {
                         if !run.done[i] {
                             stations[i].handle(self.now, d);
-                            run.deadline[i] = stations[i].poll_timeout();
+                            // Its deadline is read back by the poll that always follows
+                            // (after it has transmitted), not here: nothing reads it between.
                             run.dirty.push(i);
                         }
                     }
@@ -531,92 +558,75 @@ impl Lan {
         } else {
             1
         };
-        let mut d = Some(d);
-        for copy in 0..copies {
-            let mut delay = f.delay_ms;
-            if f.jitter_ms > 0 {
-                delay += self.rng.gen_range(0..=f.jitter_ms);
+        // A duplicate is a clone sent first; the frame itself is moved, not copied again.
+        if copies == 2 {
+            if let Some(at) = self.arrival(towards, &d, station, extra, &f) {
+                self.enter(towards, at, d.clone(), station);
             }
-            if f.reorder > 0.0 && self.rng.gen_bool(f.reorder.min(1.0)) {
-                self.fault_counts.reordered += 1;
-                delay += 2 * f.jitter_ms.max(1) + 1;
-            }
-            let sent = self.now + extra + Duration::from_millis(delay);
-            let Some(frame) = d.as_ref() else { return };
-            let at = match self.links.as_mut() {
-                None => sent,
-                Some(links) => {
-                    let arrived = match towards {
-                        Towards::Server => links.to_server(
-                            sent,
-                            (frame.src_mac, station),
-                            frame.payload.len(),
-                            frame.dst.port() == 67,
-                        ),
-                        _ => links.to_client(
-                            sent,
-                            (client_port(frame), station),
-                            frame.payload.len(),
-                        ),
-                    };
-                    match arrived {
-                        Some(at) => at,
-                        None => continue,
-                    }
-                }
-            };
-            let datagram = if copy + 1 == copies {
-                d.take()
-            } else {
-                d.clone()
-            };
-            if let Some(datagram) = datagram {
-                self.push(
-                    at,
-                    Travelling {
-                        towards,
-                        datagram,
-                        station,
-                    },
-                );
-            }
+        }
+        if let Some(at) = self.arrival(towards, &d, station, extra, &f) {
+            self.enter(towards, at, d, station);
+        }
+    }
+
+    /// When one copy of `frame`, sent `extra` after now through faults `f`, arrives, or
+    /// `None` when the switch drops it.
+    fn arrival(
+        &mut self,
+        towards: Towards,
+        frame: &Datagram,
+        station: Option<usize>,
+        extra: Duration,
+        f: &LinkFaults,
+    ) -> Option<Instant> {
+        let mut delay = f.delay_ms;
+        if f.jitter_ms > 0 {
+            delay += self.rng.gen_range(0..=f.jitter_ms);
+        }
+        if f.reorder > 0.0 && self.rng.gen_bool(f.reorder.min(1.0)) {
+            self.fault_counts.reordered += 1;
+            delay += 2 * f.jitter_ms.max(1) + 1;
+        }
+        let sent = self.now + extra + Duration::from_millis(delay);
+        let Some(links) = self.links.as_mut() else {
+            return Some(sent);
+        };
+        match towards {
+            Towards::Server => links.to_server(
+                sent,
+                (frame.src_mac, station),
+                frame.payload.len(),
+                frame.dst.port() == 67,
+            ),
+            _ => links.to_client(sent, (client_port(frame), station), frame.payload.len()),
+        }
+    }
+
+    /// A frame put on the wire arrives at `at`: at the server's port, or at a client.
+    fn enter(&mut self, towards: Towards, at: Instant, datagram: Datagram, station: Option<usize>) {
+        let item = Travelling {
+            towards,
+            datagram,
+            station: station.map_or(NO_STATION, |i| i as u32),
+            worker: None,
+        };
+        match towards {
+            Towards::Server => self.reach_server_port(at, item),
+            _ => self.queue(at, item),
         }
     }
 
     /// Queues a frame for `at` (now: behind the frames already due now). Frames reaching
-    /// the server's port, and packets its worker finished, mostly fall due in the order they
-    /// are queued: each kind in a lane of its own.
-    fn push(&mut self, at: Instant, item: Travelling) {
-        let lane = match item.towards {
-            Towards::Server => Some(LANE_TO_SERVER),
-            Towards::Handled => Some(LANE_HANDLED),
-            Towards::Client => None,
+    /// the server's port, and packets its workers finished, mostly fall due in the order
+    /// they are queued: each kind in a lane of its own.
+    fn queue(&mut self, at: Instant, item: Travelling) {
+        let lane = match (item.towards, item.worker) {
+            (Towards::Server, _) => Some(LANE_TO_SERVER),
+            (Towards::Handled, None) => Some(LANE_HANDLED),
+            (Towards::Handled, Some(_)) => Some(LANE_SERVED),
+            (Towards::Client, _) => None,
         };
         self.in_flight.push(self.now, at, lane, item);
-    }
-
-    /// A frame reached the server's NIC: with a capacity model it waits for a worker (or is
-    /// dropped when the socket's backlog is full), otherwise the server handles it now.
-    fn arrive_at_server(&mut self, d: Datagram, station: Option<usize>) {
-        let Some(load) = self.load.as_mut() else {
-            return self.at_server(d, station);
-        };
-        let c = &load.capacity;
-        let done = match d.dst.port() {
-            67 => load.dhcp.take(self.now, c.dhcp_cost, c.dhcp_backlog),
-            69 => load.tftp.take(self.now, c.tftp_request_cost, usize::MAX),
-            _ => load.tftp.take(self.now, c.tftp_packet_cost, usize::MAX),
-        };
-        if let Some(done) = done {
-            self.push(
-                done,
-                Travelling {
-                    towards: Towards::Handled,
-                    datagram: d,
-                    station,
-                },
-            );
-        }
     }
 
     fn record(&mut self, from_client: bool, d: &Datagram) {
@@ -639,4 +649,12 @@ fn client_port(d: &Datagram) -> MacAddr {
         return MacAddr(mac);
     }
     d.dst_mac
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_travelling_frame_stays_small() {
+        assert!(std::mem::size_of::<super::Travelling>() <= 64);
+    }
 }

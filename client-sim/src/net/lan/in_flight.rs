@@ -53,6 +53,9 @@ pub(super) struct InFlight<T, const LANES: usize> {
     /// on a segment without delays).
     immediate: VecDeque<T>,
     seq: u64,
+    /// [`InFlight::head`] as last found, kept up to date by `push` and forgotten by `pop`:
+    /// an event asks for it three times (the loop's poll, its step, the pop).
+    head: Option<Option<(u64, u64, Head)>>,
 }
 
 impl<T, const LANES: usize> InFlight<T, LANES> {
@@ -64,6 +67,7 @@ impl<T, const LANES: usize> InFlight<T, LANES> {
             lanes: std::array::from_fn(|_| VecDeque::new()),
             immediate: VecDeque::new(),
             seq: 0,
+            head: None,
         }
     }
 
@@ -76,12 +80,26 @@ impl<T, const LANES: usize> InFlight<T, LANES> {
         }
         self.seq += 1;
         let at = nanos(at);
-        if let Some(lane) = lane.map(|l| &mut self.lanes[l]) {
+        let seq = self.seq;
+        // The new frame is the head if it falls due before the known head.
+        let mut now_head = |place| {
+            if let Some(head) = self.head.as_mut() {
+                if head.is_none_or(|(a, s, _)| (at, seq) < (a, s)) {
+                    *head = Some((at, seq, place));
+                }
+            }
+        };
+        if let Some(l) = lane {
+            let lane = &mut self.lanes[l];
             if lane.back().is_none_or(|(last, _, _)| *last <= at) {
-                lane.push_back((at, self.seq, frame));
+                if lane.is_empty() {
+                    now_head(Head::Lane(l));
+                }
+                lane.push_back((at, seq, frame));
                 return;
             }
         }
+        now_head(Head::Heap);
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slots[slot] = Some(frame);
@@ -100,7 +118,16 @@ impl<T, const LANES: usize> InFlight<T, LANES> {
     }
 
     /// The earliest queued frame's (time, sending order) and where it waits.
-    fn head(&self) -> Option<(u64, u64, Head)> {
+    fn head(&mut self) -> Option<(u64, u64, Head)> {
+        if let Some(head) = self.head {
+            return head;
+        }
+        let head = self.find_head();
+        self.head = Some(head);
+        head
+    }
+
+    fn find_head(&self) -> Option<(u64, u64, Head)> {
         let mut head = self
             .heap
             .peek()
@@ -116,7 +143,7 @@ impl<T, const LANES: usize> InFlight<T, LANES> {
     }
 
     /// When the next frame is due.
-    pub(super) fn next_at(&self, now: Instant) -> Option<Instant> {
+    pub(super) fn next_at(&mut self, now: Instant) -> Option<Instant> {
         if self.immediate.is_empty() {
             self.head().map(|(at, _, _)| at_nanos(at))
         } else {
@@ -126,7 +153,11 @@ impl<T, const LANES: usize> InFlight<T, LANES> {
 
     /// The next frame due by `now`: one queued earlier for now before those sent at now.
     pub(super) fn pop(&mut self, now: Instant) -> Option<T> {
-        match self.head().filter(|(at, _, _)| *at <= nanos(now)) {
+        let head = self.head().filter(|(at, _, _)| *at <= nanos(now));
+        if head.is_some() {
+            self.head = None;
+        }
+        match head {
             Some((_, _, Head::Heap)) => {
                 let slot = self.heap.pop().expect("peeked").0.slot;
                 self.free.push(slot);

@@ -189,11 +189,15 @@ impl Lan {
     ) {
         let (mac, addr) = (self.servers[index].link.mac, self.servers[index].link.addr);
         let slow = Duration::from_millis(self.faults.tftp_delay_ms);
-        // With a capacity model the worker sends the answers one after another.
-        let send_cost = match (&mut self.load, index) {
+        // With a capacity model the worker sends the answers one after another, charged to
+        // the worker handling the packet they answer (`lan/workers.rs`; a timer's answers
+        // are not charged).
+        let send_cost = match (&self.load, index) {
             (Some(load), 0) => {
                 let cost = load.capacity.tftp_packet_cost;
-                load.tftp.extend(self.now, cost * out.len() as u32);
+                if let Some(charged) = self.charged.as_mut() {
+                    *charged += cost * out.len() as u32;
+                }
                 cost
             }
             _ => Duration::ZERO,
