@@ -27,7 +27,7 @@ cargo build -q -p netboot-fuzz --bin fuzz-seeds
 seeder=target/debug/fuzz-seeds
 CARGO_TARGET_DIR=target/afl \
   CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
-  CARGO_PROFILE_RELEASE_DEBUG=0 \
+  CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
   cargo afl build -q --release -p netboot-fuzz --features afl --bin fuzz-afl
 harness=target/afl/release/fuzz-afl
 
