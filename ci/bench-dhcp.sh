@@ -41,7 +41,6 @@ trap cleanup EXIT
 dhcp_netns_up "$srv" "$cli" pfbs pfbc
 
 config() { dhcp_bench_config pfbs "$1" "$2"; } # $1: lease file, $2: extra top-level JSON
-HZ="$(getconf CLK_TCK)"
 
 # Prints "ACKs-per-second drop-percent acks" for one perfdhcp run at rate $1.
 run_rate() {
@@ -56,7 +55,7 @@ run_rate() {
 }
 
 # One stepped run of server $1 (round $2); the command follows. Writes $work/$1.$2.best (the
-# rate) and $work/$1.$2.steps (rate, acks, CPU ticks per passed step).
+# rate) and $work/$1.$2.steps (rate, acks, CPU nanoseconds per passed step).
 bench() {
   local name="$1" round="$2"; shift 2
   rm -f "$work"/*-leases.csv*
@@ -67,11 +66,11 @@ bench() {
   local best=0 before after acks drops got
   : > "$work/$name.$round.steps"
   for rate in "${RATES[@]}"; do
-    before="$(cpu_ticks "$server_pid")"
+    before="$(cpu_ns "$server_pid")"
     read -r acks drops got < <(run_rate "$rate")
-    after="$(cpu_ticks "$server_pid")"
+    after="$(cpu_ns "$server_pid")"
     printf '%-12s round %d offered %6d/s  acked %6d/s  drops %7s%%  CPU %5.2f s\n' \
-      "$name" "$round" "$rate" "$acks" "$drops" "$(awk -v t=$((after - before)) -v hz="$HZ" 'BEGIN { print t / hz }')"
+      "$name" "$round" "$rate" "$acks" "$drops" "$(awk -v t=$((after - before)) 'BEGIN { printf "%.3f", t / 1e9 }')"
     if awk -v d="$drops" -v m="$MAX_DROPS" 'BEGIN { exit !(d <= m) }'; then
       best=$acks
       echo "$rate $got $((after - before)) 1" >> "$work/$name.$round.steps"
@@ -112,10 +111,10 @@ cpu_per_1000() {
   local common
   common="$(cat "$work"/*."$2".steps | awk '$4 == 1 { print $1 }' | sort -n | uniq -c | awk -v n="${#SERVERS[@]}" '$1 == n { print $2 }' | tr '\n' ' ')"
   [ -n "$common" ] || common="${RATES[0]}"
-  awk -v rates="$common" -v hz="$HZ" '
+  awk -v rates="$common" '
     BEGIN { split(rates, r, " "); for (i in r) ok[r[i]] = 1 }
-    ($1 in ok) { leases += $2; ticks += $3 }
-    END { printf "%.4f\n", (leases > 0) ? 1000 * ticks / hz / leases : 0 }' "$work/$1.$2.steps"
+    ($1 in ok) { leases += $2; ns += $3 }
+    END { printf "%.4f\n", (leases > 0) ? 1000 * ns / 1e9 / leases : 0 }' "$work/$1.$2.steps"
 }
 for s in "${SERVERS[@]}"; do
   for round in $(seq 1 "$ROUNDS"); do cat "$work/$s.$round.best"; done | median > "$work/$s.best"

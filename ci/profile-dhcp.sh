@@ -47,10 +47,10 @@ case "$MODE" in
   none) ;;
   *) echo "profile-dhcp: mode is none, perf, strace or callgrind" >&2; exit 2 ;;
 esac
-before="$(cpu_ticks "$pid")"
+before="$(cpu_ns "$pid")"
 out="$(ip netns exec "$cli" taskset -c 0 perfdhcp -4 -l 10.0.0.2 -r "$RATE" -p "$SECS" -W 300000 \
   -R 100000000 10.0.0.1 2>&1 || true)"
-after="$(cpu_ticks "$pid")"
+after="$(cpu_ns "$pid")"
 if [ -n "$recorder" ]; then kill -INT "$recorder"; wait "$recorder" 2>/dev/null || true; fi
 if [ "$MODE" = callgrind ]; then
   callgrind_control -i off "$pid" >/dev/null 2>&1
@@ -58,8 +58,8 @@ if [ "$MODE" = callgrind ]; then
 fi
 acks="$(echo "$out" | awk '/Statistics for: REQUEST-ACK/ { f = 1 } f && /^received packets:/ { print $3; exit }')"
 echo "load $(cut -d' ' -f1-3 /proc/loadavg); offered $RATE/s for $SECS s; $acks leases;" \
-  "server CPU $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$acks" \
-  'BEGIN { printf "%.1f ms per 1000 leases", (n > 0) ? 1000000 * t / hz / n : 0 }')"
+  "server CPU $(awk -v t=$((after - before)) -v n="$acks" \
+  'BEGIN { printf "%.1f ms per 1000 leases", (n > 0) ? t / 1000 / n : 0 }')"
 case "$MODE" in
   perf) echo "profile: $OUT" ;;
   strace) cat "$work/strace" ;;
