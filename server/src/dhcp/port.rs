@@ -421,8 +421,10 @@ impl Source for libc::sockaddr_ll {
 
 /// Sleeps in recvmmsg(2) until a datagram comes (or [`STOP_CHECK`] passes: an empty
 /// batch), then takes it and what is queued behind it, up to [`BATCH`]: one system call per
-/// wake-up (MSG_WAITFORONE), where a wait for readiness and then a read took two. The kept
-/// datagrams (see [`Source::sender`]) fill the batch, in order.
+/// wake-up (MSG_WAITFORONE), where a wait for readiness and then a read took two. After a
+/// call that found nothing waiting, the next asks for one datagram only (see
+/// `RecvHeaders::queued`). The kept datagrams (see [`Source::sender`]) fill the batch, in
+/// order.
 ///
 /// [`STOP_CHECK`]: crate::wire::transport::STOP_CHECK
 fn drain<S: Source>(socket: &impl AsRawFd, batch: &mut Batch) -> io::Result<()> {
