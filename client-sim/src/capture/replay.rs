@@ -191,6 +191,7 @@ impl Session {
         };
         match answer {
             Ok(FrameAnswer::Reply { reply, classes, .. }) => {
+                let classes = classes.into_names();
                 ex.replayed = kind_name(reply.message_type());
                 ex.classes = classes.clone();
                 if let Some(c) = captured {

@@ -63,7 +63,7 @@ pub fn offer(spec: &ServerSpec, i: usize, kind: Firmware) -> Result<Offer, Setup
         .link
         .answer(&mut server.engine, netbootd::time::Instant::ZERO, &frame);
     let (classes, reply, silence) = match answer {
-        Ok(FrameAnswer::Reply { reply, classes, .. }) => (classes, Some(*reply), None),
+        Ok(FrameAnswer::Reply { reply, classes, .. }) => (classes.into_names(), Some(*reply), None),
         Ok(FrameAnswer::Silent { why, .. }) => (Vec::new(), None, Some(silence_words(&why))),
         Ok(other) => (Vec::new(), None, Some(format!("{other:?}"))),
         Err(e) => (Vec::new(), None, Some(e.to_string())),

@@ -45,7 +45,7 @@ pub enum FrameAnswer {
         /// The query and the reply as the engine saw and wrote them (for transcripts).
         query: Box<Message>,
         reply: Box<Message>,
-        classes: Vec<String>,
+        classes: crate::kea::expr::ClassSet,
     },
 }
 
@@ -112,7 +112,7 @@ impl Link {
                     frame: reply_frame,
                     query: incoming.msg,
                     reply: msg,
-                    classes: classes.into_names(),
+                    classes,
                 })
             }
         }

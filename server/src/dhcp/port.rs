@@ -73,10 +73,9 @@ struct RecvHeaders {
     stale: usize,
     /// Whether the last call found datagrams already queued (asked for one, it returned at
     /// once; asked for more, it took more than one). When not, the next call asks for one
-    /// only: a
-    /// call asking for more tries the queue once more after the first and, under light
-    /// load, always finds it empty (a second message header copied in and a queue lock
-    /// per query, for nothing).
+    /// only: a call asking for more tries the queue once more after the first and, under
+    /// light load, always finds it empty (a second message header copied in and a queue
+    /// lock per query, for nothing).
     queued: bool,
 }
 
@@ -350,7 +349,7 @@ impl Port for RawServed {
                 to: (),
                 query,
                 reply,
-                classes: classes.into_iter().collect(),
+                classes,
             }),
         })
     }

@@ -300,19 +300,12 @@ impl Config {
             .map(|i| &self.shared_networks[i].scope);
         // Asked once per query: the levels stay on the stack, as in `effective`.
         let levels = [Some(&subnet.scope), network, Some(&self.globals)];
-        let mut levels = levels.iter().flatten();
+        let pick =
+            |field: fn(&Scope) -> Option<bool>| levels.iter().flatten().find_map(|s| field(s));
         ReservationScope {
-            global: levels
-                .clone()
-                .find_map(|s| s.reservations_global)
-                .unwrap_or(false),
-            in_subnet: levels
-                .clone()
-                .find_map(|s| s.reservations_in_subnet)
-                .unwrap_or(true),
-            out_of_pool: levels
-                .find_map(|s| s.reservations_out_of_pool)
-                .unwrap_or(false),
+            global: pick(|s| s.reservations_global).unwrap_or(false),
+            in_subnet: pick(|s| s.reservations_in_subnet).unwrap_or(true),
+            out_of_pool: pick(|s| s.reservations_out_of_pool).unwrap_or(false),
         }
     }
 

@@ -450,17 +450,9 @@ impl Message {
 
     /// The DHCP message type (option 53), if present: the first byte of its value.
     pub fn message_type(&self) -> Option<u8> {
-        if self.overload() != 0 {
-            return self.option(53).and_then(|v| v.first().copied());
-        }
-        // Without overloading the joined value's first byte is the first instance's with data.
-        if !self.options.present.contains(53) {
-            return None;
-        }
-        self.options.items.iter().find_map(|item| match item {
-            Item::Option { code: 53, data } => data.first().copied(),
-            _ => None,
-        })
+        // The joined value's first byte (RFC 3396): option_ref borrows it in place unless
+        // the option is split or overloaded.
+        self.option_ref(53).and_then(|v| v.first().copied())
     }
 
     /// `file` as text up to its first NUL, when it is not overloaded with options.

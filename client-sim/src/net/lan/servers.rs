@@ -154,7 +154,7 @@ impl Lan {
                     xid: query.xid,
                     query_type: query.message_type(),
                     reply_type: reply.message_type(),
-                    classes,
+                    classes: classes.into_names(),
                     silence: None,
                 });
                 if let Ok(Some(reply)) = Datagram::from_frame(&frame) {

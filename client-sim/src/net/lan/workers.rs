@@ -25,6 +25,7 @@ use std::time::Duration;
 use netbootd::time::Instant;
 
 use super::{Lan, Towards, Travelling};
+use crate::net::capacity::Capacity;
 
 impl Lan {
     /// A client's frame will reach the server's port at `at`: with a capacity model it
@@ -41,12 +42,7 @@ impl Lan {
             }
             return;
         }
-        let cost = if port == 69 {
-            c.tftp_request_cost
-        } else {
-            c.tftp_packet_cost
-        };
-        match load.tftp.start(at, cost, self.waiting.len()) {
+        match load.tftp.start(at, tftp_cost(c, port), self.waiting.len()) {
             Some((w, done)) => self.queue(done, handled(item, Some(w))),
             None => self.waiting.push_back((at, item)),
         }
@@ -80,15 +76,20 @@ impl Lan {
         }
         load.tftp.finish(w, self.now, extra);
         if let Some((arrival, next)) = self.waiting.pop_front() {
-            let c = &load.capacity;
-            let cost = if next.datagram.dst.port() == 69 {
-                c.tftp_request_cost
-            } else {
-                c.tftp_packet_cost
-            };
+            let cost = tftp_cost(&load.capacity, next.datagram.dst.port());
             let done = load.tftp.start_on(w, arrival, cost);
             self.queue(done, handled(next, Some(w)));
         }
+    }
+}
+
+/// What handling a TFTP packet to server port `port` costs: a request (port 69) or a packet
+/// of a transfer.
+fn tftp_cost(c: &Capacity, port: u16) -> Duration {
+    if port == 69 {
+        c.tftp_request_cost
+    } else {
+        c.tftp_packet_cost
     }
 }
 

@@ -323,9 +323,9 @@ fn reservation_matches(r: &Reservation, msg: &Message) -> bool {
 }
 
 /// How the engine recognises a client: client-id when match-client-id and present, else
-/// the hardware address (Kea's Lease4 matching in AllocEngine).
+/// the hardware address (Kea's Lease4 matching in AllocEngine). Borrowed from the query;
+/// copied only into a lease it gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-/// Who a query is from, borrowed from the query (copied only into a lease it gets).
 pub struct ClientKey<'q> {
     pub hwaddr: &'q [u8],
     pub client_id: Option<Cow<'q, [u8]>>,
