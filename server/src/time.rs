@@ -12,57 +12,91 @@ use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A moment: the time elapsed since the clock's origin. Its arithmetic is marked
-/// `#[inline]`: a storm does it a few times per frame from another crate (bootsim), where
-/// without link-time optimisation it would be a call each time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Instant(Duration);
+/// A moment: the time elapsed since the clock's origin, in nanoseconds (a `u64` holds 584
+/// years). One integer, not a `Duration` (seconds and nanoseconds, which every addition
+/// carries from one to the other and every comparison compares twice): a storm adds and
+/// compares instants several times per frame, twelve million frames a run. Arithmetic
+/// saturates instead of overflowing. Marked `#[inline]`: bootsim calls it from another crate.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(u64);
+
+/// `d` in nanoseconds, or `u64::MAX` (584 years) when it is longer.
+#[inline]
+const fn nanos(d: Duration) -> u64 {
+    match d.as_secs().checked_mul(1_000_000_000) {
+        Some(n) => n.saturating_add(d.subsec_nanos() as u64),
+        None => u64::MAX,
+    }
+}
 
 impl Instant {
     /// The origin.
-    pub const ZERO: Instant = Instant(Duration::ZERO);
+    pub const ZERO: Instant = Instant(0);
 
+    /// `since_origin` after the origin (at most 584 years: longer saturates).
+    #[inline]
     pub const fn from_duration(since_origin: Duration) -> Instant {
-        Instant(since_origin)
+        Instant(nanos(since_origin))
     }
 
     pub const fn from_secs(secs: u64) -> Instant {
-        Instant(Duration::from_secs(secs))
+        Instant::from_duration(Duration::from_secs(secs))
     }
 
     pub const fn from_millis(millis: u64) -> Instant {
-        Instant(Duration::from_millis(millis))
+        Instant::from_duration(Duration::from_millis(millis))
+    }
+
+    /// `ns` nanoseconds after the origin.
+    #[inline]
+    pub const fn from_nanos(ns: u64) -> Instant {
+        Instant(ns)
+    }
+
+    /// Nanoseconds since the origin.
+    #[inline]
+    pub const fn as_nanos(self) -> u64 {
+        self.0
     }
 
     /// Time since the origin.
     #[inline]
     pub const fn since_origin(self) -> Duration {
-        self.0
+        Duration::from_nanos(self.0)
     }
 
     #[inline]
     pub fn as_secs_f64(self) -> f64 {
-        self.0.as_secs_f64()
+        self.since_origin().as_secs_f64()
     }
 
     pub fn as_millis(self) -> u128 {
-        self.0.as_millis()
+        u128::from(self.0 / 1_000_000)
     }
 
     /// Time from `earlier` to `self`, zero when `earlier` is later.
     #[inline]
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
-        self.0.saturating_sub(earlier.0)
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
     }
 
     pub fn checked_sub(self, d: Duration) -> Option<Instant> {
-        self.0.checked_sub(d).map(Instant)
+        self.0.checked_sub(nanos(d)).map(Instant)
+    }
+}
+
+/// As a `Duration` since the origin prints, so transcripts and debug output read as before.
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Instant")
+            .field(&self.since_origin())
+            .finish()
     }
 }
 
 impl From<Duration> for Instant {
     fn from(since_origin: Duration) -> Instant {
-        Instant(since_origin)
+        Instant::from_duration(since_origin)
     }
 }
 
@@ -70,14 +104,14 @@ impl Add<Duration> for Instant {
     type Output = Instant;
     #[inline]
     fn add(self, d: Duration) -> Instant {
-        Instant(self.0 + d)
+        Instant(self.0.saturating_add(nanos(d)))
     }
 }
 
 impl AddAssign<Duration> for Instant {
     #[inline]
     fn add_assign(&mut self, d: Duration) {
-        self.0 += d;
+        *self = *self + d;
     }
 }
 
@@ -86,7 +120,7 @@ impl Sub<Duration> for Instant {
     type Output = Instant;
     #[inline]
     fn sub(self, d: Duration) -> Instant {
-        Instant(self.0.saturating_sub(d))
+        Instant(self.0.saturating_sub(nanos(d)))
     }
 }
 
@@ -103,14 +137,14 @@ impl Sub<Instant> for Instant {
 /// models' records had when they held a `Duration`.
 impl serde::Serialize for Instant {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        self.since_origin().serialize(s)
     }
 }
 
 /// Seconds with two decimals, as transcripts print them.
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:.2}s", self.0.as_secs_f64())
+        write!(f, "{:.2}s", self.as_secs_f64())
     }
 }
 
@@ -130,7 +164,7 @@ impl Epoch {
 
     /// Whole seconds since the Unix epoch at `at`.
     pub fn unix_secs(self, at: Instant) -> u64 {
-        (self.0 + at.0).as_secs()
+        (self.0 + at.since_origin()).as_secs()
     }
 }
 
@@ -153,23 +187,23 @@ impl Clock {
     pub fn resume_at(at: Instant) -> Clock {
         let now = std::time::Instant::now();
         Clock {
-            origin: now.checked_sub(at.0).unwrap_or(now),
+            origin: now.checked_sub(at.since_origin()).unwrap_or(now),
         }
     }
 
     pub fn now(&self) -> Instant {
-        Instant(self.origin.elapsed())
+        Instant::from_duration(self.origin.elapsed())
     }
 
     /// The moment of an OS instant taken elsewhere (a line stamped by a reader thread); the
     /// origin for one taken before it.
     pub fn instant_of(&self, at: std::time::Instant) -> Instant {
-        Instant(at.saturating_duration_since(self.origin))
+        Instant::from_duration(at.saturating_duration_since(self.origin))
     }
 
     /// The OS instant of `at`, for timers (`tokio::time::sleep_until`).
     pub fn to_std(&self, at: Instant) -> std::time::Instant {
-        self.origin + at.0
+        self.origin + at.since_origin()
     }
 
     /// The Unix time at this clock's origin, read from the wall clock now. Shells read it
@@ -194,6 +228,17 @@ mod tests {
         assert_eq!(Instant::from_secs(1) - t, Duration::ZERO);
         assert_eq!(t - Instant::from_secs(1), Duration::from_secs(2));
         assert_eq!(t.to_string(), "3.00s");
+        assert_eq!(format!("{t:?}"), "Instant(3s)");
+        // A deadline of "never" (584 years and more) saturates instead of wrapping.
+        let never = Instant::from_duration(Duration::MAX);
+        assert_eq!(never, t + Duration::MAX);
+        assert!(never > t + Duration::from_secs(1 << 33));
+        assert_eq!(never.checked_sub(Duration::MAX), Some(Instant::ZERO));
+        assert_eq!(t.checked_sub(Duration::from_nanos(3_000_000_001)), None);
+        assert_eq!(
+            Instant::from_nanos(1_500).since_origin(),
+            Duration::from_nanos(1_500)
+        );
     }
 
     #[test]

@@ -136,12 +136,18 @@ pub const WINDOW: Duration = Duration::from_millis(100);
 impl Busy {
     /// `d` of work that started at `at`, split over the windows it covers.
     pub fn add(&mut self, at: Instant, d: Duration) {
+        self.add_nanos(at, d.as_nanos() as u64);
+    }
+
+    /// `d` nanoseconds of work that started at `at`, split over the windows it covers.
+    #[inline]
+    pub fn add_nanos(&mut self, at: Instant, d: u64) {
         // In nanoseconds as u64 (584 years), each window's sum too: a u128 division, and a
         // `Duration` addition (which carries nanoseconds into seconds), three times per
-        // frame showed in profiles.
+        // frame showed in profiles. Most work falls inside one window: one division.
         const W: u64 = WINDOW.as_nanos() as u64;
-        let mut at = at.since_origin().as_nanos() as u64;
-        let mut d = d.as_nanos() as u64;
+        let mut at = at.as_nanos();
+        let mut d = d;
         while d > 0 {
             let i = (at / W) as usize;
             if self.0.len() <= i {
@@ -176,16 +182,17 @@ pub struct LinkCounts {
     /// Bytes on the server's port, each way (wire bytes, with headers and gaps).
     pub to_server_bytes: u64,
     pub to_clients_bytes: u64,
-    /// Time the server's port was busy sending to clients, and receiving from them.
-    pub server_tx_busy: Duration,
-    pub server_rx_busy: Duration,
+    /// Time the server's port was busy sending to clients, and receiving from them
+    /// (nanoseconds).
+    pub server_tx_busy_ns: u64,
+    pub server_rx_busy_ns: u64,
     /// Frames the switch dropped (buffer full), at the server's port and at clients' ports.
     pub dropped_to_server: u64,
     pub dropped_to_clients: u64,
     /// DHCP frames among the drops towards the server.
     pub dropped_dhcp: u64,
     /// The longest the server's transmit queue got, and the switch's buffer towards it.
-    pub server_tx_queue_peak: Duration,
+    pub server_tx_queue_peak_ns: u64,
     pub server_port_buffer_peak: u64,
     /// The server's port's busy time per window, sending and receiving.
     pub server_tx_windows: Busy,
@@ -207,14 +214,32 @@ pub struct Links {
     pub counts: LinkCounts,
 }
 
-/// The wire time of `bytes` at `bps`.
-fn serialise(bytes: u64, bps: u64) -> Duration {
-    Duration::from_nanos(bytes * 8 * 1_000_000_000 / bps.max(1))
+/// The wire time of `bytes` at `bps`, in nanoseconds. The link model counts in nanoseconds
+/// (`u64`, as [`Instant`] does) rather than `Duration`s, whose additions carry nanoseconds
+/// into seconds: it runs twice per frame.
+fn serialise(bytes: u64, bps: u64) -> u64 {
+    bytes * 8 * 1_000_000_000 / bps.max(1)
 }
 
-/// Bytes `bps` carries in `d`.
-fn carried(d: Duration, bps: u64) -> u64 {
-    (d.as_nanos() * u128::from(bps) / 8_000_000_000) as u64
+/// Bytes `bps` carries in `ns` nanoseconds (in 64 bits while the product fits: 1.8 s at 10
+/// Gb/s; a switch buffer drains in microseconds).
+fn carried(ns: u64, bps: u64) -> u64 {
+    match ns.checked_mul(bps) {
+        Some(bits_ns) => bits_ns / 8_000_000_000,
+        None => (u128::from(ns) * u128::from(bps) / 8_000_000_000) as u64,
+    }
+}
+
+/// `ns` nanoseconds after `t`.
+#[inline]
+fn after(t: Instant, ns: u64) -> Instant {
+    Instant::from_nanos(t.as_nanos().saturating_add(ns))
+}
+
+/// Nanoseconds from `earlier` to `t`, zero when `earlier` is later.
+#[inline]
+fn since(t: Instant, earlier: Instant) -> u64 {
+    t.as_nanos().saturating_sub(earlier.as_nanos())
 }
 
 /// A UDP payload's bytes on the wire.
@@ -268,11 +293,12 @@ impl Links {
     ) -> Option<Instant> {
         let place = self.client(mac, station);
         let m = &self.model;
+        let latency = m.latency.as_nanos() as u64;
         let bytes = wire_bytes(payload);
         let client = &mut self.ports[place];
-        client.up_free = client.up_free.max(now) + serialise(bytes, m.client_bps);
-        let at_switch = client.up_free + m.latency;
-        let backlog = carried(self.server.down_free - at_switch, m.server_bps);
+        client.up_free = after(client.up_free.max(now), serialise(bytes, m.client_bps));
+        let at_switch = after(client.up_free, latency);
+        let backlog = carried(since(self.server.down_free, at_switch), m.server_bps);
         self.counts.server_port_buffer_peak = self.counts.server_port_buffer_peak.max(backlog);
         if backlog + bytes > m.switch_buffer {
             self.counts.dropped_to_server += 1;
@@ -281,11 +307,11 @@ impl Links {
         }
         let wire = serialise(bytes, m.server_bps);
         let start = self.server.down_free.max(at_switch);
-        self.counts.server_rx_windows.add(start, wire);
-        self.server.down_free = start + wire;
+        self.counts.server_rx_windows.add_nanos(start, wire);
+        self.server.down_free = after(start, wire);
         self.counts.to_server_bytes += bytes;
-        self.counts.server_rx_busy += wire;
-        Some(self.server.down_free + m.latency)
+        self.counts.server_rx_busy_ns += wire;
+        Some(after(self.server.down_free, latency))
     }
 
     /// A frame of `payload` UDP bytes leaves the server at `now` for the client `mac`
@@ -299,23 +325,28 @@ impl Links {
     ) -> Option<Instant> {
         let place = self.client(mac, station);
         let m = &self.model;
+        let latency = m.latency.as_nanos() as u64;
         let bytes = wire_bytes(payload);
         let wire = serialise(bytes, m.server_bps);
         let start = self.server.up_free.max(now);
-        self.counts.server_tx_queue_peak = self.counts.server_tx_queue_peak.max(start - now);
-        self.server.up_free = start + wire;
-        self.counts.server_tx_windows.add(start, wire);
+        self.counts.server_tx_queue_peak_ns =
+            self.counts.server_tx_queue_peak_ns.max(since(start, now));
+        self.server.up_free = after(start, wire);
+        self.counts.server_tx_windows.add_nanos(start, wire);
         self.counts.to_clients_bytes += bytes;
-        self.counts.server_tx_busy += wire;
-        let at_switch = self.server.up_free + m.latency;
+        self.counts.server_tx_busy_ns += wire;
+        let at_switch = after(self.server.up_free, latency);
         let client = &mut self.ports[place];
-        let backlog = carried(client.down_free - at_switch, m.client_bps);
+        let backlog = carried(since(client.down_free, at_switch), m.client_bps);
         if backlog + bytes > m.switch_buffer {
             self.counts.dropped_to_clients += 1;
             return None;
         }
-        client.down_free = client.down_free.max(at_switch) + serialise(bytes, m.client_bps);
-        Some(client.down_free + m.latency)
+        client.down_free = after(
+            client.down_free.max(at_switch),
+            serialise(bytes, m.client_bps),
+        );
+        Some(after(client.down_free, latency))
     }
 }
 

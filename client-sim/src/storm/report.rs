@@ -424,11 +424,11 @@ fn bottleneck(lan: &Lan, span: f64, client_retransmissions: u64) -> Bottleneck {
     };
     if let Some(links) = &lan.links {
         let c = &links.counts;
-        b.server_link_tx = share(c.server_tx_busy, span);
-        b.server_link_rx = share(c.server_rx_busy, span);
+        b.server_link_tx = share(Duration::from_nanos(c.server_tx_busy_ns), span);
+        b.server_link_rx = share(Duration::from_nanos(c.server_rx_busy_ns), span);
         b.server_link_tx_peak = c.server_tx_windows.peak(1);
         b.server_link_rx_peak = c.server_rx_windows.peak(1);
-        b.server_tx_queue_peak = c.server_tx_queue_peak.as_secs_f64();
+        b.server_tx_queue_peak = Duration::from_nanos(c.server_tx_queue_peak_ns).as_secs_f64();
         b.switch_drops_to_server = c.dropped_to_server;
         b.switch_drops_dhcp = c.dropped_dhcp;
         b.switch_drops_to_clients = c.dropped_to_clients;

@@ -8,11 +8,9 @@
 //! order), and the earliest of the lanes' and the heap's heads goes first. Frames due at
 //! the current instant wait behind those queued earlier for it.
 
+use netbootd::time::Instant;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::time::Duration;
-
-use netbootd::time::Instant;
 
 /// A frame due at a later time, ordered by (time, sending order: unique, so the slot never
 /// decides); the frame waits in `slots` so that the heap moves 24 bytes per level, not the
@@ -26,12 +24,12 @@ struct Due {
 
 /// `t` in nanoseconds since the origin (a u64 holds 584 years).
 fn nanos(t: Instant) -> u64 {
-    t.since_origin().as_nanos() as u64
+    t.as_nanos()
 }
 
 /// The instant `ns` nanoseconds after the origin.
 fn at_nanos(ns: u64) -> Instant {
-    Instant::from_duration(Duration::from_nanos(ns))
+    Instant::from_nanos(ns)
 }
 
 /// Where the next frame waits.
@@ -172,6 +170,7 @@ impl<T, const LANES: usize> InFlight<T, LANES> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn frames_come_out_by_time_then_sending_order_whichever_queue_holds_them() {
