@@ -6,6 +6,16 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cli;
 
+/// mimalloc instead of glibc's malloc: a storm of 10,000 machines allocates and frees in
+/// bursts (each machine's firmware state, scripts and console lines as it boots) that
+/// overflow glibc's per-thread cache into its slower bins. With mimalloc, 10,000 machines
+/// (ci/bench-storm.sh's model-on run) took a median 0.78 of the time with glibc over five
+/// alternating pairs, for 20 MiB more peak memory. Only this binary: the library (and so the
+/// tests' own processes) and netbootd keep the system allocator (netbootd's peak memory
+/// under a lease flood grew past its bound with mimalloc).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use cli::audit::{run_audit, AuditArgs};
 use cli::boot::{keyboard_in_order, run_boot, BootArgs};
 use cli::qemu::{run_qemu, QemuArgs};
