@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p bootsim
-bootsim=target/release/bootsim
+bootsim="${CARGO_TARGET_DIR:-target}/release/bootsim"
 common=(--config fixtures/storm/kea-dhcp4.conf --disk fixtures/disks/debian.toml)
 summary() { grep -E "^(bottleneck|booted since|frames|[0-9]+ clients)" || true; }
 # A storm where not every machine boots exits 1: a finding to print, not a reason to stop

@@ -18,7 +18,8 @@ if [ "$SERVER" = kea-tftpd-hpa ]; then
   done
 fi
 cargo build --release -q -p bootsim -p netbootd
-BOOTSIM="$PWD/target/release/bootsim"; NETBOOTD="$PWD/target/release/netbootd"
+release="$(realpath "${CARGO_TARGET_DIR:-target}")/release"
+BOOTSIM="$release/bootsim"; NETBOOTD="$release/netbootd"
 seed_root="$(bash ci/seed-root.sh)"
 
 work="$(mktemp -d)"; chmod 755 "$work"

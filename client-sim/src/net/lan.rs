@@ -267,6 +267,9 @@ pub struct Lan {
     /// Hardware addresses learned from client frames, as a switch and ARP would.
     neighbours: Neighbours,
     faults: Faults,
+    /// Each direction (towards the server, towards the clients) has no faults: its frames
+    /// skip the fault draws (every storm).
+    faultless: [bool; 2],
     rng: StdRng,
     pub fault_counts: FaultCounts,
     /// Frames sent (clients, servers), kept or not.
@@ -308,6 +311,10 @@ impl Lan {
             charged: None,
             neighbours: Neighbours::default(),
             rng: StdRng::seed_from_u64(faults.seed),
+            faultless: [
+                faults.to_server == LinkFaults::default(),
+                faults.to_client == LinkFaults::default(),
+            ],
             faults,
             fault_counts: FaultCounts::default(),
             frame_counts: (0, 0),
@@ -544,19 +551,18 @@ impl Lan {
                 self.neighbours.learn(*d.src.ip(), d.src_mac, station);
             }
         }
-        let f = match towards {
-            Towards::Server => &self.faults.to_server,
-            _ => &self.faults.to_client,
-        };
         // A direction without faults (every storm) draws nothing: no copy of its settings,
         // no random numbers.
-        if *f == LinkFaults::default() {
+        if self.faultless[usize::from(towards != Towards::Server)] {
             if let Some(at) = self.arrival(towards, &d, station, extra, Duration::ZERO) {
                 self.enter(towards, at, d, station);
             }
             return;
         }
-        let f = f.clone();
+        let f = match towards {
+            Towards::Server => self.faults.to_server.clone(),
+            _ => self.faults.to_client.clone(),
+        };
         if f.loss > 0.0 && self.rng.gen_bool(f.loss.min(1.0)) {
             self.fault_counts.lost += 1;
             return;

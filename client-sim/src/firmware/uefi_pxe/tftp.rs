@@ -317,7 +317,9 @@ impl TftpPhase {
     }
 
     pub fn handle(&mut self, now: Instant, d: &Datagram) {
-        if d.dst.port() != self.port || *d.src.ip() != self.ep.server || d.payload.len() < 4 {
+        // The payload's bytes, found once (a DATA packet's are a shared block's).
+        let bytes: &[u8] = &d.payload;
+        if d.dst.port() != self.port || *d.src.ip() != self.ep.server || bytes.len() < 4 {
             return;
         }
         // The first answer fixes the server's TID; others are ignored.
@@ -326,8 +328,8 @@ impl TftpPhase {
             Some(p) if p != d.src => return,
             Some(_) => {}
         }
-        let op = u16::from_be_bytes([d.payload[0], d.payload[1]]);
-        let body = &d.payload[2..];
+        let op = u16::from_be_bytes([bytes[0], bytes[1]]);
+        let body = &bytes[2..];
         match op {
             OP_ERROR => {
                 let code = u16::from_be_bytes([body[0], body[1]]);
@@ -407,8 +409,9 @@ impl TftpPhase {
     }
 
     fn on_data(&mut self, now: Instant, packet: &Payload) {
-        let block = u16::from_be_bytes([packet[2], packet[3]]);
-        let payload = &packet[4..];
+        let bytes: &[u8] = packet;
+        let block = u16::from_be_bytes([bytes[2], bytes[3]]);
+        let payload = &bytes[4..];
         let peer = self.peer.expect("set on the first answer");
         match &mut self.stage {
             Stage::Probe => {
