@@ -141,13 +141,12 @@ impl Busy {
 
     /// `d` nanoseconds of work that started at `at`, split over the windows it covers.
     #[inline]
-    pub fn add_nanos(&mut self, at: Instant, d: u64) {
+    pub fn add_nanos(&mut self, at: Instant, mut d: u64) {
         // In nanoseconds as u64 (584 years), each window's sum too: a u128 division, and a
         // `Duration` addition (which carries nanoseconds into seconds), three times per
-        // frame showed in profiles. Most work falls inside one window: one division.
+        // frame showed in profiles. `W` is a constant: dividing by it is a multiplication.
         const W: u64 = WINDOW.as_nanos() as u64;
         let mut at = at.as_nanos();
-        let mut d = d;
         while d > 0 {
             let i = (at / W) as usize;
             if self.0.len() <= i {

@@ -8,9 +8,10 @@
 //! order), and the earliest of the lanes' and the heap's heads goes first. Frames due at
 //! the current instant wait behind those queued earlier for it.
 
-use netbootd::time::Instant;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+
+use netbootd::time::Instant;
 
 /// A frame due at a later time, ordered by (time, sending order: unique, so the slot never
 /// decides); the frame waits in `slots` so that the heap moves 24 bytes per level, not the
@@ -20,16 +21,6 @@ struct Due {
     at: u64,
     seq: u64,
     slot: usize,
-}
-
-/// `t` in nanoseconds since the origin (a u64 holds 584 years).
-fn nanos(t: Instant) -> u64 {
-    t.as_nanos()
-}
-
-/// The instant `ns` nanoseconds after the origin.
-fn at_nanos(ns: u64) -> Instant {
-    Instant::from_nanos(ns)
 }
 
 /// Where the next frame waits.
@@ -77,7 +68,7 @@ impl<T, const LANES: usize> InFlight<T, LANES> {
             return;
         }
         self.seq += 1;
-        let at = nanos(at);
+        let at = at.as_nanos();
         let seq = self.seq;
         // The new frame is the head if it falls due before the known head.
         let mut now_head = |place| {
@@ -143,7 +134,7 @@ impl<T, const LANES: usize> InFlight<T, LANES> {
     /// When the next frame is due.
     pub(super) fn next_at(&mut self, now: Instant) -> Option<Instant> {
         if self.immediate.is_empty() {
-            self.head().map(|(at, _, _)| at_nanos(at))
+            self.head().map(|(at, _, _)| Instant::from_nanos(at))
         } else {
             Some(now)
         }
@@ -151,7 +142,7 @@ impl<T, const LANES: usize> InFlight<T, LANES> {
 
     /// The next frame due by `now`: one queued earlier for now before those sent at now.
     pub(super) fn pop(&mut self, now: Instant) -> Option<T> {
-        let head = self.head().filter(|(at, _, _)| *at <= nanos(now));
+        let head = self.head().filter(|(at, _, _)| *at <= now.as_nanos());
         if head.is_some() {
             self.head = None;
         }
