@@ -201,7 +201,8 @@ pub struct LinkCounts {
 /// The switch and its ports, as the frames go through them.
 #[derive(Debug, Clone)]
 pub struct Links {
-    pub model: LinkModel,
+    /// Fixed once made: the wire-time tables below are worked out from its rates.
+    model: LinkModel,
     /// Each client port's place in `ports`, by the host's hardware address.
     port_of: FastMap<MacAddr, usize>,
     ports: Vec<Port>,
@@ -239,12 +240,13 @@ impl WireTimes {
         }
     }
 
-    /// Exactly [`serialise`]`(bytes, bps)`, from the table when it was made for `bps`.
+    /// Exactly [`serialise`]`(bytes, bps)` at this table's rate: from the table, or divided
+    /// for a frame larger than it holds.
     #[inline]
-    fn of(&self, bytes: u64, bps: u64) -> u64 {
+    fn of(&self, bytes: u64) -> u64 {
         match self.ns.get(bytes as usize) {
-            Some(&ns) if bps == self.bps && ns != u32::MAX => u64::from(ns),
-            _ => serialise(bytes, bps),
+            Some(&ns) if ns != u32::MAX => u64::from(ns),
+            _ => serialise(bytes, self.bps),
         }
     }
 }
@@ -333,10 +335,7 @@ impl Links {
         let latency = m.latency.as_nanos() as u64;
         let bytes = wire_bytes(payload);
         let client = &mut self.ports[place];
-        client.up_free = after(
-            client.up_free.max(now),
-            self.client_wire.of(bytes, m.client_bps),
-        );
+        client.up_free = after(client.up_free.max(now), self.client_wire.of(bytes));
         let at_switch = after(client.up_free, latency);
         let backlog = carried(since(self.server.down_free, at_switch), m.server_bps);
         self.counts.server_port_buffer_peak = self.counts.server_port_buffer_peak.max(backlog);
@@ -345,7 +344,7 @@ impl Links {
             self.counts.dropped_dhcp += u64::from(dhcp);
             return None;
         }
-        let wire = self.server_wire.of(bytes, m.server_bps);
+        let wire = self.server_wire.of(bytes);
         let start = self.server.down_free.max(at_switch);
         self.counts.server_rx_windows.add_nanos(start, wire);
         self.server.down_free = after(start, wire);
@@ -367,7 +366,7 @@ impl Links {
         let m = &self.model;
         let latency = m.latency.as_nanos() as u64;
         let bytes = wire_bytes(payload);
-        let wire = self.server_wire.of(bytes, m.server_bps);
+        let wire = self.server_wire.of(bytes);
         let start = self.server.up_free.max(now);
         self.counts.server_tx_queue_peak_ns =
             self.counts.server_tx_queue_peak_ns.max(since(start, now));
@@ -382,10 +381,7 @@ impl Links {
             self.counts.dropped_to_clients += 1;
             return None;
         }
-        client.down_free = after(
-            client.down_free.max(at_switch),
-            self.client_wire.of(bytes, m.client_bps),
-        );
+        client.down_free = after(client.down_free.max(at_switch), self.client_wire.of(bytes));
         Some(after(client.down_free, latency))
     }
 }
@@ -421,20 +417,12 @@ mod tests {
         ] {
             let t = WireTimes::new(bps);
             for bytes in [0, 1, 84, 1034, 1538, TABLE_BYTES, TABLE_BYTES + 1, 9000] {
-                assert_eq!(t.of(bytes, bps), serialise(bytes, bps), "{bytes} at {bps}");
+                assert_eq!(t.of(bytes), serialise(bytes, bps), "{bytes} at {bps}");
             }
-            // A rate the table was not made for is divided, not looked up.
-            assert_eq!(t.of(1538, bps / 2), serialise(1538, bps / 2));
         }
         // 1,538 wire bytes at 1 Gb/s: 12,304 ns; at 10 Gb/s: 1,230 ns (rounded down).
-        assert_eq!(
-            WireTimes::new(1_000_000_000).of(1538, 1_000_000_000),
-            12_304
-        );
-        assert_eq!(
-            WireTimes::new(10_000_000_000).of(1538, 10_000_000_000),
-            1_230
-        );
+        assert_eq!(WireTimes::new(1_000_000_000).of(1538), 12_304);
+        assert_eq!(WireTimes::new(10_000_000_000).of(1538), 1_230);
     }
 
     #[test]
